@@ -1,0 +1,203 @@
+//! The presented credential: parsing `Authorization: <scheme> <token>` against a
+//! provider's accepted schemes, and the token's fingerprint (SHA-256) used as cache key and
+//! as the only form in which a token may appear in logs.
+//!
+//! Zero-copy: parsing returns slices of the header. Must never log, store or echo a raw
+//! token, and never panics on hostile input.
+
+use std::fmt;
+
+use aws_lc_rs::digest;
+use http::header::AUTHORIZATION;
+use http::HeaderMap;
+
+use super::AuthError;
+
+/// A parsed `Authorization` header, borrowing from the request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Credentials<'a> {
+    /// The scheme as the client wrote it (e.g. `Bearer`, `token`).
+    pub scheme: &'a str,
+    /// The token68 value.
+    pub token: &'a str,
+}
+
+impl fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("scheme", &self.scheme)
+            .field("token", &TokenHash::of(self.token))
+            .finish()
+    }
+}
+
+/// Extracts the token from the request's `Authorization` header for a provider accepting
+/// `schemes` (lower-case, as the validated config stores them).
+///
+/// - no header → [`AuthError::Missing`];
+/// - two or more headers, a non-ASCII value, an empty token or a token outside the token68
+///   alphabet → [`AuthError::Malformed`];
+/// - a scheme the provider does not accept (e.g. `Basic` on a Bearer route) →
+///   [`AuthError::Missing`]: for this route the client presented no usable credentials, and
+///   RFC 6750 §3.1 answers that with a bare 401 challenge naming the schemes we do accept.
+pub fn from_headers<'a>(
+    headers: &'a HeaderMap,
+    schemes: &[String],
+) -> Result<Credentials<'a>, AuthError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(AuthError::Missing);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::Malformed("more than one Authorization header"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::Malformed("Authorization header is not visible ASCII"))?;
+    parse(value, schemes)
+}
+
+/// Parses one `Authorization` value; see [`from_headers`] for the outcomes.
+pub fn parse<'a>(value: &'a str, schemes: &[String]) -> Result<Credentials<'a>, AuthError> {
+    let value = value.trim_matches(|c| c == ' ' || c == '\t');
+    let (scheme, rest) = match value.split_once(' ') {
+        Some((scheme, rest)) => (scheme, rest),
+        None => (value, ""),
+    };
+    if scheme.is_empty() {
+        return Err(AuthError::Malformed("empty Authorization header"));
+    }
+    if !schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+        return Err(AuthError::Missing);
+    }
+    // RFC 7235 allows 1*SP between scheme and credentials.
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() {
+        return Err(AuthError::Malformed("empty token"));
+    }
+    if !is_token68(token) {
+        return Err(AuthError::Malformed("token has characters outside token68"));
+    }
+    Ok(Credentials { scheme, token })
+}
+
+/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="` (RFC 7235 §2.1).
+pub fn is_token68(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
+/// SHA-256 of a token: the cache key for verified tokens, introspection and userinfo, and
+/// (shortened) the only way a token shows up in logs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    /// Hashes `token`.
+    pub fn of(token: &str) -> TokenHash {
+        let d = digest::digest(&digest::SHA256, token.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        TokenHash(out)
+    }
+
+    /// A short hex prefix for log lines (8 bytes: enough to correlate, useless to replay).
+    pub fn short(&self) -> ShortHash<'_> {
+        ShortHash(&self.0[..8])
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenHash({})", self.short())
+    }
+}
+
+/// Display adaptor printing a hash prefix as lower-case hex without allocating.
+pub struct ShortHash<'a>(&'a [u8]);
+
+impl fmt::Display for ShortHash<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn schemes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn accepts_configured_schemes_case_insensitively() {
+        let s = schemes(&["bearer", "token"]);
+        let h = headers(&["bEaReR abc.def-_~+/=="]);
+        let c = from_headers(&h, &s).unwrap();
+        assert_eq!((c.scheme, c.token), ("bEaReR", "abc.def-_~+/=="));
+        let h = headers(&["Token  eyJ.eyJ.sig"]);
+        assert_eq!(from_headers(&h, &s).unwrap().token, "eyJ.eyJ.sig");
+    }
+
+    #[test]
+    fn missing_and_foreign_schemes_are_missing() {
+        let s = schemes(&["bearer"]);
+        assert!(matches!(from_headers(&HeaderMap::new(), &s), Err(AuthError::Missing)));
+        let h = headers(&["Basic dXNlcjpwYXNz"]);
+        assert!(matches!(from_headers(&h, &s), Err(AuthError::Missing)));
+        let h = headers(&["Token abc"]);
+        assert!(matches!(from_headers(&h, &s), Err(AuthError::Missing)));
+    }
+
+    #[test]
+    fn malformed_values() {
+        let s = schemes(&["bearer"]);
+        for bad in [
+            "Bearer",
+            "Bearer ",
+            "Bearer    ",
+            "Bearer a b",
+            "Bearer a,b",
+            "Bearer a\"b",
+            "Bearer ===",
+            "Bearer =abc",
+            "Bearer abc=def",
+            "Bearer abc\tdef",
+            "",
+        ] {
+            let r = parse(bad, &s);
+            assert!(matches!(r, Err(AuthError::Malformed(_))), "{bad:?} → {r:?}");
+        }
+        let h = headers(&["Bearer a", "Bearer b"]);
+        assert!(matches!(from_headers(&h, &s), Err(AuthError::Malformed(_))));
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_bytes(b"Bearer \xff").unwrap());
+        assert!(matches!(from_headers(&h, &s), Err(AuthError::Malformed(_))));
+    }
+
+    #[test]
+    fn hashes_are_stable_and_debug_never_shows_the_token() {
+        let h = TokenHash::of("secret-token");
+        assert_eq!(h, TokenHash::of("secret-token"));
+        assert_ne!(h, TokenHash::of("secret-tokeN"));
+        assert_eq!(h.short().to_string().len(), 16);
+        let c = Credentials {
+            scheme: "Bearer",
+            token: "secret-token",
+        };
+        assert!(!format!("{c:?}").contains("secret-token"));
+    }
+}

@@ -1,0 +1,376 @@
+//! Identity headers: compiled `identity_headers` templates rendered from a [`Principal`].
+//!
+//! Owns the template language (`{sub}`, `{username}`, `{email}`, `{groups}`, `{scopes}`,
+//! `{claims.<path>}`, literal text, `{{`/`}}` for literal braces) and the rule that a
+//! value which is not plain visible ASCII is dropped, never sent. It must never strip
+//! client-sent copies of these headers on its own (that is the hygiene phase's job, which
+//! runs on every request first) and never log a header's value.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+
+use super::principal::{lookup_claim, scalar_string, string_list, Principal};
+
+/// One piece of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Sub,
+    Username,
+    Email,
+    Groups,
+    Scopes,
+    Claim(String),
+}
+
+/// A parsed header template such as `{username}` or `user={sub};groups={groups}`.
+///
+/// Rendering: arrays are joined with `,` (groups, array claims) or ` ` (scopes); an array
+/// element containing its separator is left out so one value can never pose as two. A
+/// placeholder is *missing* when its value is absent, empty, null or an object. When
+/// EVERY placeholder of a template is missing, [`Template::render`] returns `false` and the
+/// header is omitted; otherwise missing placeholders render as empty text, so a mixed
+/// template like `user={sub};email={email}` still reaches the upstream. A template without
+/// placeholders always renders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+impl Template {
+    /// Parses a template; unknown placeholders and unbalanced braces are errors.
+    pub fn parse(s: &str) -> Result<Template, String> {
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find(['{', '}']) {
+            lit.push_str(&rest[..i]);
+            let tail = &rest[i..];
+            if let Some(after) = tail.strip_prefix("{{") {
+                lit.push('{');
+                rest = after;
+            } else if let Some(after) = tail.strip_prefix("}}") {
+                lit.push('}');
+                rest = after;
+            } else if tail.starts_with('}') {
+                return Err(format!("unmatched `}}` in template `{s}` (write `}}}}`)"));
+            } else {
+                let end = tail
+                    .find('}')
+                    .ok_or_else(|| format!("unclosed `{{` in template `{s}`"))?;
+                let name = &tail[1..end];
+                let part = match name {
+                    "sub" => Part::Sub,
+                    "username" => Part::Username,
+                    "email" => Part::Email,
+                    "groups" => Part::Groups,
+                    "scopes" => Part::Scopes,
+                    _ => match name.strip_prefix("claims.") {
+                        Some(path) if !path.is_empty() && !path.contains('{') => {
+                            Part::Claim(path.to_owned())
+                        }
+                        _ => {
+                            return Err(format!(
+                            "unknown placeholder `{{{name}}}` in template `{s}` (known: {{sub}}, \
+                             {{username}}, {{email}}, {{groups}}, {{scopes}}, {{claims.<path>}})"
+                        ))
+                        }
+                    },
+                };
+                if !lit.is_empty() {
+                    parts.push(Part::Literal(std::mem::take(&mut lit)));
+                }
+                parts.push(part);
+                rest = &tail[end + 1..];
+            }
+        }
+        lit.push_str(rest);
+        if !lit.is_empty() {
+            parts.push(Part::Literal(lit));
+        }
+        Ok(Template { parts })
+    }
+
+    /// Appends the rendering to `out`; `false` means "omit the header" (every placeholder
+    /// missing), in which case `out` holds partial text the caller must discard.
+    pub fn render(&self, p: &Principal, out: &mut String) -> bool {
+        let mut placeholders = 0usize;
+        let mut present = 0usize;
+        for part in &self.parts {
+            let before = out.len();
+            match part {
+                Part::Literal(s) => {
+                    out.push_str(s);
+                    continue;
+                }
+                Part::Sub => out.push_str(&p.subject),
+                Part::Username => out.push_str(p.username.as_deref().unwrap_or_default()),
+                Part::Email => out.push_str(p.email.as_deref().unwrap_or_default()),
+                Part::Groups => join_into(out, p.groups.iter().map(String::as_str), ','),
+                Part::Scopes => join_into(out, p.scopes.iter().map(String::as_str), ' '),
+                Part::Claim(path) => match lookup_claim(&p.claims, path) {
+                    Some(v @ Value::Array(_)) => {
+                        join_into(out, string_list(v).iter().map(String::as_str), ',')
+                    }
+                    Some(v) => out.push_str(scalar_string(v).as_deref().unwrap_or_default()),
+                    None => {}
+                },
+            }
+            placeholders += 1;
+            if out.len() > before {
+                present += 1;
+            }
+        }
+        placeholders == 0 || present > 0
+    }
+}
+
+/// Joins the elements that do not contain `sep` (and are not empty) with `sep`.
+fn join_into<'a>(out: &mut String, items: impl Iterator<Item = &'a str>, sep: char) {
+    let mut first = true;
+    for item in items.filter(|i| !i.is_empty() && !i.contains(sep)) {
+        if !first {
+            out.push(sep);
+        }
+        out.push_str(item);
+        first = false;
+    }
+}
+
+/// A rendered value as a header value, or `None` when it must not be sent.
+///
+/// Only visible ASCII (0x21–0x7E) and inner spaces are allowed. CR, LF, NUL, TAB and every
+/// other control character, DEL and all non-ASCII text (header values should be ASCII;
+/// percent-encoding would invent a format upstreams do not expect) drop the whole value,
+/// as do empty values and leading/trailing spaces (a receiver trims those, so ` alice`
+/// would arrive as `alice`).
+pub fn header_value(rendered: &str) -> Option<HeaderValue> {
+    let b = rendered.as_bytes();
+    let clean = !b.is_empty()
+        && b.iter().all(|&c| c == b' ' || (0x21..=0x7e).contains(&c))
+        && b.first() != Some(&b' ')
+        && b.last() != Some(&b' ');
+    if clean {
+        HeaderValue::from_str(rendered).ok()
+    } else {
+        None
+    }
+}
+
+/// A route's compiled identity headers.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityHeaders {
+    headers: Vec<(HeaderName, Template)>,
+}
+
+impl IdentityHeaders {
+    /// Compiles a route's `identity_headers`; the error names the header at fault.
+    pub fn compile(spec: &[(HeaderName, String)]) -> Result<IdentityHeaders, String> {
+        let headers = spec
+            .iter()
+            .map(|(name, t)| {
+                Template::parse(t)
+                    .map(|t| (name.clone(), t))
+                    .map_err(|e| format!("identity header `{name}`: {e}"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(IdentityHeaders { headers })
+    }
+
+    /// The header names this route may set (for the hygiene phase's strip list).
+    pub fn names(&self) -> impl Iterator<Item = &HeaderName> {
+        self.headers.iter().map(|(n, _)| n)
+    }
+
+    /// Sets every header that renders to a clean value; any existing value of those names
+    /// is removed first, so an omitted or dropped header is absent, never the client's.
+    pub fn apply(&self, p: &Principal, headers: &mut HeaderMap) {
+        let mut buf = String::with_capacity(128);
+        for (name, template) in &self.headers {
+            headers.remove(name);
+            buf.clear();
+            if !template.render(p, &mut buf) {
+                continue;
+            }
+            match header_value(&buf) {
+                Some(v) => {
+                    headers.insert(name.clone(), v);
+                }
+                None => tracing::debug!(
+                    header = %name,
+                    "identity header omitted: value is empty or not plain visible ASCII"
+                ),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn alice() -> Principal {
+        let Value::Object(claims) = json!({
+            "sub": "s-1",
+            "realm_access": {"roles": ["r1", "r2"]},
+            "tier": 3,
+            "flag": true,
+            "obj": {"a": 1},
+            "nul": null,
+            "evil": "x\r\nX-Admin: 1",
+            "comma": ["a,b", "c"],
+        }) else {
+            panic!("object")
+        };
+        Principal {
+            subject: "s-1".into(),
+            username: Some("alice".into()),
+            email: None,
+            groups: vec!["admins".into(), "ops".into()],
+            scopes: vec!["openid".into(), "api.read".into()],
+            claims,
+            provider: 0,
+        }
+    }
+
+    fn render(t: &str, p: &Principal) -> Option<String> {
+        let mut out = String::new();
+        Template::parse(t)
+            .expect("valid")
+            .render(p, &mut out)
+            .then_some(out)
+    }
+
+    #[test]
+    fn placeholders_render() {
+        let p = alice();
+        assert_eq!(render("{username}", &p).as_deref(), Some("alice"));
+        assert_eq!(render("{sub}", &p).as_deref(), Some("s-1"));
+        assert_eq!(render("{groups}", &p).as_deref(), Some("admins,ops"));
+        assert_eq!(render("{scopes}", &p).as_deref(), Some("openid api.read"));
+        assert_eq!(
+            render("{claims.realm_access.roles}", &p).as_deref(),
+            Some("r1,r2")
+        );
+        assert_eq!(
+            render("{claims.tier}/{claims.flag}", &p).as_deref(),
+            Some("3/true")
+        );
+        assert_eq!(
+            render("user={sub};groups={groups}", &p).as_deref(),
+            Some("user=s-1;groups=admins,ops")
+        );
+        assert_eq!(render("{{{username}}}", &p).as_deref(), Some("{alice}"));
+        assert_eq!(render("static", &p).as_deref(), Some("static"));
+        assert_eq!(
+            render("{claims.comma}", &p).as_deref(),
+            Some("c"),
+            "a,b cannot pose as two"
+        );
+    }
+
+    #[test]
+    fn missing_values() {
+        let p = alice();
+        for t in [
+            "{email}",
+            "{claims.nope}",
+            "{claims.obj}",
+            "{claims.nul}",
+            "<{email}>",
+        ] {
+            assert_eq!(render(t, &p), None, "{t}");
+        }
+        assert_eq!(
+            render("u={username};e={email}", &p).as_deref(),
+            Some("u=alice;e=")
+        );
+        let mut nobody = alice();
+        nobody.groups.clear();
+        nobody.username = None;
+        assert_eq!(render("{groups}", &nobody), None);
+        assert_eq!(render("{username}", &nobody), None);
+    }
+
+    #[test]
+    fn parse_errors() {
+        for bad in [
+            "{user}",
+            "{claims.}",
+            "{username",
+            "oops}",
+            "{}",
+            "{claims}",
+            "{a{b}",
+        ] {
+            assert!(Template::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_values_are_clean_or_dropped() {
+        assert_eq!(header_value("alice, bob").expect("ok"), "alice, bob");
+        for bad in [
+            "",
+            " alice",
+            "alice ",
+            "a\r\nX-Admin: 1",
+            "a\nb",
+            "a\rb",
+            "a\0b",
+            "a\tb",
+            "a\x7fb",
+            "ålice",
+            "a\u{200b}b",
+        ] {
+            assert_eq!(header_value(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn apply_sets_clean_headers_and_removes_others() {
+        let spec = vec![
+            (
+                HeaderName::from_static("x-auth-user"),
+                "{username}".to_owned(),
+            ),
+            (
+                HeaderName::from_static("x-auth-email"),
+                "{email}".to_owned(),
+            ),
+            (
+                HeaderName::from_static("x-evil"),
+                "{claims.evil}".to_owned(),
+            ),
+            (
+                HeaderName::from_static("x-auth-groups"),
+                "{groups}".to_owned(),
+            ),
+        ];
+        let ih = IdentityHeaders::compile(&spec).expect("compiles");
+        assert_eq!(ih.names().count(), 4);
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-auth-email",
+            HeaderValue::from_static("forged@example.com"),
+        );
+        h.append("x-auth-user", HeaderValue::from_static("forged"));
+        h.append("x-auth-user", HeaderValue::from_static("forged2"));
+        ih.apply(&alice(), &mut h);
+        assert_eq!(
+            h.get_all("x-auth-user").iter().collect::<Vec<_>>(),
+            ["alice"]
+        );
+        assert_eq!(h.get("x-auth-groups").expect("set"), "admins,ops");
+        assert!(
+            h.get("x-auth-email").is_none(),
+            "missing → absent, not the forged value"
+        );
+        assert!(h.get("x-evil").is_none(), "CR/LF value dropped");
+        assert!(h.get("x-admin").is_none());
+        let err = IdentityHeaders::compile(&[(HeaderName::from_static("x-a"), "{bad}".into())]);
+        assert!(err.expect_err("bad template").contains("x-a"));
+    }
+}

@@ -1,0 +1,213 @@
+//! Tests for JWKS parsing, key lookup and the cache (against an in-process server).
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+
+use super::*;
+use crate::oidc::testkit::{json_response, jwks, response, rsa_key, rsa_key2, FakeServer, TestKey};
+use crate::oidc::NoopObserver;
+
+fn set(doc: Value) -> Result<KeySet, JwksError> {
+    KeySet::from_json(doc.to_string().as_bytes())
+}
+
+#[test]
+fn parses_every_supported_key_type() {
+    let (p256, p384, ed) = (TestKey::es256("ec"), TestKey::es384("ec384"), TestKey::ed25519("ed"));
+    let keys = set(jwks(&[rsa_key(), &p256, &p384, &ed])).unwrap();
+    assert_eq!(keys.len(), 4);
+    assert!(keys.find(Some("rsa-1"), Algorithm::RS256).is_ok());
+    assert!(keys.find(Some("rsa-1"), Algorithm::PS512).is_ok());
+    assert!(keys.find(Some("ec"), Algorithm::ES256).is_ok());
+    assert!(keys.find(Some("ec384"), Algorithm::ES384).is_ok());
+    assert!(keys.find(Some("ed"), Algorithm::EdDSA).is_ok());
+    // A key never serves an algorithm of another family or curve.
+    assert_eq!(keys.find(Some("ec"), Algorithm::ES384).err(), Some(KeyMiss::NotFound));
+    assert_eq!(keys.find(Some("rsa-1"), Algorithm::ES256).err(), Some(KeyMiss::NotFound));
+    assert_eq!(keys.find(Some("rsa-1"), Algorithm::HS256).err(), Some(KeyMiss::NotFound));
+}
+
+#[test]
+fn skips_unusable_keys() {
+    let mut enc = rsa_key().jwk();
+    enc["use"] = json!("enc");
+    enc["kid"] = json!("enc");
+    let mut conflicting = rsa_key().jwk();
+    conflicting["alg"] = json!("ES256");
+    conflicting["kid"] = json!("conflict");
+    let mut unknown_alg = rsa_key().jwk();
+    unknown_alg["alg"] = json!("RSA-OAEP");
+    unknown_alg["kid"] = json!("oaep");
+    let mut no_verify = rsa_key().jwk();
+    no_verify["key_ops"] = json!(["encrypt"]);
+    no_verify["kid"] = json!("ops");
+    let oct = json!({"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"});
+    let secp256k1 = json!({"kty": "EC", "kid": "k1", "crv": "secp256k1", "x": "AA", "y": "AA"});
+    let short_ec = json!({"kty": "EC", "kid": "short", "crv": "P-256", "x": "AAAA", "y": "AAAA"});
+    let weak_rsa = json!({"kty": "RSA", "kid": "weak", "n": URL_SAFE_NO_PAD.encode([0xc5u8; 128]), "e": "AQAB"});
+    let mut pinned = rsa_key().jwk();
+    pinned["alg"] = json!("RS256");
+    pinned["kid"] = json!("pinned");
+    let doc = json!({"keys": [enc, conflicting, unknown_alg, no_verify, oct, secp256k1,
+        short_ec, weak_rsa, "not an object", pinned]});
+    let keys = set(doc).unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys.find(Some("pinned"), Algorithm::RS256).is_ok());
+    // The JWK pins RS256: PS256 with the same key is refused.
+    assert!(keys.find(Some("pinned"), Algorithm::PS256).is_err());
+}
+
+#[test]
+fn rejects_documents_without_usable_keys() {
+    assert!(set(json!({"keys": []})).is_err());
+    assert!(set(json!({"keys": [{"kty": "oct", "k": "AA"}]})).is_err());
+    assert!(set(json!({"nokeys": 1})).is_err());
+    assert!(KeySet::from_json(b"not json").is_err());
+}
+
+#[test]
+fn kid_lookup_is_exact_and_no_kid_needs_a_unique_key() {
+    let keys = set(jwks(&[rsa_key()])).unwrap();
+    assert!(keys.find(None, Algorithm::RS256).is_ok());
+    assert_eq!(keys.find(Some("RSA-1"), Algorithm::RS256).err(), Some(KeyMiss::NotFound));
+    assert_eq!(keys.find(Some("rsa-"), Algorithm::RS256).err(), Some(KeyMiss::NotFound));
+    assert_eq!(keys.find(None, Algorithm::ES256).err(), Some(KeyMiss::NotFound));
+    let two = set(jwks(&[rsa_key(), rsa_key2()])).unwrap();
+    assert_eq!(two.find(None, Algorithm::RS256).err(), Some(KeyMiss::Ambiguous));
+    assert!(two.find(Some("rsa-2"), Algorithm::RS256).is_ok());
+    // One RSA and one EC key: without kid, each alg has exactly one candidate.
+    let ec = TestKey::es256("ec");
+    let mixed = set(jwks(&[rsa_key(), &ec])).unwrap();
+    assert!(mixed.find(None, Algorithm::ES256).is_ok());
+}
+
+#[test]
+fn ttl_comes_from_cache_control() {
+    assert_eq!(ttl_from_cache_control(None), DEFAULT_TTL);
+    assert_eq!(ttl_from_cache_control(Some("public, max-age=600")), Duration::from_secs(600));
+    assert_eq!(ttl_from_cache_control(Some("Max-Age=5")), MIN_TTL);
+    assert_eq!(ttl_from_cache_control(Some("max-age=9999999")), MAX_TTL);
+    assert_eq!(ttl_from_cache_control(Some("no-store")), MIN_TTL);
+    assert_eq!(ttl_from_cache_control(Some("max-age=abc")), DEFAULT_TTL);
+    assert_eq!(ttl_from_cache_control(Some("private")), DEFAULT_TTL);
+}
+
+/// A JWKS server whose document and health can be switched, optionally gated.
+struct Idp {
+    server: FakeServer,
+    doc: Arc<Mutex<Value>>,
+    down: Arc<Mutex<bool>>,
+    gate: Arc<Semaphore>,
+}
+
+async fn idp(doc: Value, gated: bool) -> Idp {
+    let doc = Arc::new(Mutex::new(doc));
+    let down = Arc::new(Mutex::new(false));
+    let gate = Arc::new(Semaphore::new(if gated { 0 } else { 1_000_000 }));
+    let (d, dn, g) = (doc.clone(), down.clone(), gate.clone());
+    let server = FakeServer::start(move |_seen| {
+        let (d, dn, g) = (d.clone(), dn.clone(), g.clone());
+        async move {
+            g.acquire().await.unwrap().forget();
+            if *dn.lock().unwrap() {
+                return response(500, "text/plain", None, "down");
+            }
+            let body = d.lock().unwrap().clone();
+            json_response(200, &body)
+        }
+    })
+    .await;
+    Idp { server, doc, down, gate }
+}
+
+fn cache(idp: &Idp, interval: Duration) -> JwksCache {
+    let client = IdpClient::new(None, Duration::from_secs(10)).unwrap();
+    JwksCache::new("test".into(), client, idp.server.url("/jwks"), interval, Arc::new(NoopObserver))
+}
+
+#[tokio::test]
+async fn unknown_kid_flood_fetches_at_most_once_per_interval() {
+    let idp = idp(jwks(&[rsa_key()]), false).await;
+    let cache = cache(&idp, Duration::from_secs(3600));
+    cache.keys().await.unwrap();
+    assert_eq!(idp.server.hits("/jwks"), 1);
+    for _ in 0..100 {
+        let keys = cache.refetch_for_unknown_key().await.unwrap();
+        assert!(keys.find(Some("nope"), Algorithm::RS256).is_err());
+    }
+    assert_eq!(idp.server.hits("/jwks"), 1);
+    assert_eq!(cache.stats().rate_limited.load(Ordering::Relaxed), 100);
+}
+
+#[tokio::test]
+async fn concurrent_refetches_coalesce_and_rotation_works() {
+    let idp = idp(jwks(&[rsa_key()]), true).await;
+    idp.gate.add_permits(1);
+    let cache = cache(&idp, Duration::ZERO);
+    cache.keys().await.unwrap();
+    // Rotate: the IdP now only has key 2; 50 requests with kid rsa-2 arrive together.
+    *idp.doc.lock().unwrap() = jwks(&[rsa_key2()]);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let c = cache.clone();
+            tokio::spawn(async move { c.refetch_for_unknown_key().await })
+        })
+        .collect();
+    // All tasks are queued ahead of this one on the current-thread runtime, so they have
+    // all joined the single in-flight fetch before the gate opens.
+    tokio::task::yield_now().await;
+    idp.gate.add_permits(1);
+    for t in tasks {
+        let keys = t.await.unwrap().unwrap();
+        assert!(keys.find(Some("rsa-2"), Algorithm::RS256).is_ok());
+        assert!(keys.find(Some("rsa-1"), Algorithm::RS256).is_err());
+    }
+    assert_eq!(idp.server.hits("/jwks"), 2);
+}
+
+#[tokio::test]
+async fn stale_keys_keep_serving_when_the_idp_is_down() {
+    let idp = idp(jwks(&[rsa_key()]), false).await;
+    let cache = cache(&idp, Duration::ZERO);
+    cache.keys().await.unwrap();
+    *idp.down.lock().unwrap() = true;
+    let keys = cache.refresh().await.unwrap();
+    assert!(keys.find(Some("rsa-1"), Algorithm::RS256).is_ok());
+    assert_eq!(cache.stats().fetch_failed.load(Ordering::Relaxed), 1);
+    // Expired keys are served at once; the background refresh fails and keeps them.
+    cache.expire_now();
+    assert!(cache.is_stale());
+    let keys = cache.keys().await.unwrap();
+    assert!(keys.find(Some("rsa-1"), Algorithm::RS256).is_ok());
+    let keys = cache.refetch_for_unknown_key().await.unwrap();
+    assert!(keys.find(Some("rsa-1"), Algorithm::RS256).is_ok());
+    assert!(cache.has_keys());
+}
+
+#[tokio::test]
+async fn no_keys_and_idp_down_is_an_error_without_hammering() {
+    let idp = idp(jwks(&[rsa_key()]), false).await;
+    *idp.down.lock().unwrap() = true;
+    let cache = cache(&idp, Duration::from_secs(3600));
+    assert!(matches!(cache.keys().await, Err(JwksError::Fetch(_))));
+    assert!(matches!(cache.keys().await, Err(JwksError::NotYet)));
+    assert_eq!(idp.server.hits("/jwks"), 1);
+    // The periodic task is not rate-limited and recovers once the IdP is back.
+    *idp.down.lock().unwrap() = false;
+    assert!(cache.refresh().await.is_ok());
+    assert!(cache.keys().await.is_ok());
+}
+
+#[tokio::test]
+async fn uri_change_is_followed() {
+    let idp = idp(jwks(&[rsa_key()]), false).await;
+    let cache = cache(&idp, Duration::ZERO);
+    assert!(!cache.set_uri(&idp.server.url("/jwks")));
+    assert!(cache.set_uri(&idp.server.url("/jwks2")));
+    cache.refresh().await.unwrap();
+    assert_eq!(idp.server.hits("/jwks2"), 1);
+}

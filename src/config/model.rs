@@ -1,0 +1,414 @@
+//! The validated configuration: what the rest of the gateway reads.
+//!
+//! Built only by `validate.rs` from the raw serde mirror; every value here has already
+//! been checked, so consumers never re-validate. Must never hold unparsed strings where a
+//! typed value exists, and secrets live in [`Secret`] so they cannot be printed by accident.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::{HeaderName, Uri};
+
+/// A secret string (client secret, cookie key). `Debug`/`Display` never reveal it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret itself; call only where it is sent to its one legitimate recipient.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Public listener.
+    pub server: ServerConfig,
+    /// Admin listener (/healthz, /readyz, /metrics).
+    pub admin: AdminConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Identity providers, in file order.
+    pub providers: Vec<ProviderConfig>,
+    /// Browser sessions.
+    pub session: SessionConfig,
+    /// Routes, in file order (matching picks the most specific, not the first).
+    pub routes: Vec<RouteConfig>,
+}
+
+/// `server:`
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address of the public listener.
+    pub listen: SocketAddr,
+    /// External origin (scheme://host[:port]), no path; `None` = derived from requests.
+    pub public_url: Option<Uri>,
+    /// Optional TLS termination.
+    pub tls: Option<TlsFiles>,
+    /// Peers whose X-Forwarded-* and X-Request-Id are kept.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Listener timeouts.
+    pub timeouts: ServerTimeouts,
+    /// Request size limits.
+    pub limits: ServerLimits,
+    /// Prefix of the gateway's own endpoints (default `/oauth2`), no trailing slash.
+    pub proxy_prefix: String,
+}
+
+/// PEM certificate chain + private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
+/// `server.timeouts`
+#[derive(Debug, Clone, Copy)]
+pub struct ServerTimeouts {
+    /// Max time to receive a request's headers (slowloris guard). Default 10s.
+    pub header_read: Duration,
+    /// Idle keep-alive connection timeout. Default 60s.
+    pub idle: Duration,
+    /// How long in-flight requests may drain on shutdown. Default 30s.
+    pub shutdown_grace: Duration,
+}
+
+/// `server.limits`
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// Max total size of request headers; past it the answer is 431. Default 16384.
+    pub max_header_bytes: usize,
+}
+
+/// An IP network in CIDR notation (a bare address is a /32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    /// Network address (host bits may be set; they are ignored when matching).
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `10.0.0.0/8`, `::1/128` or a bare address.
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}` is not an IP address or CIDR"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => match p.trim().parse::<u8>() {
+                Ok(n) if n <= max => n,
+                _ => return Err(format!("`{s}`: prefix length must be 0..={max}")),
+            },
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// Whether `ip` lies inside this network (IPv4-mapped IPv6 peers match IPv4 nets).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `admin:`
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Address of the admin listener; `None` disables it.
+    pub listen: Option<SocketAddr>,
+}
+
+/// `log:`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// A tracing EnvFilter directive, e.g. `info` or `portcullis=debug,info`.
+    pub level: String,
+}
+
+/// `log.format`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `providers[]`
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// Unique name, referenced by routes.
+    pub name: String,
+    /// Issuer identifier, compared exactly with discovery and token `iss`.
+    pub issuer: String,
+    /// Discovery document URL (default issuer + /.well-known/openid-configuration).
+    pub discovery_url: String,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret (client_secret_basic / client_secret_post).
+    pub client_secret: Option<Secret>,
+    /// How the gateway authenticates to the token endpoint.
+    pub client_auth: ClientAuth,
+    /// PEM private key for private_key_jwt.
+    pub private_key_file: Option<PathBuf>,
+    /// Extra CA trusted for calls to this provider.
+    pub ca_file: Option<PathBuf>,
+    /// Scopes requested at login.
+    pub scopes: Vec<String>,
+    /// Extra authorization-request parameters.
+    pub auth_params: BTreeMap<String, String>,
+    /// When to call the userinfo endpoint.
+    pub userinfo: UserinfoMode,
+    /// Allowed JWS algorithms (`None` = what discovery advertises ∩ the asymmetric set).
+    pub signing_algs: Option<Vec<jsonwebtoken::Algorithm>>,
+    /// Bearer-token settings.
+    pub tokens: TokensConfig,
+    /// Where identity attributes come from.
+    pub claims: ClaimsConfig,
+}
+
+/// `providers[].client_auth`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// HTTP Basic with client id + secret.
+    ClientSecretBasic,
+    /// id + secret in the form body.
+    ClientSecretPost,
+    /// RFC 7523 client assertion signed with `private_key_file`.
+    PrivateKeyJwt,
+    /// Public client (PKCE only).
+    None,
+}
+
+/// `providers[].userinfo`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserinfoMode {
+    /// Only when a wanted claim is missing.
+    Auto,
+    /// On every new token / login.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `providers[].tokens`
+#[derive(Debug, Clone)]
+pub struct TokensConfig {
+    /// Accepted Authorization schemes, lower-cased for comparison (default `[bearer]`).
+    pub schemes: Vec<String>,
+    /// A bearer JWT's `aud` must contain one of these (default: `[client_id]`).
+    pub audiences: Vec<String>,
+    /// Clock skew tolerance for exp/nbf/iat.
+    pub leeway: Duration,
+    /// Minimum interval between JWKS refetches triggered by an unknown `kid`.
+    pub jwks_refetch_interval: Duration,
+    /// Entries of the verified-token cache (0 disables it).
+    pub verified_cache_size: u64,
+    /// Optional RFC 7662 introspection for opaque tokens.
+    pub introspection: Option<IntrospectionConfig>,
+}
+
+/// `providers[].tokens.introspection`
+#[derive(Debug, Clone)]
+pub struct IntrospectionConfig {
+    /// Client (API resource) id used to authenticate to the introspection endpoint.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: Secret,
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    pub auth_method: ClientAuth,
+    /// Upper bound of a positive result's cache life (never past the token's exp).
+    pub cache_ttl: Duration,
+    /// Cache life of an inactive result.
+    pub negative_cache_ttl: Duration,
+    /// Max cached results.
+    pub cache_size: u64,
+    /// Also introspect JWTs whose signature this provider cannot verify locally.
+    pub jwt_fallback: bool,
+}
+
+/// `providers[].claims`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimsConfig {
+    /// Username claim candidates, first present wins (dotted paths allowed).
+    pub username: Vec<String>,
+    /// Email claim candidates.
+    pub email: Vec<String>,
+    /// Group/role claim candidates.
+    pub groups: Vec<String>,
+}
+
+/// `session:`
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Cookie name (`__Host-` is prepended over https).
+    pub cookie_name: String,
+    /// Cookie keys (decoded bytes, each ≥ 32); first encrypts, all decrypt. Empty = sessions unavailable.
+    pub secrets: Vec<Secret>,
+    /// Absolute session lifetime.
+    pub lifetime: Duration,
+    /// Idle timeout.
+    pub idle_timeout: Duration,
+    /// Use refresh tokens.
+    pub refresh: bool,
+    /// Where sessions live.
+    pub store: SessionStoreKind,
+    /// Redis URL (store: redis).
+    pub redis_url: Option<Secret>,
+    /// Allowed redirect targets (`.example.com` = dot-bounded suffix, else exact host).
+    pub allowed_redirect_domains: Vec<String>,
+    /// Where to go after sign-out when the provider has no end_session endpoint.
+    pub logout_redirect: Option<String>,
+}
+
+/// `session.store`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStoreKind {
+    /// Encrypted cookie, no server state.
+    Cookie,
+    /// Redis, cookie holds an opaque id.
+    Redis,
+}
+
+/// `routes[]`
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    /// Unique route name (metrics label, realm).
+    pub name: String,
+    /// Host to match (lower-case, no port); `None` = any host.
+    pub host: Option<HostMatch>,
+    /// Normalised path prefix, starts with `/`.
+    pub path_prefix: String,
+    /// Upstream base.
+    pub upstream: Upstream,
+    /// TLS settings for an https upstream.
+    pub upstream_tls: Option<UpstreamTls>,
+    /// Remove `path_prefix` before forwarding.
+    pub strip_prefix: bool,
+    /// Forward the client's Host instead of the upstream's authority.
+    pub preserve_host: bool,
+    /// Authentication mode.
+    pub auth: AuthMode,
+    /// Index into `Config::providers` (resolved; `None` only when auth is `none`).
+    pub provider: Option<usize>,
+    /// Normalised path prefixes that skip authentication.
+    pub public_paths: Vec<String>,
+    /// Authorization rules.
+    pub allow: AllowRules,
+    /// Identity headers to set: name → template.
+    pub identity_headers: Vec<(HeaderName, String)>,
+    /// Pass the client's Authorization header upstream (bearer routes).
+    pub forward_authorization: bool,
+    /// Send the session's access token upstream (session routes).
+    pub pass_access_token: bool,
+    /// Upstream timeouts.
+    pub timeouts: RouteTimeouts,
+}
+
+/// A route's host condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostMatch {
+    /// Exact host name, lower-case.
+    Exact(String),
+    /// `*.example.com`: stored as `.example.com`; matches any host ending in it.
+    Suffix(String),
+}
+
+/// A parsed upstream base URL.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// The URL as written (for logs and check-config).
+    pub url: String,
+    /// `true` for https.
+    pub https: bool,
+    /// `host[:port]` to connect to and (unless preserve_host) send as Host.
+    pub authority: http::uri::Authority,
+    /// Base path prefixed to forwarded paths, without trailing `/` (empty for none).
+    pub base_path: String,
+}
+
+/// `routes[].upstream_tls`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamTls {
+    /// Extra CA to trust (in addition to system roots).
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate chain for mTLS.
+    pub cert_file: Option<PathBuf>,
+    /// Client private key for mTLS.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `routes[].auth`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Authorization header with a token.
+    Bearer,
+    /// Browser session cookie.
+    Session,
+    /// Bearer if present, else session.
+    Any,
+    /// No authentication.
+    None,
+}
+
+/// `routes[].allow`: all present conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AllowRules {
+    /// Allowed usernames.
+    pub users: Vec<String>,
+    /// Allowed email domains (`example.com` exact, `.example.com` dot-bounded suffix).
+    pub email_domains: Vec<String>,
+    /// Any of these groups.
+    pub groups: Vec<String>,
+    /// All of these scopes.
+    pub scopes: Vec<String>,
+    /// Claim (dotted path) → required value (equals, or contained in an array claim).
+    pub claims: BTreeMap<String, serde_json::Value>,
+}
+
+/// `routes[].timeouts`
+#[derive(Debug, Clone, Copy)]
+pub struct RouteTimeouts {
+    /// TCP (+TLS) connect timeout. Default 5s.
+    pub connect: Duration,
+    /// Time until the upstream's response headers. Default 60s.
+    pub response: Duration,
+}

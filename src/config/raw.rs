@@ -1,0 +1,403 @@
+//! The serde mirror of the YAML users write (see CONFIG.md), with every default.
+//!
+//! Holds values exactly as written (durations and enum names stay strings) so that
+//! `validate.rs` can report every bad value with its path instead of serde stopping at the
+//! first. Must mirror `schema.rs` key for key; a unit test checks that.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_yaml::Value;
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawConfig {
+    pub server: RawServer,
+    pub admin: RawAdmin,
+    pub log: RawLog,
+    pub providers: Vec<RawProvider>,
+    pub session: RawSession,
+    pub routes: Vec<RawRoute>,
+}
+
+/// `server:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawServer {
+    pub listen: String,
+    pub public_url: Option<String>,
+    pub tls: Option<RawTls>,
+    pub trusted_proxies: Vec<String>,
+    pub timeouts: RawServerTimeouts,
+    pub limits: RawLimits,
+    pub proxy_prefix: String,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: "0.0.0.0:8080".into(),
+            public_url: None,
+            tls: None,
+            trusted_proxies: Vec::new(),
+            timeouts: RawServerTimeouts::default(),
+            limits: RawLimits::default(),
+            proxy_prefix: "/oauth2".into(),
+        }
+    }
+}
+
+/// `server.tls`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawTls {
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+}
+
+/// `server.timeouts`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawServerTimeouts {
+    pub header_read: String,
+    pub idle: String,
+    pub shutdown_grace: String,
+}
+
+impl Default for RawServerTimeouts {
+    fn default() -> Self {
+        RawServerTimeouts {
+            header_read: "10s".into(),
+            idle: "60s".into(),
+            shutdown_grace: "30s".into(),
+        }
+    }
+}
+
+/// `server.limits`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawLimits {
+    pub max_header_bytes: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_header_bytes: 16_384,
+        }
+    }
+}
+
+/// `admin:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawAdmin {
+    pub listen: String,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        RawAdmin {
+            listen: "127.0.0.1:9090".into(),
+        }
+    }
+}
+
+/// `log:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawLog {
+    pub format: String,
+    pub level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            format: "pretty".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// `providers[]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawProvider {
+    pub name: String,
+    pub issuer: String,
+    pub discovery_url: Option<String>,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub client_auth: String,
+    pub private_key_file: Option<String>,
+    pub ca_file: Option<String>,
+    pub scopes: Vec<String>,
+    pub auth_params: BTreeMap<String, String>,
+    pub userinfo: String,
+    pub signing_algs: Option<Vec<String>>,
+    pub tokens: RawTokens,
+    pub claims: RawClaims,
+}
+
+impl Default for RawProvider {
+    fn default() -> Self {
+        RawProvider {
+            name: String::new(),
+            issuer: String::new(),
+            discovery_url: None,
+            client_id: String::new(),
+            client_secret: None,
+            client_auth: "client_secret_basic".into(),
+            private_key_file: None,
+            ca_file: None,
+            scopes: strings(&["openid", "profile", "email"]),
+            auth_params: BTreeMap::new(),
+            userinfo: "auto".into(),
+            signing_algs: None,
+            tokens: RawTokens::default(),
+            claims: RawClaims::default(),
+        }
+    }
+}
+
+/// `providers[].tokens`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawTokens {
+    pub schemes: Vec<String>,
+    /// `None` = the provider's client_id.
+    pub audiences: Option<Vec<String>>,
+    pub leeway: String,
+    pub jwks_refetch_interval: String,
+    pub verified_cache_size: u64,
+    pub introspection: Option<RawIntrospection>,
+}
+
+impl Default for RawTokens {
+    fn default() -> Self {
+        RawTokens {
+            schemes: strings(&["Bearer"]),
+            audiences: None,
+            leeway: "60s".into(),
+            jwks_refetch_interval: "10s".into(),
+            verified_cache_size: 10_000,
+            introspection: None,
+        }
+    }
+}
+
+/// `providers[].tokens.introspection`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawIntrospection {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub auth_method: String,
+    pub cache_ttl: String,
+    pub negative_cache_ttl: String,
+    pub cache_size: u64,
+    pub jwt_fallback: bool,
+}
+
+impl Default for RawIntrospection {
+    fn default() -> Self {
+        RawIntrospection {
+            client_id: String::new(),
+            client_secret: None,
+            auth_method: "client_secret_basic".into(),
+            cache_ttl: "5m".into(),
+            negative_cache_ttl: "10s".into(),
+            cache_size: 10_000,
+            jwt_fallback: false,
+        }
+    }
+}
+
+/// `providers[].claims`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawClaims {
+    pub username: Vec<String>,
+    pub email: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+impl Default for RawClaims {
+    fn default() -> Self {
+        RawClaims {
+            username: strings(&["preferred_username", "email", "sub"]),
+            email: strings(&["email"]),
+            groups: strings(&["groups"]),
+        }
+    }
+}
+
+/// `session:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawSession {
+    pub cookie_name: String,
+    pub secrets: Vec<String>,
+    pub lifetime: String,
+    pub idle_timeout: String,
+    pub refresh: bool,
+    pub store: String,
+    pub redis: Option<RawRedis>,
+    pub allowed_redirect_domains: Vec<String>,
+    pub logout_redirect: Option<String>,
+}
+
+impl Default for RawSession {
+    fn default() -> Self {
+        RawSession {
+            cookie_name: "portcullis".into(),
+            secrets: Vec::new(),
+            lifetime: "12h".into(),
+            idle_timeout: "1h".into(),
+            refresh: true,
+            store: "cookie".into(),
+            redis: None,
+            allowed_redirect_domains: Vec::new(),
+            logout_redirect: None,
+        }
+    }
+}
+
+/// `session.redis`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRedis {
+    pub url: Option<String>,
+}
+
+/// `routes[]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRoute {
+    pub name: String,
+    #[serde(rename = "match")]
+    pub matcher: RawMatch,
+    pub upstream: String,
+    pub upstream_tls: Option<RawUpstreamTls>,
+    pub strip_prefix: bool,
+    pub preserve_host: bool,
+    /// Required: `None` is reported, because a silent default is wrong either way.
+    pub auth: Option<String>,
+    pub provider: Option<String>,
+    pub public_paths: Vec<String>,
+    pub allow: RawAllow,
+    /// `None` = the four default identity headers; `{}` = none at all.
+    pub identity_headers: Option<OrderedStrMap>,
+    pub forward_authorization: bool,
+    pub pass_access_token: bool,
+    pub timeouts: RawRouteTimeouts,
+}
+
+impl Default for RawRoute {
+    fn default() -> Self {
+        RawRoute {
+            name: String::new(),
+            matcher: RawMatch::default(),
+            upstream: String::new(),
+            upstream_tls: None,
+            strip_prefix: false,
+            preserve_host: false,
+            auth: None,
+            provider: None,
+            public_paths: Vec::new(),
+            allow: RawAllow::default(),
+            identity_headers: None,
+            forward_authorization: true,
+            pass_access_token: false,
+            timeouts: RawRouteTimeouts::default(),
+        }
+    }
+}
+
+/// `routes[].match`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawMatch {
+    pub host: Option<String>,
+    pub path_prefix: String,
+}
+
+impl Default for RawMatch {
+    fn default() -> Self {
+        RawMatch {
+            host: None,
+            path_prefix: "/".into(),
+        }
+    }
+}
+
+/// `routes[].upstream_tls`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawUpstreamTls {
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+}
+
+/// `routes[].allow`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawAllow {
+    pub users: Vec<String>,
+    pub email_domains: Vec<String>,
+    pub groups: Vec<String>,
+    pub scopes: Vec<String>,
+    pub claims: BTreeMap<String, Value>,
+}
+
+/// `routes[].timeouts`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRouteTimeouts {
+    pub connect: String,
+    pub response: String,
+}
+
+impl Default for RawRouteTimeouts {
+    fn default() -> Self {
+        RawRouteTimeouts {
+            connect: "5s".into(),
+            response: "60s".into(),
+        }
+    }
+}
+
+/// A string → string mapping that keeps file order (identity headers are set in the
+/// order written, which keeps upstream-visible behaviour predictable).
+#[derive(Debug, Default)]
+pub(crate) struct OrderedStrMap(pub Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for OrderedStrMap {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OrderedVisitor;
+        impl<'de> Visitor<'de> for OrderedVisitor {
+            type Value = OrderedStrMap;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of strings to strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedStrMap, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, String>()? {
+                    entries.push(entry);
+                }
+                Ok(OrderedStrMap(entries))
+            }
+        }
+        deserializer.deserialize_map(OrderedVisitor)
+    }
+}

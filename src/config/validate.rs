@@ -1,0 +1,364 @@
+//! Raw config → validated [`Config`]: the server, admin, log and session sections, and the
+//! orchestration of the provider and route validators.
+//!
+//! Collects ALL problems in one pass as `path: message` (never stopping at the first), and
+//! never puts a secret value into a message. Placeholders stand in for bad values so the
+//! pass can continue; the result is only returned when no issue was found.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::Uri;
+
+use super::checks::{self, MIN_SECRET_BYTES};
+use super::duration::parse_duration;
+use super::issues::{index_path, Issues};
+use super::model::{
+    AdminConfig, AuthMode, Config, LogConfig, LogFormat, RouteConfig, Secret, ServerConfig,
+    ServerLimits, ServerTimeouts, SessionConfig, SessionStoreKind, TlsFiles,
+};
+use super::raw::{RawAdmin, RawConfig, RawLog, RawServer, RawSession};
+use super::{validate_provider, validate_route};
+
+/// Bounds of `server.limits.max_header_bytes`; below 1 KiB ordinary browsers fail.
+const MIN_HEADER_BYTES: u64 = 1024;
+const MAX_HEADER_BYTES: u64 = 1024 * 1024;
+
+/// What every validator writes into.
+pub(crate) struct Ctx<'a> {
+    pub issues: &'a mut Issues,
+    /// Directory relative file paths are resolved against (the config file's).
+    pub base_dir: Option<&'a Path>,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn push(&mut self, path: &str, message: impl Into<String>) {
+        self.issues.push(path, message);
+    }
+
+    /// Parses a duration; `nonzero` rejects `0s` where zero would disable the feature.
+    pub(crate) fn duration(&mut self, path: &str, s: &str, nonzero: bool) -> Duration {
+        match parse_duration(s) {
+            Ok(d) if nonzero && d.is_zero() => {
+                self.push(path, "must be greater than zero");
+                d
+            }
+            Ok(d) => d,
+            Err(msg) => {
+                self.push(path, msg);
+                Duration::ZERO
+            }
+        }
+    }
+
+    /// Resolves an optional file path and checks it is readable.
+    pub(crate) fn file(&mut self, path: &str, s: Option<&str>) -> Option<PathBuf> {
+        let s = s?;
+        match checks::readable_file(s, self.base_dir) {
+            Ok(p) => Some(p),
+            Err(msg) => {
+                self.push(path, msg);
+                Some(PathBuf::from(s))
+            }
+        }
+    }
+}
+
+/// Validates everything; `None` when any issue was recorded (they are in `issues`).
+pub(crate) fn validate(
+    raw: RawConfig,
+    base_dir: Option<&Path>,
+    issues: &mut Issues,
+) -> Option<Config> {
+    let mut cx = Ctx { issues, base_dir };
+    let server = server(&mut cx, raw.server);
+    let admin = admin(&mut cx, raw.admin, server.listen);
+    let log = log(&mut cx, raw.log);
+    let providers = validate_provider::providers(&mut cx, raw.providers);
+    let routes = validate_route::routes(&mut cx, raw.routes, &providers, &server.proxy_prefix);
+    let session = session(&mut cx, raw.session, &routes);
+    let config = Config {
+        server,
+        admin,
+        log,
+        providers,
+        session,
+        routes,
+    };
+    cx.issues.is_empty().then_some(config)
+}
+
+fn server(cx: &mut Ctx<'_>, raw: RawServer) -> ServerConfig {
+    let listen = socket_addr(cx, "server.listen", &raw.listen);
+    let public_url = raw
+        .public_url
+        .as_deref()
+        .and_then(|s| public_url(cx, "server.public_url", s));
+    let tls = raw.tls.and_then(|tls| {
+        let cert = cx.file("server.tls.cert_file", tls.cert_file.as_deref());
+        let key = cx.file("server.tls.key_file", tls.key_file.as_deref());
+        match (cert, key) {
+            (Some(cert_file), Some(key_file)) => Some(TlsFiles {
+                cert_file,
+                key_file,
+            }),
+            (Some(_), None) => {
+                cx.push("server.tls.key_file", "is required when cert_file is set");
+                None
+            }
+            (None, Some(_)) => {
+                cx.push("server.tls.cert_file", "is required when key_file is set");
+                None
+            }
+            (None, None) => None,
+        }
+    });
+    let mut trusted_proxies = Vec::new();
+    for (i, s) in raw.trusted_proxies.iter().enumerate() {
+        match super::Cidr::parse(s) {
+            Ok(cidr) => trusted_proxies.push(cidr),
+            Err(msg) => cx.push(&index_path("server.trusted_proxies", i), msg),
+        }
+    }
+    let t = &raw.timeouts;
+    let timeouts = ServerTimeouts {
+        header_read: cx.duration("server.timeouts.header_read", &t.header_read, true),
+        idle: cx.duration("server.timeouts.idle", &t.idle, true),
+        shutdown_grace: cx.duration("server.timeouts.shutdown_grace", &t.shutdown_grace, false),
+    };
+    let max = raw.limits.max_header_bytes;
+    if !(MIN_HEADER_BYTES..=MAX_HEADER_BYTES).contains(&max) {
+        cx.push(
+            "server.limits.max_header_bytes",
+            format!("must be between {MIN_HEADER_BYTES} and {MAX_HEADER_BYTES} (got {max})"),
+        );
+    }
+    let limits = ServerLimits {
+        max_header_bytes: usize::try_from(max).unwrap_or(usize::MAX),
+    };
+    let proxy_prefix = match checks::normalize_path(&raw.proxy_prefix) {
+        Ok(p) if p == "/" => {
+            cx.push(
+                "server.proxy_prefix",
+                "must not be `/` (the gateway's endpoints would shadow every route)",
+            );
+            p
+        }
+        Ok(p) => p.trim_end_matches('/').to_owned(),
+        Err(msg) => {
+            cx.push("server.proxy_prefix", msg);
+            "/oauth2".to_owned()
+        }
+    };
+    ServerConfig {
+        listen,
+        public_url,
+        tls,
+        trusted_proxies,
+        timeouts,
+        limits,
+        proxy_prefix,
+    }
+}
+
+fn socket_addr(cx: &mut Ctx<'_>, path: &str, s: &str) -> SocketAddr {
+    match s.trim().parse::<SocketAddr>() {
+        Ok(addr) => addr,
+        Err(_) => {
+            cx.push(
+                path,
+                format!("`{s}` is not an IP:port address (e.g. `0.0.0.0:8080` or `[::]:8080`)"),
+            );
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        }
+    }
+}
+
+/// An origin: absolute http(s), no path, query or fragment; a trailing `/` is dropped.
+fn public_url(cx: &mut Ctx<'_>, path: &str, s: &str) -> Option<Uri> {
+    let url = match checks::parse_http_url(s.trim()) {
+        Ok(url) => url,
+        Err(msg) => {
+            cx.push(path, msg);
+            return None;
+        }
+    };
+    if url.path != "/" || url.has_query {
+        cx.push(
+            path,
+            "must be an origin (`https://host[:port]`) without path or query; the gateway's \
+             own endpoints live under server.proxy_prefix",
+        );
+        return None;
+    }
+    let scheme = if url.https { "https" } else { "http" };
+    match format!("{scheme}://{}", url.authority).parse::<Uri>() {
+        Ok(uri) => Some(uri),
+        Err(_) => {
+            cx.push(path, "not an absolute http(s) URL");
+            None
+        }
+    }
+}
+
+fn admin(cx: &mut Ctx<'_>, raw: RawAdmin, server_listen: SocketAddr) -> AdminConfig {
+    let s = raw.listen.trim();
+    if matches!(s.to_ascii_lowercase().as_str(), "" | "off" | "disabled" | "none") {
+        return AdminConfig { listen: None };
+    }
+    let listen = socket_addr(cx, "admin.listen", s);
+    let same_port = listen.port() != 0 && listen.port() == server_listen.port();
+    let overlapping_ip = listen.ip() == server_listen.ip()
+        || listen.ip().is_unspecified()
+        || server_listen.ip().is_unspecified();
+    if same_port && overlapping_ip {
+        cx.push(
+            "admin.listen",
+            "must differ from server.listen: admin endpoints never share the public port",
+        );
+    }
+    AdminConfig {
+        listen: Some(listen),
+    }
+}
+
+fn log(cx: &mut Ctx<'_>, raw: RawLog) -> LogConfig {
+    let format = match raw.format.trim() {
+        "pretty" => LogFormat::Pretty,
+        "json" => LogFormat::Json,
+        other => {
+            cx.push("log.format", format!("`{other}` is not one of: pretty, json"));
+            LogFormat::Pretty
+        }
+    };
+    let level = raw.level.trim().to_owned();
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    // A lone word that is not a level would be read by EnvFilter as a *target* name and
+    // silently log everything at trace for it; catch that typo here.
+    let is_directive = level.contains(['=', ',', ':', '[']);
+    if level.is_empty() {
+        cx.push("log.level", "must not be empty (e.g. `info`)");
+    } else if !is_directive && !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+        cx.push(
+            "log.level",
+            format!(
+                "`{level}` is not a level (trace, debug, info, warn, error, off) or a directive \
+                 such as `portcullis=debug,info`"
+            ),
+        );
+    }
+    LogConfig { format, level }
+}
+
+fn session(cx: &mut Ctx<'_>, raw: RawSession, routes: &[RouteConfig]) -> SessionConfig {
+    let cookie_name = raw.cookie_name.trim().to_owned();
+    if !checks::is_http_token(&cookie_name) {
+        cx.push(
+            "session.cookie_name",
+            "must be a non-empty cookie name (letters, digits and !#$%&'*+-.^_`|~)",
+        );
+    } else if cookie_name.to_ascii_lowercase().starts_with("__host-")
+        || cookie_name.to_ascii_lowercase().starts_with("__secure-")
+    {
+        cx.push(
+            "session.cookie_name",
+            "leave out the `__Host-`/`__Secure-` prefix; it is added automatically over https",
+        );
+    }
+    let mut secrets = Vec::new();
+    for (i, secret) in raw.secrets.iter().enumerate() {
+        let path = index_path("session.secrets", i);
+        // The message describes the value's length, never the value.
+        match checks::decode_base64_key(secret) {
+            None => cx.push(
+                &path,
+                format!(
+                    "must be base64 of at least {MIN_SECRET_BYTES} random bytes (not valid \
+                     base64; generate one with `openssl rand -base64 32`)"
+                ),
+            ),
+            Some(bytes) if bytes.len() < MIN_SECRET_BYTES => cx.push(
+                &path,
+                format!(
+                    "must be base64 of at least {MIN_SECRET_BYTES} random bytes (got {} bytes)",
+                    bytes.len()
+                ),
+            ),
+            Some(_) => {}
+        }
+        secrets.push(Secret::new(secret.trim()));
+    }
+    let needs_sessions = routes
+        .iter()
+        .find(|r| matches!(r.auth, AuthMode::Session | AuthMode::Any));
+    if let (Some(route), true) = (needs_sessions, raw.secrets.is_empty()) {
+        let auth = if route.auth == AuthMode::Any { "any" } else { "session" };
+        cx.push(
+            "session.secrets",
+            format!(
+                "required because route `{}` uses `auth: {auth}`; generate one with \
+                 `openssl rand -base64 32`",
+                route.name
+            ),
+        );
+    }
+    let lifetime = cx.duration("session.lifetime", &raw.lifetime, true);
+    let idle_timeout = cx.duration("session.idle_timeout", &raw.idle_timeout, true);
+    let store = match raw.store.trim() {
+        "cookie" => SessionStoreKind::Cookie,
+        "redis" => SessionStoreKind::Redis,
+        other => {
+            cx.push("session.store", format!("`{other}` is not one of: cookie, redis"));
+            SessionStoreKind::Cookie
+        }
+    };
+    let redis_url = raw.redis.and_then(|r| r.url).map(|url| url.trim().to_owned());
+    match (&redis_url, store) {
+        (None, SessionStoreKind::Redis) => {
+            cx.push("session.redis.url", "is required when session.store is redis");
+        }
+        (Some(url), _) if !is_redis_url(url) => cx.push(
+            "session.redis.url",
+            "must be a redis://, rediss://, redis+unix:// or unix:// URL",
+        ),
+        _ => {}
+    }
+    let mut allowed_redirect_domains = Vec::new();
+    for (i, d) in raw.allowed_redirect_domains.iter().enumerate() {
+        match checks::check_domain(d) {
+            Ok(d) => allowed_redirect_domains.push(d),
+            Err(msg) => cx.push(&index_path("session.allowed_redirect_domains", i), msg),
+        }
+    }
+    let logout_redirect = raw.logout_redirect.map(|s| s.trim().to_owned());
+    if let Some(target) = &logout_redirect {
+        let relative = target.starts_with('/') && !target.starts_with("//");
+        if !relative {
+            if let Err(msg) = checks::parse_http_url(target) {
+                cx.push(
+                    "session.logout_redirect",
+                    format!("{msg} (or a path starting with `/`)"),
+                );
+            }
+        }
+    }
+    SessionConfig {
+        cookie_name,
+        secrets,
+        lifetime,
+        idle_timeout,
+        refresh: raw.refresh,
+        store,
+        redis_url: redis_url.map(Secret::new),
+        allowed_redirect_domains,
+        logout_redirect,
+    }
+}
+
+fn is_redis_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    ["redis://", "rediss://", "redis+unix://", "unix://"]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme) && lower.len() > scheme.len())
+}

@@ -1,0 +1,272 @@
+//! `GatewayError` and `respond()`: the ONLY place where a failure becomes a status code.
+//!
+//! Clients get a short generic body with the request id; the cause is logged once by the
+//! access log. Nothing here may echo a token, cookie, secret or upstream error text.
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+use thiserror::Error;
+
+use crate::auth::AuthError;
+
+/// Every way a request can fail inside the gateway.
+#[derive(Debug, Error)]
+pub enum GatewayError {
+    /// No route matches the host + path.
+    #[error("no route matches")]
+    NotFound,
+    /// The request itself is malformed.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// The request headers exceed `server.limits.max_header_bytes`.
+    #[error("request headers too large")]
+    HeadersTooLarge,
+    /// Authentication failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Authenticated, but a required scope is missing (space-separated list).
+    #[error("insufficient scope (needs {0})")]
+    InsufficientScope(String),
+    /// Authenticated, but the route's policy refuses (the rule is for logs).
+    #[error("forbidden by policy: {0}")]
+    Forbidden(&'static str),
+    /// The upstream refused or reset the connection, or TLS to it failed.
+    #[error("upstream connect failed: {0}")]
+    UpstreamConnect(String),
+    /// The upstream did not connect or answer in time.
+    #[error("upstream timed out")]
+    UpstreamTimeout,
+    /// The upstream answered with something that is not valid HTTP.
+    #[error("upstream protocol error: {0}")]
+    UpstreamProtocol(String),
+    /// A dependency (identity provider, session store) is unavailable.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected local failure.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// The status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::NotFound => StatusCode::NOT_FOUND,
+            GatewayError::BadRequest(_) | GatewayError::Auth(AuthError::Malformed(_)) => {
+                StatusCode::BAD_REQUEST
+            }
+            GatewayError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            GatewayError::Auth(AuthError::Missing | AuthError::InvalidToken(_)) => {
+                StatusCode::UNAUTHORIZED
+            }
+            GatewayError::Auth(AuthError::IdpUnavailable(_)) | GatewayError::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            GatewayError::InsufficientScope(_) | GatewayError::Forbidden(_) => {
+                StatusCode::FORBIDDEN
+            }
+            GatewayError::UpstreamConnect(_) | GatewayError::UpstreamProtocol(_) => {
+                StatusCode::BAD_GATEWAY
+            }
+            GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable machine-readable code for the body and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GatewayError::NotFound => "not_found",
+            GatewayError::BadRequest(_) | GatewayError::Auth(AuthError::Malformed(_)) => {
+                "invalid_request"
+            }
+            GatewayError::HeadersTooLarge => "headers_too_large",
+            GatewayError::Auth(AuthError::Missing) => "unauthorized",
+            GatewayError::Auth(AuthError::InvalidToken(_)) => "invalid_token",
+            GatewayError::Auth(AuthError::IdpUnavailable(_)) => "idp_unavailable",
+            GatewayError::InsufficientScope(_) => "insufficient_scope",
+            GatewayError::Forbidden(_) => "forbidden",
+            GatewayError::UpstreamConnect(_) | GatewayError::UpstreamProtocol(_) => "bad_gateway",
+            GatewayError::UpstreamTimeout => "gateway_timeout",
+            GatewayError::Unavailable(_) => "unavailable",
+            GatewayError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The metric label of an upstream failure, if this is one.
+    pub fn upstream_kind(&self) -> Option<&'static str> {
+        match self {
+            GatewayError::UpstreamConnect(_) => Some("connect"),
+            GatewayError::UpstreamTimeout => Some("timeout"),
+            GatewayError::UpstreamProtocol(_) => Some("protocol"),
+            _ => None,
+        }
+    }
+
+    fn message(&self) -> &'static str {
+        match self {
+            GatewayError::NotFound => "No route matches this request.",
+            GatewayError::BadRequest(_) | GatewayError::Auth(AuthError::Malformed(_)) => {
+                "The request is malformed."
+            }
+            GatewayError::HeadersTooLarge => "The request headers are too large.",
+            GatewayError::Auth(AuthError::Missing) => "Authentication is required.",
+            GatewayError::Auth(AuthError::InvalidToken(_)) => {
+                "The access token is invalid or expired."
+            }
+            GatewayError::InsufficientScope(_) => "The access token lacks a required scope.",
+            GatewayError::Forbidden(_) => "Access to this resource is denied.",
+            GatewayError::UpstreamConnect(_) | GatewayError::UpstreamProtocol(_) => {
+                "The upstream service could not be reached."
+            }
+            GatewayError::UpstreamTimeout => "The upstream service did not answer in time.",
+            GatewayError::Auth(AuthError::IdpUnavailable(_)) | GatewayError::Unavailable(_) => {
+                "A service the gateway depends on is unavailable; retry shortly."
+            }
+            GatewayError::Internal(_) => "Internal gateway error.",
+        }
+    }
+}
+
+/// What `respond` needs to know about the request besides the error.
+pub struct ErrorContext<'a> {
+    /// The request id (also sent as `X-Request-Id` by the caller).
+    pub request_id: &'a HeaderValue,
+    /// The route name, used as the Bearer realm; `None` before routing.
+    pub realm: Option<&'a str>,
+}
+
+/// Builds the client-facing response for `err`. The one status decision point.
+pub fn respond(err: &GatewayError, ctx: &ErrorContext<'_>) -> Response<Full<Bytes>> {
+    let status = err.status();
+    let id = ctx.request_id.to_str().unwrap_or("");
+    let body = format!(
+        "{{\"error\":\"{}\",\"message\":\"{}\",\"request_id\":\"{}\"}}\n",
+        err.code(),
+        err.message(),
+        json_safe(id)
+    );
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(challenge) = challenge(err, ctx.realm) {
+        h.insert(WWW_AUTHENTICATE, challenge);
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    resp
+}
+
+/// RFC 6750 §3 challenge: no error attribute when no credentials were sent (§3.1).
+fn challenge(err: &GatewayError, realm: Option<&str>) -> Option<HeaderValue> {
+    let realm = quoted_safe(realm.unwrap_or("portcullis"));
+    let value = match err {
+        GatewayError::Auth(AuthError::Missing) => format!("Bearer realm=\"{realm}\""),
+        GatewayError::Auth(AuthError::InvalidToken(_)) => {
+            format!("Bearer realm=\"{realm}\", error=\"invalid_token\"")
+        }
+        GatewayError::Auth(AuthError::Malformed(_)) => {
+            format!("Bearer realm=\"{realm}\", error=\"invalid_request\"")
+        }
+        GatewayError::InsufficientScope(scopes) => format!(
+            "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{}\"",
+            quoted_safe(scopes)
+        ),
+        _ => return None,
+    };
+    HeaderValue::from_str(&value).ok()
+}
+
+/// Keeps only characters that cannot end a quoted-string or break a header.
+fn quoted_safe(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ')
+        .collect()
+}
+
+fn json_safe(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> (HeaderValue,) {
+        (HeaderValue::from_static("abc123"),)
+    }
+
+    #[test]
+    fn statuses_follow_the_error_model() {
+        let cases: Vec<(GatewayError, u16)> = vec![
+            (GatewayError::NotFound, 404),
+            (GatewayError::BadRequest("x"), 400),
+            (GatewayError::HeadersTooLarge, 431),
+            (GatewayError::Auth(AuthError::Missing), 401),
+            (GatewayError::Auth(AuthError::InvalidToken("exp".into())), 401),
+            (GatewayError::Auth(AuthError::Malformed("two headers")), 400),
+            (GatewayError::Auth(AuthError::IdpUnavailable("down".into())), 503),
+            (GatewayError::InsufficientScope("a b".into()), 403),
+            (GatewayError::Forbidden("groups"), 403),
+            (GatewayError::UpstreamConnect("refused".into()), 502),
+            (GatewayError::UpstreamProtocol("bad".into()), 502),
+            (GatewayError::UpstreamTimeout, 504),
+            (GatewayError::Unavailable("redis".into()), 503),
+            (GatewayError::Internal("bug".into()), 500),
+        ];
+        for (err, status) in cases {
+            assert_eq!(err.status().as_u16(), status, "{err}");
+        }
+    }
+
+    #[test]
+    fn bearer_challenges_per_rfc6750() {
+        let (id,) = ctx();
+        let c = ErrorContext {
+            request_id: &id,
+            realm: Some("api"),
+        };
+        let r = respond(&GatewayError::Auth(AuthError::Missing), &c);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer realm=\"api\"");
+        let r = respond(&GatewayError::Auth(AuthError::InvalidToken("x".into())), &c);
+        assert_eq!(
+            r.headers()[WWW_AUTHENTICATE],
+            "Bearer realm=\"api\", error=\"invalid_token\""
+        );
+        let r = respond(&GatewayError::InsufficientScope("a.read b".into()), &c);
+        assert_eq!(
+            r.headers()[WWW_AUTHENTICATE],
+            "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"a.read b\""
+        );
+        let r = respond(&GatewayError::Forbidden("users"), &c);
+        assert!(r.headers().get(WWW_AUTHENTICATE).is_none());
+    }
+
+    #[test]
+    fn body_never_carries_the_cause() {
+        let (id,) = ctx();
+        let c = ErrorContext {
+            request_id: &id,
+            realm: None,
+        };
+        let err = GatewayError::UpstreamConnect("secret-host:1234 token=abc".into());
+        let r = respond(&err, &c);
+        let body = format!("{:?}", r.body());
+        assert!(!body.contains("secret-host"));
+        assert!(!body.contains("token=abc"));
+        let r = respond(&GatewayError::Unavailable("x".into()), &c);
+        assert_eq!(r.headers()[RETRY_AFTER], "5");
+    }
+
+    #[test]
+    fn realm_cannot_break_the_header() {
+        assert_eq!(quoted_safe("a\"b\\c\r\nd"), "abcd");
+    }
+}

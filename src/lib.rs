@@ -1,0 +1,17 @@
+//! portcullis: an authenticating reverse proxy gateway.
+//!
+//! The request path lives in [`pipeline::handle`]; the state a request reads comes from
+//! one immutable [`runtime::Runtime`] snapshot. This crate never uses `unsafe`.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod echo;
+pub mod error;
+pub mod metrics;
+pub mod oidc;
+// LEAD-WIP pub mod pipeline;
+pub mod proxy;
+pub mod routing;
+// LEAD-WIP pub mod runtime;
+// LEAD-WIP pub mod server;

@@ -1,0 +1,1 @@
+//! Per-provider runtime (in progress).

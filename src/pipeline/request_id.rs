@@ -1,0 +1,76 @@
+//! X-Request-Id: kept from trusted peers when well-formed, generated otherwise. The
+//! same id goes to the upstream, back to the client and into the access log.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+/// `X-Request-Id`.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest client-supplied id that is kept.
+const MAX_LEN: usize = 128;
+
+/// The id for this request.
+pub fn take_or_generate(headers: &HeaderMap, peer_trusted: bool) -> HeaderValue {
+    if peer_trusted {
+        let mut values = headers.get_all(X_REQUEST_ID).iter();
+        if let (Some(v), None) = (values.next(), values.next()) {
+            if acceptable(v.as_bytes()) {
+                return v.clone();
+            }
+        }
+    }
+    generate()
+}
+
+fn acceptable(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_LEN
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'='))
+}
+
+/// 128 random bits as 32 lowercase hex characters.
+pub fn generate() -> HeaderValue {
+    let mut raw = [0u8; 16];
+    // aws-lc's DRBG only fails if the OS entropy source is gone; a zero id still works.
+    let _ = aws_lc_rs::rand::fill(&mut raw);
+    let mut hex = [0u8; 32];
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in raw.iter().enumerate() {
+        hex[2 * i] = DIGITS[usize::from(b >> 4)];
+        hex[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+    }
+    HeaderValue::from_bytes(&hex).unwrap_or(HeaderValue::from_static("0"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_unique_hex() {
+        let a = generate();
+        let b = generate();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(a.as_bytes().iter().all(u8::is_ascii_hexdigit));
+    }
+
+    #[test]
+    fn kept_only_from_trusted_peers_and_when_well_formed() {
+        let mut h = HeaderMap::new();
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123"));
+        assert_eq!(take_or_generate(&h, true), "abc-123");
+        assert_ne!(take_or_generate(&h, false), "abc-123");
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("bad id with spaces"));
+        assert_ne!(take_or_generate(&h, true), "bad id with spaces");
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("a"));
+        h.append(X_REQUEST_ID, HeaderValue::from_static("b"));
+        let id = take_or_generate(&h, true);
+        assert_eq!(id.len(), 32, "two ids: neither is trusted");
+        let long = "x".repeat(MAX_LEN + 1);
+        h.insert(X_REQUEST_ID, HeaderValue::from_str(&long).unwrap_or(HeaderValue::from_static("")));
+        assert_eq!(take_or_generate(&h, true).len(), 32);
+    }
+}

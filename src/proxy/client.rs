@@ -1,0 +1,56 @@
+//! The pooled upstream client of one route: hyper-util's keep-alive pool over plain TCP
+//! or rustls (system roots, optional extra CA, optional client certificate). It only
+//! builds clients; forwarding logic lives in `forward.rs`.
+
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use super::tls::{client_config, TlsError};
+use crate::config::RouteConfig;
+
+/// The client type every route forwards with; request bodies stream from the listener.
+pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Incoming>;
+
+/// How long an idle pooled upstream connection is kept.
+const POOL_IDLE: Duration = Duration::from_secs(90);
+
+/// Builds the pooled client for `route` (TLS files are read now, so errors surface at
+/// load/reload time instead of on the first request).
+pub fn build(route: &RouteConfig) -> Result<UpstreamClient, TlsError> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(route.timeouts.connect));
+    http.set_keepalive(Some(Duration::from_secs(60)));
+    let tls = route.upstream_tls.as_ref();
+    let cert = tls.and_then(|t| match (&t.cert_file, &t.key_file) {
+        (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+        _ => None,
+    });
+    let mut config = client_config(tls.and_then(|t| t.ca_file.as_deref()), cert)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_or_http()
+        .enable_all_versions()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        // The gateway sets Host itself (preserve_host decides which one).
+        .set_host(false)
+        .build(connector))
+}
+
+/// Whether a client built for `old` can serve `new` unchanged (keeps pools warm on reload).
+pub fn reusable(old: &RouteConfig, new: &RouteConfig) -> bool {
+    old.upstream.url == new.upstream.url
+        && old.upstream_tls == new.upstream_tls
+        && old.timeouts.connect == new.timeouts.connect
+}

@@ -1,0 +1,158 @@
+//! Forwarding one request to its upstream and classifying failures (refused/reset → 502,
+//! timeout → 504). Bodies stream both ways; upgrades (websockets) are tunnelled. It never
+//! decides a status code itself: failures go back as `GatewayError`.
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use http::header::{CONNECTION, HOST, UPGRADE};
+use http::uri::{PathAndQuery, Scheme};
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+use super::client::UpstreamClient;
+use super::headers::remove_hop_by_hop;
+use crate::config::Upstream;
+use crate::error::GatewayError;
+
+/// What the forwarder needs from the route.
+pub struct Target<'a> {
+    /// Upstream base.
+    pub upstream: &'a Upstream,
+    /// Pooled client.
+    pub client: &'a UpstreamClient,
+    /// Keep the client's Host header.
+    pub preserve_host: bool,
+    /// Time until the upstream's response headers.
+    pub response_timeout: Duration,
+}
+
+/// Sends `req` (hop-by-hop headers already removed by the pipeline's hygiene phase) to
+/// the upstream at `path` (normalised, prefix already stripped) and returns the
+/// upstream's response with hop-by-hop headers removed. `upgrade` is the protocol the
+/// client asked to switch to, if any.
+pub async fn forward(
+    target: &Target<'_>,
+    mut req: Request<Incoming>,
+    path: &str,
+    upgrade: Option<HeaderValue>,
+) -> Result<Response<Incoming>, GatewayError> {
+    let uri = upstream_uri(target.upstream, path, req.uri().query())?;
+    if !target.preserve_host {
+        let host = HeaderValue::from_str(target.upstream.authority.as_str())
+            .map_err(|_| GatewayError::Internal("upstream authority is not a header".into()))?;
+        req.headers_mut().insert(HOST, host);
+    } else if !req.headers().contains_key(HOST) {
+        // HTTP/2 clients send :authority instead of Host; keep it for the upstream.
+        if let Some(auth) = req.uri().authority() {
+            if let Ok(v) = HeaderValue::from_str(auth.as_str()) {
+                req.headers_mut().insert(HOST, v);
+            }
+        }
+    }
+    *req.uri_mut() = uri;
+    let client_upgrade = match &upgrade {
+        Some(proto) => {
+            req.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+            req.headers_mut().insert(UPGRADE, proto.clone());
+            // The upstream leg of an upgrade is always HTTP/1.1.
+            *req.version_mut() = Version::HTTP_11;
+            Some(hyper::upgrade::on(&mut req))
+        }
+        None => {
+            // Let the pool pick h1/h2 per upstream; the client's version is irrelevant.
+            *req.version_mut() = Version::HTTP_11;
+            None
+        }
+    };
+
+    let sent = tokio::time::timeout(target.response_timeout, target.client.request(req)).await;
+    let mut resp = match sent {
+        Err(_) => return Err(GatewayError::UpstreamTimeout),
+        Ok(Err(e)) => return Err(classify(&e)),
+        Ok(Ok(resp)) => resp,
+    };
+
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let (Some(client_upgrade), Some(proto)) = (client_upgrade, upgrade) else {
+            return Err(GatewayError::UpstreamProtocol(
+                "101 without an upgrade request".into(),
+            ));
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut resp);
+        tokio::spawn(async move {
+            match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                Ok((client, upstream)) => {
+                    let mut client = TokioIo::new(client);
+                    let mut upstream = TokioIo::new(upstream);
+                    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+                    {
+                        tracing::debug!(error = %e, "upgraded tunnel closed with an error");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+            }
+        });
+        let accept_headers = resp.headers().clone();
+        remove_hop_by_hop(resp.headers_mut());
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        let proto = accept_headers.get(UPGRADE).cloned().unwrap_or(proto);
+        resp.headers_mut().insert(UPGRADE, proto);
+        return Ok(resp);
+    }
+    remove_hop_by_hop(resp.headers_mut());
+    Ok(resp)
+}
+
+/// `scheme://authority` + base path + `path` + `?query`.
+fn upstream_uri(up: &Upstream, path: &str, query: Option<&str>) -> Result<Uri, GatewayError> {
+    let mut pq = String::with_capacity(up.base_path.len() + path.len() + 1 + query.map_or(0, str::len));
+    pq.push_str(&up.base_path);
+    pq.push_str(path);
+    if let Some(q) = query {
+        pq.push('?');
+        pq.push_str(q);
+    }
+    let pq = PathAndQuery::from_maybe_shared(pq)
+        .map_err(|_| GatewayError::BadRequest("path cannot be forwarded"))?;
+    Uri::builder()
+        .scheme(if up.https { Scheme::HTTPS } else { Scheme::HTTP })
+        .authority(up.authority.clone())
+        .path_and_query(pq)
+        .build()
+        .map_err(|_| GatewayError::BadRequest("path cannot be forwarded"))
+}
+
+/// Timeouts anywhere in the cause chain → 504; connect failures → 502; the rest is a
+/// protocol failure of the upstream → 502. Never 400: the client did nothing wrong.
+fn classify(err: &hyper_util::client::legacy::Error) -> GatewayError {
+    let mut source: Option<&(dyn StdError + 'static)> = err.source();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return GatewayError::UpstreamTimeout;
+            }
+        }
+        source = s.source();
+    }
+    let text = error_chain(err);
+    if err.is_connect() {
+        GatewayError::UpstreamConnect(text)
+    } else {
+        GatewayError::UpstreamProtocol(text)
+    }
+}
+
+fn error_chain(err: &dyn StdError) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

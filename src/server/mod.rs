@@ -1,0 +1,198 @@
+//! Process lifecycle: binds the public and admin listeners, starts reload watching,
+//! and drains on shutdown (stop accepting, finish in-flight requests up to
+//! `shutdown_grace`). Owns no request logic.
+
+pub mod admin;
+pub mod listener;
+pub mod reload;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::proxy::tls::TlsError;
+use crate::runtime::{BuildError, Gateway};
+
+/// Why the gateway could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// A listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// TLS files are unusable.
+    #[error("server.tls: {0}")]
+    Tls(#[from] TlsError),
+    /// The first snapshot could not be built.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The metrics registry could not be built.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// A started gateway.
+pub struct Running {
+    /// Bound public address (useful with port 0).
+    pub addr: SocketAddr,
+    /// Bound admin address, if enabled.
+    pub admin_addr: Option<SocketAddr>,
+    /// Shared state (snapshot + metrics).
+    pub gateway: Arc<Gateway>,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Starts draining: stop accepting, let in-flight requests finish.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until the drain has finished (or the grace period ran out).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Binds and starts everything. `config_path` enables file-watch/SIGHUP reload.
+pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Running, StartError> {
+    let metrics = Arc::new(Metrics::new()?);
+    let server_cfg = config.server.clone();
+    let admin_addr = config.admin.listen;
+    let tls = match &server_cfg.tls {
+        Some(files) => Some(tls::server_config(files)?),
+        None => None,
+    };
+    let gateway = Arc::new(Gateway::new(config, metrics)?);
+
+    let listener = bind(server_cfg.listen).await?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: server_cfg.listen,
+        source,
+    })?;
+    let admin = match admin_addr {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
+    let admin_bound = admin.as_ref().and_then(|l| l.local_addr().ok());
+
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let settings = listener::ListenerSettings {
+        header_read: server_cfg.timeouts.header_read,
+        idle: server_cfg.timeouts.idle,
+        tls,
+    };
+    let builder = Arc::new(listener::http_builder(&server_cfg));
+    let accept = tokio::spawn(listener::accept_loop(
+        listener,
+        gateway.clone(),
+        settings,
+        builder,
+        shutdown.clone(),
+        tracker.clone(),
+    ));
+    if let Some(admin) = admin {
+        tokio::spawn(admin::serve(
+            admin,
+            gateway.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        ));
+    }
+    if let Some(path) = config_path {
+        tokio::spawn(reload::watch(gateway.clone(), path, shutdown.clone()));
+    }
+    tracing::info!(%addr, admin = ?admin_bound, "portcullis listening");
+
+    let grace = server_cfg.timeouts.shutdown_grace;
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move {
+        token.cancelled().await;
+        let _ = accept.await;
+        tracker.close();
+        drain(&tracker, grace).await;
+    });
+    Ok(Running {
+        addr,
+        admin_addr: admin_bound,
+        gateway,
+        shutdown,
+        task,
+    })
+}
+
+async fn drain(tracker: &TaskTracker, grace: Duration) {
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            open = tracker.len(),
+            "shutdown grace period over; closing remaining connections"
+        );
+    } else {
+        tracing::info!("all connections drained");
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(|source| StartError::Bind { addr, source })?;
+    // Allows an immediate restart while old connections sit in TIME_WAIT.
+    let _ = socket.set_reuseaddr(true);
+    socket
+        .bind(addr)
+        .map_err(|source| StartError::Bind { addr, source })?;
+    socket
+        .listen(4096)
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// Runs until SIGTERM/SIGINT, then drains. The entry point of `portcullis run`.
+pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartError> {
+    let running = start(config, config_path).await?;
+    wait_for_signal().await;
+    tracing::info!("shutdown signal received; draining");
+    running.shutdown();
+    running.wait().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,7 @@
+//! Gateway core: routing, forwarding, listener behaviour, reload, CLI.
+
+mod cli;
+mod forwarding;
+mod reload;
+mod routing;
+mod server;

@@ -1,0 +1,119 @@
+//! Route precedence, host wildcards and path normalisation, observed at the upstream.
+
+use crate::support::client::get;
+use crate::support::{echo_upstream, TestGateway};
+
+async fn gateway() -> TestGateway {
+    let up = echo_upstream().await;
+    // Each route forwards under a distinct upstream base path, so the echoed path
+    // tells which route served the request.
+    let yaml = format!(
+        r#"
+routes:
+  - name: exact
+    match: {{ host: "api.example.com" }}
+    upstream: "http://{up}/exact"
+    auth: none
+  - name: wild
+    match: {{ host: "*.example.com" }}
+    upstream: "http://{up}/wild"
+    auth: none
+  - name: wild-admin
+    match: {{ host: "*.example.com", path_prefix: "/admin" }}
+    upstream: "http://{up}/wildadmin"
+    auth: none
+  - name: any
+    upstream: "http://{up}/any"
+    auth: none
+  - name: v1
+    match: {{ path_prefix: "/v1/" }}
+    upstream: "http://{up}/v1route"
+    auth: none
+  - name: a
+    match: {{ path_prefix: "/a" }}
+    upstream: "http://{up}/aroute"
+    auth: none
+"#
+    );
+    TestGateway::start(&yaml).await
+}
+
+async fn path_via(gw: &TestGateway, host: &str, path: &str) -> String {
+    let r = get(&format!("{}{path}", gw.url), &[("host", host)]).await;
+    assert_eq!(r.status, 200, "{host}{path}: {}", r.text());
+    r.echoed_path()
+}
+
+#[tokio::test]
+async fn exact_host_beats_wildcard_beats_hostless() {
+    let gw = gateway().await;
+    assert_eq!(path_via(&gw, "api.example.com", "/x").await, "/exact/x");
+    assert_eq!(path_via(&gw, "API.Example.com:8443", "/x").await, "/exact/x");
+    assert_eq!(path_via(&gw, "app.example.com", "/x").await, "/wild/x");
+    assert_eq!(path_via(&gw, "a.b.example.com", "/x").await, "/wild/x");
+    assert_eq!(path_via(&gw, "app.example.com", "/admin/x").await, "/wildadmin/admin/x");
+    // The wildcard never covers the bare domain or a look-alike suffix.
+    assert_eq!(path_via(&gw, "example.com", "/x").await, "/any/x");
+    assert_eq!(path_via(&gw, "evilexample.com", "/x").await, "/any/x");
+    assert_eq!(path_via(&gw, "other.test", "/x").await, "/any/x");
+}
+
+#[tokio::test]
+async fn longest_prefix_wins_and_is_segment_bounded() {
+    let gw = gateway().await;
+    assert_eq!(path_via(&gw, "other.test", "/v1/items").await, "/v1route/v1/items");
+    assert_eq!(path_via(&gw, "other.test", "/a").await, "/aroute/a");
+    assert_eq!(path_via(&gw, "other.test", "/a/b").await, "/aroute/a/b");
+    assert_eq!(path_via(&gw, "other.test", "/ab").await, "/any/ab");
+}
+
+#[tokio::test]
+async fn path_is_normalised_once_for_matching_and_forwarding() {
+    let gw = gateway().await;
+    assert_eq!(path_via(&gw, "other.test", "/a/../b").await, "/any/b");
+    assert_eq!(path_via(&gw, "other.test", "//b").await, "/any/b");
+    assert_eq!(path_via(&gw, "other.test", "/%2e%2e/b").await, "/any/b");
+    assert_eq!(path_via(&gw, "other.test", "/x/%2E%2E/v1/y").await, "/v1route/v1/y");
+    // An encoded slash stays inside its segment: `/a%2fb` is not under route `/a`.
+    assert_eq!(path_via(&gw, "other.test", "/a%2fb").await, "/any/a%2Fb");
+    // Dot segments can't climb out of the root.
+    assert_eq!(path_via(&gw, "other.test", "/../../v1/z").await, "/v1route/v1/z");
+}
+
+#[tokio::test]
+async fn no_route_is_404_and_bad_paths_are_400() {
+    let up = echo_upstream().await;
+    let gw = TestGateway::start(&format!(
+        "routes:\n  - name: only\n    match: {{ host: \"only.test\" }}\n    upstream: \"http://{up}\"\n    auth: none\n"
+    ))
+    .await;
+    let r = get(&format!("{}/x", gw.url), &[("host", "elsewhere.test")]).await;
+    assert_eq!(r.status, 404);
+    assert!(r.header("x-request-id").is_some());
+    assert_eq!(r.json()["error"], "not_found");
+    let r = get(&format!("{}/a%00b", gw.url), &[("host", "only.test")]).await;
+    assert_eq!(r.status, 400);
+    let r = get(&format!("{}/a%zzb", gw.url), &[("host", "only.test")]).await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn strip_prefix_and_query_pass_through() {
+    let up = echo_upstream().await;
+    let gw = TestGateway::start(&format!(
+        r#"
+routes:
+  - name: strip
+    match: {{ path_prefix: "/svc" }}
+    upstream: "http://{up}/base"
+    strip_prefix: true
+    auth: none
+"#
+    ))
+    .await;
+    let r = get(&format!("{}/svc/items?q=1&b=%20x", gw.url), &[]).await;
+    assert_eq!(r.echoed_path(), "/base/items");
+    assert_eq!(r.json()["query"], "q=1&b=%20x");
+    let r = get(&format!("{}/svc", gw.url), &[]).await;
+    assert_eq!(r.echoed_path(), "/base/");
+}
