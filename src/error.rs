@@ -210,9 +210,15 @@ mod tests {
             (GatewayError::BadRequest("x"), 400),
             (GatewayError::HeadersTooLarge, 431),
             (GatewayError::Auth(AuthError::Missing), 401),
-            (GatewayError::Auth(AuthError::InvalidToken("exp".into())), 401),
+            (
+                GatewayError::Auth(AuthError::InvalidToken("exp".into())),
+                401,
+            ),
             (GatewayError::Auth(AuthError::Malformed("two headers")), 400),
-            (GatewayError::Auth(AuthError::IdpUnavailable("down".into())), 503),
+            (
+                GatewayError::Auth(AuthError::IdpUnavailable("down".into())),
+                503,
+            ),
             (GatewayError::InsufficientScope("a b".into()), 403),
             (GatewayError::Forbidden("groups"), 403),
             (GatewayError::UpstreamConnect("refused".into()), 502),

@@ -1,1 +1,161 @@
-fn main() {}
+//! The `portcullis` command: run the gateway, check a config file, print the version.
+//! anyhow and process exits live here and nowhere else.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use portcullis::config::{self, LogFormat};
+
+/// The demo config embedded in the binary (auth: none to the bundled echo upstream).
+const DEMO_CONFIG: &str = include_str!("../config/dev.yaml");
+
+/// portcullis — an authenticating reverse proxy gateway.
+///
+/// Sits in front of backend APIs and web apps: browser users get OIDC single sign-on,
+/// API clients present Bearer/Token JWTs or reference tokens, and upstreams receive
+/// verified identity headers. Configuration is one YAML file (see
+/// config/portcullis.example.yaml); `${ENV}` references in it are expanded.
+#[derive(Parser)]
+#[command(name = "portcullis", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Config file for the default `run` command.
+    #[arg(
+        long,
+        short,
+        global = true,
+        value_name = "FILE",
+        env = "PORTCULLIS_CONFIG"
+    )]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the default command).
+    ///
+    /// Without --config, runs the built-in demo: the embedded config/dev.yaml proxying
+    /// 127.0.0.1:8080 to a bundled echo upstream on 127.0.0.1:8081, no authentication.
+    /// The config file is watched: edits (and SIGHUP) reload it without dropping
+    /// connections; an invalid edit keeps the running config. SIGTERM/SIGINT drain
+    /// in-flight requests for up to server.timeouts.shutdown_grace, then exit 0.
+    Run,
+    /// Validate a config file and print every problem with its field path.
+    ///
+    /// Exit status 0 and a one-line summary when valid; 1 and one line per error
+    /// (e.g. `routes[2].upstream: not an absolute http(s) URL`) when not.
+    CheckConfig {
+        /// The YAML file to check.
+        file: PathBuf,
+    },
+    /// Run only the bundled echo upstream (answers with the request it got, as JSON).
+    Echo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Run) {
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Run => match run(cli.config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("portcullis: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Echo { listen } => match echo(listen) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("portcullis echo: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match config::load_file(file) {
+        Ok(cfg) => {
+            println!("{}", cfg.summary());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{}: {} error(s)", file.display(), errors.0.len());
+            for issue in &errors.0 {
+                eprintln!("  {issue}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    let (cfg, demo) = match &config_path {
+        Some(path) => match config::load_file(path) {
+            Ok(cfg) => (cfg, false),
+            Err(errors) => anyhow::bail!("invalid configuration {}:\n{errors}", path.display()),
+        },
+        None => match config::load_str(DEMO_CONFIG) {
+            Ok(cfg) => (cfg, true),
+            Err(errors) => anyhow::bail!("embedded demo config is invalid:\n{errors}"),
+        },
+    };
+    init_logging(cfg.log.format, &cfg.log.level)?;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        if demo {
+            let echo_addr = cfg
+                .routes
+                .first()
+                .map(|r| r.upstream.authority.as_str().to_owned())
+                .unwrap_or_else(|| "127.0.0.1:8081".into());
+            let listener = tokio::net::TcpListener::bind(&echo_addr).await?;
+            tracing::info!(
+                "no --config given: running the built-in demo; try `curl http://{}/`",
+                cfg.server.listen
+            );
+            tracing::info!(%echo_addr, "bundled echo upstream listening");
+            tokio::spawn(portcullis::echo::serve(listener));
+        }
+        portcullis::server::run(cfg, config_path).await?;
+        Ok(())
+    })
+}
+
+fn echo(listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        eprintln!("echo upstream listening on {listen}");
+        portcullis::echo::serve(listener).await;
+        Ok(())
+    })
+}
+
+fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("PORTCULLIS_LOG")
+        .or_else(|_| EnvFilter::try_new(level))
+        .map_err(|e| anyhow::anyhow!("log.level: {e}"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    }
+    .map_err(|e| anyhow::anyhow!("logging: {e}"))
+}

@@ -9,8 +9,8 @@ use prometheus::{
 
 /// Latency buckets in seconds, from 250 µs (a cached auth hop) to 30 s (slow upstreams).
 const LATENCY_BUCKETS: &[f64] = &[
-    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-    10.0, 30.0,
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    30.0,
 ];
 
 /// Every metric the gateway exports.
@@ -70,7 +70,10 @@ impl Metrics {
             &["route"],
         )?;
         let upstream_errors = IntCounterVec::new(
-            Opts::new("upstream_errors_total", "Upstream failures by route and kind"),
+            Opts::new(
+                "upstream_errors_total",
+                "Upstream failures by route and kind",
+            ),
             &["route", "kind"],
         )?;
         let in_flight = IntGauge::new("requests_in_flight", "Requests being served")?;
@@ -87,7 +90,10 @@ impl Metrics {
             &["provider", "result"],
         )?;
         let introspections = IntCounterVec::new(
-            Opts::new("introspections_total", "Introspection calls by provider and result"),
+            Opts::new(
+                "introspections_total",
+                "Introspection calls by provider and result",
+            ),
             &["provider", "result"],
         )?;
         let token_cache = IntCounterVec::new(
@@ -95,8 +101,11 @@ impl Metrics {
             &["provider", "cache", "result"],
         )?;
         let idp_latency = HistogramVec::new(
-            HistogramOpts::new("idp_request_duration_seconds", "Identity provider call latency")
-                .buckets(LATENCY_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "idp_request_duration_seconds",
+                "Identity provider call latency",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
             &["provider", "endpoint"],
         )?;
         let provider_ready = IntGaugeVec::new(

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use http::HeaderName;
 use thiserror::Error;
 
 use crate::config::{Config, RouteConfig};
@@ -15,7 +14,7 @@ use crate::metrics::{Metrics, RouteMetrics};
 use crate::proxy::client::{self, UpstreamClient};
 use crate::proxy::headers::IdentityHeaderSet;
 use crate::proxy::tls::TlsError;
-use crate::routing::RouteTable;
+use crate::routing::table::RouteTable;
 
 /// A config that parsed but cannot be put into service.
 #[derive(Debug, Error)]
@@ -86,14 +85,9 @@ impl Runtime {
                 metrics: metrics.route(&rc.name),
             });
         }
-        let names: Vec<HeaderName> = config
-            .routes
-            .iter()
-            .flat_map(|r| r.identity_headers.iter().map(|(n, _)| n.clone()))
-            .collect();
         Ok(Runtime {
             table: RouteTable::new(&config.routes),
-            identity_strip: IdentityHeaderSet::new(&names),
+            identity_strip: IdentityHeaderSet::for_routes(&config.routes),
             routes,
             config: Arc::new(config),
         })

@@ -85,9 +85,9 @@ pub fn parse<'a>(value: &'a str, schemes: &[String]) -> Result<Credentials<'a>, 
 pub fn is_token68(s: &str) -> bool {
     let body = s.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// SHA-256 of a token: the cache key for verified tokens, introspection and userinfo, and
@@ -126,6 +126,7 @@ impl fmt::Display for ShortHash<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use http::HeaderValue;
@@ -155,7 +156,10 @@ mod tests {
     #[test]
     fn missing_and_foreign_schemes_are_missing() {
         let s = schemes(&["bearer"]);
-        assert!(matches!(from_headers(&HeaderMap::new(), &s), Err(AuthError::Missing)));
+        assert!(matches!(
+            from_headers(&HeaderMap::new(), &s),
+            Err(AuthError::Missing)
+        ));
         let h = headers(&["Basic dXNlcjpwYXNz"]);
         assert!(matches!(from_headers(&h, &s), Err(AuthError::Missing)));
         let h = headers(&["Token abc"]);
@@ -184,7 +188,10 @@ mod tests {
         let h = headers(&["Bearer a", "Bearer b"]);
         assert!(matches!(from_headers(&h, &s), Err(AuthError::Malformed(_))));
         let mut h = HeaderMap::new();
-        h.insert(AUTHORIZATION, HeaderValue::from_bytes(b"Bearer \xff").unwrap());
+        h.insert(
+            AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
+        );
         assert!(matches!(from_headers(&h, &s), Err(AuthError::Malformed(_))));
     }
 

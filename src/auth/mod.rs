@@ -3,7 +3,9 @@
 
 pub mod credentials;
 pub mod identity;
+pub mod introspect;
 pub mod jwks;
+pub mod jwt;
 pub mod policy;
 pub mod principal;
 

@@ -30,8 +30,12 @@ pub(crate) struct HttpUrl {
 /// Parses an absolute `http://` or `https://` URL with a host and no userinfo/fragment.
 pub(crate) fn parse_http_url(s: &str) -> Result<HttpUrl, String> {
     const NOT_URL: &str = "not an absolute http(s) URL";
-    let lower = s.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
-    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+    let has_scheme = |scheme: &[u8]| {
+        s.as_bytes()
+            .get(..scheme.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(scheme))
+    };
+    if !(has_scheme(b"http://") || has_scheme(b"https://")) {
         return Err(NOT_URL.into());
     }
     if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -54,7 +58,10 @@ pub(crate) fn parse_http_url(s: &str) -> Result<HttpUrl, String> {
         return Err(format!("{NOT_URL} (no host)"));
     }
     Ok(HttpUrl {
-        https: uri.scheme_str() == Some("https"),
+        // Schemes are case-insensitive; `HTTPS://` must never be treated as plain http.
+        https: uri
+            .scheme_str()
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https")),
         authority,
         host,
         path: uri.path().to_owned(),
@@ -118,7 +125,9 @@ pub(crate) fn check_host(s: &str) -> Result<String, String> {
         };
     }
     if host.contains("://") || host.contains('/') {
-        return Err(format!("`{s}` must be a host name only, without scheme or path"));
+        return Err(format!(
+            "`{s}` must be a host name only, without scheme or path"
+        ));
     }
     if host.contains(':') {
         return Err(format!("`{s}` must not include a port"));
@@ -232,6 +241,7 @@ pub(crate) fn decode_base64_key(s: &str) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -245,6 +255,9 @@ mod tests {
         assert!(parse_http_url("ftp://x").is_err());
         assert!(parse_http_url("example.com").is_err());
         assert!(parse_http_url("http://").is_err());
+        assert!(!parse_http_url("HTTP://a").unwrap().https);
+        assert!(parse_http_url("HTTPS://a").unwrap().https);
+        assert!(parse_http_url("http://\u{e9}").is_err());
         let e = parse_http_url("https://user:hunter2@x.com").unwrap_err();
         assert!(!e.contains("hunter2"));
         assert!(parse_http_url("https://x.com/#a").is_err());
@@ -277,7 +290,9 @@ mod tests {
         assert!(check_host("a..b").is_err());
         assert_eq!(check_host("[::1]").unwrap(), "[::1]");
         assert_eq!(check_domain(".Example.com").unwrap(), ".example.com");
-        assert!(check_domain("*.example.com").unwrap_err().contains("`.example.com`"));
+        assert!(check_domain("*.example.com")
+            .unwrap_err()
+            .contains("`.example.com`"));
     }
 
     #[test]

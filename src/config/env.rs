@@ -36,7 +36,9 @@ pub(crate) fn expand(input: &str, env: EnvLookup<'_>) -> Result<String, String> 
             continue;
         };
         let Some(end) = body_and_tail.find('}') else {
-            return Err("unterminated `${`; close it with `}` or write `$${` for a literal `${`".into());
+            return Err(
+                "unterminated `${`; close it with `}` or write `$${` for a literal `${`".into(),
+            );
         };
         let body = &body_and_tail[..end];
         let (name, default) = match body.split_once(":-") {
@@ -75,6 +77,7 @@ fn is_var_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -94,13 +97,19 @@ mod tests {
     #[test]
     fn expands_variables_and_defaults() {
         assert_eq!(ex("plain").unwrap(), "plain");
-        assert_eq!(ex("https://${HOST}/x").unwrap(), "https://idp.example.com/x");
+        assert_eq!(
+            ex("https://${HOST}/x").unwrap(),
+            "https://idp.example.com/x"
+        );
         assert_eq!(ex("${MISSING:-fallback}").unwrap(), "fallback");
         assert_eq!(ex("${MISSING:-}").unwrap(), "");
         assert_eq!(ex("${EMPTY:-d}").unwrap(), "d");
         assert_eq!(ex("${EMPTY}").unwrap(), "");
         assert_eq!(ex("${HOST:-d}").unwrap(), "idp.example.com");
-        assert_eq!(ex("a${HOST}b${HOST}c").unwrap(), "aidp.example.combidp.example.comc");
+        assert_eq!(
+            ex("a${HOST}b${HOST}c").unwrap(),
+            "aidp.example.combidp.example.comc"
+        );
     }
 
     #[test]

@@ -130,6 +130,7 @@ pub(crate) fn index_path(parent: &str, index: usize) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

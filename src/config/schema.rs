@@ -157,6 +157,7 @@ pub(crate) const ALLOW: &[Field] = &[
 pub(crate) const ROUTE_TIMEOUTS: &[Field] = &[("connect", Shape::Str), ("response", Shape::Str)];
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     //! Keeps this table and the serde structs of `raw.rs` identical: serde hands the
     //! derived field list to `deserialize_struct`, which a probe deserializer captures.
@@ -211,26 +212,44 @@ mod tests {
 
     #[test]
     fn schema_matches_raw_structs() {
-        let Shape::Obj(root) = &ROOT else { unreachable!() };
+        let Shape::Obj(root) = &ROOT else {
+            unreachable!()
+        };
         let pairs: Vec<(Vec<&str>, &[Field], &str)> = vec![
             (serde_fields::<raw::RawConfig>(), root, "root"),
             (serde_fields::<raw::RawServer>(), SERVER, "server"),
             (serde_fields::<raw::RawTls>(), TLS, "tls"),
-            (serde_fields::<raw::RawServerTimeouts>(), SERVER_TIMEOUTS, "timeouts"),
+            (
+                serde_fields::<raw::RawServerTimeouts>(),
+                SERVER_TIMEOUTS,
+                "timeouts",
+            ),
             (serde_fields::<raw::RawLimits>(), LIMITS, "limits"),
             (serde_fields::<raw::RawAdmin>(), ADMIN, "admin"),
             (serde_fields::<raw::RawLog>(), LOG, "log"),
             (serde_fields::<raw::RawProvider>(), PROVIDER, "provider"),
             (serde_fields::<raw::RawTokens>(), TOKENS, "tokens"),
-            (serde_fields::<raw::RawIntrospection>(), INTROSPECTION, "introspection"),
+            (
+                serde_fields::<raw::RawIntrospection>(),
+                INTROSPECTION,
+                "introspection",
+            ),
             (serde_fields::<raw::RawClaims>(), CLAIMS, "claims"),
             (serde_fields::<raw::RawSession>(), SESSION, "session"),
             (serde_fields::<raw::RawRedis>(), REDIS, "redis"),
             (serde_fields::<raw::RawRoute>(), ROUTE, "route"),
             (serde_fields::<raw::RawMatch>(), MATCH, "match"),
-            (serde_fields::<raw::RawUpstreamTls>(), UPSTREAM_TLS, "upstream_tls"),
+            (
+                serde_fields::<raw::RawUpstreamTls>(),
+                UPSTREAM_TLS,
+                "upstream_tls",
+            ),
             (serde_fields::<raw::RawAllow>(), ALLOW, "allow"),
-            (serde_fields::<raw::RawRouteTimeouts>(), ROUTE_TIMEOUTS, "route timeouts"),
+            (
+                serde_fields::<raw::RawRouteTimeouts>(),
+                ROUTE_TIMEOUTS,
+                "route timeouts",
+            ),
         ];
         for (serde, table, what) in pairs {
             let mut a = serde.clone();

@@ -204,7 +204,10 @@ fn public_url(cx: &mut Ctx<'_>, path: &str, s: &str) -> Option<Uri> {
 
 fn admin(cx: &mut Ctx<'_>, raw: RawAdmin, server_listen: SocketAddr) -> AdminConfig {
     let s = raw.listen.trim();
-    if matches!(s.to_ascii_lowercase().as_str(), "" | "off" | "disabled" | "none") {
+    if matches!(
+        s.to_ascii_lowercase().as_str(),
+        "" | "off" | "disabled" | "none"
+    ) {
         return AdminConfig { listen: None };
     }
     let listen = socket_addr(cx, "admin.listen", s);
@@ -228,7 +231,10 @@ fn log(cx: &mut Ctx<'_>, raw: RawLog) -> LogConfig {
         "pretty" => LogFormat::Pretty,
         "json" => LogFormat::Json,
         other => {
-            cx.push("log.format", format!("`{other}` is not one of: pretty, json"));
+            cx.push(
+                "log.format",
+                format!("`{other}` is not one of: pretty, json"),
+            );
             LogFormat::Pretty
         }
     };
@@ -239,6 +245,8 @@ fn log(cx: &mut Ctx<'_>, raw: RawLog) -> LogConfig {
     let is_directive = level.contains(['=', ',', ':', '[']);
     if level.is_empty() {
         cx.push("log.level", "must not be empty (e.g. `info`)");
+    } else if level.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        cx.push("log.level", "must not contain whitespace");
     } else if !is_directive && !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
         cx.push(
             "log.level",
@@ -293,7 +301,11 @@ fn session(cx: &mut Ctx<'_>, raw: RawSession, routes: &[RouteConfig]) -> Session
         .iter()
         .find(|r| matches!(r.auth, AuthMode::Session | AuthMode::Any));
     if let (Some(route), true) = (needs_sessions, raw.secrets.is_empty()) {
-        let auth = if route.auth == AuthMode::Any { "any" } else { "session" };
+        let auth = if route.auth == AuthMode::Any {
+            "any"
+        } else {
+            "session"
+        };
         cx.push(
             "session.secrets",
             format!(
@@ -309,14 +321,23 @@ fn session(cx: &mut Ctx<'_>, raw: RawSession, routes: &[RouteConfig]) -> Session
         "cookie" => SessionStoreKind::Cookie,
         "redis" => SessionStoreKind::Redis,
         other => {
-            cx.push("session.store", format!("`{other}` is not one of: cookie, redis"));
+            cx.push(
+                "session.store",
+                format!("`{other}` is not one of: cookie, redis"),
+            );
             SessionStoreKind::Cookie
         }
     };
-    let redis_url = raw.redis.and_then(|r| r.url).map(|url| url.trim().to_owned());
+    let redis_url = raw
+        .redis
+        .and_then(|r| r.url)
+        .map(|url| url.trim().to_owned());
     match (&redis_url, store) {
         (None, SessionStoreKind::Redis) => {
-            cx.push("session.redis.url", "is required when session.store is redis");
+            cx.push(
+                "session.redis.url",
+                "is required when session.store is redis",
+            );
         }
         (Some(url), _) if !is_redis_url(url) => cx.push(
             "session.redis.url",

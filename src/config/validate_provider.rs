@@ -196,7 +196,10 @@ fn scopes(cx: &mut Ctx<'_>, path: &str, raw: Vec<String>) -> Vec<String> {
         }
     }
     if !out.iter().any(|s| s == "openid") {
-        cx.push(path, "must include `openid` (required for OpenID Connect login)");
+        cx.push(
+            path,
+            "must include `openid` (required for OpenID Connect login)",
+        );
     }
     out
 }
@@ -259,7 +262,10 @@ fn signing_algs(cx: &mut Ctx<'_>, path: &str, raw: &[String]) -> Vec<Algorithm> 
 fn tokens(cx: &mut Ctx<'_>, path: &str, raw: RawTokens, client_id: &str) -> TokensConfig {
     let schemes_path = format!("{path}.schemes");
     if raw.schemes.is_empty() {
-        cx.push(&schemes_path, "must list at least one scheme (e.g. `[Bearer]`)");
+        cx.push(
+            &schemes_path,
+            "must list at least one scheme (e.g. `[Bearer]`)",
+        );
     }
     let mut schemes: Vec<String> = Vec::with_capacity(raw.schemes.len());
     for (i, scheme) in raw.schemes.iter().enumerate() {
@@ -282,7 +288,10 @@ fn tokens(cx: &mut Ctx<'_>, path: &str, raw: RawTokens, client_id: &str) -> Toke
         None => vec![client_id.to_owned()],
         Some(list) => {
             if list.is_empty() {
-                cx.push(&audiences_path, "must not be empty (omit it to use client_id)");
+                cx.push(
+                    &audiences_path,
+                    "must not be empty (omit it to use client_id)",
+                );
             }
             list.into_iter()
                 .enumerate()

@@ -179,7 +179,8 @@ impl Walker<'_, '_> {
                         }
                         Value::Number(_) | Value::Bool(_) => {}
                         _ => {
-                            let msg = format!("expected a string, number or boolean, got {}", kind(item));
+                            let msg =
+                                format!("expected a string, number or boolean, got {}", kind(item));
                             self.fail(item, &Shape::Str, &item_path, msg);
                         }
                     }
@@ -320,6 +321,7 @@ pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::super::schema::{ROUTE, SERVER};
     use super::*;
@@ -334,8 +336,13 @@ mod tests {
 
     #[test]
     fn hints() {
-        let Shape::Obj(root) = &ROOT else { unreachable!() };
-        assert_eq!(unknown_key_message("routs", root), "unknown key; did you mean `routes`?");
+        let Shape::Obj(root) = &ROOT else {
+            unreachable!()
+        };
+        assert_eq!(
+            unknown_key_message("routs", root),
+            "unknown key; did you mean `routes`?"
+        );
         assert_eq!(
             unknown_key_message("upstrem", ROUTE),
             "unknown key; did you mean `upstream`?"
@@ -352,6 +359,7 @@ mod tests {
             unknown_key_message("cert_file", SERVER),
             "unknown key here; did you mean `tls.cert_file`?"
         );
-        assert!(unknown_key_message("zzzzzz", SERVER).starts_with("unknown key (valid keys here: listen,"));
+        assert!(unknown_key_message("zzzzzz", SERVER)
+            .starts_with("unknown key (valid keys here: listen,"));
     }
 }

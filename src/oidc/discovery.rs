@@ -93,6 +93,7 @@ pub fn parse(body: &[u8], issuer: &str) -> Result<ProviderMetadata, DiscoveryErr
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::oidc::testkit::{json_response, response, FakeServer};

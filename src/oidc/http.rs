@@ -309,6 +309,7 @@ fn form_escape_into(out: &mut String, s: &str) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -348,6 +349,32 @@ mod tests {
         ));
         assert!(checked_uri("/relative").is_err());
         assert!(checked_uri("ftp://127.0.0.1/x").is_err());
+    }
+
+    #[tokio::test]
+    async fn caps_bodies_and_reports_connect_failures() {
+        use crate::oidc::testkit::{response, FakeServer};
+        let server = FakeServer::start(|seen| async move {
+            let body = "x".repeat(if seen.path == "/big" { 2048 } else { 16 });
+            response(200, "text/plain", None, &body)
+        })
+        .await;
+        let client = IdpClient::new(None, Duration::from_secs(5))
+            .unwrap()
+            .with_max_body(1024);
+        let ok = client.get(&server.url("/small"), "*/*").await.unwrap();
+        assert_eq!(ok.body.len(), 16);
+        let big = client.get(&server.url("/big"), "*/*").await;
+        assert!(matches!(big, Err(HttpError::TooLarge)), "{big:?}");
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", free.local_addr().unwrap());
+        drop(free);
+        let refused = client.get(&url, "*/*").await;
+        assert!(matches!(refused, Err(HttpError::Connect(_))), "{refused:?}");
+        let refused = client
+            .post_form(&url, &[("a", "b")], Some(("id", "SECRET")))
+            .await;
+        assert!(!format!("{refused:?}").contains("SECRET"));
     }
 
     #[test]

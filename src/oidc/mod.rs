@@ -9,6 +9,7 @@ pub mod http;
 pub mod provider;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 pub(crate) mod testkit;
 
 use std::time::Duration;

@@ -1,1 +1,383 @@
-//! Per-provider runtime (in progress).
+//! One configured identity provider at run time: its HTTP client, discovered metadata,
+//! JWKS cache, verified-token cache, introspector and userinfo cache, plus the background
+//! task that discovers it (with backoff) and keeps it fresh.
+//!
+//! This is the one entry point for "is this token good for this provider?". It must never
+//! let a token of one provider pass as another's (every cache here is per provider), never
+//! answer for a provider it has not discovered (that is a 503, not a 401), and never log a
+//! token.
+
+use std::future::Future;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use thiserror::Error;
+
+use super::discovery::{self, DiscoveryError, ProviderMetadata};
+use super::http::{HttpError, IdpClient};
+use super::{IdpCall, ProviderObserver};
+use crate::auth::credentials::TokenHash;
+use crate::auth::introspect::{IntrospectionRules, Introspector};
+use crate::auth::jwks::{JwksCache, JwksError, KeyMiss};
+use crate::auth::jwt::{self, JwtError, JwtValidator, VerifiedCache, VerifiedToken};
+use crate::auth::{AuthError, Claims};
+use crate::config::ProviderConfig;
+
+/// Timeout of every call to an identity provider.
+pub const IDP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often discovery is refreshed once it succeeded.
+pub const DISCOVERY_REFRESH: Duration = Duration::from_secs(3600);
+/// How often the background task wakes to refresh stale keys.
+const TICK: Duration = Duration::from_secs(60);
+/// First and last delay of the start-up retry backoff.
+const BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(60));
+/// Userinfo answers are reused this long (per token).
+const USERINFO_TTL: Duration = Duration::from_secs(60);
+const USERINFO_CACHE_SIZE: u64 = 10_000;
+
+/// A provider could not be set up or discovered.
+#[derive(Debug, Error)]
+pub enum ProviderError {
+    /// The HTTP client (TLS roots / CA file) could not be built.
+    #[error("provider `{provider}`: {source}")]
+    Client {
+        /// Provider name.
+        provider: String,
+        /// Cause.
+        source: HttpError,
+    },
+    /// Discovery failed.
+    #[error("provider `{provider}`: {source}")]
+    Discovery {
+        /// Provider name.
+        provider: String,
+        /// Cause.
+        source: DiscoveryError,
+    },
+}
+
+struct Discovered {
+    metadata: Arc<ProviderMetadata>,
+    validator: JwtValidator,
+    at: Instant,
+}
+
+/// The runtime of one provider. Shared (`Arc`) by every snapshot that uses it.
+pub struct ProviderRuntime {
+    cfg: ProviderConfig,
+    name: Arc<str>,
+    client: IdpClient,
+    observer: Arc<dyn ProviderObserver>,
+    discovered: ArcSwapOption<Discovered>,
+    jwks: JwksCache,
+    verified: VerifiedCache,
+    introspector: Option<Introspector>,
+    userinfo: moka::future::Cache<TokenHash, Arc<Claims>>,
+    backoff: (Duration, Duration),
+}
+
+impl ProviderRuntime {
+    /// Builds the runtime (nothing is fetched yet; see [`ProviderRuntime::discover`] and
+    /// [`ProviderRuntime::spawn_refresh`]).
+    pub fn new(
+        cfg: ProviderConfig,
+        observer: Arc<dyn ProviderObserver>,
+    ) -> Result<Self, ProviderError> {
+        let name: Arc<str> = cfg.name.as_str().into();
+        let client = IdpClient::new(cfg.ca_file.as_deref(), IDP_TIMEOUT).map_err(|source| {
+            ProviderError::Client {
+                provider: cfg.name.clone(),
+                source,
+            }
+        })?;
+        let jwks = JwksCache::new(
+            name.clone(),
+            client.clone(),
+            String::new(),
+            cfg.tokens.jwks_refetch_interval,
+            observer.clone(),
+        );
+        let introspector = cfg.tokens.introspection.clone().map(|icfg| {
+            let rules = IntrospectionRules {
+                issuer: cfg.issuer.clone(),
+                audiences: cfg.tokens.audiences.clone(),
+                leeway: cfg.tokens.leeway,
+            };
+            Introspector::new(name.clone(), icfg, rules, client.clone(), observer.clone())
+        });
+        Ok(ProviderRuntime {
+            verified: VerifiedCache::new(cfg.tokens.verified_cache_size),
+            userinfo: moka::future::Cache::builder()
+                .max_capacity(USERINFO_CACHE_SIZE)
+                .time_to_live(USERINFO_TTL)
+                .build(),
+            cfg,
+            name,
+            client,
+            observer,
+            discovered: ArcSwapOption::empty(),
+            jwks,
+            introspector,
+            backoff: BACKOFF,
+        })
+    }
+
+    /// The provider's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its validated config.
+    pub fn config(&self) -> &ProviderConfig {
+        &self.cfg
+    }
+
+    /// Its HTTP client (for the login flow's token-endpoint calls).
+    pub fn client(&self) -> &IdpClient {
+        &self.client
+    }
+
+    /// The discovered metadata, once discovery succeeded.
+    pub fn metadata(&self) -> Option<Arc<ProviderMetadata>> {
+        self.discovered.load().as_ref().map(|d| d.metadata.clone())
+    }
+
+    /// Whether discovery has succeeded at least once (`/readyz`).
+    pub fn is_ready(&self) -> bool {
+        self.discovered.load().is_some()
+    }
+
+    /// JWKS counters (fetches, failures, rate-limited refetches).
+    pub fn jwks_stats(&self) -> &crate::auth::jwks::JwksStats {
+        self.jwks.stats()
+    }
+
+    /// Fetches and installs the discovery document, then warms the JWKS (a JWKS failure is
+    /// logged and counted but does not fail discovery: keys are fetched again on demand).
+    pub async fn discover(&self) -> Result<(), ProviderError> {
+        let started = Instant::now();
+        let result =
+            discovery::fetch(&self.client, &self.cfg.discovery_url, &self.cfg.issuer).await;
+        self.observer.idp_call(
+            &self.name,
+            IdpCall::Discovery,
+            started.elapsed(),
+            result.is_ok(),
+        );
+        let metadata = result.map_err(|source| ProviderError::Discovery {
+            provider: self.cfg.name.clone(),
+            source,
+        })?;
+        if self.introspector.is_some() && metadata.introspection_endpoint.is_none() {
+            tracing::error!(provider = %self.name, "introspection is configured but discovery has no introspection_endpoint");
+        }
+        let algs = JwtValidator::allowed_algs(
+            self.cfg.signing_algs.as_deref(),
+            metadata.id_token_signing_alg_values_supported.as_deref(),
+        );
+        let tokens = &self.cfg.tokens;
+        let validator = JwtValidator::new(
+            self.cfg.issuer.clone(),
+            tokens.audiences.clone(),
+            tokens.leeway,
+            algs,
+        );
+        if let Some(old) = self.discovered.load().as_ref() {
+            if old.validator.algs() != validator.algs() {
+                // Tokens verified under the old allowlist must be judged again.
+                self.verified.clear();
+            }
+        }
+        let uri_changed = self.jwks.set_uri(&metadata.jwks_uri);
+        self.discovered.store(Some(Arc::new(Discovered {
+            metadata: Arc::new(metadata),
+            validator,
+            at: Instant::now(),
+        })));
+        if uri_changed || self.jwks.is_stale() {
+            if let Err(e) = self.jwks.refresh().await {
+                tracing::warn!(provider = %self.name, error = %e, "JWKS warm-up failed");
+            }
+        }
+        tracing::info!(provider = %self.name, "provider discovered");
+        Ok(())
+    }
+
+    /// Starts the background task: discovery retried with exponential backoff (1 s → 60 s)
+    /// until it succeeds, then discovery refreshed hourly and stale JWKS refreshed. The task
+    /// ends on `shutdown` or when the runtime is dropped (it holds only a weak reference,
+    /// so a provider replaced by a reload does not linger).
+    pub fn spawn_refresh<S>(self: &Arc<Self>, shutdown: S) -> tokio::task::JoinHandle<()>
+    where
+        S: Future<Output = ()> + Send + 'static,
+    {
+        let weak: Weak<Self> = Arc::downgrade(self);
+        let (first, cap) = self.backoff;
+        tokio::spawn(async move {
+            tokio::pin!(shutdown);
+            let mut delay = first;
+            loop {
+                let wait = {
+                    let Some(this) = weak.upgrade() else { return };
+                    let work = this.refresh_once();
+                    tokio::select! {
+                        _ = &mut shutdown => return,
+                        ok = work => if ok {
+                            delay = first;
+                            TICK
+                        } else {
+                            let wait = delay;
+                            delay = (delay * 2).min(cap);
+                            wait
+                        },
+                    }
+                };
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        })
+    }
+
+    /// One pass of the background task; `false` = still undiscovered (back off).
+    async fn refresh_once(&self) -> bool {
+        let due = self
+            .discovered
+            .load()
+            .as_ref()
+            .is_none_or(|d| d.at.elapsed() >= DISCOVERY_REFRESH);
+        if due {
+            if let Err(e) = self.discover().await {
+                tracing::warn!(error = %e, "discovery failed");
+                return self.is_ready();
+            }
+        } else if self.jwks.is_stale() {
+            // Failures are logged and counted inside; stale keys keep serving.
+            let _ = self.jwks.refresh().await;
+        }
+        true
+    }
+
+    /// Authenticates a bearer token: JWT-shaped tokens are validated locally (and, with
+    /// `jwt_fallback`, introspected when no local key fits); other tokens are introspected
+    /// when configured, else refused. Before discovery → [`AuthError::IdpUnavailable`].
+    pub async fn authenticate_token(&self, token: &str) -> Result<Arc<Claims>, AuthError> {
+        let Some(discovered) = self.discovered.load_full() else {
+            return Err(AuthError::IdpUnavailable(format!(
+                "provider `{}` not discovered yet",
+                self.name
+            )));
+        };
+        let hash = TokenHash::of(token);
+        if !jwt::looks_like_jwt(token) {
+            return match &self.introspector {
+                Some(_) => self.introspect(&discovered, token, &hash).await,
+                None => Err(AuthError::InvalidToken(
+                    "not a JWT and introspection is not configured".into(),
+                )),
+            };
+        }
+        let fallback = self.introspector.is_some()
+            && self
+                .cfg
+                .tokens
+                .introspection
+                .as_ref()
+                .is_some_and(|i| i.jwt_fallback);
+        match self.validate_jwt(&discovered, token, &hash).await {
+            Ok(claims) => Ok(claims),
+            Err(LocalFailure::Jwt(JwtError::UnknownKey) | LocalFailure::Keys(_)) if fallback => {
+                self.introspect(&discovered, token, &hash).await
+            }
+            Err(LocalFailure::Jwt(e)) => {
+                tracing::debug!(provider = %self.name, token = %hash.short(), reason = ?e, "JWT refused");
+                Err(e.into())
+            }
+            Err(LocalFailure::Keys(e)) => Err(AuthError::IdpUnavailable(format!(
+                "provider `{}`: {e}",
+                self.name
+            ))),
+        }
+    }
+
+    async fn validate_jwt(
+        &self,
+        discovered: &Discovered,
+        token: &str,
+        hash: &TokenHash,
+    ) -> Result<Arc<Claims>, LocalFailure> {
+        let validator = &discovered.validator;
+        if let Some(hit) = self.verified.get(hash).await {
+            self.observer.verified_cache(&self.name, true);
+            return if validator.still_valid(hit.exp, jwt::unix_now()) {
+                Ok(hit.claims.clone())
+            } else {
+                Err(LocalFailure::Jwt(JwtError::Invalid("expired")))
+            };
+        }
+        if self.cfg.tokens.verified_cache_size > 0 {
+            self.observer.verified_cache(&self.name, false);
+        }
+        let header = validator.header(token).map_err(LocalFailure::Jwt)?;
+        let kid = header.kid.as_deref();
+        let mut keys = self.jwks.keys().await.map_err(LocalFailure::Keys)?;
+        if let Err(KeyMiss::NotFound) = keys.find(kid, header.alg) {
+            keys = self
+                .jwks
+                .refetch_for_unknown_key()
+                .await
+                .map_err(LocalFailure::Keys)?;
+        }
+        let key = keys
+            .find(kid, header.alg)
+            .map_err(|m| LocalFailure::Jwt(jwt::key_miss(m)))?;
+        let (claims, exp) = validator
+            .verify(token, &header, key, jwt::unix_now())
+            .map_err(LocalFailure::Jwt)?;
+        let claims = Arc::new(claims);
+        let verified = Arc::new(VerifiedToken {
+            claims: claims.clone(),
+            exp,
+        });
+        self.verified.insert(*hash, verified).await;
+        Ok(claims)
+    }
+
+    async fn introspect(
+        &self,
+        discovered: &Discovered,
+        token: &str,
+        hash: &TokenHash,
+    ) -> Result<Arc<Claims>, AuthError> {
+        let (Some(introspector), Some(endpoint)) = (
+            &self.introspector,
+            discovered.metadata.introspection_endpoint.as_deref(),
+        ) else {
+            return Err(AuthError::IdpUnavailable(format!(
+                "provider `{}` has no introspection endpoint",
+                self.name
+            )));
+        };
+        introspector.introspect(endpoint, token, hash).await
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_backoff(&mut self, first: Duration, cap: Duration) {
+        self.backoff = (first, cap);
+    }
+}
+
+/// A local-validation failure, before deciding on fallback.
+enum LocalFailure {
+    Jwt(JwtError),
+    Keys(JwksError),
+}
+
+mod reuse;
+mod userinfo;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;

@@ -32,7 +32,7 @@ pub fn now() -> u64 {
 /// A signing key and its public JWK.
 pub enum Signer {
     Rsa(RsaKeyPair),
-    Ec(&'static signature::EcdsaSigningAlgorithm, EcdsaKeyPair),
+    Ec(EcdsaKeyPair),
     Ed(Ed25519KeyPair),
 }
 
@@ -52,9 +52,7 @@ impl TestKey {
         TestKey {
             kid: kid.into(),
             alg: "RS256",
-            signer: Signer::Rsa(
-                RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap(),
-            ),
+            signer: Signer::Rsa(RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap()),
         }
     }
     pub fn es256(kid: &str) -> TestKey {
@@ -62,7 +60,7 @@ impl TestKey {
         TestKey {
             kid: kid.into(),
             alg: "ES256",
-            signer: Signer::Ec(alg, EcdsaKeyPair::generate(alg).unwrap()),
+            signer: Signer::Ec(EcdsaKeyPair::generate(alg).unwrap()),
         }
     }
     pub fn es384(kid: &str) -> TestKey {
@@ -70,7 +68,7 @@ impl TestKey {
         TestKey {
             kid: kid.into(),
             alg: "ES384",
-            signer: Signer::Ec(alg, EcdsaKeyPair::generate(alg).unwrap()),
+            signer: Signer::Ec(EcdsaKeyPair::generate(alg).unwrap()),
         }
     }
     pub fn ed25519(kid: &str) -> TestKey {
@@ -90,7 +88,7 @@ impl TestKey {
                     "n": b64(p.modulus().big_endian_without_leading_zero()),
                     "e": b64(p.exponent().big_endian_without_leading_zero())})
             }
-            Signer::Ec(_, k) => {
+            Signer::Ec(k) => {
                 let point = k.public_key().as_ref();
                 let half = (point.len() - 1) / 2;
                 let crv = if half == 32 { "P-256" } else { "P-384" };
@@ -106,30 +104,34 @@ impl TestKey {
     pub fn public_bytes(&self) -> Vec<u8> {
         match &self.signer {
             Signer::Rsa(k) => k.public_key().as_ref().to_vec(),
-            Signer::Ec(_, k) => k.public_key().as_ref().to_vec(),
+            Signer::Ec(k) => k.public_key().as_ref().to_vec(),
             Signer::Ed(k) => k.public_key().as_ref().to_vec(),
         }
     }
 
-    /// Signs arbitrary header/claims JSON with this key (whatever the header's alg says).
+    /// Signs arbitrary header/claims JSON with this key (RSA padding follows the header's
+    /// alg: PS* → PSS, else PKCS#1 v1.5 SHA-256).
     pub fn sign_raw(&self, header: &Value, claims: &Value) -> String {
-        let msg = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
+        let pss = header["alg"].as_str().is_some_and(|a| a.starts_with("PS"));
+        self.sign_str(&header.to_string(), &claims.to_string(), pss)
+    }
+
+    /// Signs a literal header string (duplicate keys, odd spacing) and claims string.
+    pub fn sign_str(&self, header: &str, claims: &str, pss: bool) -> String {
+        let msg = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
         let sig = match &self.signer {
             Signer::Rsa(k) => {
                 let mut out = vec![0; k.public_modulus_len()];
-                let enc: &'static dyn signature::RsaEncoding = match self.alg {
-                    "PS256" => &signature::RSA_PSS_SHA256,
-                    _ => &signature::RSA_PKCS1_SHA256,
+                let enc: &'static dyn signature::RsaEncoding = if pss {
+                    &signature::RSA_PSS_SHA256
+                } else {
+                    &signature::RSA_PKCS1_SHA256
                 };
                 k.sign(enc, &SystemRandom::new(), msg.as_bytes(), &mut out)
                     .unwrap();
                 out
             }
-            Signer::Ec(_, k) => k
+            Signer::Ec(k) => k
                 .sign(&SystemRandom::new(), msg.as_bytes())
                 .unwrap()
                 .as_ref()
@@ -177,9 +179,8 @@ pub fn jwks(keys: &[&TestKey]) -> Value {
     json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()})
 }
 
-/// What a handler sees: method, path (no query), query, headers, body.
+/// What a handler sees: path (no query), headers, body.
 pub struct Seen {
-    pub method: http::Method,
     pub path: String,
     pub headers: http::HeaderMap,
     pub body: Bytes,
@@ -230,7 +231,6 @@ impl FakeServer {
                             let path = parts.uri.path().to_string();
                             *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
                             let seen = Seen {
-                                method: parts.method,
                                 path,
                                 headers: parts.headers,
                                 body,
@@ -268,7 +268,12 @@ pub fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
 }
 
 /// A response with an explicit content type and extra header.
-pub fn response(status: u16, ct: &str, extra: Option<(&str, &str)>, body: &str) -> Response<Full<Bytes>> {
+pub fn response(
+    status: u16,
+    ct: &str,
+    extra: Option<(&str, &str)>,
+    body: &str,
+) -> Response<Full<Bytes>> {
     let mut b = Response::builder()
         .status(StatusCode::from_u16(status).unwrap())
         .header("content-type", ct);

@@ -9,7 +9,7 @@ use crate::auth::principal::Principal;
 use crate::auth::AuthError;
 use crate::config::AuthMode;
 use crate::error::GatewayError;
-use crate::routing::is_public;
+use crate::routing::table::is_public;
 use crate::runtime::{RouteRuntime, Runtime};
 
 /// The principal of the request, `None` for unauthenticated routes and public paths.

@@ -20,7 +20,8 @@ use hyper::body::Incoming;
 
 use crate::error::{respond, ErrorContext, GatewayError};
 use crate::proxy::forward::{forward, Target};
-use crate::routing::{normalize_path, strip_prefix};
+use crate::routing::normalize_path;
+use crate::routing::table::strip_prefix;
 use crate::runtime::{Gateway, Runtime};
 use access::{AccessLog, Tracked};
 
@@ -87,8 +88,8 @@ async fn run(
     hygiene::check_limits(&req, rt.config.server.limits.max_header_bytes)?;
     // A cheap (ref-counted) copy so the normalised path can borrow it while headers change.
     let uri = req.uri().clone();
-    let path = normalize_path(uri.path())
-        .map_err(|_| GatewayError::BadRequest("invalid request path"))?;
+    let path =
+        normalize_path(uri.path()).map_err(|_| GatewayError::BadRequest("invalid request path"))?;
     let upgrade = hygiene::clean_request(rt, conn, peer_trusted, &log.request_id, &mut req);
 
     // 3. own endpoints (login, callback, forward-auth…) are added by the auth issues.

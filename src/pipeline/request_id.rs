@@ -1,10 +1,9 @@
 //! X-Request-Id: kept from trusted peers when well-formed, generated otherwise. The
 //! same id goes to the upstream, back to the client and into the access log.
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderValue};
 
-/// `X-Request-Id`.
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub use crate::proxy::headers::X_REQUEST_ID;
 
 /// Longest client-supplied id that is kept.
 const MAX_LEN: usize = 128;
@@ -25,9 +24,9 @@ pub fn take_or_generate(headers: &HeaderMap, peer_trusted: bool) -> HeaderValue 
 fn acceptable(id: &[u8]) -> bool {
     !id.is_empty()
         && id.len() <= MAX_LEN
-        && id
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'='))
+        && id.iter().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'=')
+        })
 }
 
 /// 128 random bits as 32 lowercase hex characters.
@@ -70,7 +69,10 @@ mod tests {
         let id = take_or_generate(&h, true);
         assert_eq!(id.len(), 32, "two ids: neither is trusted");
         let long = "x".repeat(MAX_LEN + 1);
-        h.insert(X_REQUEST_ID, HeaderValue::from_str(&long).unwrap_or(HeaderValue::from_static("")));
+        h.insert(
+            X_REQUEST_ID,
+            HeaderValue::from_str(&long).unwrap_or(HeaderValue::from_static("")),
+        );
         assert_eq!(take_or_generate(&h, true).len(), 32);
     }
 }

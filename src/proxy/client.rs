@@ -32,8 +32,8 @@ pub fn build(route: &RouteConfig) -> Result<UpstreamClient, TlsError> {
         (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
         _ => None,
     });
-    let mut config = client_config(tls.and_then(|t| t.ca_file.as_deref()), cert)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // ALPN (h2, http/1.1) is set by the connector builder below.
+    let config = client_config(tls.and_then(|t| t.ca_file.as_deref()), cert)?;
     let connector = HttpsConnectorBuilder::new()
         .with_tls_config(config)
         .https_or_http()

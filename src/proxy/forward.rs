@@ -109,7 +109,8 @@ pub async fn forward(
 
 /// `scheme://authority` + base path + `path` + `?query`.
 fn upstream_uri(up: &Upstream, path: &str, query: Option<&str>) -> Result<Uri, GatewayError> {
-    let mut pq = String::with_capacity(up.base_path.len() + path.len() + 1 + query.map_or(0, str::len));
+    let mut pq =
+        String::with_capacity(up.base_path.len() + path.len() + 1 + query.map_or(0, str::len));
     pq.push_str(&up.base_path);
     pq.push_str(path);
     if let Some(q) = query {
@@ -119,7 +120,11 @@ fn upstream_uri(up: &Upstream, path: &str, query: Option<&str>) -> Result<Uri, G
     let pq = PathAndQuery::from_maybe_shared(pq)
         .map_err(|_| GatewayError::BadRequest("path cannot be forwarded"))?;
     Uri::builder()
-        .scheme(if up.https { Scheme::HTTPS } else { Scheme::HTTP })
+        .scheme(if up.https {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        })
         .authority(up.authority.clone())
         .path_and_query(pq)
         .build()

@@ -1,1 +1,303 @@
-//! placeholder
+//! Header hygiene at the trust boundary: hop-by-hop removal, identity-header stripping and
+//! fresh forwarding metadata (`X-Forwarded-*`).
+//!
+//! Owns the header-name constants and the policy of which client headers are dropped or
+//! rewritten. Pure functions over `http::HeaderMap`; must never decide a status code, never
+//! log header values (they may hold credentials), and never allocate when there is nothing
+//! to remove.
+
+use std::io::Write as _;
+use std::net::IpAddr;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::model::{Cidr, RouteConfig};
+
+pub use http::header::{
+    CONNECTION, FORWARDED, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER,
+    TRANSFER_ENCODING, UPGRADE,
+};
+
+/// `Keep-Alive` (RFC 9112 §9.3; not in `http::header`).
+pub const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+/// `Proxy-Connection`: non-standard, still sent by old clients.
+pub const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// `X-Forwarded-For`: client address chain.
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`: scheme the client used.
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Host`: Host the client asked for.
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// `X-Real-IP`: single client address (nginx convention).
+pub const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+/// `X-Request-Id`: correlation id on every request and response.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// `X-Auth-User`: default identity header (username).
+pub const X_AUTH_USER: HeaderName = HeaderName::from_static("x-auth-user");
+/// `X-Auth-Email`: default identity header (email).
+pub const X_AUTH_EMAIL: HeaderName = HeaderName::from_static("x-auth-email");
+/// `X-Auth-Groups`: default identity header (groups, comma-joined).
+pub const X_AUTH_GROUPS: HeaderName = HeaderName::from_static("x-auth-groups");
+/// `X-Auth-Subject`: default identity header (`sub`).
+pub const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1 plus de-facto ones); never forwarded either way.
+pub const HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
+];
+
+/// Identity header names stripped on every request even when no route sets them: ours
+/// plus those of oauth2-proxy and common SSO gateways, which upstreams often trust.
+pub const WELL_KNOWN_IDENTITY_HEADERS: [&str; 16] = [
+    "x-auth-user",
+    "x-auth-email",
+    "x-auth-groups",
+    "x-auth-subject",
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-groups",
+    "x-forwarded-preferred-username",
+    "x-forwarded-access-token",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-groups",
+    "x-auth-request-preferred-username",
+    "x-auth-request-access-token",
+    "remote-user",
+    "x-remote-user",
+];
+
+/// Comma-separated tokens of every `Connection` header, trimmed, empty ones skipped.
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|t| t.trim_ascii())
+        .filter(|t| !t.is_empty())
+}
+
+/// Removes hop-by-hop headers and every header named in `Connection` (case-insensitive;
+/// invalid names ignored). Use on requests before anything is added, and on responses.
+///
+/// `Host` is never removed this way: it is end-to-end and `preserve_host` needs it.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(CONNECTION) {
+        // Collected first because the map cannot be mutated while its values are borrowed.
+        let listed: Vec<HeaderName> = connection_tokens(headers)
+            .filter_map(|t| HeaderName::from_bytes(t).ok())
+            .filter(|n| *n != HOST)
+            .collect();
+        for name in listed {
+            headers.remove(name);
+        }
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// The `Upgrade` value when the request asks for a protocol switch (`Connection` holds the
+/// `upgrade` token and exactly one `Upgrade` header is present). Read it BEFORE
+/// [`remove_hop_by_hop`], then re-add `Connection: upgrade` and `Upgrade: <value>`.
+pub fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    if !connection_tokens(headers).any(|t| t.eq_ignore_ascii_case(b"upgrade")) {
+        return None;
+    }
+    let mut values = headers.get_all(UPGRADE).iter();
+    match (values.next(), values.next()) {
+        (Some(v), None) if !v.is_empty() => Some(v.clone()),
+        _ => None,
+    }
+}
+
+/// Every header name the gateway may set as identity, normalised (lower-case, `_` → `-`),
+/// so [`strip`](Self::strip) removes client-forged copies in any spelling.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaderSet {
+    names: Vec<HeaderName>,
+}
+
+impl IdentityHeaderSet {
+    /// The set of `names` plus [`WELL_KNOWN_IDENTITY_HEADERS`]. Pass every identity header
+    /// any route may set (and the assertion header, if any).
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a HeaderName>) -> Self {
+        let mut set: Vec<HeaderName> = Vec::new();
+        let well_known = WELL_KNOWN_IDENTITY_HEADERS.iter().map(|s| s.as_bytes());
+        for raw in well_known.chain(names.into_iter().map(|n| n.as_str().as_bytes())) {
+            let mapped: Vec<u8> = raw
+                .iter()
+                .map(|&b| if b == b'_' { b'-' } else { b })
+                .collect();
+            if let Ok(name) = HeaderName::from_bytes(&mapped) {
+                if !set.contains(&name) {
+                    set.push(name);
+                }
+            }
+        }
+        IdentityHeaderSet { names: set }
+    }
+
+    /// The set for a whole configuration: every route's `identity_headers` names.
+    pub fn for_routes(routes: &[RouteConfig]) -> Self {
+        Self::new(
+            routes
+                .iter()
+                .flat_map(|r| r.identity_headers.iter().map(|(n, _)| n)),
+        )
+    }
+
+    /// Whether `name` (any case, `_` or `-`) is an identity header.
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.iter().any(|n| eq_normalised(name.as_bytes(), n))
+    }
+
+    /// Removes every identity header in any spelling (`X-Auth-User`, `x_auth_user`,
+    /// `X_Auth-User`). Call before the verified identity headers are set.
+    pub fn strip(&self, headers: &mut HeaderMap) {
+        for name in &self.names {
+            headers.remove(name);
+        }
+        // `_` spellings are rare: scan without allocating, collect only on a hit.
+        let mut forged: Vec<HeaderName> = Vec::new();
+        for key in headers.keys() {
+            let k = key.as_str().as_bytes();
+            if k.contains(&b'_') && self.names.iter().any(|n| eq_normalised(k, n)) {
+                forged.push(key.clone());
+            }
+        }
+        for name in forged {
+            headers.remove(name);
+        }
+    }
+
+    /// The normalised names in the set.
+    pub fn names(&self) -> &[HeaderName] {
+        &self.names
+    }
+}
+
+/// `raw` equals the normalised `name` when compared case-insensitively with `_` as `-`.
+fn eq_normalised(raw: &[u8], name: &HeaderName) -> bool {
+    let want = name.as_str().as_bytes();
+    raw.len() == want.len()
+        && raw.iter().zip(want).all(|(&r, &w)| {
+            let r = if r == b'_' {
+                b'-'
+            } else {
+                r.to_ascii_lowercase()
+            };
+            r == w
+        })
+}
+
+/// Whether `peer` is one of the trusted proxies (IPv4-mapped IPv6 peers match IPv4 nets).
+pub fn trusted(peer: IpAddr, nets: &[Cidr]) -> bool {
+    nets.iter().any(|n| n.contains(peer))
+}
+
+/// `peer` as it should appear in `X-Forwarded-For`: IPv4-mapped IPv6 shown as IPv4.
+fn canonical_ip(peer: IpAddr) -> IpAddr {
+    match peer {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// One header value made of `parts` concatenated.
+fn joined(parts: &[&[u8]]) -> Option<HeaderValue> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut buf = Vec::with_capacity(len);
+    for p in parts {
+        buf.extend_from_slice(p);
+    }
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(buf)).ok()
+}
+
+/// `proto` as a value, allocation-free for the two real schemes.
+fn proto_value(proto: &'static str) -> Option<HeaderValue> {
+    match proto {
+        "http" => Some(HeaderValue::from_static("http")),
+        "https" => Some(HeaderValue::from_static("https")),
+        other => HeaderValue::from_str(other).ok(),
+    }
+}
+
+/// Sets forwarding metadata for the upstream.
+///
+/// Untrusted peer: every client `X-Forwarded-For/-Proto/-Host`, `Forwarded` and
+/// `X-Real-IP` is dropped and `XFF = peer`, `XFP = proto`, `XFH = host` are set fresh.
+/// Trusted peer (see [`trusted`]): `peer` is appended to the existing XFF chain (all
+/// XFF lines are joined into one), existing XFP/XFH are kept, missing ones set.
+/// `host` is the client's original Host (read before it is rewritten).
+pub fn set_forwarded(
+    headers: &mut HeaderMap,
+    peer: IpAddr,
+    peer_trusted: bool,
+    proto: &'static str,
+    host: Option<&HeaderValue>,
+) {
+    // Longest IPv6 text is 39 bytes; 48 leaves room.
+    let mut ip_buf = [0u8; 48];
+    let ip_len = {
+        let mut cursor = std::io::Cursor::new(&mut ip_buf[..]);
+        match write!(cursor, "{}", canonical_ip(peer)) {
+            Ok(()) => usize::try_from(cursor.position()).unwrap_or(0),
+            Err(_) => 0,
+        }
+    };
+    let ip = &ip_buf[..ip_len];
+
+    if !peer_trusted {
+        for name in [
+            X_FORWARDED_FOR,
+            X_FORWARDED_PROTO,
+            X_FORWARDED_HOST,
+            FORWARDED,
+            X_REAL_IP,
+        ] {
+            headers.remove(name);
+        }
+    }
+
+    let xff = if headers.contains_key(X_FORWARDED_FOR) {
+        // Several XFF lines form one list (RFC 9110 §5.3); join them, then append the peer.
+        let mut chain: Vec<&[u8]> = Vec::new();
+        for v in headers.get_all(X_FORWARDED_FOR) {
+            let v = v.as_bytes().trim_ascii();
+            if !v.is_empty() {
+                chain.push(v);
+                chain.push(b", ");
+            }
+        }
+        chain.push(ip);
+        joined(&chain)
+    } else {
+        HeaderValue::from_bytes(ip).ok()
+    };
+    if let Some(xff) = xff {
+        headers.insert(X_FORWARDED_FOR, xff);
+    }
+
+    if !headers.contains_key(X_FORWARDED_PROTO) {
+        if let Some(v) = proto_value(proto) {
+            headers.insert(X_FORWARDED_PROTO, v);
+        }
+    }
+    if !headers.contains_key(X_FORWARDED_HOST) {
+        if let Some(h) = host {
+            headers.insert(X_FORWARDED_HOST, h.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

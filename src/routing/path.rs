@@ -71,10 +71,15 @@ fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
-/// Bytes refused raw and encoded alike: C0 controls, space and DEL. Encoded CR/LF/NUL are
-/// refused too because naive upstreams decode them into header or log injection.
+/// Bytes refused when percent-encoded: C0 controls and DEL. Encoded CR/LF/NUL are refused
+/// because naive upstreams decode them into header or log injection; `%20` is fine.
 fn is_control(b: u8) -> bool {
-    b <= 0x20 || b == 0x7f
+    b < 0x20 || b == 0x7f
+}
+
+/// Bytes refused raw: controls plus space, which can never appear in a request-target.
+fn is_raw_forbidden(b: u8) -> bool {
+    is_control(b) || b == b' '
 }
 
 fn hex_val(b: u8) -> Option<u8> {
@@ -88,7 +93,9 @@ fn hex_val(b: u8) -> Option<u8> {
 
 /// Value of an upper-case hex digit; lower-case ones are not canonical.
 fn upper_hex(b: Option<&u8>) -> Option<u8> {
-    b.copied().filter(|b| !b.is_ascii_lowercase()).and_then(hex_val)
+    b.copied()
+        .filter(|b| !b.is_ascii_lowercase())
+        .and_then(hex_val)
 }
 
 /// A segment's name before any `;` parameters (Tomcat-style `..;x` means `..` there).
@@ -107,38 +114,51 @@ fn is_dot_name(s: &[u8]) -> bool {
 /// answers `false` and the slow path decides (and reports errors).
 fn is_canonical(bytes: &[u8]) -> bool {
     let mut seg_start = 1;
+    // Whether the current segment holds an encoded separator and needs the ambiguity check.
+    let mut seg_has_sep = false;
     let mut i = 1;
     while i < bytes.len() {
         let b = bytes[i];
         match b {
             b'/' => {
-                let seg = &bytes[seg_start..i];
-                if seg.is_empty() || is_dot_name(before_params(seg)) {
+                if !segment_is_canonical(&bytes[seg_start..i], seg_has_sep) {
                     return false;
                 }
                 seg_start = i + 1;
+                seg_has_sep = false;
                 i += 1;
             }
             b'%' => {
-                // Only an upper-case escape we would keep as it is can stay on the fast path;
-                // %2F/%5C go slow so the ambiguity check runs.
-                let (Some(hv), Some(lv)) = (upper_hex(bytes.get(i + 1)), upper_hex(bytes.get(i + 2)))
+                // Only an upper-case escape we would keep as it is can stay on the fast path.
+                let (Some(hv), Some(lv)) =
+                    (upper_hex(bytes.get(i + 1)), upper_hex(bytes.get(i + 2)))
                 else {
                     return false;
                 };
                 let v = hv << 4 | lv;
-                if is_unreserved(v) || is_control(v) || v == b'/' || v == b'\\' {
+                if is_unreserved(v) || is_control(v) {
                     return false;
                 }
+                seg_has_sep |= v == b'/' || v == b'\\';
                 i += 3;
             }
             b'\\' | b'?' | b'#' => return false,
-            _ if is_control(b) || !b.is_ascii() => return false,
+            _ if is_raw_forbidden(b) || !b.is_ascii() => return false,
             _ => i += 1,
         }
     }
-    // The last segment may be empty (trailing slash) but not a dot segment.
-    !is_dot_name(before_params(&bytes[seg_start..]))
+    // The last segment may be empty: that is the trailing slash.
+    let last = &bytes[seg_start..];
+    last.is_empty() || segment_is_canonical(last, seg_has_sep)
+}
+
+/// A non-final segment between two `/`: not empty, not a dot segment (plain or with `;`
+/// parameters), and free of disguised dot segments when it holds `%2F`/`%5C`.
+fn segment_is_canonical(seg: &[u8], has_encoded_sep: bool) -> bool {
+    let refused = seg.is_empty()
+        || is_dot_name(before_params(seg))
+        || (has_encoded_sep && check_ambiguous(seg).is_err());
+    !refused
 }
 
 /// The full normaliser: one pass that decodes each segment straight into the output and
@@ -172,9 +192,12 @@ fn normalize_slow(raw: &str) -> Result<String, PathError> {
                 }
                 b'\\' => return Err(PathError::Backslash),
                 b'?' | b'#' => return Err(PathError::Delimiter),
-                _ if is_control(b) => return Err(PathError::ControlChar),
+                _ if is_raw_forbidden(b) => return Err(PathError::ControlChar),
                 // Raw UTF-8 is percent-encoded so `/é` and `/%C3%A9` are the same path.
-                _ => push_byte(&mut out, b, b.is_ascii()),
+                _ => {
+                    push_byte(&mut out, b, b.is_ascii());
+                    i += 1;
+                }
             }
         }
         let last = i >= bytes.len();
@@ -225,7 +248,9 @@ fn check_ambiguous(seg: &[u8]) -> Result<(), PathError> {
     let mut i = 0;
     let mut split = false;
     while i <= seg.len() {
-        let sep = seg.get(i..i + 3).is_some_and(|w| w == b"%2F" || w == b"%5C");
+        let sep = seg
+            .get(i..i + 3)
+            .is_some_and(|w| w == b"%2F" || w == b"%5C");
         if sep || i == seg.len() {
             let piece = &seg[start..i];
             let name = before_params(piece);

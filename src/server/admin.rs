@@ -60,7 +60,10 @@ fn answer(gw: &Gateway, req: &Request<Incoming>) -> Response<Full<Bytes>> {
             let rt = gw.snapshot();
             match rt.not_ready_reason() {
                 None => text(StatusCode::OK, "ready\n".into()),
-                Some(why) => text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
+                Some(why) => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("not ready: {why}\n"),
+                ),
             }
         }
         "/metrics" => {
@@ -78,7 +81,9 @@ fn answer(gw: &Gateway, req: &Request<Incoming>) -> Response<Full<Bytes>> {
 fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }

@@ -116,7 +116,14 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         ));
     }
     if let Some(path) = config_path {
-        tokio::spawn(reload::watch(gateway.clone(), path, shutdown.clone()));
+        // Small file, read once at start-up: the baseline for change detection.
+        let loaded = std::fs::read(&path).ok();
+        tokio::spawn(reload::watch(
+            gateway.clone(),
+            path,
+            loaded,
+            shutdown.clone(),
+        ));
     }
     tracing::info!(%addr, admin = ?admin_bound, "portcullis listening");
 

@@ -53,9 +53,16 @@ pub fn reload_from(gw: &Gateway, path: &Path) -> ReloadOutcome {
     outcome
 }
 
-/// Watches `path` (poll + debounce) and SIGHUP until `shutdown`.
-pub async fn watch(gw: Arc<Gateway>, path: PathBuf, shutdown: CancellationToken) {
-    let mut last = tokio::fs::read(&path).await.ok();
+/// Watches `path` (poll + debounce) and SIGHUP until `shutdown`. `loaded` is the file
+/// content the running config came from, read before this task starts so that an edit
+/// made right after start-up is never mistaken for the baseline.
+pub async fn watch(
+    gw: Arc<Gateway>,
+    path: PathBuf,
+    loaded: Option<Vec<u8>>,
+    shutdown: CancellationToken,
+) {
+    let mut last = loaded;
     let mut hup = hangup_stream();
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

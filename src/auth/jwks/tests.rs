@@ -4,6 +4,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
@@ -17,7 +20,11 @@ fn set(doc: Value) -> Result<KeySet, JwksError> {
 
 #[test]
 fn parses_every_supported_key_type() {
-    let (p256, p384, ed) = (TestKey::es256("ec"), TestKey::es384("ec384"), TestKey::ed25519("ed"));
+    let (p256, p384, ed) = (
+        TestKey::es256("ec"),
+        TestKey::es384("ec384"),
+        TestKey::ed25519("ed"),
+    );
     let keys = set(jwks(&[rsa_key(), &p256, &p384, &ed])).unwrap();
     assert_eq!(keys.len(), 4);
     assert!(keys.find(Some("rsa-1"), Algorithm::RS256).is_ok());
@@ -26,9 +33,18 @@ fn parses_every_supported_key_type() {
     assert!(keys.find(Some("ec384"), Algorithm::ES384).is_ok());
     assert!(keys.find(Some("ed"), Algorithm::EdDSA).is_ok());
     // A key never serves an algorithm of another family or curve.
-    assert_eq!(keys.find(Some("ec"), Algorithm::ES384).err(), Some(KeyMiss::NotFound));
-    assert_eq!(keys.find(Some("rsa-1"), Algorithm::ES256).err(), Some(KeyMiss::NotFound));
-    assert_eq!(keys.find(Some("rsa-1"), Algorithm::HS256).err(), Some(KeyMiss::NotFound));
+    assert_eq!(
+        keys.find(Some("ec"), Algorithm::ES384).err(),
+        Some(KeyMiss::NotFound)
+    );
+    assert_eq!(
+        keys.find(Some("rsa-1"), Algorithm::ES256).err(),
+        Some(KeyMiss::NotFound)
+    );
+    assert_eq!(
+        keys.find(Some("rsa-1"), Algorithm::HS256).err(),
+        Some(KeyMiss::NotFound)
+    );
 }
 
 #[test]
@@ -73,11 +89,23 @@ fn rejects_documents_without_usable_keys() {
 fn kid_lookup_is_exact_and_no_kid_needs_a_unique_key() {
     let keys = set(jwks(&[rsa_key()])).unwrap();
     assert!(keys.find(None, Algorithm::RS256).is_ok());
-    assert_eq!(keys.find(Some("RSA-1"), Algorithm::RS256).err(), Some(KeyMiss::NotFound));
-    assert_eq!(keys.find(Some("rsa-"), Algorithm::RS256).err(), Some(KeyMiss::NotFound));
-    assert_eq!(keys.find(None, Algorithm::ES256).err(), Some(KeyMiss::NotFound));
+    assert_eq!(
+        keys.find(Some("RSA-1"), Algorithm::RS256).err(),
+        Some(KeyMiss::NotFound)
+    );
+    assert_eq!(
+        keys.find(Some("rsa-"), Algorithm::RS256).err(),
+        Some(KeyMiss::NotFound)
+    );
+    assert_eq!(
+        keys.find(None, Algorithm::ES256).err(),
+        Some(KeyMiss::NotFound)
+    );
     let two = set(jwks(&[rsa_key(), rsa_key2()])).unwrap();
-    assert_eq!(two.find(None, Algorithm::RS256).err(), Some(KeyMiss::Ambiguous));
+    assert_eq!(
+        two.find(None, Algorithm::RS256).err(),
+        Some(KeyMiss::Ambiguous)
+    );
     assert!(two.find(Some("rsa-2"), Algorithm::RS256).is_ok());
     // One RSA and one EC key: without kid, each alg has exactly one candidate.
     let ec = TestKey::es256("ec");
@@ -88,7 +116,10 @@ fn kid_lookup_is_exact_and_no_kid_needs_a_unique_key() {
 #[test]
 fn ttl_comes_from_cache_control() {
     assert_eq!(ttl_from_cache_control(None), DEFAULT_TTL);
-    assert_eq!(ttl_from_cache_control(Some("public, max-age=600")), Duration::from_secs(600));
+    assert_eq!(
+        ttl_from_cache_control(Some("public, max-age=600")),
+        Duration::from_secs(600)
+    );
     assert_eq!(ttl_from_cache_control(Some("Max-Age=5")), MIN_TTL);
     assert_eq!(ttl_from_cache_control(Some("max-age=9999999")), MAX_TTL);
     assert_eq!(ttl_from_cache_control(Some("no-store")), MIN_TTL);
@@ -121,12 +152,23 @@ async fn idp(doc: Value, gated: bool) -> Idp {
         }
     })
     .await;
-    Idp { server, doc, down, gate }
+    Idp {
+        server,
+        doc,
+        down,
+        gate,
+    }
 }
 
 fn cache(idp: &Idp, interval: Duration) -> JwksCache {
     let client = IdpClient::new(None, Duration::from_secs(10)).unwrap();
-    JwksCache::new("test".into(), client, idp.server.url("/jwks"), interval, Arc::new(NoopObserver))
+    JwksCache::new(
+        "test".into(),
+        client,
+        idp.server.url("/jwks"),
+        interval,
+        Arc::new(NoopObserver),
+    )
 }
 
 #[tokio::test]

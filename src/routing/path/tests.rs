@@ -1,4 +1,5 @@
 //! Hostile-input tests for [`super::normalize_path`].
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
 
@@ -81,7 +82,7 @@ fn unreserved_escapes_are_decoded_others_uppercased() {
         ("/%41%7a%30%2D%5F%7E", "/Az0-_~"),
         ("/a%2fb", "/a%2Fb"),
         ("/a%5cb", "/a%5Cb"),
-        ("/a%23b", "/a%23B"),
+        ("/a%23b", "/a%23b"),
         ("/a%3fb", "/a%3Fb"),
         ("/%c3%a9", "/%C3%A9"),
         ("/a%20b", "/a%20b"),
@@ -201,14 +202,27 @@ fn properties_on_generated_paths() {
         }
         let slow = normalize_slow(&p);
         let Ok(out) = normalize_path(&p) else {
-            assert!(slow.is_err(), "fast path refused {p:?} that the slow path accepts");
+            assert!(
+                slow.is_err(),
+                "fast path refused {p:?} that the slow path accepts"
+            );
             continue;
         };
-        assert_eq!(slow.as_deref(), Ok(&*out), "fast and slow paths disagree on {p:?}");
+        assert_eq!(
+            slow.as_deref(),
+            Ok(&*out),
+            "fast and slow paths disagree on {p:?}"
+        );
         assert!(out.starts_with('/'), "{p:?} -> {out:?}");
         assert!(!out.contains("//"), "{p:?} -> {out:?}");
-        assert!(!out.contains("/../") && !out.ends_with("/.."), "{p:?} -> {out:?}");
-        assert!(!out.contains("/./") && !out.ends_with("/."), "{p:?} -> {out:?}");
+        assert!(
+            !out.contains("/../") && !out.ends_with("/.."),
+            "{p:?} -> {out:?}"
+        );
+        assert!(
+            !out.contains("/./") && !out.ends_with("/."),
+            "{p:?} -> {out:?}"
+        );
         assert!(out.is_ascii(), "{p:?} -> {out:?}");
         match normalize_path(&out) {
             Ok(Cow::Borrowed(again)) => assert_eq!(again, &*out, "not idempotent: {p:?}"),

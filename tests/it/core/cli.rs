@@ -28,20 +28,43 @@ session:
 "#,
     )
     .expect("write");
-    let out = portcullis().arg("check-config").arg(&file).output().expect("run");
+    let out = portcullis()
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    for needle in ["server.listen", "routs", "did you mean `routes`", "routes[0].upstream", "routes[1].name", "routes[1].auth"] {
+    for needle in [
+        "server.listen",
+        "routs",
+        "did you mean `routes`",
+        "routes[0].upstream",
+        "routes[1].name",
+        "routes[1].auth",
+    ] {
         assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
     }
-    assert!(!err.contains("c2hvcnQtc2VjcmV0LXZhbHVl"), "secret echoed:\n{err}");
+    assert!(
+        !err.contains("c2hvcnQtc2VjcmV0LXZhbHVl"),
+        "secret echoed:\n{err}"
+    );
 }
 
 #[test]
 fn check_config_summarises_a_valid_file() {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/config/dev.yaml");
-    let out = portcullis().arg("check-config").arg(file).output().expect("run");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = portcullis()
+        .arg("check-config")
+        .arg(file)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("1 route"), "{text}");
 }

@@ -11,9 +11,7 @@ use crate::support::client::{get, raw};
 use crate::support::{closed_port, echo_upstream, silent_upstream, TestGateway};
 
 fn one_route(up: impl std::fmt::Display, extra: &str) -> String {
-    format!(
-        "routes:\n  - name: r\n    upstream: \"http://{up}\"\n    auth: none\n{extra}"
-    )
+    format!("routes:\n  - name: r\n    upstream: \"http://{up}\"\n    auth: none\n{extra}")
 }
 
 #[tokio::test]
@@ -35,7 +33,14 @@ async fn hop_by_hop_and_connection_listed_headers_are_removed() {
     )
     .await;
     assert_eq!(r.status, 200);
-    for gone in ["x-foo", "x-bar", "keep-alive", "proxy-connection", "proxy-authorization", "te"] {
+    for gone in [
+        "x-foo",
+        "x-bar",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "te",
+    ] {
         assert_eq!(r.echoed(gone), None, "{gone} reached the upstream");
     }
     assert_eq!(r.echoed("x-kept").as_deref(), Some("yes"));
@@ -87,7 +92,10 @@ async fn forwarded_headers_are_appended_for_trusted_peers() {
         ],
     )
     .await;
-    assert_eq!(r.echoed("x-forwarded-for").as_deref(), Some("1.2.3.4, 127.0.0.1"));
+    assert_eq!(
+        r.echoed("x-forwarded-for").as_deref(),
+        Some("1.2.3.4, 127.0.0.1")
+    );
     assert_eq!(r.echoed("x-forwarded-proto").as_deref(), Some("https"));
     assert_eq!(r.header("x-request-id"), Some("lb-123"));
     assert_eq!(r.echoed("x-request-id").as_deref(), Some("lb-123"));
@@ -117,13 +125,22 @@ routes:
     assert_eq!(r.status, 502, "{}", r.text());
     let id = r.header("x-request-id").expect("request id").to_owned();
     assert_eq!(r.json()["request_id"], id.as_str());
-    assert!(!r.text().contains(&closed.to_string()), "body leaks the upstream address");
+    assert!(
+        !r.text().contains(&closed.to_string()),
+        "body leaks the upstream address"
+    );
     let r = get(&format!("{}/silent", gw.url), &[]).await;
     assert_eq!(r.status, 504, "{}", r.text());
     assert!(r.header("x-request-id").is_some());
     let m = gw.metrics().await;
-    assert!(m.contains(r#"portcullis_upstream_errors_total{kind="connect",route="refused"} 1"#), "{m}");
-    assert!(m.contains(r#"portcullis_upstream_errors_total{kind="timeout",route="silent"} 1"#), "{m}");
+    assert!(
+        m.contains(r#"portcullis_upstream_errors_total{kind="connect",route="refused"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"portcullis_upstream_errors_total{kind="timeout",route="silent"} 1"#),
+        "{m}"
+    );
 }
 
 /// The request body streams through: each chunk comes back from the echo upstream's
@@ -139,7 +156,9 @@ async fn bodies_stream_both_ways_without_buffering() {
         .body(body)
         .expect("request");
     let chunk = Bytes::from(vec![b'x'; 256 * 1024]);
-    tx.send(Ok(Frame::data(chunk.clone()))).await.expect("first chunk");
+    tx.send(Ok(Frame::data(chunk.clone())))
+        .await
+        .expect("first chunk");
     let resp = client.request(req).await.expect("response head");
     assert_eq!(resp.status(), 200);
     let mut body = resp.into_body();
@@ -155,7 +174,9 @@ async fn bodies_stream_both_ways_without_buffering() {
         }
         received += got;
         if round < 63 {
-            tx.send(Ok(Frame::data(chunk.clone()))).await.expect("next chunk");
+            tx.send(Ok(Frame::data(chunk.clone())))
+                .await
+                .expect("next chunk");
         }
     }
     drop(tx);
@@ -177,7 +198,9 @@ fn tokio_stream_from<T: Send + 'static>(
 async fn websocket_upgrade_round_trip() {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&one_route(up, "")).await;
-    let mut s = tokio::net::TcpStream::connect(gw.running.addr).await.expect("connect");
+    let mut s = tokio::net::TcpStream::connect(gw.running.addr)
+        .await
+        .expect("connect");
     s.write_all(
         b"GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",

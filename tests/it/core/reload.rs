@@ -44,11 +44,16 @@ async fn valid_edit_is_served_and_invalid_edit_keeps_the_old_config() {
     })
     .await;
     assert_eq!(
-        gw.metric("portcullis_config_reloads_total{result=\"ok\"}").await,
+        gw.metric("portcullis_config_reloads_total{result=\"ok\"}")
+            .await,
         1.0
     );
 
-    std::fs::write(&path, with_listen("routes:\n  - name: broken\n    upstream: nope\n")).expect("write bad");
+    std::fs::write(
+        &path,
+        with_listen("routes:\n  - name: broken\n    upstream: nope\n"),
+    )
+    .expect("write bad");
     let admin = gw.admin_url.clone();
     eventually("reload failure counted", || {
         let admin = admin.clone();

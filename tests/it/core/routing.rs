@@ -48,10 +48,16 @@ async fn path_via(gw: &TestGateway, host: &str, path: &str) -> String {
 async fn exact_host_beats_wildcard_beats_hostless() {
     let gw = gateway().await;
     assert_eq!(path_via(&gw, "api.example.com", "/x").await, "/exact/x");
-    assert_eq!(path_via(&gw, "API.Example.com:8443", "/x").await, "/exact/x");
+    assert_eq!(
+        path_via(&gw, "API.Example.com:8443", "/x").await,
+        "/exact/x"
+    );
     assert_eq!(path_via(&gw, "app.example.com", "/x").await, "/wild/x");
     assert_eq!(path_via(&gw, "a.b.example.com", "/x").await, "/wild/x");
-    assert_eq!(path_via(&gw, "app.example.com", "/admin/x").await, "/wildadmin/admin/x");
+    assert_eq!(
+        path_via(&gw, "app.example.com", "/admin/x").await,
+        "/wildadmin/admin/x"
+    );
     // The wildcard never covers the bare domain or a look-alike suffix.
     assert_eq!(path_via(&gw, "example.com", "/x").await, "/any/x");
     assert_eq!(path_via(&gw, "evilexample.com", "/x").await, "/any/x");
@@ -61,7 +67,10 @@ async fn exact_host_beats_wildcard_beats_hostless() {
 #[tokio::test]
 async fn longest_prefix_wins_and_is_segment_bounded() {
     let gw = gateway().await;
-    assert_eq!(path_via(&gw, "other.test", "/v1/items").await, "/v1route/v1/items");
+    assert_eq!(
+        path_via(&gw, "other.test", "/v1/items").await,
+        "/v1route/v1/items"
+    );
     assert_eq!(path_via(&gw, "other.test", "/a").await, "/aroute/a");
     assert_eq!(path_via(&gw, "other.test", "/a/b").await, "/aroute/a/b");
     assert_eq!(path_via(&gw, "other.test", "/ab").await, "/any/ab");
@@ -73,11 +82,17 @@ async fn path_is_normalised_once_for_matching_and_forwarding() {
     assert_eq!(path_via(&gw, "other.test", "/a/../b").await, "/any/b");
     assert_eq!(path_via(&gw, "other.test", "//b").await, "/any/b");
     assert_eq!(path_via(&gw, "other.test", "/%2e%2e/b").await, "/any/b");
-    assert_eq!(path_via(&gw, "other.test", "/x/%2E%2E/v1/y").await, "/v1route/v1/y");
+    assert_eq!(
+        path_via(&gw, "other.test", "/x/%2E%2E/v1/y").await,
+        "/v1route/v1/y"
+    );
     // An encoded slash stays inside its segment: `/a%2fb` is not under route `/a`.
     assert_eq!(path_via(&gw, "other.test", "/a%2fb").await, "/any/a%2Fb");
     // Dot segments can't climb out of the root.
-    assert_eq!(path_via(&gw, "other.test", "/../../v1/z").await, "/v1route/v1/z");
+    assert_eq!(
+        path_via(&gw, "other.test", "/../../v1/z").await,
+        "/v1route/v1/z"
+    );
 }
 
 #[tokio::test]

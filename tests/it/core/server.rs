@@ -62,7 +62,9 @@ async fn tls_listener_negotiates_h2_and_http1_via_alpn() {
         .with_no_client_auth();
         cfg.alpn_protocols = vec![alpn.to_vec()];
         let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
-        let tcp = tokio::net::TcpStream::connect(gw.running.addr).await.expect("tcp");
+        let tcp = tokio::net::TcpStream::connect(gw.running.addr)
+            .await
+            .expect("tcp");
         let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
         let tls = connector.connect(name, tcp).await.expect("tls handshake");
         let req = http::Request::get("https://localhost/tls")
@@ -95,12 +97,24 @@ async fn tls_listener_negotiates_h2_and_http1_via_alpn() {
 async fn admin_endpoints_answer_on_their_own_port_only() {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&one_route(up)).await;
-    assert_eq!(get(&format!("{}/healthz", gw.admin_url), &[]).await.status, 200);
-    assert_eq!(get(&format!("{}/readyz", gw.admin_url), &[]).await.status, 200);
+    assert_eq!(
+        get(&format!("{}/healthz", gw.admin_url), &[]).await.status,
+        200
+    );
+    assert_eq!(
+        get(&format!("{}/readyz", gw.admin_url), &[]).await.status,
+        200
+    );
     let _ = get(&format!("{}/count-me", gw.url), &[]).await;
     let m = gw.metrics().await;
-    assert!(m.contains(r#"portcullis_requests_total{route="r",status="2xx"} 1"#), "{m}");
-    assert!(m.contains("portcullis_request_duration_seconds_bucket{route=\"r\""), "{m}");
+    assert!(
+        m.contains(r#"portcullis_requests_total{route="r",status="2xx"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains("portcullis_request_duration_seconds_bucket{route=\"r\""),
+        "{m}"
+    );
     assert!(m.contains("portcullis_build_info{version="), "{m}");
     assert!(m.contains("portcullis_requests_in_flight 0"), "{m}");
     // The public port proxies /metrics like any other path; it never serves admin data.
@@ -114,7 +128,10 @@ async fn graceful_shutdown_completes_in_flight_requests() {
     let gw = TestGateway::start(&one_route(up.addr)).await;
     let url = format!("{}/slow", gw.url);
     let pending = tokio::spawn(async move { get(&url, &[]).await });
-    up.arrived.recv().await.expect("request reached the upstream");
+    up.arrived
+        .recv()
+        .await
+        .expect("request reached the upstream");
     let addr = gw.running.addr;
     gw.running.shutdown();
     // New connections are no longer accepted once draining started.

@@ -48,8 +48,7 @@ impl Resp {
 
 /// Sends a request with the given headers and body.
 pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Bytes) -> Resp {
-    let client: Client<_, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut req = Request::builder().method(method).uri(url);
     for (k, v) in headers {
         req = req.header(*k, *v);

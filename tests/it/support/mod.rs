@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod fake_idp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -125,7 +125,11 @@ impl EcKey {
     /// An ES256 signature (fixed-length r || s) over `msg`.
     pub fn sign_es256(&self, msg: &[u8]) -> Vec<u8> {
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        self.pair.sign(&rng, msg).expect("EC sign").as_ref().to_vec()
+        self.pair
+            .sign(&rng, msg)
+            .expect("EC sign")
+            .as_ref()
+            .to_vec()
     }
 }
 
@@ -154,7 +158,9 @@ pub fn compact(header: &Value, claims: &Value, signer: RawSigner<'_>) -> String 
         RawSigner::Es256(k) => k.sign_es256(msg.as_bytes()),
         RawSigner::Hs256(secret) => {
             let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
-            aws_lc_rs::hmac::sign(&key, msg.as_bytes()).as_ref().to_vec()
+            aws_lc_rs::hmac::sign(&key, msg.as_bytes())
+                .as_ref()
+                .to_vec()
         }
         RawSigner::Unsigned => Vec::new(),
     };

@@ -60,7 +60,11 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Resp, Dropp
         Mode::Normal => {}
         Mode::Down => return Err(Dropped),
         Mode::Unavailable => {
-            return Ok(text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "unavailable"))
+            return Ok(text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "unavailable",
+            ))
         }
         Mode::Slow(d) => tokio::time::sleep(d).await,
         Mode::Error500 => {
@@ -70,7 +74,11 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Resp, Dropp
             ))
         }
         Mode::NotJson => {
-            return Ok(text(StatusCode::OK, "application/json", "<html>oops</html>"));
+            return Ok(text(
+                StatusCode::OK,
+                "application/json",
+                "<html>oops</html>",
+            ));
         }
     }
     let (parts, body) = req.into_parts();
@@ -85,11 +93,14 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Resp, Dropp
             let mut r = json_resp(StatusCode::OK, &inner.jwks());
             if let Some(age) = *lock(&inner.state.jwks_max_age) {
                 let v = format!("public, max-age={age}");
-                r.headers_mut().insert(header::CACHE_CONTROL, v.parse().expect("ascii"));
+                r.headers_mut()
+                    .insert(header::CACHE_CONTROL, v.parse().expect("ascii"));
             }
             r
         }
-        Endpoint::AttackerJwks => json_resp(StatusCode::OK, &json!({"keys": [inner.attacker().jwk()]})),
+        Endpoint::AttackerJwks => {
+            json_resp(StatusCode::OK, &json!({"keys": [inner.attacker().jwk()]}))
+        }
         Endpoint::Authorize => {
             lock(&inner.state.last_query).insert(ep, query);
             text(StatusCode::OK, "text/html", "<html>login page</html>")
@@ -134,7 +145,8 @@ fn token(inner: &Inner, method: &Method, body: &[u8]) -> Resp {
     if method != Method::POST {
         return text(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "POST only");
     }
-    lock(&inner.state.last_query).insert(Endpoint::Token, String::from_utf8_lossy(body).into_owned());
+    lock(&inner.state.last_query)
+        .insert(Endpoint::Token, String::from_utf8_lossy(body).into_owned());
     let form = parse_form(body);
     let key = match form_get(&form, "grant_type").as_deref() {
         Some("authorization_code") => form_get(&form, "code").map(|c| format!("code:{c}")),
@@ -173,7 +185,9 @@ fn derived_userinfo(token: &str) -> Option<Value> {
     let payload = token.split('.').nth(1)?;
     let mut claims: serde_json::Map<String, Value> =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    for k in ["iss", "aud", "exp", "iat", "nbf", "jti", "azp", "nonce", "scope", "scp", "typ"] {
+    for k in [
+        "iss", "aud", "exp", "iat", "nbf", "jti", "azp", "nonce", "scope", "scp", "typ",
+    ] {
         claims.remove(k);
     }
     claims.contains_key("sub").then_some(Value::Object(claims))
@@ -206,16 +220,25 @@ fn introspect(inner: &Inner, method: &Method, headers: &http::HeaderMap, body: &
     };
     *lock(&inner.state.last_introspection_auth) = Some(seen);
     if !authorised {
-        let mut r = json_resp(StatusCode::UNAUTHORIZED, &json!({"error": "invalid_client"}));
+        let mut r = json_resp(
+            StatusCode::UNAUTHORIZED,
+            &json!({"error": "invalid_client"}),
+        );
         let v = "Basic realm=\"introspection\"".parse().expect("ascii");
         r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         return r;
     }
     let Some(token) = form_get(&form, "token").filter(|t| !t.is_empty()) else {
-        return json_resp(StatusCode::BAD_REQUEST, &json!({"error": "invalid_request"}));
+        return json_resp(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "invalid_request"}),
+        );
     };
     let found = lock(&inner.state.reference_tokens).get(&token).cloned();
-    json_resp(StatusCode::OK, &found.unwrap_or_else(|| json!({"active": false})))
+    json_resp(
+        StatusCode::OK,
+        &found.unwrap_or_else(|| json!({"active": false})),
+    )
 }
 
 /// RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64.
@@ -273,7 +296,9 @@ fn json_resp(status: StatusCode, v: &Value) -> Resp {
 fn text(status: StatusCode, content_type: &str, body: &str) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, content_type.parse().expect("content type"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        content_type.parse().expect("content type"),
+    );
     r
 }

@@ -1,0 +1,579 @@
+#!/usr/bin/env bash
+# Load benchmark for portcullis (issues #3 and #4, "Speed"). Not a test: it prints figures.
+#
+# Starts, all on 127.0.0.1 with free ports picked at run time:
+#   - a fast upstream: nginx `return 200 "ok\n"` (1 worker, no access log);
+#   - nginx as a plain keep-alive reverse proxy to it (1 worker) — the baseline;
+#   - portcullis with a generated config: route `plain` (auth: none) to the same upstream;
+# then measures the targets interleaved (round 1: A B C, round 2: A B C, ...) with wrk at
+# 1, 64 and 256 connections and prints the median of the rounds: requests/s, p50, p99 and
+# CPU µs per request of the server process (utime+stime from /proc/PID/stat), plus the
+# ratios portcullis/nginx. Finally measures portcullis's peak RSS holding 10,000 idle
+# keep-alive connections (nginx's too, for reference).
+#
+# Usage: bash benches/load.sh          (see benches/README.md for the env knobs)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOADDIR=$ROOT/benches/load
+
+# The command as given (env knobs that were set), for the summary.
+CMDLINE=
+for v in BENCH_SECS BENCH_ROUNDS BENCH_CONNS BENCH_WARMUP_SECS BENCH_TARGETS BENCH_RSS_CONNS \
+  BENCH_RSS_NGINX BENCH_INFO_LOG BENCH_PORTCULLIS PORTCULLIS_BIN PORTCULLIS_WORKERS \
+  PORTCULLIS_LOG_LEVEL PORTCULLIS_LOG_FORMAT NGINX_KEEPALIVE; do
+  if [[ -n ${!v+x} ]]; then CMDLINE+="$v=$(printf '%q' "${!v}") "; fi
+done
+CMDLINE+="bash benches/load.sh"
+
+BENCH_SECS=${BENCH_SECS:-10}                 # duration of each wrk run
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}              # interleaved rounds; the table shows the median
+BENCH_CONNS=${BENCH_CONNS:-"1 64 256"}       # connection counts
+BENCH_WARMUP_SECS=${BENCH_WARMUP_SECS:-2}    # per target, before round 1 (0: none)
+BENCH_TARGETS=${BENCH_TARGETS:-}             # optional filter: space-separated target names
+BENCH_RSS_CONNS=${BENCH_RSS_CONNS:-10000}    # idle keep-alive connections for the RSS test (0: skip)
+BENCH_RSS_NGINX=${BENCH_RSS_NGINX:-1}        # also measure the nginx proxy's RSS (reference)
+BENCH_INFO_LOG=${BENCH_INFO_LOG:-0}          # 1: add target `portcullis-info` (log level info)
+BENCH_OUT=${BENCH_OUT:-}                     # directory to keep raw results, wrk output and logs
+BENCH_KEEP_TMP=${BENCH_KEEP_TMP:-0}          # 1: keep the temp dir (configs, logs)
+PORTCULLIS_BIN=${PORTCULLIS_BIN:-}           # prebuilt binary; default: cargo build --release
+BENCH_PORTCULLIS=${BENCH_PORTCULLIS:-1}      # 0: no portcullis at all (direct + nginx only)
+PORTCULLIS_WORKERS=${PORTCULLIS_WORKERS:-}   # tokio worker threads, if the binary supports it
+PORTCULLIS_LOG_LEVEL=${PORTCULLIS_LOG_LEVEL:-warn}
+NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-64}         # nginx proxy's idle upstream connection cache
+PORTCULLIS_LOG_FORMAT=${PORTCULLIS_LOG_FORMAT:-json}
+
+log() { printf '[load %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# --------------------------------------------------------------------------------------
+# Process bookkeeping and cleanup: everything started here is killed on exit.
+# --------------------------------------------------------------------------------------
+PIDS=()
+WRK_PID=
+TMP=$(mktemp -d /tmp/portcullis-load.XXXXXX)
+chmod 755 "$TMP"   # nginx workers run as nobody
+
+stop_pid() {  # stop_pid PID: TERM, wait up to 5 s, then KILL (the process and its children)
+  local pid=$1 kids i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kids=$(pgrep -P "$pid" 2>/dev/null || true)
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid still alive 5 s after SIGTERM: SIGKILL"
+    kill -KILL "$pid" $kids 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? pid
+  trap - EXIT INT TERM
+  if [[ -n $WRK_PID ]]; then kill -TERM "$WRK_PID" 2>/dev/null || true; fi
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  if [[ $BENCH_KEEP_TMP == 1 || $rc != 0 ]]; then
+    log "temp dir kept: $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Many sockets: the RSS client, nginx and portcullis inherit this.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# --------------------------------------------------------------------------------------
+# 1. Tools.
+# --------------------------------------------------------------------------------------
+need_apt=()
+command -v wrk >/dev/null || need_apt+=(wrk)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx-light)
+command -v python3 >/dev/null || need_apt+=(python3)
+command -v curl >/dev/null || need_apt+=(curl)
+if ((${#need_apt[@]})); then
+  log "installing ${need_apt[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+WRK=$(command -v wrk)
+CLK_TCK=$(getconf CLK_TCK)
+
+# --------------------------------------------------------------------------------------
+# 2. The portcullis binary.
+# --------------------------------------------------------------------------------------
+if [[ $BENCH_PORTCULLIS != 1 ]]; then
+  log "BENCH_PORTCULLIS=$BENCH_PORTCULLIS: measuring direct + nginx only"
+elif [[ -z $PORTCULLIS_BIN ]]; then
+  log "cargo build --release (set PORTCULLIS_BIN to skip)"
+  (cd "$ROOT" && cargo build --release) >&2
+  PORTCULLIS_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/portcullis
+fi
+PC_ARGS=()
+if [[ $BENCH_PORTCULLIS == 1 ]]; then
+  [[ -x $PORTCULLIS_BIN ]] || die "no portcullis binary at $PORTCULLIS_BIN"
+fi
+if [[ $BENCH_PORTCULLIS == 1 && -n $PORTCULLIS_WORKERS ]]; then
+  help=$("$PORTCULLIS_BIN" --help 2>&1 || true; "$PORTCULLIS_BIN" run --help 2>&1 || true)
+  flag=$(grep -oE -- '--(worker-threads|workers|threads)\b' <<<"$help" | head -n1 || true)
+  if [[ -n $flag ]]; then
+    PC_ARGS+=("$flag" "$PORTCULLIS_WORKERS")
+    log "portcullis worker threads: $flag $PORTCULLIS_WORKERS"
+  else
+    # tokio's multi-thread runtime reads TOKIO_WORKER_THREADS unless the code overrides it.
+    export PORTCULLIS_WORKERS TOKIO_WORKER_THREADS=$PORTCULLIS_WORKERS
+    log "portcullis --help has no worker flag; exported PORTCULLIS_WORKERS/TOKIO_WORKER_THREADS=$PORTCULLIS_WORKERS"
+  fi
+fi
+
+# --------------------------------------------------------------------------------------
+# Helpers: free ports, readiness, CPU ticks, RSS.
+# --------------------------------------------------------------------------------------
+# Ports below the ephemeral range (so they don't collide with port-0 binds elsewhere),
+# checked bindable, never handed out twice in one run.
+declare -A PORT_TAKEN=()
+free_port() {
+  local p
+  p=$(python3 - "${!PORT_TAKEN[@]}" <<'EOF'
+import random, socket, sys
+taken = set(sys.argv[1:])
+for _ in range(2000):
+    p = random.randint(20000, 32000)
+    if str(p) in taken:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+else:
+    sys.exit("no free port")
+EOF
+  )
+  PORT_TAKEN[$p]=1
+  echo "$p"
+}
+
+wait_port() {  # wait_port PORT PID NAME LOGFILE
+  local port=$1 pid=$2 name=$3 logf=$4 i
+  for ((i = 0; i < 150; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 30 "$logf" >&2 || true
+      die "$name exited during start-up (log: $logf)"
+    fi
+    sleep 0.1
+  done
+  tail -n 30 "$logf" >&2 || true
+  die "$name does not listen on 127.0.0.1:$port after 15 s"
+}
+
+proc_tree() {  # proc_tree PID: the PID and its direct children (nginx master + workers)
+  echo "$1"
+  pgrep -P "$1" 2>/dev/null || true
+}
+
+cpu_ticks() {  # cpu_ticks PID...: sum of utime+stime (fields 14, 15) in clock ticks
+  local pid stat rest total=0
+  local -a f
+  for pid in "$@"; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || { log "warning: pid $pid vanished"; continue; }
+    rest=${stat##*) }          # drop "pid (comm) " — comm may contain spaces
+    read -r -a f <<<"$rest"    # f[0] is field 3 (state) → field N is f[N-3]
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+
+rss_kb() {  # rss_kb FIELD PID...: sum of VmHWM/VmRSS (kB) over the processes
+  local field=$1 pid total=0 v
+  shift
+  for pid in "$@"; do
+    v=$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+
+# --------------------------------------------------------------------------------------
+# 3./4. nginx: the fast upstream and the plain reverse proxy.
+# --------------------------------------------------------------------------------------
+declare -A SERVER_PID=()   # listen port -> pid of the process (tree) to measure
+
+nginx_common() {  # nginx_common DIR WORKER_CONNECTIONS
+  cat <<EOF
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections $2; }
+EOF
+}
+
+nginx_http_common() {  # nginx_http_common DIR
+  cat <<EOF
+  access_log off;
+  client_body_temp_path $1/client_body;
+  proxy_temp_path $1/proxy;
+  # Keep client connections open for the whole run (the default closes after 1000
+  # requests, which would make wrk reconnect and count read errors).
+  keepalive_requests 100000000;
+  keepalive_timeout 600s;
+EOF
+}
+
+start_nginx() {  # start_nginx NAME CONF_FILE PORT → sets NGINX_PID
+  local name=$1 conf=$2 port=$3 dir
+  dir=$(dirname "$conf")
+  "$NGINX" -t -q -p "$dir" -c "$conf" 2>"$dir/config-test.log" || { cat "$dir/config-test.log" >&2; die "bad nginx config for $name"; }
+  "$NGINX" -p "$dir" -c "$conf" >"$dir/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  wait_port "$port" "$NGINX_PID" "$name" "$dir/error.log"
+  SERVER_PID[$port]=$NGINX_PID
+  log "$name: nginx pid $NGINX_PID on 127.0.0.1:$port"
+}
+
+start_upstream() {  # → UP_PORT
+  local dir=$TMP/upstream
+  mkdir -p "$dir"
+  UP_PORT=$(free_port)
+  {
+    nginx_common "$dir" 16384
+    echo "http {"
+    nginx_http_common "$dir"
+    cat <<EOF
+  server {
+    listen 127.0.0.1:$UP_PORT backlog=4096;
+    location / { return 200 "ok\n"; }
+  }
+}
+EOF
+  } >"$dir/nginx.conf"
+  start_nginx upstream "$dir/nginx.conf" "$UP_PORT"
+  UP_PID=$NGINX_PID
+}
+
+start_nginx_proxy() {  # start_nginx_proxy NAME → NGX_PORT, NGX_PID
+  local dir=$TMP/$1
+  mkdir -p "$dir"
+  NGX_PORT=$(free_port)
+  {
+    nginx_common "$dir" 32768
+    echo "http {"
+    nginx_http_common "$dir"
+    cat <<EOF
+  upstream fast {
+    server 127.0.0.1:$UP_PORT;
+    keepalive $NGINX_KEEPALIVE;
+    keepalive_requests 100000000;
+    keepalive_timeout 600s;
+  }
+  server {
+    listen 127.0.0.1:$NGX_PORT backlog=4096;
+    location / {
+      proxy_pass http://fast;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+  } >"$dir/nginx.conf"
+  start_nginx "$1" "$dir/nginx.conf" "$NGX_PORT"
+  NGX_PID=$NGINX_PID
+}
+
+# --------------------------------------------------------------------------------------
+# 5. portcullis.
+# --------------------------------------------------------------------------------------
+
+# ======================= EXTENSION POINT (issue #4 and later) =========================
+# Extra portcullis configuration, e.g. a fake IdP provider for bearer-JWT and
+# cached-introspection routes, or a session route. Emit YAML; keep the indentation.
+#   extra_portcullis_config: top-level keys other than server/admin/log/routes
+#                            (e.g. `providers:` pointing at a local fake IdP, `session:`)
+#   extra_portcullis_routes: route items appended under `routes:` (2-space indent, "- name:")
+# and register their load targets in extra_targets (below) with add_target. Any helper
+# server they need (fake IdP) should be started in start_extra_servers, registered in
+# PIDS for cleanup. Example, once issue #4 lands:
+#   extra_portcullis_routes() { cat <<EOF
+#   - name: jwt
+#     match: { path_prefix: "/jwt/" }
+#     upstream: "http://127.0.0.1:$UP_PORT"
+#     auth: bearer
+#     provider: bench
+# EOF
+#   }
+#   extra_targets() { add_target portcullis-jwt "http://127.0.0.1:$PC_PORT/jwt/" "Authorization: Bearer $JWT"; }
+start_extra_servers() { :; }
+extra_portcullis_config() { :; }
+extra_portcullis_routes() { :; }
+extra_targets() { :; }
+# ======================================================================================
+
+write_portcullis_config() {  # write_portcullis_config FILE PORT ADMIN_PORT LEVEL
+  cat >"$1" <<EOF
+# generated by benches/load.sh
+server:
+  listen: "127.0.0.1:$2"
+  timeouts: { header_read: 60s, idle: 600s, shutdown_grace: 2s }
+admin:
+  listen: "127.0.0.1:$3"
+log:
+  format: $PORTCULLIS_LOG_FORMAT
+  level: $4
+$(extra_portcullis_config)
+routes:
+  - name: plain
+    match: { path_prefix: "/" }
+    upstream: "http://127.0.0.1:$UP_PORT"
+    auth: none
+$(extra_portcullis_routes)
+EOF
+}
+
+start_portcullis() {  # start_portcullis NAME LEVEL → PC_PORT, PC_PID, PC_LOG
+  local name=$1 level=$2 dir=$TMP/$1 admin
+  mkdir -p "$dir"
+  PC_PORT=$(free_port)
+  admin=$(free_port)
+  write_portcullis_config "$dir/portcullis.yaml" "$PC_PORT" "$admin" "$level"
+  if ! "$PORTCULLIS_BIN" check-config "$dir/portcullis.yaml" >"$dir/check.log" 2>&1; then
+    cat "$dir/check.log" >&2
+    die "portcullis check-config rejected the generated config ($dir/portcullis.yaml)"
+  fi
+  PC_LOG=$dir/portcullis.log
+  (ulimit -n 65536 && exec "$PORTCULLIS_BIN" run --config "$dir/portcullis.yaml" "${PC_ARGS[@]}") >"$PC_LOG" 2>&1 &
+  PC_PID=$!
+  PIDS+=("$PC_PID")
+  wait_port "$PC_PORT" "$PC_PID" "$name" "$PC_LOG"
+  SERVER_PID[$PC_PORT]=$PC_PID
+  PC_LOGS+=("$PC_LOG")
+  log "$name: portcullis pid $PC_PID on 127.0.0.1:$PC_PORT (admin $admin, log level $level)"
+}
+PC_LOGS=()
+
+# --------------------------------------------------------------------------------------
+# 8. Targets: one list; each entry = name, URL, extra wrk arguments.
+# --------------------------------------------------------------------------------------
+TARGETS=()
+declare -A TARGET_URL=() TARGET_ARGS=()
+
+# add_target NAME URL [ARG...]: an ARG shaped like "Header-Name: value" becomes
+# `-H 'Header-Name: value'`; anything else is passed to wrk verbatim (e.g. `-s x.lua`).
+# CPU is measured on the server listening on the URL's port (and its children).
+add_target() {
+  local name=$1 url=$2 a args=() header_re='^[A-Za-z0-9_-]+: '
+  shift 2
+  for a in "$@"; do
+    if [[ $a =~ $header_re ]]; then args+=(-H "$a"); else args+=("$a"); fi
+  done
+  if [[ -n $BENCH_TARGETS && " $BENCH_TARGETS " != *" $name "* ]]; then return 0; fi
+  TARGETS+=("$name")
+  TARGET_URL[$name]=$url
+  TARGET_ARGS[$name]=
+  if ((${#args[@]})); then TARGET_ARGS[$name]=$(printf ' %q' "${args[@]}"); fi
+}
+
+url_port() { local u=${1#*://}; u=${u%%/*}; echo "${u##*:}"; }
+
+# --------------------------------------------------------------------------------------
+# 6. Measurement.
+# --------------------------------------------------------------------------------------
+to_us() {  # wrk time ("812.00us", "1.23ms", "2.01s", "1.00m") -> microseconds
+  awk -v t="$1" 'BEGIN {
+    if (t == "") { print 0; exit }
+    n = t + 0; u = t; sub(/^[0-9.]+/, "", u)
+    m = (u == "us") ? 1 : (u == "ms") ? 1e3 : (u == "s") ? 1e6 : (u == "m") ? 6e7 : (u == "h") ? 3.6e9 : 0
+    printf "%.1f\n", n * m }'
+}
+
+RESULTS=$TMP/results.tsv
+printf 'round\ttarget\tconns\trps\tp50_us\tp99_us\trequests\tcpu_ticks\terrors\tnon2xx\n' >"$RESULTS"
+
+run_wrk() {  # run_wrk TARGET CONNS SECS OUTFILE → sets W_CPU (ticks)
+  local name=$1 conns=$2 secs=$3 out=$4 threads before after port
+  local -a extra=() pids=()
+  eval "extra=(${TARGET_ARGS[$name]})"
+  threads=$((conns < 2 ? conns : 2))
+  port=$(url_port "${TARGET_URL[$name]}")
+  mapfile -t pids < <(proc_tree "${SERVER_PID[$port]}")
+  before=$(cpu_ticks "${pids[@]}")
+  # In the background + wait, so that a signal interrupts the run at once (cleanup kills it).
+  timeout $((secs + 30)) "$WRK" -t"$threads" -c"$conns" -d"${secs}s" --latency \
+    "${extra[@]}" "${TARGET_URL[$name]}" >"$out" 2>&1 &
+  WRK_PID=$!
+  wait "$WRK_PID" || { cat "$out" >&2; die "wrk failed for $name"; }
+  WRK_PID=
+  after=$(cpu_ticks "${pids[@]}")
+  W_CPU=$((after - before))
+  kill -0 "${SERVER_PID[$port]}" 2>/dev/null || die "server of $name (pid ${SERVER_PID[$port]}) died during the run"
+}
+
+measure() {  # measure ROUND TARGET CONNS
+  local round=$1 name=$2 conns=$3 out rps reqs p50 p99 errs non2xx
+  out=$TMP/wrk/r$round-$name-c$conns.txt
+  run_wrk "$name" "$conns" "$BENCH_SECS" "$out"
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+  reqs=$(awk '/ requests in / { print $1 }' "$out")
+  p50=$(to_us "$(awk '$1 == "50%" { print $2 }' "$out")")
+  p99=$(to_us "$(awk '$1 == "99%" { print $2 }' "$out")")
+  errs=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
+  non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$conns" "${rps:-0}" "$p50" "$p99" \
+    "${reqs:-0}" "$W_CPU" "${errs:-0}" "${non2xx:-0}" >>"$RESULTS"
+  log "$(printf 'round %s %-20s c=%-4s %9.0f req/s  p50 %8.0f us  p99 %8.0f us  cpu %5.1f us/req  err %s/%s' \
+    "$round" "$name" "$conns" "${rps:-0}" "$p50" "$p99" \
+    "$(awk -v t="$W_CPU" -v n="${reqs:-0}" -v h="$CLK_TCK" 'BEGIN { print (n > 0) ? t * 1e6 / h / n : 0 }')" \
+    "${errs:-0}" "${non2xx:-0}")"
+}
+
+sanity_check() {  # one request per target: expect 200 "ok"
+  local name body code port
+  for name in "${TARGETS[@]}"; do
+    local -a extra=() hdrs=()
+    eval "extra=(${TARGET_ARGS[$name]})"
+    for ((i = 0; i < ${#extra[@]}; i++)); do
+      [[ ${extra[i]} == -H ]] && hdrs+=(-H "${extra[i + 1]}")
+    done
+    body=$(curl -sS -m 10 -o - -w '\n%{http_code}' "${hdrs[@]}" "${TARGET_URL[$name]}" 2>&1) || true
+    code=${body##*$'\n'}
+    if [[ $code != 200 ]]; then
+      port=$(url_port "${TARGET_URL[$name]}")
+      log "sanity check failed for $name (${TARGET_URL[$name]}): $body"
+      for f in "${PC_LOGS[@]}"; do tail -n 20 "$f" >&2 || true; done
+      die "target $name does not answer 200"
+    fi
+  done
+  log "sanity check: all targets answer 200"
+}
+
+# --------------------------------------------------------------------------------------
+# 7. Peak RSS with N idle keep-alive connections.
+# --------------------------------------------------------------------------------------
+idle_rss() {  # idle_rss NAME PORT PID → prints one summary line on stdout
+  local name=$1 port=$2 pid=$3 dir=$TMP/rss-$1 cpid line i estab base hwm rss
+  local -a pids
+  mkdir -p "$dir"
+  mapfile -t pids < <(proc_tree "$pid")
+  base=$(rss_kb VmRSS "${pids[@]}")
+  python3 "$LOADDIR/idle_conns.py" 127.0.0.1 "$port" --conns "$BENCH_RSS_CONNS" --hold 300 \
+    >"$dir/client.log" 2>&1 &
+  cpid=$!
+  PIDS+=("$cpid")
+  line=
+  for ((i = 0; i < 1200; i++)); do   # up to 120 s to open everything
+    line=$(grep -m1 '^READY' "$dir/client.log" || true)
+    [[ -n $line ]] && break
+    kill -0 "$cpid" 2>/dev/null || { cat "$dir/client.log" >&2; die "RSS client for $name exited early"; }
+    sleep 0.1
+  done
+  [[ -n $line ]] || die "RSS client for $name did not finish opening connections in 120 s"
+  sleep 2   # let the server settle with the connections idle
+  estab=$(ss -Htn state established "( sport = :$port )" | wc -l)
+  mapfile -t pids < <(proc_tree "$pid")
+  hwm=$(rss_kb VmHWM "${pids[@]}")
+  rss=$(rss_kb VmRSS "${pids[@]}")
+  stop_pid "$cpid"
+  printf '%-22s idle conns %5s (established at read: %5s)  peak RSS (VmHWM) %7.1f MB  RSS now %7.1f MB  RSS before %6.1f MB  [%s]\n' \
+    "$name" "$BENCH_RSS_CONNS" "$estab" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" \
+    "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$base" 'BEGIN { print k / 1024 }')" \
+    "${line#READY }"
+}
+
+# --------------------------------------------------------------------------------------
+# Main.
+# --------------------------------------------------------------------------------------
+mkdir -p "$TMP/wrk"
+log "tmp $TMP; wrk $("$WRK" -v 2>&1 | head -n1 | awk '{print $2}'); $("$NGINX" -v 2>&1); portcullis $PORTCULLIS_BIN"
+log "$(nproc) CPUs; BENCH_SECS=$BENCH_SECS BENCH_ROUNDS=$BENCH_ROUNDS BENCH_CONNS='$BENCH_CONNS' log level $PORTCULLIS_LOG_LEVEL"
+
+start_upstream
+start_nginx_proxy nginx
+add_target direct "http://127.0.0.1:$UP_PORT/"
+add_target nginx "http://127.0.0.1:$NGX_PORT/"
+if [[ $BENCH_PORTCULLIS == 1 ]]; then
+  start_extra_servers
+  start_portcullis portcullis "$PORTCULLIS_LOG_LEVEL"
+  PC_MAIN_PORT=$PC_PORT
+  add_target portcullis "http://127.0.0.1:$PC_MAIN_PORT/"
+  extra_targets
+  if [[ $BENCH_INFO_LOG == 1 ]]; then
+    start_portcullis portcullis-info info
+    add_target portcullis-info "http://127.0.0.1:$PC_PORT/"
+  fi
+  PC_PORT=$PC_MAIN_PORT
+fi
+((${#TARGETS[@]})) || die "no targets (BENCH_TARGETS='$BENCH_TARGETS')"
+log "targets: ${TARGETS[*]}"
+
+sanity_check
+if ((BENCH_WARMUP_SECS > 0)); then
+  for name in "${TARGETS[@]}"; do
+    run_wrk "$name" 64 "$BENCH_WARMUP_SECS" "$TMP/wrk/warmup-$name.txt"
+  done
+  log "warm-up done"
+fi
+
+for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+  for conns in $BENCH_CONNS; do
+    for name in "${TARGETS[@]}"; do
+      measure "$round" "$name" "$conns"
+    done
+  done
+done
+
+SUMMARY=$TMP/summary.txt
+{
+  echo "== portcullis load benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, wrk ${BENCH_SECS}s x ${BENCH_ROUNDS} rounds, portcullis log level $PORTCULLIS_LOG_LEVEL${PORTCULLIS_WORKERS:+, workers $PORTCULLIS_WORKERS}"
+  echo "command: $CMDLINE"
+  python3 "$LOADDIR/report.py" --clk-tck "$CLK_TCK" "$RESULTS"
+} | tee "$SUMMARY"
+
+# Problems seen by portcullis during the runs (warn level and above end up here).
+for f in ${PC_LOGS[@]+"${PC_LOGS[@]}"}; do
+  n=$(grep -ciE 'panic|error|warn' "$f" || true)
+  if ((n > 0)); then
+    echo "portcullis log $f: $n warning/error lines, first ones:" | tee -a "$SUMMARY"
+    grep -iE 'panic|error|warn' "$f" | head -n 5 | cut -c1-300 | tee -a "$SUMMARY"
+  fi
+done
+
+if ((BENCH_RSS_CONNS > 0)); then
+  log "idle keep-alive RSS test: $BENCH_RSS_CONNS connections (fresh instances)"
+  # Fresh processes so that VmHWM reflects only the idle-connection scenario.
+  for pid in "${SERVER_PID[@]}"; do
+    [[ $pid == "$UP_PID" ]] || stop_pid "$pid"
+  done
+  echo "== peak RSS with $BENCH_RSS_CONNS idle keep-alive connections (one request each)" | tee -a "$SUMMARY"
+  if [[ $BENCH_PORTCULLIS == 1 ]]; then
+    start_portcullis portcullis-rss "$PORTCULLIS_LOG_LEVEL"
+    idle_rss portcullis "$PC_PORT" "$PC_PID" | tee -a "$SUMMARY"
+    stop_pid "$PC_PID"
+  fi
+  if [[ $BENCH_RSS_NGINX == 1 ]]; then
+    start_nginx_proxy nginx-rss
+    idle_rss nginx "$NGX_PORT" "$NGX_PID" | tee -a "$SUMMARY"
+  fi
+fi
+
+if [[ -n $BENCH_OUT ]]; then
+  mkdir -p "$BENCH_OUT"
+  cp -r "$RESULTS" "$SUMMARY" "$TMP/wrk" "$BENCH_OUT"/
+  for f in "${PC_LOGS[@]}"; do cp "$f" "$BENCH_OUT/$(basename "$(dirname "$f")").log"; done
+  log "raw results in $BENCH_OUT"
+fi

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Aggregate benches/load.sh raw results into the median table and the ratios.
+
+Input: a TSV with a header line and the columns
+  round target conns rps p50_us p99_us requests cpu_ticks errors non2xx
+(one line per wrk run). cpu_ticks are clock ticks (CLK_TCK, given with --clk-tck)
+used by the measured server process(es) during that run.
+
+Output: per (target, conns) the MEDIAN over rounds of requests/s, p50, p99 and
+CPU µs per request (each metric's median taken independently), plus the error
+total; then ratios of every gateway target against the nginx proxy (and, for
+extra portcullis targets, against the plain route).
+"""
+
+import argparse
+import csv
+import statistics
+import sys
+from collections import OrderedDict, defaultdict
+
+REFERENCE = "direct"  # the upstream itself, no proxy
+BASELINE = "nginx"  # nginx as a plain reverse proxy
+PLAIN = "portcullis"  # portcullis plain route
+
+
+def fmt_ms(us):
+    return f"{us / 1000:.3f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}x"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("tsv")
+    ap.add_argument("--clk-tck", type=int, default=100)
+    args = ap.parse_args()
+
+    runs = defaultdict(list)  # (target, conns) -> [row]
+    targets, conns_seen = OrderedDict(), OrderedDict()
+    with open(args.tsv, newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            key = (row["target"], int(row["conns"]))
+            targets[row["target"]] = None
+            conns_seen[int(row["conns"])] = None
+            runs[key].append(row)
+    if not runs:
+        print("no results", file=sys.stderr)
+        return 1
+
+    med = {}
+    for key, rows in runs.items():
+        rps = [float(r["rps"]) for r in rows]
+        p50 = [float(r["p50_us"]) for r in rows]
+        p99 = [float(r["p99_us"]) for r in rows]
+        cpu = []
+        for r in rows:
+            n = int(r["requests"])
+            if n > 0:
+                cpu.append(int(r["cpu_ticks"]) * 1e6 / args.clk_tck / n)
+        med[key] = {
+            "rps": statistics.median(rps),
+            "p50": statistics.median(p50),
+            "p99": statistics.median(p99),
+            "cpu": statistics.median(cpu) if cpu else None,
+            "err": sum(int(r["errors"]) + int(r["non2xx"]) for r in rows),
+            "n": len(rows),
+        }
+
+    print(f"Median of rounds (CPU/req = server process CPU time / requests completed;"
+          f" for '{REFERENCE}' it is the upstream nginx itself)")
+    hdr = f"{'target':<22} {'conns':>5} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'CPU us/req':>11} {'errors':>7} {'runs':>4}"
+    print(hdr)
+    print("-" * len(hdr))
+    for c in conns_seen:
+        for t in targets:
+            m = med.get((t, c))
+            if not m:
+                continue
+            cpu = f"{m['cpu']:.1f}" if m["cpu"] is not None else "n/a"
+            print(f"{t:<22} {c:>5} {m['rps']:>10.0f} {fmt_ms(m['p50']):>9} {fmt_ms(m['p99']):>9}"
+                  f" {cpu:>11} {m['err']:>7} {m['n']:>4}")
+        print()
+
+    gateways = [t for t in targets if t not in (REFERENCE, BASELINE)]
+    if BASELINE in targets and gateways:
+        print(f"Ratios against the nginx proxy (target: rps >= 1.00x, p99 <= 1.20x, CPU/req <= 1.00x)")
+        hdr = f"{'target':<22} {'conns':>5} {'rps':>8} {'p99':>8} {'CPU/req':>8} {'nginx/direct rps':>17} {'rps vs plain':>13}"
+        print(hdr)
+        print("-" * len(hdr))
+        for c in conns_seen:
+            b = med.get((BASELINE, c))
+            d = med.get((REFERENCE, c))
+            p = med.get((PLAIN, c))
+            for t in gateways:
+                m = med.get((t, c))
+                if not m or not b:
+                    continue
+                vs_plain = ratio(m["rps"], p["rps"]) if (p and t != PLAIN) else "-"
+                nd = ratio(b["rps"], d["rps"]) if d else "n/a"
+                print(f"{t:<22} {c:>5} {ratio(m['rps'], b['rps']):>8} {ratio(m['p99'], b['p99']):>8}"
+                      f" {ratio(m['cpu'], b['cpu']):>8} {nd:>17} {vs_plain:>13}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+//! Micro-benchmark of bearer-token validation: RS256 and ES256, verified afresh (header
+//! vetting, key lookup, signature, claims) and answered from the verified-token cache
+//! (hash + lookup + `exp` re-check). Run: `cargo bench --bench token_validation`.
+
+// A benchmark is test code: failing loudly on broken setup is the point, and criterion's
+// macros generate undocumented items.
+#![allow(clippy::expect_used, missing_docs)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use criterion::{criterion_group, criterion_main, Criterion};
+use portcullis::auth::credentials::TokenHash;
+use portcullis::auth::jwks::KeySet;
+use portcullis::auth::jwt::{self, JwtValidator, VerifiedCache, VerifiedToken, ASYMMETRIC_ALGS};
+use serde_json::json;
+
+const ISS: &str = "https://idp.example.com";
+
+fn b64(data: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(data)
+}
+
+fn claims() -> serde_json::Value {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    json!({"iss": ISS, "aud": "api1", "sub": "alice", "exp": now + 3600, "iat": now,
+        "scope": "api1.read api1.write", "preferred_username": "alice", "groups": ["a", "b"]})
+}
+
+fn message(kid: &str, alg: &str) -> String {
+    let header = json!({"alg": alg, "kid": kid, "typ": "JWT"});
+    format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims().to_string().as_bytes())
+    )
+}
+
+/// An RS256 token and its JWK.
+fn rs256() -> (String, serde_json::Value) {
+    let key = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa keygen");
+    let msg = message("rsa", "RS256");
+    let mut sig = vec![0; key.public_modulus_len()];
+    key.sign(
+        &signature::RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        msg.as_bytes(),
+        &mut sig,
+    )
+    .expect("rsa sign");
+    let p = key.public_key();
+    let jwk = json!({"kty": "RSA", "kid": "rsa", "use": "sig",
+        "n": b64(p.modulus().big_endian_without_leading_zero()),
+        "e": b64(p.exponent().big_endian_without_leading_zero())});
+    (format!("{msg}.{}", b64(&sig)), jwk)
+}
+
+/// An ES256 token and its JWK.
+fn es256() -> (String, serde_json::Value) {
+    let key =
+        EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).expect("ec keygen");
+    let msg = message("ec", "ES256");
+    let sig = key
+        .sign(&SystemRandom::new(), msg.as_bytes())
+        .expect("ec sign");
+    let point = key.public_key().as_ref();
+    let jwk = json!({"kty": "EC", "kid": "ec", "use": "sig", "crv": "P-256",
+        "x": b64(&point[1..33]), "y": b64(&point[33..])});
+    (format!("{msg}.{}", b64(sig.as_ref())), jwk)
+}
+
+fn bench(c: &mut Criterion) {
+    let (rs_token, rs_jwk) = rs256();
+    let (es_token, es_jwk) = es256();
+    let doc = json!({"keys": [rs_jwk, es_jwk]}).to_string();
+    let keys = KeySet::from_json(doc.as_bytes()).expect("jwks");
+    let validator = JwtValidator::new(
+        ISS.into(),
+        vec!["api1".into()],
+        Duration::from_secs(60),
+        ASYMMETRIC_ALGS.to_vec(),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let cache = VerifiedCache::new(10_000);
+
+    for (name, token) in [("rs256", &rs_token), ("es256", &es_token)] {
+        let (claims, exp) = validator.validate(token, &keys).expect("valid token");
+        c.bench_function(&format!("{name}/fresh"), |b| {
+            b.iter(|| validator.validate(black_box(token), &keys))
+        });
+        let entry = Arc::new(VerifiedToken {
+            claims: Arc::new(claims),
+            exp,
+        });
+        rt.block_on(cache.insert(TokenHash::of(token), entry));
+        c.bench_function(&format!("{name}/cached"), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let hash = TokenHash::of(black_box(token));
+                    let hit = cache.get(&hash).await.expect("cached");
+                    assert!(validator.still_valid(hit.exp, jwt::unix_now()));
+                    hit.claims.clone()
+                })
+            })
+        });
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,58 @@
+//! Fuzzes header hygiene on a header map built from arbitrary `name: value` lines: no
+//! panic, and afterwards no hop-by-hop header, no header named in `Connection`, and no
+//! identity header in any spelling is left; X-Forwarded-For is always set.
+#![no_main]
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use libfuzzer_sys::fuzz_target;
+use portcullis::proxy::headers::{
+    remove_hop_by_hop, set_forwarded, upgrade_protocol, IdentityHeaderSet, CONNECTION, HOP_BY_HOP,
+    HOST, X_FORWARDED_FOR,
+};
+
+fuzz_target!(|data: &[u8]| {
+    let mut headers = HeaderMap::new();
+    for line in data.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) {
+            headers.append(n, v);
+        }
+    }
+
+    // Names the client listed in Connection (Host excepted) must be gone afterwards.
+    let listed: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
+        .filter(|n| *n != HOST)
+        .collect();
+
+    let _ = upgrade_protocol(&headers);
+    remove_hop_by_hop(&mut headers);
+    for name in HOP_BY_HOP.iter().chain(&listed) {
+        assert!(!headers.contains_key(name), "{name} survived");
+    }
+
+    let custom = [HeaderName::from_static("x-tenant")];
+    let set = IdentityHeaderSet::new(&custom);
+    set.strip(&mut headers);
+    for name in headers.keys() {
+        assert!(!set.contains(name.as_str()), "{name} survived");
+    }
+
+    let host = headers.get(HOST).cloned();
+    let trusted = data.first().is_some_and(|b| b & 1 == 1);
+    let peer = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    set_forwarded(&mut headers, peer, trusted, "https", host.as_ref());
+    let xff = headers.get(X_FORWARDED_FOR).map(|v| v.as_bytes().to_vec());
+    assert!(
+        xff.is_some_and(|v| v.ends_with(b"192.0.2.1")),
+        "XFF must end with the peer"
+    );
+});

@@ -1,0 +1,358 @@
+//! Local validation of a provider's compact-JWS tokens (access tokens and, as in seed
+//! 000, ID tokens used as API tokens), and the verified-token cache.
+//!
+//! We parse the JOSE header ourselves so the allowlist, `crit` and `typ` rules are ours;
+//! jsonwebtoken (aws-lc-rs) checks only the signature, and the claim rules (`iss`, `aud`,
+//! numeric `exp`, `nbf`, `iat`) are checked here. Must never find a key through the
+//! token (`jku`, `x5u`, `jwk`, `x5c`), never accept `none` or HMAC, and never put the token
+//! into an error or log line.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use super::credentials::TokenHash;
+use super::jwks::{asymmetric_alg, KeyMiss, KeySet};
+use super::{AuthError, Claims};
+
+/// The algorithms a provider token may use when neither config nor discovery narrows it.
+pub const ASYMMETRIC_ALGS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Why a token was refused. The reason is for logs only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtError {
+    /// No key in the provider's JWKS fits the token (refetch or introspection may help).
+    UnknownKey,
+    /// Anything else, with a short static reason.
+    Invalid(&'static str),
+}
+
+impl From<JwtError> for AuthError {
+    fn from(e: JwtError) -> Self {
+        match e {
+            JwtError::UnknownKey => AuthError::InvalidToken("no matching key in JWKS".into()),
+            JwtError::Invalid(reason) => AuthError::InvalidToken(reason.into()),
+        }
+    }
+}
+
+/// What we take from the JOSE header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHeader {
+    /// The (allowed) algorithm.
+    pub alg: Algorithm,
+    /// The key id, if any.
+    pub kid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
+    // Presence alone is fatal (even `null`): we implement no JWS extension (RFC 7515 §4.1.11).
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// Whether `token` has the compact-JWS shape (three non-empty base64url parts).
+pub fn looks_like_jwt(token: &str) -> bool {
+    let mut parts = token.split('.');
+    let ok = |p: Option<&str>| {
+        p.is_some_and(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+    };
+    ok(parts.next()) && ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+}
+
+/// Seconds since the epoch, as a float (NumericDate may have fractions).
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// One provider's token rules.
+#[derive(Debug, Clone)]
+pub struct JwtValidator {
+    issuer: String,
+    audiences: Vec<String>,
+    leeway: f64,
+    algs: Vec<Algorithm>,
+}
+
+impl JwtValidator {
+    /// Rules for tokens of `issuer`, with `aud` containing one of `audiences`.
+    pub fn new(
+        issuer: String,
+        audiences: Vec<String>,
+        leeway: Duration,
+        algs: Vec<Algorithm>,
+    ) -> Self {
+        JwtValidator {
+            issuer,
+            audiences,
+            leeway: leeway.as_secs_f64(),
+            algs,
+        }
+    }
+
+    /// The allowlist: the configured algorithms, else what discovery advertises for ID
+    /// tokens, intersected with [`ASYMMETRIC_ALGS`] either way; when that leaves nothing,
+    /// the whole asymmetric set (keys still come only from the provider's JWKS).
+    pub fn allowed_algs(
+        configured: Option<&[Algorithm]>,
+        discovered: Option<&[String]>,
+    ) -> Vec<Algorithm> {
+        let picked: Vec<Algorithm> = match (configured, discovered) {
+            (Some(cfg), _) => cfg
+                .iter()
+                .copied()
+                .filter(|a| ASYMMETRIC_ALGS.contains(a))
+                .collect(),
+            (None, Some(names)) => names.iter().filter_map(|n| asymmetric_alg(n)).collect(),
+            (None, None) => Vec::new(),
+        };
+        if picked.is_empty() {
+            ASYMMETRIC_ALGS.to_vec()
+        } else {
+            picked
+        }
+    }
+
+    /// The allowed algorithms.
+    pub fn algs(&self) -> &[Algorithm] {
+        &self.algs
+    }
+
+    /// Decodes and vets the JOSE header: allowed `alg`, no `crit`, acceptable `typ`.
+    pub fn header(&self, token: &str) -> Result<TokenHeader, JwtError> {
+        let encoded = token
+            .split('.')
+            .next()
+            .ok_or(JwtError::Invalid("not a JWS"))?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(encoded)
+            .map_err(|_| JwtError::Invalid("header is not base64url"))?;
+        let raw: RawHeader = serde_json::from_slice(&bytes)
+            .map_err(|_| JwtError::Invalid("header is not a valid JOSE header"))?;
+        if raw.alg.eq_ignore_ascii_case("none") {
+            return Err(JwtError::Invalid("alg none"));
+        }
+        if raw
+            .alg
+            .get(..2)
+            .is_some_and(|p| p.eq_ignore_ascii_case("hs"))
+        {
+            return Err(JwtError::Invalid("symmetric alg"));
+        }
+        let alg = asymmetric_alg(&raw.alg)
+            .filter(|a| self.algs.contains(a))
+            .ok_or(JwtError::Invalid("alg not allowed"))?;
+        if raw.crit {
+            return Err(JwtError::Invalid("crit header"));
+        }
+        if let Some(typ) = &raw.typ {
+            let t = typ
+                .get(..12)
+                .filter(|p| p.eq_ignore_ascii_case("application/"))
+                .map_or(typ.as_str(), |_| &typ[12..]);
+            if !(t.eq_ignore_ascii_case("jwt") || t.eq_ignore_ascii_case("at+jwt")) {
+                return Err(JwtError::Invalid("typ not accepted"));
+            }
+        }
+        Ok(TokenHeader { alg, kid: raw.kid })
+    }
+
+    /// Verifies the signature with `key`, then the claims. Returns claims and `exp`.
+    pub fn verify(
+        &self,
+        token: &str,
+        header: &TokenHeader,
+        key: &DecodingKey,
+        now: f64,
+    ) -> Result<(Claims, f64), JwtError> {
+        let (message, signature) = token
+            .rsplit_once('.')
+            .ok_or(JwtError::Invalid("not a JWS"))?;
+        let valid = jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, header.alg)
+            .map_err(|_| JwtError::Invalid("signature undecodable or key unfit"))?;
+        if !valid {
+            return Err(JwtError::Invalid("bad signature"));
+        }
+        let payload = message
+            .split_once('.')
+            .map(|(_, p)| p)
+            .ok_or(JwtError::Invalid("not a JWS"))?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| JwtError::Invalid("payload is not base64url"))?;
+        let claims: Claims = serde_json::from_slice(&bytes)
+            .map_err(|_| JwtError::Invalid("payload is not a JSON object"))?;
+        let exp = self.check_claims(&claims, now)?;
+        Ok((claims, exp))
+    }
+
+    /// Header, key lookup and verification against one key set (no refetch).
+    pub fn validate(&self, token: &str, keys: &KeySet) -> Result<(Claims, f64), JwtError> {
+        if !looks_like_jwt(token) {
+            return Err(JwtError::Invalid("not a JWS"));
+        }
+        let header = self.header(token)?;
+        let key = keys
+            .find(header.kid.as_deref(), header.alg)
+            .map_err(key_miss)?;
+        self.verify(token, &header, key, unix_now())
+    }
+
+    /// `iss` exact; `aud` (string or array) has one of ours; `exp` a number in the future;
+    /// `nbf`/`iat` (when present) numbers not in the future, all with leeway. Returns `exp`.
+    pub fn check_claims(&self, claims: &Claims, now: f64) -> Result<f64, JwtError> {
+        match claims.get("iss") {
+            Some(Value::String(iss)) if *iss == self.issuer => {}
+            Some(_) => return Err(JwtError::Invalid("wrong iss")),
+            None => return Err(JwtError::Invalid("iss missing")),
+        }
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => self.audiences.iter().any(|x| x == a),
+            Some(Value::Array(list)) => list.iter().any(|a| {
+                a.as_str()
+                    .is_some_and(|a| self.audiences.iter().any(|x| x == a))
+            }),
+            Some(_) => return Err(JwtError::Invalid("aud malformed")),
+            None => return Err(JwtError::Invalid("aud missing")),
+        };
+        if !aud_ok {
+            return Err(JwtError::Invalid("wrong aud"));
+        }
+        let exp = numeric(claims, "exp")?.ok_or(JwtError::Invalid("exp missing"))?;
+        if now >= exp + self.leeway {
+            return Err(JwtError::Invalid("expired"));
+        }
+        if numeric(claims, "nbf")?.is_some_and(|nbf| nbf > now + self.leeway) {
+            return Err(JwtError::Invalid("not yet valid (nbf)"));
+        }
+        if numeric(claims, "iat")?.is_some_and(|iat| iat > now + self.leeway) {
+            return Err(JwtError::Invalid("issued in the future (iat)"));
+        }
+        Ok(exp)
+    }
+
+    /// Whether a cached token with this `exp` is still within its lifetime.
+    pub fn still_valid(&self, exp: f64, now: f64) -> bool {
+        now < exp + self.leeway
+    }
+}
+
+/// Maps a key-lookup miss to a rejection.
+pub fn key_miss(miss: KeyMiss) -> JwtError {
+    match miss {
+        KeyMiss::NotFound => JwtError::UnknownKey,
+        KeyMiss::Ambiguous => JwtError::Invalid("no kid and several candidate keys"),
+    }
+}
+
+/// A NumericDate claim: absent → None; present → must be a finite JSON number (a string
+/// such as `"exp": "9999999999"` is refused, cf. CVE-2026-25537).
+fn numeric(claims: &Claims, name: &'static str) -> Result<Option<f64>, JwtError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(v) if v.is_finite() => Ok(Some(v)),
+            _ => Err(JwtError::Invalid("time claim out of range")),
+        },
+        Some(_) => Err(JwtError::Invalid("time claim is not a number")),
+    }
+}
+
+/// A token whose signature and claims were checked.
+#[derive(Debug)]
+pub struct VerifiedToken {
+    /// Its claims.
+    pub claims: Arc<Claims>,
+    /// Its `exp` (re-checked on every cache hit).
+    pub exp: f64,
+}
+
+/// Entry life = time left until `exp` (so nothing outlives its token).
+struct UntilExp;
+
+impl moka::Expiry<TokenHash, Arc<VerifiedToken>> for UntilExp {
+    fn expire_after_create(
+        &self,
+        _key: &TokenHash,
+        value: &Arc<VerifiedToken>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(Duration::from_secs_f64((value.exp - unix_now()).max(0.0)))
+    }
+}
+
+/// Verified tokens by SHA-256, so a repeated token skips the signature check. Bounded;
+/// `exp` is re-checked by the caller on every hit.
+#[derive(Clone)]
+pub struct VerifiedCache {
+    cache: Option<moka::future::Cache<TokenHash, Arc<VerifiedToken>>>,
+}
+
+impl VerifiedCache {
+    /// A cache of at most `size` tokens (0 disables it).
+    pub fn new(size: u64) -> Self {
+        let cache = (size > 0).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(size)
+                .expire_after(UntilExp)
+                .build()
+        });
+        VerifiedCache { cache }
+    }
+
+    /// The cached verification, if any.
+    pub async fn get(&self, hash: &TokenHash) -> Option<Arc<VerifiedToken>> {
+        self.cache.as_ref()?.get(hash).await
+    }
+
+    /// Remembers a verification (only while the token has time left).
+    pub async fn insert(&self, hash: TokenHash, token: Arc<VerifiedToken>) {
+        if let Some(cache) = &self.cache {
+            if token.exp > unix_now() {
+                cache.insert(hash, token).await;
+            }
+        }
+    }
+
+    /// Forgets everything (e.g. after the allowed algorithms changed).
+    pub fn clear(&self) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate_all();
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;

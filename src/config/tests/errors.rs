@@ -1,0 +1,357 @@
+//! Errors: all collected in one pass with field paths, unknown-key hints, secrets never
+//! echoed, and no panic on malformed input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+
+#[test]
+fn all_errors_are_collected_with_paths() {
+    let text = r#"
+server:
+  listen: "nonsense"
+  timeouts: { idle: 30 }
+  trusted_proxies: ["10.0.0.0/33"]
+routs: []
+providers:
+  - name: corp
+    issuer: "http://idp.example.com"
+    client_id: portcullis
+    client_secret: s
+    signing_algs: [HS256, RS256]
+routes:
+  - name: a
+    upstream: "ftp://x"
+    auth: bearer
+  - name: a
+    upstream: "http://127.0.0.1:1"
+  - name: c
+    upstream: "http://127.0.0.1:1"
+    auth: sesion
+    strip_prefix: maybe
+    match: { path_prefix: "v1" }
+"#;
+    let errs = errors(text);
+    assert_issue(&errs, "server.listen", "not an IP:port");
+    assert_issue(&errs, "server.timeouts.idle", "has no unit");
+    assert_issue(&errs, "server.trusted_proxies[0]", "prefix length");
+    assert_issue(&errs, "routs", "did you mean `routes`");
+    assert_issue(&errs, "providers[0].issuer", "https");
+    assert_issue(
+        &errs,
+        "providers[0].signing_algs[0]",
+        "HS256 is symmetric and cannot be used with provider keys",
+    );
+    assert_issue(&errs, "routes[0].upstream", "not an absolute http(s) URL");
+    assert_issue(&errs, "routes[1].name", "duplicate route name `a`");
+    assert_issue(
+        &errs,
+        "routes[1].auth",
+        "missing; one of bearer|session|any|none",
+    );
+    assert_issue(&errs, "routes[2].auth", "`sesion` is not one of");
+    assert_issue(&errs, "routes[2].strip_prefix", "expected true or false");
+    assert_issue(&errs, "routes[2].match.path_prefix", "must start with `/`");
+    assert!(errs.0.len() >= 12, "{errs}");
+    // Display: one `path: message` per line.
+    assert_eq!(errs.to_string().lines().count(), errs.0.len());
+    assert!(errs
+        .to_string()
+        .contains("routes[0].upstream: not an absolute http(s) URL"));
+}
+
+#[test]
+fn every_unknown_key_is_reported_with_a_hint() {
+    let text = r#"
+routs: []
+server: { listn: "0.0.0.0:80", timeout: { idle: 1s } }
+session: { secret: [] }
+providers:
+  - { name: a, issuer: "https://a", client_id: a, client_secret: s, client-auth: none }
+"#;
+    let errs = errors(text);
+    assert_issue(&errs, "routs", "did you mean `routes`?");
+    assert_issue(&errs, "server.listn", "did you mean `listen`?");
+    assert_issue(&errs, "server.timeout", "did you mean `timeouts`?");
+    assert_issue(&errs, "session.secret", "did you mean `secrets`?");
+    assert_issue(
+        &errs,
+        "providers[0].client-auth",
+        "did you mean `client_auth`?",
+    );
+    assert_eq!(errs.0.len(), 5, "{errs}");
+    let errs =
+        errors("routes:\n  - name: a\n    host: x.com\n    upstream: http://a\n    auth: none\n");
+    assert_issue(&errs, "routes[0].host", "did you mean `match.host`?");
+}
+
+#[test]
+fn type_errors_carry_paths() {
+    let text = r#"
+server: { limits: { max_header_bytes: -1 }, trusted_proxies: "10.0.0.0/8" }
+admin: { listen: [1] }
+routes:
+  - name: x
+    upstream: { url: "http://a" }
+    auth: none
+    timeouts: "5s"
+"#;
+    let errs = errors(text);
+    assert_issue(
+        &errs,
+        "server.limits.max_header_bytes",
+        "non-negative integer",
+    );
+    assert_issue(&errs, "server.trusted_proxies", "expected a list");
+    assert_issue(&errs, "admin.listen", "expected a string, got a list");
+    assert_issue(
+        &errs,
+        "routes[0].upstream",
+        "expected a string, got a mapping",
+    );
+    assert_issue(&errs, "routes[0].timeouts", "expected a mapping");
+    // The bad upstream is reported once, not again as "is required".
+    assert_eq!(
+        errs.0
+            .iter()
+            .filter(|i| i.path == "routes[0].upstream")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn secrets_never_appear_in_errors() {
+    let secrets = [
+        "hunter2-client",
+        "c2hvcnRrZXk",
+        "redis-pa55",
+        "intro-s3cret",
+        "env-s3cret",
+        "url-pa55",
+    ];
+    let env = |name: &str| (name == "SECRET").then(|| "env-s3cret".to_owned());
+    let text = r#"
+providers:
+  - name: corp
+    issuer: "ftp://idp"
+    client_id: portcullis
+    client_secret: hunter2-client
+    client_auth: bogus
+    tokens:
+      verified_cache_size: "${SECRET}"
+      introspection: { client_id: x, client_secret: intro-s3cret, auth_method: private_key_jwt }
+session:
+  secrets: ["c2hvcnRrZXk", "${SECRET}"]
+  store: redis
+  redis: { url: "http://:redis-pa55@host" }
+routes:
+  - name: a
+    upstream: "http://user:url-pa55@127.0.0.1:1/?x"
+    auth: session
+"#;
+    let errs = load_str_with_env(text, &env).unwrap_err();
+    let shown = errs.to_string();
+    for secret in secrets {
+        assert!(!shown.contains(secret), "`{secret}` leaked:\n{shown}");
+    }
+    assert_issue(
+        &errs,
+        "session.secrets[0]",
+        "must be base64 of at least 32 random bytes (got 8 bytes)",
+    );
+    assert_issue(&errs, "session.secrets[1]", "not valid base64");
+    assert_issue(&errs, "session.redis.url", "redis://");
+    assert_issue(&errs, "routes[0].upstream", "credentials");
+    assert_issue(
+        &errs,
+        "providers[0].tokens.verified_cache_size",
+        "non-negative integer",
+    );
+}
+
+#[test]
+fn syntax_errors_and_odd_documents_do_not_panic() {
+    let odd = [
+        "a: [1\nb: 2",
+        "- just\n- a list",
+        "42",
+        "~",
+        "routes: 5",
+        "routes: [~]",
+        "routes: [[1]]",
+        "server: {listen: {a: 1}}",
+        "server: !tagged {}",
+        "routes: [{name: a, allow: {claims: {x: {y: 1}}}}]",
+        "{1: 2, true: x}",
+        "a: &x 1\nb: *x",
+        "base: &b {listen: '1.2.3.4:5'}\nserver: {<<: *b}",
+        "server: {listen: '\u{0}'}",
+        "routes: [{name: \"\u{1F600}\", upstream: \"http://\u{1F600}\", auth: none}]",
+        "routes: [{name: a, upstream: 'http://a', auth: none, identity_headers: {'bad name': x, 'X-A': '{nope}'}}]",
+        "log: {level: \"${\"}",
+        "---\na: 1\n---\nb: 2",
+    ];
+    for text in odd {
+        let _ = load_str_with_env(text, &no_env);
+    }
+    let errs = load_str_with_env("a: [1\nb: 2", &no_env).unwrap_err();
+    assert_eq!(errs.0.len(), 1);
+    assert!(errs.0[0].message.contains("line 2"), "{errs}");
+    let errs = load_str_with_env("- a", &no_env).unwrap_err();
+    assert!(errs.to_string().contains("must be a mapping"));
+}
+
+#[test]
+fn provider_resolution_rules() {
+    let two = r#"
+providers:
+  - { name: a, issuer: "http://127.0.0.1:9000", client_id: a, client_auth: none }
+  - { name: b, issuer: "http://localhost:9001/realms/x", client_id: b, client_auth: none }
+routes:
+  - { name: r1, upstream: "http://a", auth: bearer }
+  - { name: r2, upstream: "http://a", auth: bearer, provider: b, match: { path_prefix: /b } }
+  - { name: r3, upstream: "http://a", auth: bearer, provider: zz, match: { path_prefix: /c } }
+"#;
+    let errs = errors(two);
+    assert_issue(
+        &errs,
+        "routes[0].provider",
+        "2 providers are configured (a, b)",
+    );
+    assert_issue(
+        &errs,
+        "routes[2].provider",
+        "unknown provider `zz` (configured: a, b)",
+    );
+    assert_eq!(errs.0.len(), 2, "{errs}");
+    let none = "routes: [{ name: r, upstream: 'http://a', auth: session }]";
+    let errs = errors(none);
+    assert_issue(&errs, "routes[0].auth", "`providers:` is empty");
+}
+
+#[test]
+fn route_checks() {
+    let text = r#"
+routes:
+  - name: a
+    upstream: "http://a"
+    auth: none
+    allow: { users: [alice] }
+    public_paths: ["/x"]
+    upstream_tls: { ca_file: /nonexistent/ca.pem }
+    identity_headers: { Host: "{sub}", X-A: "{password}", x-b: "{sub}", X-B: "{sub}" }
+  - name: "bad name"
+    match: { path_prefix: /oauth2/x }
+    upstream: "http://a"
+    auth: none
+  - name: c
+    upstream: "http://a"
+    auth: none
+"#;
+    let errs = errors(text);
+    assert_issue(&errs, "routes[0].allow", "no effect with `auth: none`");
+    assert_issue(&errs, "routes[0].public_paths", "no effect");
+    assert_issue(&errs, "routes[0].upstream_tls", "https");
+    assert_issue(
+        &errs,
+        "routes[0].upstream_tls.ca_file",
+        "cannot read /nonexistent/ca.pem",
+    );
+    assert_issue(
+        &errs,
+        "routes[0].identity_headers.Host",
+        "cannot be an identity header",
+    );
+    assert_issue(
+        &errs,
+        "routes[0].identity_headers.X-A",
+        "unknown placeholder `{password}`",
+    );
+    assert_issue(&errs, "routes[0].identity_headers.X-B", "duplicate");
+    assert_issue(&errs, "routes[1].name", "may contain only");
+    assert_issue(&errs, "routes[1].match.path_prefix", "proxy_prefix");
+    assert_issue(
+        &errs,
+        "routes[2].match",
+        "same host and path_prefix as routes[0]",
+    );
+}
+
+#[test]
+fn server_checks() {
+    let text = r#"
+server:
+  listen: "0.0.0.0:8080"
+  public_url: "https://gw.example.com/app"
+  tls: { cert_file: /nonexistent/cert.pem }
+  proxy_prefix: "/"
+  limits: { max_header_bytes: 10 }
+admin: { listen: "127.0.0.1:8080" }
+log: { format: xml, level: infoo }
+"#;
+    let errs = errors(text);
+    assert_issue(&errs, "server.public_url", "without path");
+    assert_issue(&errs, "server.tls.cert_file", "cannot read");
+    assert_issue(
+        &errs,
+        "server.tls.key_file",
+        "is required when cert_file is set",
+    );
+    assert_issue(&errs, "server.proxy_prefix", "must not be `/`");
+    assert_issue(&errs, "server.limits.max_header_bytes", "between 1024");
+    assert_issue(&errs, "admin.listen", "must differ from server.listen");
+    assert_issue(&errs, "log.format", "`xml`");
+    assert_issue(&errs, "log.level", "`infoo` is not a level");
+    let c = try_load("server: {listen: '127.0.0.1:0'}\nadmin: {listen: '127.0.0.1:0'}").unwrap();
+    assert_eq!(c.admin.listen.unwrap().port(), 0);
+    let c = try_load("admin: {listen: off}").unwrap();
+    assert!(c.admin.listen.is_none());
+}
+
+#[test]
+fn provider_checks() {
+    let text = r#"
+providers:
+  - name: a
+    issuer: "https://idp.example.com"
+    client_id: ""
+    client_auth: client_secret_post
+    scopes: [profile]
+    auth_params: { state: x, prompt: login }
+    signing_algs: [none, XX256]
+    tokens: { schemes: [], leeway: 10m, audiences: [] }
+    claims: { username: [], groups: ["a..b"] }
+  - name: a
+    issuer: "https://idp2.example.com"
+    client_id: b
+    client_auth: private_key_jwt
+    tokens: { introspection: { client_id: x } }
+"#;
+    let errs = errors(text);
+    assert_issue(&errs, "providers[0].client_id", "is required");
+    assert_issue(&errs, "providers[0].client_secret", "client_secret_post");
+    assert_issue(&errs, "providers[0].scopes", "`openid`");
+    assert_issue(
+        &errs,
+        "providers[0].auth_params.state",
+        "set by the gateway",
+    );
+    assert_issue(&errs, "providers[0].signing_algs[0]", "never accepted");
+    assert_issue(
+        &errs,
+        "providers[0].signing_algs[1]",
+        "not a supported JWS algorithm",
+    );
+    assert_issue(&errs, "providers[0].tokens.schemes", "at least one");
+    assert_issue(&errs, "providers[0].tokens.leeway", "at most 5m");
+    assert_issue(&errs, "providers[0].tokens.audiences", "must not be empty");
+    assert_issue(&errs, "providers[0].claims.username", "at least one");
+    assert_issue(&errs, "providers[0].claims.groups[0]", "empty segment");
+    assert_issue(&errs, "providers[1].name", "duplicate provider name `a`");
+    assert_issue(&errs, "providers[1].private_key_file", "private_key_jwt");
+    assert_issue(
+        &errs,
+        "providers[1].tokens.introspection.client_secret",
+        "is required",
+    );
+}

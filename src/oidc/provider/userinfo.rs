@@ -1,0 +1,84 @@
+//! The provider's userinfo endpoint: fetching a token's claims (JSON only), with a short
+//! per-token cache and coalescing. Must never cache a failure, never accept a non-JSON
+//! (e.g. signed) answer, and never log the access token.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::ProviderRuntime;
+use crate::auth::credentials::TokenHash;
+use crate::auth::{AuthError, Claims};
+use crate::oidc::IdpCall;
+
+/// Userinfo failures shared among coalesced waiters (never cached).
+#[derive(Debug, Clone)]
+enum UserinfoFailure {
+    Rejected,
+    Unavailable(String),
+}
+
+impl ProviderRuntime {
+    /// The userinfo claims for `access_token` (GET with Bearer, JSON only; cached per token
+    /// for a minute; concurrent calls coalesced). The caller must check that `sub` equals
+    /// the token's `sub`. 401/403 → [`AuthError::InvalidToken`]; other failures →
+    /// [`AuthError::IdpUnavailable`]; failures are never cached.
+    pub async fn userinfo(&self, access_token: &str) -> Result<Arc<Claims>, AuthError> {
+        let Some(discovered) = self.discovered.load_full() else {
+            return Err(AuthError::IdpUnavailable(format!(
+                "provider `{}` not discovered yet",
+                self.name
+            )));
+        };
+        let Some(endpoint) = discovered.metadata.userinfo_endpoint.as_deref() else {
+            return Err(AuthError::IdpUnavailable(format!(
+                "provider `{}` has no userinfo endpoint",
+                self.name
+            )));
+        };
+        let hash = TokenHash::of(access_token);
+        self.userinfo
+            .try_get_with(hash, self.fetch_userinfo(endpoint, access_token))
+            .await
+            .map_err(|e| match &*e {
+                UserinfoFailure::Rejected => {
+                    AuthError::InvalidToken("userinfo rejected the token".into())
+                }
+                UserinfoFailure::Unavailable(m) => AuthError::IdpUnavailable(m.clone()),
+            })
+    }
+
+    async fn fetch_userinfo(
+        &self,
+        endpoint: &str,
+        token: &str,
+    ) -> Result<Arc<Claims>, UserinfoFailure> {
+        let started = Instant::now();
+        let result = self
+            .client
+            .get_bearer(endpoint, "application/json", token)
+            .await;
+        let outcome = match result {
+            Err(e) => Err(UserinfoFailure::Unavailable(format!("userinfo: {e}"))),
+            Ok(r)
+                if r.status == http::StatusCode::UNAUTHORIZED
+                    || r.status == http::StatusCode::FORBIDDEN =>
+            {
+                Err(UserinfoFailure::Rejected)
+            }
+            Ok(r) if !r.status.is_success() => Err(UserinfoFailure::Unavailable(format!(
+                "userinfo answered {}",
+                r.status.as_u16()
+            ))),
+            Ok(r) if !r.is_json() => Err(UserinfoFailure::Unavailable(
+                "userinfo is not JSON (signed userinfo is not supported)".into(),
+            )),
+            Ok(r) => serde_json::from_slice::<Claims>(&r.body)
+                .map(Arc::new)
+                .map_err(|_| UserinfoFailure::Unavailable("userinfo is not a JSON object".into())),
+        };
+        let ok = !matches!(outcome, Err(UserinfoFailure::Unavailable(_)));
+        self.observer
+            .idp_call(&self.name, IdpCall::Userinfo, started.elapsed(), ok);
+        outcome
+    }
+}

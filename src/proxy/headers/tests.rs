@@ -1,0 +1,285 @@
+//! Hop-by-hop, identity-stripping and X-Forwarded-* tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::*;
+
+fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (n, v) in pairs {
+        h.append(
+            HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    h
+}
+
+fn get<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).map(|v| v.to_str().unwrap())
+}
+
+#[test]
+fn hop_by_hop_headers_are_removed() {
+    let mut h = map(&[
+        ("connection", "keep-alive"),
+        ("keep-alive", "timeout=5"),
+        ("proxy-connection", "keep-alive"),
+        ("proxy-authenticate", "Basic"),
+        ("proxy-authorization", "Basic abc"),
+        ("te", "trailers"),
+        ("trailer", "x-checksum"),
+        ("transfer-encoding", "chunked"),
+        ("upgrade", "websocket"),
+        ("accept", "*/*"),
+        ("authorization", "Bearer t"),
+    ]);
+    remove_hop_by_hop(&mut h);
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert!(h.contains_key("accept"));
+    assert!(h.contains_key("authorization"));
+}
+
+#[test]
+fn names_listed_in_connection_are_removed() {
+    let mut h = map(&[
+        ("connection", "X-Foo, close"),
+        ("connection", " ,x-bar ,,\tKEEP-ALIVE "),
+        ("x-foo", "1"),
+        ("X-Bar", "2"),
+        ("x-baz", "3"),
+        ("host", "example.com"),
+    ]);
+    remove_hop_by_hop(&mut h);
+    assert!(!h.contains_key("x-foo"));
+    assert!(!h.contains_key("x-bar"));
+    assert!(!h.contains_key("connection"));
+    assert_eq!(get(&h, "x-baz"), Some("3"));
+}
+
+#[test]
+fn connection_cannot_remove_host_and_bad_tokens_are_ignored() {
+    let mut h = map(&[
+        ("connection", "host, bad token, x(y), , x-ok"),
+        ("host", "example.com"),
+        ("x-ok", "1"),
+    ]);
+    remove_hop_by_hop(&mut h);
+    assert_eq!(get(&h, "host"), Some("example.com"));
+    assert!(!h.contains_key("x-ok"));
+}
+
+#[test]
+fn response_direction_works_too() {
+    let mut h = map(&[
+        ("connection", "x-internal"),
+        ("x-internal", "secret"),
+        ("transfer-encoding", "chunked"),
+        ("content-type", "text/plain"),
+    ]);
+    remove_hop_by_hop(&mut h);
+    assert_eq!(h.len(), 1);
+}
+
+#[test]
+fn upgrade_is_detected_before_stripping() {
+    let h = map(&[
+        ("connection", "keep-alive, Upgrade"),
+        ("upgrade", "websocket"),
+    ]);
+    assert_eq!(
+        upgrade_protocol(&h),
+        Some(HeaderValue::from_static("websocket"))
+    );
+    // No `upgrade` token: the Upgrade header alone is not a request to switch.
+    let h = map(&[("connection", "keep-alive"), ("upgrade", "websocket")]);
+    assert_eq!(upgrade_protocol(&h), None);
+    let h = map(&[("upgrade", "websocket")]);
+    assert_eq!(upgrade_protocol(&h), None);
+    let h = map(&[("connection", "upgrade")]);
+    assert_eq!(upgrade_protocol(&h), None);
+    let h = map(&[
+        ("connection", "upgrade"),
+        ("upgrade", "a"),
+        ("upgrade", "b"),
+    ]);
+    assert_eq!(upgrade_protocol(&h), None);
+    let h = map(&[("connection", "x-upgrade"), ("upgrade", "websocket")]);
+    assert_eq!(upgrade_protocol(&h), None);
+}
+
+#[test]
+fn identity_headers_in_every_spelling_are_stripped() {
+    let custom = [
+        HeaderName::from_static("x-tenant-id"),
+        HeaderName::from_static("x_role"),
+    ];
+    let set = IdentityHeaderSet::new(&custom);
+    let mut h = map(&[
+        ("X-Auth-User", "mallory"),
+        ("x_auth_user", "mallory"),
+        ("X_Auth_User", "mallory"),
+        ("x-auth_email", "m@evil"),
+        ("X_AUTH_GROUPS", "admins"),
+        ("x-auth-subject", "root"),
+        ("x-forwarded-user", "root"),
+        ("x_forwarded_email", "root"),
+        ("x-forwarded-preferred-username", "root"),
+        ("x-forwarded-access-token", "t"),
+        ("x-auth-request-user", "root"),
+        ("x-auth-request-email", "root"),
+        ("x-auth-request-groups", "root"),
+        ("x-auth-request-preferred-username", "root"),
+        ("x-auth-request-access-token", "t"),
+        ("remote-user", "root"),
+        ("remote_user", "root"),
+        ("x-remote-user", "root"),
+        ("x-tenant-id", "1"),
+        ("x_tenant_id", "1"),
+        ("x-role", "admin"),
+        ("x_role", "admin"),
+        ("x-auth-userx", "kept"),
+        ("x-tenant", "kept"),
+        ("accept", "kept"),
+    ]);
+    set.strip(&mut h);
+    let left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(h.contains_key("x-auth-userx"));
+    assert!(h.contains_key("x-tenant"));
+    assert!(h.contains_key("accept"));
+}
+
+#[test]
+fn identity_set_membership() {
+    let set = IdentityHeaderSet::new(&[HeaderName::from_static("x-auth-user")]);
+    assert!(set.contains("X_Auth_User"));
+    assert!(set.contains("REMOTE-USER"));
+    assert!(!set.contains("x-auth-use"));
+    // Duplicates collapse.
+    assert_eq!(set.names().len(), WELL_KNOWN_IDENTITY_HEADERS.len());
+    let empty: [HeaderName; 0] = [];
+    assert_eq!(IdentityHeaderSet::new(&empty).names().len(), 16);
+}
+
+#[test]
+fn untrusted_peer_gets_fresh_forwarding_headers() {
+    let mut h = map(&[
+        ("x-forwarded-for", "1.2.3.4"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "evil.example"),
+        ("forwarded", "for=1.2.3.4"),
+        ("x-real-ip", "1.2.3.4"),
+    ]);
+    let host = HeaderValue::from_static("app.example.com");
+    set_forwarded(
+        &mut h,
+        IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)),
+        false,
+        "http",
+        Some(&host),
+    );
+    assert_eq!(get(&h, "x-forwarded-for"), Some("203.0.113.7"));
+    assert_eq!(get(&h, "x-forwarded-proto"), Some("http"));
+    assert_eq!(get(&h, "x-forwarded-host"), Some("app.example.com"));
+    assert!(!h.contains_key("forwarded"));
+    assert!(!h.contains_key("x-real-ip"));
+    assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
+}
+
+#[test]
+fn untrusted_peer_without_host() {
+    let mut h = map(&[("x-forwarded-host", "evil.example")]);
+    set_forwarded(
+        &mut h,
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+        false,
+        "https",
+        None,
+    );
+    assert_eq!(get(&h, "x-forwarded-for"), Some("::1"));
+    assert_eq!(get(&h, "x-forwarded-proto"), Some("https"));
+    assert!(!h.contains_key("x-forwarded-host"));
+}
+
+#[test]
+fn trusted_peer_appends_and_keeps() {
+    let mut h = map(&[
+        ("x-forwarded-for", "198.51.100.1, 10.0.0.2"),
+        ("x-forwarded-for", "10.0.0.3"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "public.example.com"),
+        ("x-real-ip", "198.51.100.1"),
+    ]);
+    let host = HeaderValue::from_static("internal:8080");
+    set_forwarded(
+        &mut h,
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, 4)),
+        true,
+        "http",
+        Some(&host),
+    );
+    assert_eq!(
+        get(&h, "x-forwarded-for"),
+        Some("198.51.100.1, 10.0.0.2, 10.0.0.3, 10.0.0.4")
+    );
+    assert_eq!(get(&h, "x-forwarded-proto"), Some("https"));
+    assert_eq!(get(&h, "x-forwarded-host"), Some("public.example.com"));
+    assert_eq!(get(&h, "x-real-ip"), Some("198.51.100.1"));
+}
+
+#[test]
+fn trusted_peer_without_headers_sets_them() {
+    let mut h = HeaderMap::new();
+    let host = HeaderValue::from_static("app.example.com");
+    set_forwarded(
+        &mut h,
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        true,
+        "https",
+        Some(&host),
+    );
+    assert_eq!(get(&h, "x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(get(&h, "x-forwarded-proto"), Some("https"));
+    assert_eq!(get(&h, "x-forwarded-host"), Some("app.example.com"));
+}
+
+#[test]
+fn ipv4_mapped_peer_is_written_as_ipv4() {
+    let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 9).to_ipv6_mapped());
+    let mut h = HeaderMap::new();
+    set_forwarded(&mut h, mapped, false, "http", None);
+    assert_eq!(get(&h, "x-forwarded-for"), Some("192.0.2.9"));
+    let nets = [Cidr::parse("192.0.2.0/24").unwrap()];
+    assert!(trusted(mapped, &nets));
+}
+
+#[test]
+fn trust_decisions() {
+    let nets = [
+        Cidr::parse("10.0.0.0/8").unwrap(),
+        Cidr::parse("::1").unwrap(),
+    ];
+    assert!(trusted(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)), &nets));
+    assert!(!trusted(IpAddr::V4(Ipv4Addr::new(11, 0, 0, 1)), &nets));
+    assert!(trusted(IpAddr::V6(Ipv6Addr::LOCALHOST), &nets));
+    assert!(!trusted(IpAddr::V4(Ipv4Addr::LOCALHOST), &nets));
+    assert!(!trusted(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), &[]));
+}
+
+#[test]
+fn unusual_proto_is_accepted_or_skipped() {
+    let mut h = HeaderMap::new();
+    set_forwarded(&mut h, IpAddr::V4(Ipv4Addr::LOCALHOST), false, "wss", None);
+    assert_eq!(get(&h, "x-forwarded-proto"), Some("wss"));
+    let mut h = HeaderMap::new();
+    set_forwarded(
+        &mut h,
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        false,
+        "bad\nproto",
+        None,
+    );
+    assert!(!h.contains_key("x-forwarded-proto"));
+}

@@ -1,0 +1,148 @@
+//! Where sessions live: the [`SessionStore`] trait and the default [`CookieStore`].
+//!
+//! Owns the small contract the SSO flow talks to (load / save / delete, all expressed in
+//! request cookies and `Set-Cookie` headers), so that a Redis store can be added without
+//! touching the flow. Must never decide HTTP statuses, never log cookie values or tokens,
+//! and never fail a read: an unusable session is `None`.
+
+use futures_util::future::BoxFuture;
+use http::HeaderValue;
+
+use super::codec::{decode, encode, present_session_cookies, SessionData, SessionLimits};
+use super::cookie::{delete_cookies, set_cookie, CookieNames, RequestCookies};
+use super::keys::SessionKeys;
+use super::SessionError;
+
+/// Why a session is being saved; a server-side store mints a new id for
+/// [`SaveKind::NewLogin`] (no session fixation) and keeps it for [`SaveKind::Update`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveKind {
+    /// A login just completed: replace any existing session entirely.
+    NewLogin,
+    /// The same session changed (touch, refreshed tokens).
+    Update,
+}
+
+/// A session store. Object-safe (`Arc<dyn SessionStore>`); every method works from the
+/// request's cookies and returns the `Set-Cookie` headers to add to the response.
+pub trait SessionStore: Send + Sync {
+    /// The live session the request carries, if any (limits checked at `now`).
+    fn load<'a>(
+        &'a self,
+        cookies: &'a RequestCookies<'a>,
+        now: u64,
+    ) -> BoxFuture<'a, Option<SessionData>>;
+
+    /// Persists `data`; returns the `Set-Cookie` headers (new values plus deletions of
+    /// stale chunks the browser still holds).
+    fn save<'a>(
+        &'a self,
+        data: &'a SessionData,
+        kind: SaveKind,
+        cookies: &'a RequestCookies<'a>,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<HeaderValue>, SessionError>>;
+
+    /// Ends the request's session; returns deletions for every session cookie present.
+    /// Best effort: the deletions are returned even if server-side removal failed.
+    fn delete<'a>(&'a self, cookies: &'a RequestCookies<'a>) -> BoxFuture<'a, Vec<HeaderValue>>;
+}
+
+/// The default store: the whole session, sealed, in the cookie itself (no server state).
+///
+/// A cookie captured before logout stays valid until its lifetime or idle timeout ends;
+/// only a server-side store can revoke it.
+#[derive(Debug, Clone)]
+pub struct CookieStore {
+    names: CookieNames,
+    keys: SessionKeys,
+    limits: SessionLimits,
+}
+
+impl CookieStore {
+    /// A store writing cookies named per `names`, sealed with `keys`, checked against
+    /// `limits`.
+    pub fn new(names: CookieNames, keys: SessionKeys, limits: SessionLimits) -> CookieStore {
+        CookieStore {
+            names,
+            keys,
+            limits,
+        }
+    }
+
+    /// The cookie names in use.
+    pub fn names(&self) -> &CookieNames {
+        &self.names
+    }
+
+    /// Synchronous [`SessionStore::load`].
+    pub fn load_now(&self, cookies: &RequestCookies<'_>, now: u64) -> Option<SessionData> {
+        decode(cookies, self.names.session(), &self.keys, now, &self.limits)
+    }
+
+    /// Synchronous [`SessionStore::save`]. A session already past its limits is not
+    /// written: its cookies are deleted instead.
+    pub fn save_now(
+        &self,
+        data: &SessionData,
+        cookies: &RequestCookies<'_>,
+        now: u64,
+    ) -> Result<Vec<HeaderValue>, SessionError> {
+        let present = present_session_cookies(cookies, self.names.session());
+        if !data.is_live(now, &self.limits) {
+            return Ok(delete_cookies(&self.names, present));
+        }
+        let max_age = data.remaining(now, &self.limits);
+        let fresh = encode(data, self.names.session(), &self.keys)?;
+        let mut out = Vec::with_capacity(fresh.len() + present.len());
+        for (name, value) in &fresh {
+            out.push(set_cookie(&self.names, name, value, max_age)?);
+        }
+        // E.g. the session shrank from 3 chunks to 1: the browser must forget the others.
+        let stale = present
+            .into_iter()
+            .filter(|p| !fresh.iter().any(|(n, _)| n == p));
+        out.extend(delete_cookies(&self.names, stale));
+        Ok(out)
+    }
+
+    /// Synchronous [`SessionStore::delete`].
+    pub fn delete_now(&self, cookies: &RequestCookies<'_>) -> Vec<HeaderValue> {
+        let mut present = present_session_cookies(cookies, self.names.session());
+        // Logout always clears the main name, even if the browser did not send it.
+        if !present.contains(&self.names.session()) {
+            present.push(self.names.session());
+        }
+        delete_cookies(&self.names, present)
+    }
+}
+
+impl SessionStore for CookieStore {
+    fn load<'a>(
+        &'a self,
+        cookies: &'a RequestCookies<'a>,
+        now: u64,
+    ) -> BoxFuture<'a, Option<SessionData>> {
+        Box::pin(std::future::ready(self.load_now(cookies, now)))
+    }
+
+    fn save<'a>(
+        &'a self,
+        data: &'a SessionData,
+        _kind: SaveKind,
+        cookies: &'a RequestCookies<'a>,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<HeaderValue>, SessionError>> {
+        // Every save seals with a fresh random nonce, so a new login never reuses the
+        // previous cookie value: no fixation even without a server-side id.
+        Box::pin(std::future::ready(self.save_now(data, cookies, now)))
+    }
+
+    fn delete<'a>(&'a self, cookies: &'a RequestCookies<'a>) -> BoxFuture<'a, Vec<HeaderValue>> {
+        Box::pin(std::future::ready(self.delete_now(cookies)))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;

@@ -1,0 +1,142 @@
+//! Tests for the cookie store: trait-object use, stale chunks, Max-Age, deletion.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::auth::Claims;
+
+const NOW: u64 = 1_700_000_000;
+
+fn store() -> CookieStore {
+    CookieStore::new(
+        CookieNames::new("pc", true),
+        SessionKeys::from_bytes(&[[4u8; 32]]).unwrap(),
+        SessionLimits {
+            lifetime: Duration::from_secs(12 * 3600),
+            idle_timeout: Duration::from_secs(3600),
+        },
+    )
+}
+
+fn data(token_len: usize) -> SessionData {
+    SessionData {
+        subject: "sub".into(),
+        username: Some("alice".into()),
+        email: None,
+        groups: vec![],
+        claims: Claims::new(),
+        id_token: None,
+        access_token: Some("x".repeat(token_len)),
+        access_token_expires_at: None,
+        refresh_token: None,
+        provider: "corp".into(),
+        sid: None,
+        created_at: NOW,
+        last_seen_at: NOW,
+    }
+}
+
+/// Turns Set-Cookie lines into the Cookie header a browser would send next.
+fn browser(set: &[HeaderValue]) -> String {
+    set.iter()
+        .map(|h| h.to_str().unwrap())
+        .filter(|s| !s.contains("Max-Age=0"))
+        .map(|s| s.split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn deleted(set: &[HeaderValue]) -> Vec<String> {
+    set.iter()
+        .map(|h| h.to_str().unwrap())
+        .filter(|s| s.contains("Max-Age=0"))
+        .map(|s| s.split('=').next().unwrap().to_owned())
+        .collect()
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn save_then_load_through_the_trait_object() {
+    let s: Arc<dyn SessionStore> = Arc::new(store());
+    let empty = RequestCookies::default();
+    let set = block_on(s.save(&data(10), SaveKind::NewLogin, &empty, NOW)).unwrap();
+    assert_eq!(set.len(), 1);
+    let line = set[0].to_str().unwrap();
+    assert!(line.starts_with("__Host-pc="));
+    assert!(line.contains("Max-Age=3600; HttpOnly; SameSite=Lax; Secure"));
+    let h = browser(&set);
+    let rc = RequestCookies::parse(&h);
+    assert_eq!(block_on(s.load(&rc, NOW + 1)), Some(data(10)));
+    assert_eq!(block_on(s.load(&rc, NOW + 3600)), None);
+}
+
+#[test]
+fn shrinking_session_deletes_stale_chunks() {
+    let s = store();
+    let big = s
+        .save_now(&data(9000), &RequestCookies::default(), NOW)
+        .unwrap();
+    assert_eq!(big.len(), 4);
+    let h = browser(&big);
+    let rc = RequestCookies::parse(&h);
+    assert_eq!(s.load_now(&rc, NOW), Some(data(9000)));
+    let small = s.save_now(&data(10), &rc, NOW).unwrap();
+    assert!(small[0].to_str().unwrap().starts_with("__Host-pc="));
+    assert_eq!(
+        deleted(&small),
+        vec!["__Host-pc_0", "__Host-pc_1", "__Host-pc_2", "__Host-pc_3"]
+    );
+    // Growing again deletes the unchunked cookie.
+    let h = browser(&small);
+    let rc = RequestCookies::parse(&h);
+    let grown = s.save_now(&data(5000), &rc, NOW).unwrap();
+    assert_eq!(deleted(&grown), vec!["__Host-pc"]);
+}
+
+#[test]
+fn max_age_is_what_remains() {
+    let s = store();
+    let set = s
+        .save_now(&data(1), &RequestCookies::default(), NOW + 1000)
+        .unwrap();
+    assert!(set[0].to_str().unwrap().contains("Max-Age=2600;"));
+    let rc = RequestCookies::parse("__Host-pc=old; __Host-pc_1=x");
+    let dead = s.save_now(&data(1), &rc, NOW + 3600).unwrap();
+    assert_eq!(deleted(&dead), vec!["__Host-pc", "__Host-pc_1"]);
+    assert_eq!(dead.len(), 2);
+}
+
+#[test]
+fn delete_clears_every_chunk_and_the_main_name() {
+    let s = store();
+    let rc = RequestCookies::parse("__Host-pc_0=a; app=1; __Host-pc_1=b; __Host-pc_login_x=l");
+    let set = block_on(SessionStore::delete(&s, &rc));
+    assert_eq!(
+        deleted(&set),
+        vec!["__Host-pc_0", "__Host-pc_1", "__Host-pc"]
+    );
+    assert!(set
+        .iter()
+        .all(|h| h.to_str().unwrap().ends_with("; Secure")));
+    let set = s.delete_now(&RequestCookies::default());
+    assert_eq!(deleted(&set), vec!["__Host-pc"]);
+}
+
+#[test]
+fn fresh_login_never_reuses_the_old_value() {
+    let s = store();
+    let a = s
+        .save_now(&data(1), &RequestCookies::default(), NOW)
+        .unwrap();
+    let b = s
+        .save_now(&data(1), &RequestCookies::default(), NOW)
+        .unwrap();
+    assert_ne!(a, b, "random nonce per seal");
+}
