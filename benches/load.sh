@@ -86,8 +86,13 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Many sockets: the RSS client, nginx and portcullis inherit this.
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# Many sockets: the RSS client, nginx and portcullis inherit this. 65536, or the hard
+# limit when that is lower and can't be raised (containers without CAP_SYS_RESOURCE).
+raise_nofile() { ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; }
+raise_nofile
+if (($(ulimit -n) < BENCH_RSS_CONNS + 1000)); then
+  log "warning: open-files limit $(ulimit -n) is low for $BENCH_RSS_CONNS idle connections"
+fi
 
 # --------------------------------------------------------------------------------------
 # 1. Tools.
@@ -357,7 +362,7 @@ start_portcullis() {  # start_portcullis NAME LEVEL → PC_PORT, PC_PID, PC_LOG
     die "portcullis check-config rejected the generated config ($dir/portcullis.yaml)"
   fi
   PC_LOG=$dir/portcullis.log
-  (ulimit -n 65536 && exec "$PORTCULLIS_BIN" run --config "$dir/portcullis.yaml" "${PC_ARGS[@]}") >"$PC_LOG" 2>&1 &
+  (raise_nofile && exec "$PORTCULLIS_BIN" run --config "$dir/portcullis.yaml" "${PC_ARGS[@]}") >"$PC_LOG" 2>&1 &
   PC_PID=$!
   PIDS+=("$PC_PID")
   wait_port "$PC_PORT" "$PC_PID" "$name" "$PC_LOG"
@@ -467,10 +472,12 @@ sanity_check() {  # one request per target: expect 200 "ok"
 # --------------------------------------------------------------------------------------
 idle_rss() {  # idle_rss NAME PORT PID → prints one summary line on stdout
   local name=$1 port=$2 pid=$3 dir=$TMP/rss-$1 cpid line i estab base hwm rss
+  # Not in a pipeline: the client's pid must reach PIDS in this shell for cleanup.
   local -a pids
   mkdir -p "$dir"
   mapfile -t pids < <(proc_tree "$pid")
   base=$(rss_kb VmRSS "${pids[@]}")
+  : >"$dir/client.log"
   python3 "$LOADDIR/idle_conns.py" 127.0.0.1 "$port" --conns "$BENCH_RSS_CONNS" --hold 300 \
     >"$dir/client.log" 2>&1 &
   cpid=$!
@@ -492,7 +499,7 @@ idle_rss() {  # idle_rss NAME PORT PID → prints one summary line on stdout
   printf '%-22s idle conns %5s (established at read: %5s)  peak RSS (VmHWM) %7.1f MB  RSS now %7.1f MB  RSS before %6.1f MB  [%s]\n' \
     "$name" "$BENCH_RSS_CONNS" "$estab" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" \
     "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$base" 'BEGIN { print k / 1024 }')" \
-    "${line#READY }"
+    "${line#READY }" | tee -a "$SUMMARY"
 }
 
 # --------------------------------------------------------------------------------------
@@ -562,12 +569,12 @@ if ((BENCH_RSS_CONNS > 0)); then
   echo "== peak RSS with $BENCH_RSS_CONNS idle keep-alive connections (one request each)" | tee -a "$SUMMARY"
   if [[ $BENCH_PORTCULLIS == 1 ]]; then
     start_portcullis portcullis-rss "$PORTCULLIS_LOG_LEVEL"
-    idle_rss portcullis "$PC_PORT" "$PC_PID" | tee -a "$SUMMARY"
+    idle_rss portcullis "$PC_PORT" "$PC_PID"
     stop_pid "$PC_PID"
   fi
   if [[ $BENCH_RSS_NGINX == 1 ]]; then
     start_nginx_proxy nginx-rss
-    idle_rss nginx "$NGX_PORT" "$NGX_PID" | tee -a "$SUMMARY"
+    idle_rss nginx "$NGX_PORT" "$NGX_PID"
   fi
 fi
 

@@ -172,3 +172,49 @@ impl RouteMetrics {
         self.latency.observe(seconds);
     }
 }
+
+impl crate::oidc::ProviderObserver for Metrics {
+    fn idp_call(
+        &self,
+        provider: &str,
+        call: crate::oidc::IdpCall,
+        elapsed: std::time::Duration,
+        _ok: bool,
+    ) {
+        self.idp_latency
+            .with_label_values(&[provider, call.as_str()])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    fn jwks_fetch(&self, provider: &str, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.jwks_fetches
+            .with_label_values(&[provider, result])
+            .inc();
+    }
+
+    fn introspection(&self, provider: &str, outcome: crate::oidc::IntrospectionOutcome) {
+        use crate::oidc::IntrospectionOutcome as O;
+        let (cache, call) = match outcome {
+            O::CacheHit => ("hit", None),
+            O::Active => ("miss", Some("active")),
+            O::Inactive => ("miss", Some("inactive")),
+            O::Error => ("miss", Some("error")),
+        };
+        self.token_cache
+            .with_label_values(&[provider, "introspection", cache])
+            .inc();
+        if let Some(result) = call {
+            self.introspections
+                .with_label_values(&[provider, result])
+                .inc();
+        }
+    }
+
+    fn verified_cache(&self, provider: &str, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.token_cache
+            .with_label_values(&[provider, "jwt", result])
+            .inc();
+    }
+}

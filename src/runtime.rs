@@ -9,8 +9,12 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use thiserror::Error;
 
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::identity::IdentityHeaders;
 use crate::config::{Config, RouteConfig};
 use crate::metrics::{Metrics, RouteMetrics};
+use crate::oidc::provider::{ProviderError, ProviderRuntime};
 use crate::proxy::client::{self, UpstreamClient};
 use crate::proxy::headers::IdentityHeaderSet;
 use crate::proxy::tls::TlsError;
@@ -29,6 +33,19 @@ pub enum BuildError {
         /// The TLS problem.
         source: TlsError,
     },
+    /// A route's identity header templates do not compile.
+    #[error("routes[{index}] ({name}).identity_headers: {reason}")]
+    Identity {
+        /// Route index.
+        index: usize,
+        /// Route name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A provider's runtime could not be built.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
 }
 
 /// One route, ready to serve.
@@ -41,6 +58,11 @@ pub struct RouteRuntime {
     pub client: UpstreamClient,
     /// Its pre-resolved metric handles.
     pub metrics: RouteMetrics,
+    /// Its compiled identity header templates.
+    pub identity: IdentityHeaders,
+    /// Pre-rendered metric labels `[route, "bearer"|"session"]` → outcome counters are
+    /// looked up with these.
+    pub auth_method: &'static str,
 }
 
 /// The immutable snapshot.
@@ -53,6 +75,17 @@ pub struct Runtime {
     pub table: RouteTable,
     /// Every identity header name any route may set (stripped from every request).
     pub identity_strip: IdentityHeaderSet,
+    /// Provider runtimes, indexed like `config.providers` (shared across snapshots
+    /// while a provider's config is unchanged, so caches survive reloads).
+    pub providers: Vec<Arc<ProviderRuntime>>,
+}
+
+/// What building a snapshot needs besides the config.
+pub struct BuildContext<'a> {
+    /// The metrics registry.
+    pub metrics: &'a Arc<Metrics>,
+    /// Cancelled at process shutdown; stops provider background tasks.
+    pub stop: &'a CancellationToken,
 }
 
 impl Runtime {
@@ -60,8 +93,28 @@ impl Runtime {
     pub fn build(
         config: Config,
         previous: Option<&Runtime>,
-        metrics: &Metrics,
+        ctx: &BuildContext<'_>,
     ) -> Result<Runtime, BuildError> {
+        let metrics = ctx.metrics;
+        let mut providers = Vec::with_capacity(config.providers.len());
+        for pc in &config.providers {
+            let reused = previous.and_then(|p| {
+                p.providers
+                    .iter()
+                    .find(|r| r.name() == pc.name && r.can_reuse(pc))
+                    .cloned()
+            });
+            let provider = match reused {
+                Some(p) => p,
+                None => {
+                    let observer: Arc<dyn crate::oidc::ProviderObserver> = metrics.clone();
+                    let p = Arc::new(ProviderRuntime::new(pc.clone(), observer)?);
+                    p.spawn_refresh(ctx.stop.clone().cancelled_owned());
+                    p
+                }
+            };
+            providers.push(provider);
+        }
         let mut routes = Vec::with_capacity(config.routes.len());
         for (index, rc) in config.routes.iter().enumerate() {
             let reused = previous.and_then(|p| {
@@ -78,24 +131,52 @@ impl Runtime {
                     source,
                 })?,
             };
+            let identity = IdentityHeaders::compile(&rc.identity_headers).map_err(|reason| {
+                BuildError::Identity {
+                    index,
+                    name: rc.name.clone(),
+                    reason,
+                }
+            })?;
             routes.push(RouteRuntime {
                 config: rc.clone(),
                 name: Arc::from(rc.name.as_str()),
                 client,
                 metrics: metrics.route(&rc.name),
+                identity,
+                auth_method: match rc.auth {
+                    crate::config::AuthMode::Bearer => "bearer",
+                    crate::config::AuthMode::Session => "session",
+                    crate::config::AuthMode::Any => "any",
+                    crate::config::AuthMode::None => "none",
+                },
             });
         }
         Ok(Runtime {
             table: RouteTable::new(&config.routes),
             identity_strip: IdentityHeaderSet::for_routes(&config.routes),
             routes,
+            providers,
             config: Arc::new(config),
         })
     }
 
     /// `None` when ready to serve; otherwise why not (for /readyz).
     pub fn not_ready_reason(&self) -> Option<String> {
-        None
+        let waiting: Vec<&str> = self
+            .providers
+            .iter()
+            .filter(|p| !p.is_ready())
+            .map(|p| p.name())
+            .collect();
+        if waiting.is_empty() {
+            None
+        } else {
+            Some(format!(
+                "provider(s) not yet discovered: {}",
+                waiting.join(", ")
+            ))
+        }
     }
 }
 
@@ -104,16 +185,28 @@ pub struct Gateway {
     current: ArcSwap<Runtime>,
     /// The metrics registry (lives across reloads).
     pub metrics: Arc<Metrics>,
+    stop: CancellationToken,
 }
 
 impl Gateway {
     /// Builds the first snapshot.
     pub fn new(config: Config, metrics: Arc<Metrics>) -> Result<Gateway, BuildError> {
-        let rt = Runtime::build(config, None, &metrics)?;
+        let stop = CancellationToken::new();
+        let ctx = BuildContext {
+            metrics: &metrics,
+            stop: &stop,
+        };
+        let rt = Runtime::build(config, None, &ctx)?;
         Ok(Gateway {
             current: ArcSwap::from_pointee(rt),
             metrics,
+            stop,
         })
+    }
+
+    /// Stops background work (provider refresh) at shutdown.
+    pub fn stop(&self) {
+        self.stop.cancel();
     }
 
     /// The current snapshot; hold it for the whole request.
@@ -125,7 +218,11 @@ impl Gateway {
     /// snapshot stays.
     pub fn apply(&self, config: Config) -> Result<(), BuildError> {
         let old = self.current.load_full();
-        let new = Runtime::build(config, Some(&old), &self.metrics)?;
+        let ctx = BuildContext {
+            metrics: &self.metrics,
+            stop: &self.stop,
+        };
+        let new = Runtime::build(config, Some(&old), &ctx)?;
         self.current.store(Arc::new(new));
         Ok(())
     }

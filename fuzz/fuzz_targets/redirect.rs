@@ -11,12 +11,12 @@ use portcullis::session::redirect::{safe_redirect, MAX_REDIRECT_LEN};
 const ORIGIN: &str = "https://public.host";
 
 fn decode_once(s: &str) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16);
     let b = s.as_bytes();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
+        if b[i] == b'%' && i + 2 < b.len() {
             if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -30,27 +30,18 @@ fn decode_once(s: &str) -> Vec<u8> {
 }
 
 fn host_is_allowed(url: &str) -> bool {
-    let Some(rest) = url
-        .get(..8)
-        .filter(|p| p.eq_ignore_ascii_case("https://"))
-        .map(|_| &url[8..])
-        .or_else(|| {
-            url.get(..7)
-                .filter(|p| p.eq_ignore_ascii_case("http://"))
-                .map(|_| &url[7..])
-        })
+    let lower = url.to_ascii_lowercase();
+    let Some(rest) = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
     else {
         return false;
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') || authority.contains('\\') || authority.contains('%') {
+    if authority.contains(['@', '\\', '%', '[']) {
         return false;
     }
-    let host = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') && !h.contains(':') || p.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => authority,
-    }
-    .to_ascii_lowercase();
+    let host = authority.split(':').next().unwrap_or("");
     host == "public.host" || (host.ends_with(".example.com") && host.len() > ".example.com".len())
 }
 

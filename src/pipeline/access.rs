@@ -64,7 +64,8 @@ pub struct AccessLog {
     /// The failure, logged once here.
     pub error: Option<GatewayError>,
     conn: Arc<ConnState>,
-    metrics: Arc<Metrics>,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AccessLog {

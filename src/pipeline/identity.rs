@@ -15,5 +15,7 @@ pub fn apply(route: &RouteRuntime, principal: Option<&Principal>, req: &mut Requ
     if route.config.auth != AuthMode::None && !route.config.forward_authorization {
         req.headers_mut().remove(AUTHORIZATION);
     }
-    let _ = principal;
+    if let Some(p) = principal {
+        route.identity.apply(p, req.headers_mut());
+    }
 }

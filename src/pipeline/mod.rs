@@ -101,7 +101,7 @@ async fn run(
     let route = &rt.routes[index];
 
     // 5. authenticate, 6. authorize, 7. identity headers.
-    let principal = authenticate::authenticate(rt, route, &path, &req).await?;
+    let principal = authenticate::authenticate(rt, &log.metrics, route, &path, &req).await?;
     if let Some(p) = &principal {
         authorize::authorize(route, p)?;
     }

@@ -129,11 +129,13 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
 
     let grace = server_cfg.timeouts.shutdown_grace;
     let token = shutdown.clone();
+    let gateway_stop = gateway.clone();
     let task = tokio::spawn(async move {
         token.cancelled().await;
         let _ = accept.await;
         tracker.close();
         drain(&tracker, grace).await;
+        gateway_stop.stop();
     });
     Ok(Running {
         addr,
