@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
         !out.contains("/../") && !out.ends_with("/.."),
         "{raw:?} -> {out:?}"
     );
-    assert!(!out.contains("/./") && !out.ends_with("/."), "{raw:?} -> {out:?}");
+    assert!(
+        !out.contains("/./") && !out.ends_with("/."),
+        "{raw:?} -> {out:?}"
+    );
     assert!(!out.contains('\\'), "{raw:?} -> {out:?}");
     match normalize_path(&out) {
         Ok(Cow::Borrowed(again)) => assert_eq!(again, &*out, "not idempotent: {raw:?}"),

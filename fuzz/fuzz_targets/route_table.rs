@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
         if matched {
             // Segment-bounded: the path equals the prefix or continues with a new segment.
             let rest = &path[base.len()..];
-            assert!(rest.is_empty() || rest.starts_with('/'), "{prefix} ~ {path}");
+            assert!(
+                rest.is_empty() || rest.starts_with('/'),
+                "{prefix} ~ {path}"
+            );
             assert!(strip_prefix(&path, prefix).starts_with('/'));
         } else {
             assert_eq!(strip_prefix(&path, prefix), &*path);

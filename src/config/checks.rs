@@ -198,7 +198,15 @@ pub(crate) fn normalize_path(s: &str) -> Result<String, String> {
     if trailing || path.is_empty() {
         path.push('/');
     }
-    Ok(path)
+    // A prefix must be in the exact form request paths take after normalisation, or it
+    // could never match (e.g. raw non-ASCII, which requests carry percent-encoded).
+    match crate::routing::normalize_path(&path) {
+        Ok(n) if n == path => Ok(path),
+        _ => Err(format!(
+            "`{}` is not a plain ASCII path (use only ASCII letters, digits and `-._~!$&'()*+,;=:@`)",
+            s.escape_debug()
+        )),
+    }
 }
 
 /// Resolves a configured file path (relative to the config file's directory when known)
@@ -280,6 +288,8 @@ mod tests {
         assert!(normalize_path("/..").is_err());
         assert!(normalize_path("/a%2fb").is_err());
         assert!(normalize_path("/a?x").is_err());
+        assert!(normalize_path("/café").is_err());
+        assert!(normalize_path("/a\\b").is_err());
     }
 
     #[test]

@@ -212,16 +212,6 @@ fn canonical_ip(peer: IpAddr) -> IpAddr {
     }
 }
 
-/// One header value made of `parts` concatenated.
-fn joined(parts: &[&[u8]]) -> Option<HeaderValue> {
-    let len: usize = parts.iter().map(|p| p.len()).sum();
-    let mut buf = Vec::with_capacity(len);
-    for p in parts {
-        buf.extend_from_slice(p);
-    }
-    HeaderValue::from_maybe_shared(bytes::Bytes::from(buf)).ok()
-}
-
 /// `proto` as a value, allocation-free for the two real schemes.
 fn proto_value(proto: &'static str) -> Option<HeaderValue> {
     match proto {
@@ -270,16 +260,16 @@ pub fn set_forwarded(
 
     let xff = if headers.contains_key(X_FORWARDED_FOR) {
         // Several XFF lines form one list (RFC 9110 §5.3); join them, then append the peer.
-        let mut chain: Vec<&[u8]> = Vec::new();
+        let mut chain = Vec::with_capacity(64);
         for v in headers.get_all(X_FORWARDED_FOR) {
             let v = v.as_bytes().trim_ascii();
             if !v.is_empty() {
-                chain.push(v);
-                chain.push(b", ");
+                chain.extend_from_slice(v);
+                chain.extend_from_slice(b", ");
             }
         }
-        chain.push(ip);
-        joined(&chain)
+        chain.extend_from_slice(ip);
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(chain)).ok()
     } else {
         HeaderValue::from_bytes(ip).ok()
     };

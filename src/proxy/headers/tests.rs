@@ -1,5 +1,4 @@
 //! Hop-by-hop, identity-stripping and X-Forwarded-* tests.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

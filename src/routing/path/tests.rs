@@ -1,5 +1,4 @@
 //! Hostile-input tests for [`super::normalize_path`].
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
 

@@ -1,5 +1,4 @@
 //! Precedence matrix, host wildcards and prefix-boundary tests for the route table.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

@@ -2,6 +2,7 @@
 //! upstream, special upstreams (refusing, silent, gated) and small HTTP clients.
 #![allow(dead_code)]
 
+pub mod bearer;
 pub mod client;
 pub mod fake_idp;
 

@@ -80,6 +80,12 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Resp, Dropp
                 "<html>oops</html>",
             ));
         }
+        Mode::Unauthorized => {
+            return Ok(json_resp(
+                StatusCode::UNAUTHORIZED,
+                &json!({"error": "invalid_client"}),
+            ))
+        }
     }
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {

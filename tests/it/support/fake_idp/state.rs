@@ -72,6 +72,9 @@ pub enum Mode {
     Error500,
     /// `200` with `Content-Type: application/json` and a body that is not JSON.
     NotJson,
+    /// `401` with `{"error":"invalid_client"}`, as when the provider stops accepting the
+    /// caller's client credentials (seed 001's introspection answer to a bad secret).
+    Unauthorized,
 }
 
 /// How a client authenticated to the introspection endpoint (last call).

@@ -250,6 +250,7 @@ async fn failure_modes_and_gate() {
         (Mode::Unavailable, 503),
         (Mode::Error500, 500),
         (Mode::NotJson, 200),
+        (Mode::Unauthorized, 401),
     ] {
         idp.set_mode(Endpoint::Discovery, mode);
         let (s, _, body) = call(&c, Method::GET, &url, &[], "")
