@@ -27,7 +27,7 @@ done
 CMDLINE+="bash benches/load.sh"
 
 BENCH_SECS=${BENCH_SECS:-10}                 # duration of each wrk run
-BENCH_ROUNDS=${BENCH_ROUNDS:-3}              # interleaved rounds; the table shows the median
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}              # interleaved rounds; the table shows the median (0: RSS test only)
 BENCH_CONNS=${BENCH_CONNS:-"1 64 256"}       # connection counts
 BENCH_WARMUP_SECS=${BENCH_WARMUP_SECS:-2}    # per target, before round 1 (0: none)
 BENCH_TARGETS=${BENCH_TARGETS:-}             # optional filter: space-separated target names
@@ -529,7 +529,7 @@ fi
 log "targets: ${TARGETS[*]}"
 
 sanity_check
-if ((BENCH_WARMUP_SECS > 0)); then
+if ((BENCH_WARMUP_SECS > 0 && BENCH_ROUNDS > 0)); then
   for name in "${TARGETS[@]}"; do
     run_wrk "$name" 64 "$BENCH_WARMUP_SECS" "$TMP/wrk/warmup-$name.txt"
   done
@@ -548,7 +548,7 @@ SUMMARY=$TMP/summary.txt
 {
   echo "== portcullis load benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, wrk ${BENCH_SECS}s x ${BENCH_ROUNDS} rounds, portcullis log level $PORTCULLIS_LOG_LEVEL${PORTCULLIS_WORKERS:+, workers $PORTCULLIS_WORKERS}"
   echo "command: $CMDLINE"
-  python3 "$LOADDIR/report.py" --clk-tck "$CLK_TCK" "$RESULTS"
+  if ((BENCH_ROUNDS > 0)); then python3 "$LOADDIR/report.py" --clk-tck "$CLK_TCK" "$RESULTS"; fi
 } | tee "$SUMMARY"
 
 # Problems seen by portcullis during the runs (warn level and above end up here).

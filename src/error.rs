@@ -47,6 +47,15 @@ pub enum GatewayError {
     /// A bug or an unexpected local failure.
     #[error("internal error: {0}")]
     Internal(String),
+    /// No session on a browser navigation: send the browser to the login (302).
+    #[error("login required")]
+    LoginRequired(String),
+    /// The provider answered the login with an error (e.g. `access_denied`).
+    #[error("login refused by the identity provider")]
+    LoginRefused,
+    /// The login could not be completed (code refused, bad ID token…).
+    #[error("login failed: {0}")]
+    LoginFailed(&'static str),
 }
 
 impl GatewayError {
@@ -72,6 +81,8 @@ impl GatewayError {
             }
             GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            GatewayError::LoginRequired(_) => StatusCode::FOUND,
+            GatewayError::LoginRefused | GatewayError::LoginFailed(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -92,6 +103,9 @@ impl GatewayError {
             GatewayError::UpstreamTimeout => "gateway_timeout",
             GatewayError::Unavailable(_) => "unavailable",
             GatewayError::Internal(_) => "internal_error",
+            GatewayError::LoginRequired(_) => "login_required",
+            GatewayError::LoginRefused => "access_denied",
+            GatewayError::LoginFailed(_) => "login_failed",
         }
     }
 
@@ -126,6 +140,9 @@ impl GatewayError {
                 "A service the gateway depends on is unavailable; retry shortly."
             }
             GatewayError::Internal(_) => "Internal gateway error.",
+            GatewayError::LoginRequired(_) => "Sign-in required.",
+            GatewayError::LoginRefused => "The identity provider did not allow this sign-in.",
+            GatewayError::LoginFailed(_) => "Sign-in could not be completed; please try again.",
         }
     }
 }
@@ -136,22 +153,43 @@ pub struct ErrorContext<'a> {
     pub request_id: &'a HeaderValue,
     /// The route name, used as the Bearer realm; `None` before routing.
     pub realm: Option<&'a str>,
+    /// The client is a browser navigation: answer with a small HTML page.
+    pub html: bool,
 }
 
 /// Builds the client-facing response for `err`. The one status decision point.
 pub fn respond(err: &GatewayError, ctx: &ErrorContext<'_>) -> Response<Full<Bytes>> {
     let status = err.status();
-    let id = ctx.request_id.to_str().unwrap_or("");
-    let body = format!(
-        "{{\"error\":\"{}\",\"message\":\"{}\",\"request_id\":\"{}\"}}\n",
-        err.code(),
-        err.message(),
-        json_safe(id)
-    );
+    let id = json_safe(ctx.request_id.to_str().unwrap_or(""));
+    let (body, content_type) = if ctx.html {
+        (
+            format!(
+                "<!doctype html><html><head><meta charset=\"utf-8\"><title>{status}</title></head>\
+                 <body><h1>{}</h1><p>{}</p><p><small>request id {id}</small></p></body></html>\n",
+                status.canonical_reason().unwrap_or("Error"),
+                err.message()
+            ),
+            "text/html; charset=utf-8",
+        )
+    } else {
+        (
+            format!(
+                "{{\"error\":\"{}\",\"message\":\"{}\",\"request_id\":\"{id}\"}}\n",
+                err.code(),
+                err.message(),
+            ),
+            "application/json",
+        )
+    };
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let GatewayError::LoginRequired(location) = err {
+        if let Ok(v) = HeaderValue::from_str(location) {
+            h.insert(http::header::LOCATION, v);
+        }
+    }
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(challenge) = challenge(err, ctx.realm) {
         h.insert(WWW_AUTHENTICATE, challenge);
@@ -238,6 +276,7 @@ mod tests {
         let c = ErrorContext {
             request_id: &id,
             realm: Some("api"),
+            html: false,
         };
         let r = respond(&GatewayError::Auth(AuthError::Missing), &c);
         assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer realm=\"api\"");
@@ -261,6 +300,7 @@ mod tests {
         let c = ErrorContext {
             request_id: &id,
             realm: None,
+            html: false,
         };
         let err = GatewayError::UpstreamConnect("secret-host:1234 token=abc".into());
         let r = respond(&err, &c);

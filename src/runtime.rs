@@ -46,6 +46,9 @@ pub enum BuildError {
     /// A provider's runtime could not be built.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// Browser SSO could not be set up.
+    #[error(transparent)]
+    Sso(#[from] crate::oidc::sso::SsoError),
 }
 
 /// One route, ready to serve.
@@ -78,6 +81,8 @@ pub struct Runtime {
     /// Provider runtimes, indexed like `config.providers` (shared across snapshots
     /// while a provider's config is unchanged, so caches survive reloads).
     pub providers: Vec<Arc<ProviderRuntime>>,
+    /// Browser SSO (sessions), when `session.secrets` is configured.
+    pub sso: Option<crate::oidc::sso::Sso>,
 }
 
 /// What building a snapshot needs besides the config.
@@ -152,7 +157,9 @@ impl Runtime {
                 },
             });
         }
+        let sso = crate::oidc::sso::Sso::build(&config)?;
         Ok(Runtime {
+            sso,
             table: RouteTable::new(&config.routes),
             identity_strip: IdentityHeaderSet::for_routes(&config.routes),
             routes,

@@ -4,9 +4,16 @@
 //! Must never decide an HTTP status for the gateway's clients (that is `error::respond`)
 //! nor log a token or a secret.
 
+pub mod client_auth;
 pub mod discovery;
 pub mod http;
+pub mod login;
+pub mod logout;
 pub mod provider;
+pub mod refresh;
+pub mod sso;
+pub mod tokens;
+pub mod urlenc;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -375,6 +375,7 @@ enum LocalFailure {
     Keys(JwksError),
 }
 
+mod id_token;
 mod reuse;
 mod userinfo;
 

@@ -1,29 +1,50 @@
 //! Phase 5: authentication. Decides, per the route's `auth` mode and public paths,
-//! which credential to read and turns it into a `Principal`. It never sets headers and
-//! never decides a status code.
+//! which credential to read (bearer token, session cookie) and turns it into a
+//! `Principal`. A missing session on a browser navigation becomes a login redirect. It
+//! never sets request headers and never decides a status code.
 
 use http::header::AUTHORIZATION;
-use http::Request;
+use http::{HeaderValue, Request};
 use hyper::body::Incoming;
 
+use super::session;
 use crate::auth::credentials;
 use crate::auth::principal::Principal;
 use crate::auth::AuthError;
 use crate::config::{AuthMode, UserinfoMode};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
+use crate::oidc::http::form_encode;
 use crate::oidc::provider::ProviderRuntime;
 use crate::routing::table::is_public;
 use crate::runtime::{RouteRuntime, Runtime};
 
-/// The principal of the request, `None` for unauthenticated routes and public paths.
+/// Request-scoped inputs and outputs of authentication.
+pub struct AuthContext<'a> {
+    /// Metrics registry.
+    pub metrics: &'a Metrics,
+    /// The request is a browser navigation (may be redirected to the login).
+    pub navigation: bool,
+    /// `Set-Cookie` values for the response (session updates and deletions).
+    pub set_cookies: &'a mut Vec<HeaderValue>,
+}
+
+/// Who the request is, and how.
+pub struct Authenticated {
+    /// The principal.
+    pub principal: Principal,
+    /// The session's access token (session authentication only).
+    pub session_access_token: Option<String>,
+}
+
+/// The authenticated identity, `None` for unauthenticated routes and public paths.
 pub async fn authenticate(
     rt: &Runtime,
-    metrics: &Metrics,
     route: &RouteRuntime,
     path: &str,
     req: &Request<Incoming>,
-) -> Result<Option<Principal>, GatewayError> {
+    ctx: &mut AuthContext<'_>,
+) -> Result<Option<Authenticated>, GatewayError> {
     let mode = route.config.auth;
     if mode == AuthMode::None || is_public(&route.config.public_paths, path) {
         return Ok(None);
@@ -36,13 +57,28 @@ pub async fn authenticate(
         .providers
         .get(provider_index)
         .ok_or_else(|| GatewayError::Internal("provider index out of range".into()))?;
-    // `any`: a bearer token wins when one is presented; sessions arrive with browser SSO.
-    let result = match mode {
-        AuthMode::Bearer => bearer(provider, provider_index, req).await,
-        AuthMode::Any if req.headers().contains_key(AUTHORIZATION) => {
-            bearer(provider, provider_index, req).await
+    // `any`: a bearer token wins when one is presented, else the session.
+    let bearer_first = mode == AuthMode::Bearer
+        || (mode == AuthMode::Any && req.headers().contains_key(AUTHORIZATION));
+    let result = if bearer_first {
+        bearer(provider, provider_index, req)
+            .await
+            .map(|principal| Authenticated {
+                principal,
+                session_access_token: None,
+            })
+    } else {
+        match rt.sso.as_ref() {
+            Some(sso) => {
+                session::authenticate(rt, sso, provider_index, req.headers(), ctx.set_cookies)
+                    .await
+                    .map(|s| Authenticated {
+                        principal: s.principal,
+                        session_access_token: s.access_token,
+                    })
+            }
+            None => Err(AuthError::Missing),
         }
-        _ => Err(AuthError::Missing),
     };
     let outcome = match &result {
         Ok(_) => "ok",
@@ -51,11 +87,28 @@ pub async fn authenticate(
         Err(AuthError::InvalidToken(_)) => "invalid",
         Err(AuthError::IdpUnavailable(_)) => "idp_unavailable",
     };
-    metrics
+    let method = if bearer_first { "bearer" } else { "session" };
+    ctx.metrics
         .auth
-        .with_label_values(&[&route.name, route.auth_method, outcome])
+        .with_label_values(&[&route.name, method, outcome])
         .inc();
-    Ok(Some(result?))
+    match result {
+        Ok(a) => Ok(Some(a)),
+        Err(AuthError::Missing) if !bearer_first && ctx.navigation && rt.sso.is_some() => {
+            Err(GatewayError::LoginRequired(login_url(rt, req)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `<prefix>/start?rd=<the request's path and query>`.
+fn login_url(rt: &Runtime, req: &Request<Incoming>) -> String {
+    let rd = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    format!(
+        "{}/start?{}",
+        rt.config.server.proxy_prefix,
+        form_encode(&[("rd", rd)])
+    )
 }
 
 /// `Authorization: <scheme> <token>` → validated claims → principal (+ userinfo).

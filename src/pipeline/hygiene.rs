@@ -69,3 +69,26 @@ fn request_authority<B>(req: &Request<B>) -> Option<HeaderValue> {
         None => req.headers().get(http::header::HOST).cloned(),
     }
 }
+
+/// Whether the request is a browser navigation that may be answered with a login
+/// redirect or an HTML page: GET/HEAD with `Sec-Fetch-Mode: navigate`, or, from clients
+/// that don't send fetch metadata, an `Accept` that names `text/html`. XHR never is.
+pub fn is_navigation<B>(req: &Request<B>) -> bool {
+    use http::Method;
+    if !(req.method() == Method::GET || req.method() == Method::HEAD) {
+        return false;
+    }
+    let h = req.headers();
+    if h.get("x-requested-with")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"xmlhttprequest"))
+    {
+        return false;
+    }
+    match h.get("sec-fetch-mode") {
+        Some(mode) => mode.as_bytes() == b"navigate",
+        None => h
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|s| s.contains("text/html"))),
+    }
+}

@@ -5,16 +5,19 @@
 pub mod access;
 pub mod authenticate;
 pub mod authorize;
+pub mod endpoints;
 pub mod hygiene;
 pub mod identity;
 pub mod request_id;
+pub mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::header::SET_COOKIE;
+use http::{HeaderValue, Request, Response};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 
@@ -47,8 +50,20 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<Incoming>) -> Re
     let peer_trusted = hygiene::peer_trusted(&rt, conn.peer.ip());
     let request_id = request_id::take_or_generate(req.headers(), peer_trusted);
     let mut log = AccessLog::begin(&req, request_id.clone(), start, conn, gw);
+    let navigation = hygiene::is_navigation(&req);
+    // Cookies to set on the response whatever it is (session refresh, login, deletions).
+    let mut set_cookies: Vec<HeaderValue> = Vec::new();
 
-    let result = run(&rt, conn, peer_trusted, req, &mut log).await;
+    let result = run(
+        &rt,
+        conn,
+        peer_trusted,
+        navigation,
+        req,
+        &mut log,
+        &mut set_cookies,
+    )
+    .await;
     let mut resp = match result {
         Ok(resp) => resp,
         Err(err) => {
@@ -58,6 +73,7 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<Incoming>) -> Re
                 &ErrorContext {
                     request_id: &request_id,
                     realm,
+                    html: navigation,
                 },
             );
             if let (Some(kind), Some(route)) = (err.upstream_kind(), realm) {
@@ -72,8 +88,17 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<Incoming>) -> Re
     };
     resp.headers_mut()
         .insert(request_id::X_REQUEST_ID, request_id);
+    for cookie in set_cookies {
+        resp.headers_mut().append(SET_COOKIE, cookie);
+    }
     log.status = resp.status().as_u16();
     resp.map(|body| Tracked::new(body, log, rt))
+}
+
+/// The path after the gateway's own prefix, when the request is for one of its endpoints.
+fn own_endpoint<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
+    let rest = path.strip_prefix(prefix)?;
+    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
 }
 
 /// Phases 2–8. Returns the upstream's (or an own endpoint's) response.
@@ -81,8 +106,10 @@ async fn run(
     rt: &Runtime,
     conn: &ConnInfo,
     peer_trusted: bool,
+    navigation: bool,
     mut req: Request<Incoming>,
     log: &mut AccessLog,
+    set_cookies: &mut Vec<HeaderValue>,
 ) -> Result<Response<ResBody>, GatewayError> {
     // 2. hygiene: limits, path normalisation, header stripping (before anything reads them).
     hygiene::check_limits(&req, rt.config.server.limits.max_header_bytes)?;
@@ -92,7 +119,11 @@ async fn run(
         normalize_path(uri.path()).map_err(|_| GatewayError::BadRequest("invalid request path"))?;
     let upgrade = hygiene::clean_request(rt, conn, peer_trusted, &log.request_id, &mut req);
 
-    // 3. own endpoints (login, callback, forward-auth…) are added by the auth issues.
+    // 3. own endpoints (login, callback, sign-out, userinfo) before any route.
+    if let Some(sub) = own_endpoint(&rt.config.server.proxy_prefix, &path) {
+        let resp = endpoints::handle(rt, conn, peer_trusted, &req, sub).await?;
+        return Ok(resp.map(Either::Right));
+    }
 
     // 4. route on the normalised path, the same one that is forwarded.
     let host = hygiene::request_host(&req);
@@ -101,12 +132,22 @@ async fn run(
     let route = &rt.routes[index];
 
     // 5. authenticate, 6. authorize, 7. identity headers.
-    let principal = authenticate::authenticate(rt, &log.metrics, route, &path, &req).await?;
-    if let Some(p) = &principal {
-        authorize::authorize(route, p)?;
+    let mut auth_ctx = authenticate::AuthContext {
+        metrics: &log.metrics,
+        navigation,
+        set_cookies,
+    };
+    let authenticated = authenticate::authenticate(rt, route, &path, &req, &mut auth_ctx).await?;
+    if let Some(a) = &authenticated {
+        log.user = Some(
+            a.principal
+                .username
+                .clone()
+                .unwrap_or_else(|| a.principal.subject.clone()),
+        );
+        authorize::authorize(route, &a.principal)?;
     }
-    identity::apply(route, principal.as_ref(), &mut req);
-    log.user = principal.and_then(|p| p.username.or(Some(p.subject)));
+    identity::apply(rt, route, authenticated.as_ref(), &mut req);
 
     // 8. forward.
     let forwarded = if route.config.strip_prefix {

@@ -22,13 +22,20 @@
 // Users (login form with a password check; unknown users and wrong passwords are refused):
 //   alice / alice   groups [admins, staff]   alice@example.com
 //   bob   / bob     groups [staff]           bob@example.com
+//   carol / carol   groups [staff]           carol@example.com   access tokens live only
+//                   CAROL_ACCESS_TOKEN_TTL seconds (default 35), to watch the gateway refresh
 //
 // Why not `devInteractions`: oidc-provider's built-in dev login form signs in ANY login
-// value without calling findAccount (the session gets that accountId; an unknown one only
-// fails later, as a server error at the authorization or token endpoint). The small
+// value without calling findAccount (the session gets that accountId; with findAccount
+// returning undefined for an unknown one, the browser then lands on a 500 `server_error`
+// page at the authorization endpoint — checked with oidc-provider 8.8.1). The small
 // interaction handler below is the package's documented way to plug in a real login: it
 // refuses unknown users and wrong passwords on the form itself and grants consent
 // automatically (the gateway is a first-party client).
+//
+// Test aid: GET /__e2e/requests lists what relying parties asked of the protocol endpoints
+// (authorization parameters, token grant types and client auth, revocation hints,
+// end_session parameters, statuses); the browser scenarios assert on it.
 //
 // Prints `READY <issuer>` on stdout once listening.
 
@@ -82,6 +89,19 @@ export const USERS = {
       given_name: 'Bob',
       family_name: 'Staff',
       email: 'bob@example.com',
+      email_verified: true,
+      groups: ['staff'],
+    },
+  },
+  carol: {
+    password: 'carol',
+    accessTokenTTL: seconds('CAROL_ACCESS_TOKEN_TTL', 35),
+    claims: {
+      preferred_username: 'carol',
+      name: 'Carol Shortlived',
+      given_name: 'Carol',
+      family_name: 'Shortlived',
+      email: 'carol@example.com',
       email_verified: true,
       groups: ['staff'],
     },
@@ -167,6 +187,8 @@ const signingKey = {
   ...privateKey.export({ format: 'jwk' }), kid: `e2e-${crypto.randomBytes(4).toString('hex')}`, alg: 'RS256', use: 'sig',
 };
 
+const accessTokenTTL = seconds('ACCESS_TOKEN_TTL', 600);
+
 const configuration = {
   clients: [{
     client_id: clientId,
@@ -201,7 +223,7 @@ const configuration = {
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: true,
   ttl: {
-    AccessToken: seconds('ACCESS_TOKEN_TTL', 600),
+    AccessToken: (ctx, token) => USERS[token.accountId]?.accessTokenTTL ?? accessTokenTTL,
     AuthorizationCode: 60,
     IdToken: seconds('ID_TOKEN_TTL', 600),
     RefreshToken: seconds('REFRESH_TOKEN_TTL', 86400),
@@ -233,14 +255,45 @@ const provider = new Provider(issuer, configuration);
 }
 
 function log(msg) {
-  process.stderr.write(`[provider] ${new Date().toISOString()} ${msg}\n`);
+  process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
 }
 
+// What the relying party did, for the browser scenarios' assertions (GET /__e2e/requests):
+// one record per request to a protocol endpoint, with the parameters that matter.
+const requests = [];
+let requestSeq = 0;
+provider.use(async (ctx, next) => {
+  await next();
+  const { oidc } = ctx;
+  if (!oidc?.route || ['discovery', 'jwks'].includes(oidc.route)) return;
+  const p = oidc.params || {};
+  const rec = { seq: requestSeq++, route: oidc.route, method: ctx.method, status: ctx.status };
+  if (oidc.route === 'authorization') {
+    Object.assign(rec, {
+      response_type: p.response_type, scope: p.scope, code_challenge_method: p.code_challenge_method,
+      has_state: !!p.state, has_nonce: !!p.nonce, login_hint: p.login_hint, prompt: p.prompt,
+    });
+  } else if (oidc.route === 'token') {
+    const account = oidc.entities?.RefreshToken?.accountId ?? oidc.entities?.AuthorizationCode?.accountId;
+    Object.assign(rec, {
+      grant_type: p.grant_type, has_code_verifier: !!p.code_verifier, client_auth: oidc.client?.clientAuthMethod, account,
+      error: ctx.status >= 400 ? ctx.body?.error : undefined,
+    });
+  } else if (oidc.route === 'revocation') {
+    const kind = ['RefreshToken', 'AccessToken'].find((k) => oidc.entities?.[k]);
+    Object.assign(rec, { token_type_hint: p.token_type_hint, found: kind || null });
+  } else if (oidc.route === 'end_session') {
+    Object.assign(rec, { has_id_token_hint: !!p.id_token_hint, post_logout_redirect_uri: p.post_logout_redirect_uri, client_id: p.client_id });
+  }
+  requests.push(rec);
+  if (requests.length > 1000) requests.splice(0, 500);
+});
+
 for (const ev of [
-  'authorization.success', 'grant.success', 'end_session.success', 'revocation.success',
-  'interaction.ended',
+  'authorization.success', 'grant.success', 'end_session.success', 'interaction.ended',
+  'refresh_token.destroyed', 'access_token.destroyed',
 ]) {
-  provider.on(ev, (ctx) => log(`${ev} ${ctx.method} ${ctx.path}`));
+  provider.on(ev, (ctx) => log(ctx?.method ? `${ev} ${ctx.method} ${ctx.path}` : `${ev} ${ctx?.kind ?? ''}`));
 }
 for (const ev of [
   'authorization.error', 'grant.error', 'end_session.error', 'introspection.error',
@@ -338,6 +391,11 @@ const server = http.createServer((req, res) => {
   const url = new URL(req.url, issuer);
   if (url.pathname === '/healthz') {
     res.end('ok\n');
+    return;
+  }
+  if (url.pathname === '/__e2e/requests') { // test aid: see `requests` above
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify(requests));
     return;
   }
   if (url.pathname.startsWith('/interaction/')) {

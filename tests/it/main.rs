@@ -4,4 +4,6 @@
 
 mod support;
 
+mod bearer;
 mod core;
+mod sso;

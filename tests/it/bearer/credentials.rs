@@ -4,9 +4,7 @@
 use serde_json::json;
 
 use super::{standard_bed, user};
-use crate::support::bearer::{
-    anonymous, assert_bare_challenge, raw_get, with_auth, RawResp,
-};
+use crate::support::bearer::{anonymous, assert_bare_challenge, raw_get, with_auth, RawResp};
 use crate::support::client::get;
 
 #[tokio::test]
@@ -14,9 +12,17 @@ async fn no_credentials_get_a_bare_challenge_without_error_attribute() {
     let (_idp, _up, gw) = standard_bed(&[]).await;
     let r = anonymous(&gw, "/orders").await;
     assert_bare_challenge(&r, "api", "no Authorization header");
-    assert!(!r.header("www-authenticate").unwrap_or_default().contains("error"));
+    assert!(!r
+        .header("www-authenticate")
+        .unwrap_or_default()
+        .contains("error"));
     // Schemes the provider does not accept count as no credentials (RFC 6750 §3.1).
-    for foreign in ["Basic dXNlcjpwYXNz", "Digest username=\"a\"", "Negotiate abc", "Token abc"] {
+    for foreign in [
+        "Basic dXNlcjpwYXNz",
+        "Digest username=\"a\"",
+        "Negotiate abc",
+        "Token abc",
+    ] {
         assert_bare_challenge(&with_auth(&gw, "/orders", foreign).await, "api", foreign);
     }
 }

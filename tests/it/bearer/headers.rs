@@ -92,11 +92,7 @@ async fn forged_identity_headers_never_reach_the_upstream() {
                 "{what}: forged `{name}: {value}` reached the upstream"
             );
         }
-        let get = |n: &str| {
-            seen.iter()
-                .find(|(k, _)| k == n)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |n: &str| seen.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
         assert_eq!(get("x-kept"), Some("kept"), "{what}: ordinary headers pass");
         match path {
             "/api/x" => {
@@ -119,8 +115,8 @@ async fn forged_identity_headers_never_reach_the_upstream() {
 
 #[tokio::test]
 async fn forward_authorization_false_strips_the_token_upstream() {
-    let (idp, _up, gw) = standard_bed(&["forward_authorization: false", "public_paths: [/pub]"])
-        .await;
+    let (idp, _up, gw) =
+        standard_bed(&["forward_authorization: false", "public_paths: [/pub]"]).await;
     let token = idp.sign(user(&idp, "alice", json!({})));
     let r = bearer(&gw, "/x", &token).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -156,7 +152,10 @@ async fn templates_render_and_unsafe_values_are_dropped() {
     assert_eq!(r.echoed("x-mail").as_deref(), Some("alice@example.com"));
     // An element holding the separator is left out, so one value never poses as two.
     assert_eq!(r.echoed("x-groups").as_deref(), Some("ops,dev"));
-    assert_eq!(r.echoed("x-scopes").as_deref(), Some("api1.read api1.write"));
+    assert_eq!(
+        r.echoed("x-scopes").as_deref(),
+        Some("api1.read api1.write")
+    );
     assert_eq!(r.echoed("x-who").as_deref(), Some("user=sub-alice;tier=2"));
     assert_eq!(r.echoed("x-roles").as_deref(), Some("r1,r2"));
 
@@ -179,7 +178,11 @@ async fn templates_render_and_unsafe_values_are_dropped() {
     // A client's copy is replaced by the verified value, and stays stripped when the
     // verified value is dropped.
     let good = idp.sign(user(&idp, "alice", json!({})));
-    let bad = idp.sign(user(&idp, "eve", json!({"preferred_username": "eve\r\nX: 1"})));
+    let bad = idp.sign(user(
+        &idp,
+        "eve",
+        json!({"preferred_username": "eve\r\nX: 1"}),
+    ));
     for (token, expected) in [(good, Some("alice")), (bad, None)] {
         let auth = format!("Bearer {token}");
         let r = get(

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::{active, standard_bed, user};
 use crate::support::bearer::{
-    assert_invalid_token, assert_unavailable, bearer, concurrent, config, poll, route,
-    start_ready, ProviderYaml,
+    assert_invalid_token, assert_unavailable, bearer, concurrent, config, poll, route, start_ready,
+    ProviderYaml,
 };
 use crate::support::echo_upstream;
 use crate::support::fake_idp::{now, ClientAuthSeen, Endpoint, FakeIdp, Mode};
@@ -22,7 +22,12 @@ async fn active_reference_token_passes_with_basic_auth_and_role_groups() {
         .with("claims: { username: [preferred_username, sub], email: [email], groups: [role] }");
     let gw = start_ready(&config(
         &[provider.render(&idp)],
-        &[route("api", "/", up, &["allow: { groups: [admin], scopes: [api1.read] }"])],
+        &[route(
+            "api",
+            "/",
+            up,
+            &["allow: { groups: [admin], scopes: [api1.read] }"],
+        )],
     ))
     .await;
     let token = idp.new_reference_token(active(
@@ -56,7 +61,11 @@ async fn client_secret_post_is_used_when_configured() {
         ),
         ..ProviderYaml::default()
     };
-    let gw = start_ready(&config(&[provider.render(&idp)], &[route("api", "/", up, &[])])).await;
+    let gw = start_ready(&config(
+        &[provider.render(&idp)],
+        &[route("api", "/", up, &[])],
+    ))
+    .await;
     let token = idp.new_reference_token(active(&idp, "bob", json!({})));
     assert_eq!(bearer(&gw, "/", &token).await.status, 200);
     assert_eq!(
@@ -71,15 +80,33 @@ async fn only_a_boolean_true_active_within_its_lifetime_counts() {
     let t = now();
     let cases = [
         ("inactive", json!({"active": false})),
-        ("active as a string", active(&idp, "m", json!({"active": "true"}))),
-        ("active as a number", active(&idp, "m", json!({"active": 1}))),
+        (
+            "active as a string",
+            active(&idp, "m", json!({"active": "true"})),
+        ),
+        (
+            "active as a number",
+            active(&idp, "m", json!({"active": 1})),
+        ),
         ("active missing", active(&idp, "m", json!({"active": null}))),
         ("expired exp", active(&idp, "m", json!({"exp": t - 3600}))),
-        ("exp as a string", active(&idp, "m", json!({"exp": (t + 300).to_string()}))),
-        ("nbf in the future", active(&idp, "m", json!({"nbf": t + 3600}))),
+        (
+            "exp as a string",
+            active(&idp, "m", json!({"exp": (t + 300).to_string()})),
+        ),
+        (
+            "nbf in the future",
+            active(&idp, "m", json!({"nbf": t + 3600})),
+        ),
         ("wrong aud", active(&idp, "m", json!({"aud": "other-api"}))),
-        ("aud array without ours", active(&idp, "m", json!({"aud": ["x", "y"]}))),
-        ("wrong iss", active(&idp, "m", json!({"iss": "https://evil.example.com"}))),
+        (
+            "aud array without ours",
+            active(&idp, "m", json!({"aud": ["x", "y"]})),
+        ),
+        (
+            "wrong iss",
+            active(&idp, "m", json!({"iss": "https://evil.example.com"})),
+        ),
         ("no sub", active(&idp, "m", json!({"sub": null}))),
     ];
     for (what, body) in cases {
@@ -94,7 +121,10 @@ async fn only_a_boolean_true_active_within_its_lifetime_counts() {
     assert_eq!(idp.hits(Endpoint::Introspection), before + 1);
     // Accepted variants: aud array containing ours, aud absent.
     for (what, body) in [
-        ("aud array with ours", active(&idp, "ok", json!({"aud": ["x", "api1"]}))),
+        (
+            "aud array with ours",
+            active(&idp, "ok", json!({"aud": ["x", "api1"]})),
+        ),
         ("no aud", active(&idp, "ok", json!({"aud": null}))),
     ] {
         let token = idp.new_reference_token(body);
@@ -145,7 +175,10 @@ async fn idp_failures_are_503_and_never_cached() {
         assert_unavailable(&bearer(&gw, "/", &token).await, &format!("{mode:?}"));
         // Asked again (not cached), still failing.
         assert_unavailable(&bearer(&gw, "/", &token).await, &format!("{mode:?} again"));
-        assert!(idp.hits(Endpoint::Introspection) >= before + 2, "{mode:?} was cached");
+        assert!(
+            idp.hits(Endpoint::Introspection) >= before + 2,
+            "{mode:?} was cached"
+        );
         idp.set_mode(Endpoint::Introspection, Mode::Normal);
         let r = bearer(&gw, "/", &token).await;
         assert_eq!(r.status, 200, "{mode:?} then recovery: {}", r.text());
@@ -158,7 +191,10 @@ async fn a_token_of_provider_a_is_refused_on_a_route_of_provider_b() {
     let b = FakeIdp::start().await;
     let up = echo_upstream().await;
     let gw = start_ready(&config(
-        &[ProviderYaml::named("a").render(&a), ProviderYaml::named("b").render(&b)],
+        &[
+            ProviderYaml::named("a").render(&a),
+            ProviderYaml::named("b").render(&b),
+        ],
         &[
             route("route-a", "/a", up, &["provider: a"]),
             route("route-b", "/b", up, &["provider: b"]),
@@ -171,7 +207,11 @@ async fn a_token_of_provider_a_is_refused_on_a_route_of_provider_b() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(a.hits(Endpoint::Introspection), 1);
     // A's result is cached now; it must not answer for B.
-    assert_invalid_token(&bearer(&gw, "/b/x", &token).await, "route-b", "A's token on B");
+    assert_invalid_token(
+        &bearer(&gw, "/b/x", &token).await,
+        "route-b",
+        "A's token on B",
+    );
     assert_eq!(b.hits(Endpoint::Introspection), 1, "B was not asked");
     assert_invalid_token(&bearer(&gw, "/b/x", &token).await, "route-b", "again");
     assert_eq!(bearer(&gw, "/a/x", &token).await.status, 200);
@@ -199,7 +239,11 @@ async fn jwts_are_introspected_only_with_jwt_fallback() {
         ),
         ..ProviderYaml::default()
     };
-    let gw = start_ready(&config(&[provider.render(&idp)], &[route("api", "/", up, &[])])).await;
+    let gw = start_ready(&config(
+        &[provider.render(&idp)],
+        &[route("api", "/", up, &[])],
+    ))
+    .await;
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     h.kid = Some("kid-from-another-issuer".into());
     let jwt = idp.sign_with_header(h, user(&idp, "alice", json!({})));
@@ -209,6 +253,10 @@ async fn jwts_are_introspected_only_with_jwt_fallback() {
     assert_eq!(idp.hits(Endpoint::Introspection), 1);
     // A bad signature under a KNOWN kid is not "unknown key": refused, not introspected.
     let forged = idp.token_signed_by_stranger(user(&idp, "mallory", json!({})));
-    assert_invalid_token(&bearer(&gw, "/", &forged).await, "api", "stranger, known kid");
+    assert_invalid_token(
+        &bearer(&gw, "/", &forged).await,
+        "api",
+        "stranger, known kid",
+    );
     assert_eq!(idp.hits(Endpoint::Introspection), 1);
 }

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::{active, standard_bed, user};
 use crate::support::bearer::{
-    assert_invalid_token, assert_unavailable, bearer, concurrent, config, poll, route,
-    start_ready, ProviderYaml,
+    assert_invalid_token, assert_unavailable, bearer, concurrent, config, poll, route, start_ready,
+    ProviderYaml,
 };
 use crate::support::echo_upstream;
 use crate::support::fake_idp::{Endpoint, FakeIdp, Mode};
@@ -23,7 +23,11 @@ async fn rotated_keys_are_picked_up_without_restart() {
         refetch: "1ms".into(),
         ..ProviderYaml::default()
     };
-    let gw = start_ready(&config(&[provider.render(&idp)], &[route("api", "/", up, &[])])).await;
+    let gw = start_ready(&config(
+        &[provider.render(&idp)],
+        &[route("api", "/", up, &[])],
+    ))
+    .await;
     let old_kid = idp.kid();
     let r = bearer(&gw, "/", &idp.sign(user(&idp, "alice", json!({})))).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -66,12 +70,17 @@ async fn unknown_kid_flood_fetches_the_jwks_at_most_once_per_interval() {
         assert_invalid_token(&bearer(&gw, "/", &unknown(i)).await, "api", "unknown kid");
     }
     // …and all at once.
-    let auths = (50..100).map(|i| format!("Bearer {}", unknown(i))).collect();
+    let auths = (50..100)
+        .map(|i| format!("Bearer {}", unknown(i)))
+        .collect();
     for r in concurrent(&format!("{}/", gw.url), auths).await {
         assert_eq!(r.status, 401, "{}", r.text());
     }
     let extra = idp.hits(Endpoint::Jwks) - warm;
-    assert!(extra <= 1, "{extra} JWKS fetches for 100 unknown kids in one interval");
+    assert!(
+        extra <= 1,
+        "{extra} JWKS fetches for 100 unknown kids in one interval"
+    );
     // Known keys are unaffected by the flood.
     let r = bearer(&gw, "/", &idp.sign_es256(user(&idp, "bob", json!({})))).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -97,10 +106,18 @@ async fn idp_down_after_warm_up_keeps_jwts_valid_but_introspection_is_503() {
     }
     // A new reference token cannot be introspected: 503 + Retry-After, never 401.
     let new_ref = idp.new_reference_token(active(&idp, "gina", json!({})));
-    assert_unavailable(&bearer(&gw, "/", &new_ref).await, "introspection while down");
+    assert_unavailable(
+        &bearer(&gw, "/", &new_ref).await,
+        "introspection while down",
+    );
     // An already-introspected token is answered from the cache.
     let r = bearer(&gw, "/", &known_ref).await;
-    assert_eq!(r.status, 200, "cached introspection while down: {}", r.text());
+    assert_eq!(
+        r.status,
+        200,
+        "cached introspection while down: {}",
+        r.text()
+    );
 
     // The failure was not cached: once the IdP is back the same token passes.
     idp.set_all_modes(Mode::Normal);

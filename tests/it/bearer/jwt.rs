@@ -192,7 +192,11 @@ async fn time_claims_are_enforced_with_leeway() {
         assert_invalid_token(&bearer(&gw, "/", &token).await, "api", what);
     }
     // Within the leeway (60 s by default) is accepted: 30 s of margin either way.
-    let skewed = user(&idp, "alice", json!({"exp": t - 30, "nbf": t + 30, "iat": t + 30}));
+    let skewed = user(
+        &idp,
+        "alice",
+        json!({"exp": t - 30, "nbf": t + 30, "iat": t + 30}),
+    );
     let r = bearer(&gw, "/", &idp.sign(skewed)).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
@@ -202,11 +206,17 @@ async fn issuer_and_audience_are_enforced() {
     let (idp, _up, gw) = standard_bed(&[]).await;
     let refused: [(&str, Value); 6] = [
         ("wrong iss", json!({"iss": "https://evil.example.com"})),
-        ("iss with trailing slash", json!({"iss": format!("{}/", idp.issuer())})),
+        (
+            "iss with trailing slash",
+            json!({"iss": format!("{}/", idp.issuer())}),
+        ),
         ("iss missing", json!({"iss": null})),
         ("wrong aud", json!({"aud": "other-api"})),
         ("aud missing", json!({"aud": null})),
-        ("aud array without ours", json!({"aud": ["other-api", "api"]})),
+        (
+            "aud array without ours",
+            json!({"aud": ["other-api", "api"]}),
+        ),
     ];
     for (what, patch) in refused {
         let token = idp.sign(user(&idp, "alice", patch));
@@ -232,8 +242,14 @@ async fn jose_header_rules_crit_typ_and_missing_kid() {
             json!({"alg": "RS256", "kid": kid, "crit": ["http://example.com/ext"],
                    "http://example.com/ext": true}),
         ),
-        ("alg HS256 label on an RSA signature", json!({"alg": "HS256", "kid": kid})),
-        ("unknown typ", json!({"alg": "RS256", "kid": kid, "typ": "secevent+jwt"})),
+        (
+            "alg HS256 label on an RSA signature",
+            json!({"alg": "HS256", "kid": kid}),
+        ),
+        (
+            "unknown typ",
+            json!({"alg": "RS256", "kid": kid, "typ": "secevent+jwt"}),
+        ),
     ] {
         let token = idp.token_with_raw_header(header, claims.clone());
         assert_invalid_token(&bearer(&gw, "/", &token).await, "api", what);

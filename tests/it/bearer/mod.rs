@@ -10,6 +10,7 @@ mod jwks;
 mod jwt;
 mod policy;
 mod providers;
+mod seeds;
 
 use std::net::SocketAddr;
 

@@ -36,7 +36,10 @@ async fn policy_bed() -> (FakeIdp, TestGateway) {
             r("users", "{ users: [alice] }"),
             r("groups", "{ groups: [admins, ops] }"),
             r("scopes", "{ scopes: [api1.read, api1.write] }"),
-            r("claims", "{ claims: { email_verified: true, org.tenant: acme } }"),
+            r(
+                "claims",
+                "{ claims: { email_verified: true, org.tenant: acme } }",
+            ),
             r("combo", "{ groups: [admins], scopes: [api1.admin] }"),
             r("email", "{ email_domains: [example.com, .corp.example] }"),
         ],
@@ -61,7 +64,11 @@ async fn policy_matrix_answers_401_403_and_insufficient_scope() {
     // users: exact usernames.
     let r = call(&idp, &gw, "/users/x", "alice", json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    for (who, extra) in [("bob", json!({})), ("Alice", json!({})), ("bob", json!({"preferred_username": "alice "}))] {
+    for (who, extra) in [
+        ("bob", json!({})),
+        ("Alice", json!({})),
+        ("bob", json!({"preferred_username": "alice "})),
+    ] {
         assert_forbidden(&call(&idp, &gw, "/users/x", who, extra).await, who);
     }
     // groups: any of.
@@ -82,13 +89,19 @@ async fn policy_matrix_answers_401_403_and_insufficient_scope() {
         let r = call(&idp, &gw, "/scopes/x", "s", scopes.clone()).await;
         assert_eq!(r.status, 200, "{scopes}: {}", r.text());
     }
-    for scopes in [json!({"scope": "api1.read"}), json!({}), json!({"scp": ["api1.write"]})] {
+    for scopes in [
+        json!({"scope": "api1.read"}),
+        json!({}),
+        json!({"scp": ["api1.write"]}),
+    ] {
         let r = call(&idp, &gw, "/scopes/x", "s", scopes.clone()).await;
         assert_eq!(r.status, 403, "{scopes}: {}", r.text());
         assert_eq!(r.json()["error"], "insufficient_scope");
         assert_eq!(
             r.header("www-authenticate"),
-            Some(r#"Bearer realm="scopes", error="insufficient_scope", scope="api1.read api1.write""#),
+            Some(
+                r#"Bearer realm="scopes", error="insufficient_scope", scope="api1.read api1.write""#
+            ),
             "{scopes}"
         );
     }
@@ -116,14 +129,26 @@ async fn policy_matrix_answers_401_403_and_insufficient_scope() {
     assert_eq!(r.json()["error"], "insufficient_scope");
     let r = call(&idp, &gw, "/combo/x", "a", json!({"scope": "api1.admin"})).await;
     assert_forbidden(&r, "scope but not the group");
-    let r = call(&idp, &gw, "/combo/x", "a", json!({"groups": ["admins"], "scope": "api1.admin"})).await;
+    let r = call(
+        &idp,
+        &gw,
+        "/combo/x",
+        "a",
+        json!({"groups": ["admins"], "scope": "api1.admin"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
 #[tokio::test]
 async fn email_domain_tricks_are_refused() {
     let (idp, gw) = policy_bed().await;
-    for email in ["a@example.com", "A.B+tag@EXAMPLE.COM", "a@x.corp.example", "a@y.x.corp.example"] {
+    for email in [
+        "a@example.com",
+        "A.B+tag@EXAMPLE.COM",
+        "a@x.corp.example",
+        "a@y.x.corp.example",
+    ] {
         let r = call(&idp, &gw, "/email/x", "e", json!({ "email": email })).await;
         assert_eq!(r.status, 200, "{email}: {}", r.text());
     }
@@ -188,7 +213,11 @@ async fn public_paths_match_the_normalised_path_only() {
         assert_bare_challenge(&anonymous(&gw, path).await, "api", path);
     }
     // Encoded separators around dot segments are refused outright.
-    for path in ["/public%2F..%2Fadmin", "/public/..%2Fadmin", "/public/..;/admin"] {
+    for path in [
+        "/public%2F..%2Fadmin",
+        "/public/..%2Fadmin",
+        "/public/..;/admin",
+    ] {
         let r = anonymous(&gw, path).await;
         assert_eq!(r.status, 400, "{path}: {}", r.text());
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bearer;
+pub mod browser;
 pub mod client;
 pub mod fake_idp;
 

@@ -167,7 +167,7 @@ pub fn compact(header: &Value, claims: &Value, signer: RawSigner<'_>) -> String 
     format!("{msg}.{}", b64url(sig))
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for line in b64.as_bytes().chunks(64) {

@@ -4,10 +4,17 @@
 //! authorize, token, userinfo, introspection (client authentication checked), revocation
 //! and end_session; counts hits per endpoint; lets tests switch each endpoint into a
 //! failure mode or hold its responses behind a gate. Signs good tokens (`sign*`) and
-//! builds hostile ones (`hostile.rs`). Test support only: it panics on misuse.
+//! builds hostile ones (`hostile.rs`). The authorization-code flow (`flow*.rs`,
+//! `client_auth.rs`) auto-approves a chosen user and checks client authentication, PKCE,
+//! one-time codes and refresh rotation strictly. Test support only: it panics on misuse.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod client_auth;
 mod control;
+mod flow;
+mod flow_server;
+#[cfg(test)]
+mod flow_tests;
 mod hostile;
 mod keys;
 mod server;
@@ -24,6 +31,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 // Re-exported for the tests that use the FakeIdp; not every test binary uses all.
+#[allow(unused_imports)]
+pub use client_auth::{ClientAuthMethod, ClientAuthUsed, ClientKey, ClientPublicKey};
+#[allow(unused_imports)]
+pub use flow::{Grant, Issued, Params, RevocationCall, TokenCall};
 #[allow(unused_imports)]
 pub use hostile::PublicKeyBytes;
 #[allow(unused_imports)]
@@ -145,7 +156,9 @@ impl Inner {
             "subject_types_supported": ["public"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "id_token_signing_alg_values_supported": self.opts.signing_algs,
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
+                                                      "private_key_jwt", "none"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
             "code_challenge_methods_supported": ["S256"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
         });

@@ -14,10 +14,12 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
+use super::flow::Params;
+use super::flow_server;
 use super::state::{lock, ClientAuthSeen, Endpoint, Mode};
 use super::Inner;
 
-type Resp = Response<Full<Bytes>>;
+pub(crate) type Resp = Response<Full<Bytes>>;
 
 /// Serves connections until the task is aborted (FakeIdp's `Drop`).
 pub(crate) async fn serve(listener: TcpListener, inner: Arc<Inner>) {
@@ -108,20 +110,14 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Resp, Dropp
             json_resp(StatusCode::OK, &json!({"keys": [inner.attacker().jwk()]}))
         }
         Endpoint::Authorize => {
-            lock(&inner.state.last_query).insert(ep, query);
-            text(StatusCode::OK, "text/html", "<html>login page</html>")
+            lock(&inner.state.last_query).insert(ep, query.clone());
+            flow_server::authorize(&inner, &parts.method, &query)
         }
         Endpoint::EndSession => end_session(&inner, query),
-        Endpoint::Token => token(&inner, &parts.method, &body),
+        Endpoint::Token => token(&inner, &parts.method, &parts.headers, &body),
         Endpoint::Userinfo => userinfo(&inner, &parts.headers),
         Endpoint::Introspection => introspect(&inner, &parts.method, &parts.headers, &body),
-        Endpoint::Revocation => {
-            let form = parse_form(&body);
-            let token = form_get(&form, "token").unwrap_or_default();
-            let hint = form_get(&form, "token_type_hint");
-            lock(&inner.state.revoked).push((token, hint));
-            text(StatusCode::OK, "text/plain", "")
-        }
+        Endpoint::Revocation => flow_server::revocation(&inner, &parts.headers, &body),
         Endpoint::Other => text(StatusCode::NOT_FOUND, "text/plain", "not found"),
     };
     Ok(resp)
@@ -129,6 +125,9 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Resp, Dropp
 
 fn end_session(inner: &Inner, query: String) -> Resp {
     let form = parse_form(query.as_bytes());
+    lock(&inner.state.flow)
+        .end_sessions
+        .push(Params::parse(query.as_bytes()));
     lock(&inner.state.last_query).insert(Endpoint::EndSession, query);
     match form_get(&form, "post_logout_redirect_uri") {
         Some(target) => {
@@ -147,7 +146,9 @@ fn end_session(inner: &Inner, query: String) -> Resp {
     }
 }
 
-fn token(inner: &Inner, method: &Method, body: &[u8]) -> Resp {
+/// The legacy registry (`add_code`/`add_refresh_token`) answers first; everything else
+/// goes through the strict code flow (`flow_server.rs`).
+fn token(inner: &Inner, method: &Method, headers: &http::HeaderMap, body: &[u8]) -> Resp {
     if method != Method::POST {
         return text(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "POST only");
     }
@@ -159,9 +160,10 @@ fn token(inner: &Inner, method: &Method, body: &[u8]) -> Resp {
         Some("refresh_token") => form_get(&form, "refresh_token").map(|t| format!("refresh:{t}")),
         _ => None,
     };
-    match key.and_then(|k| lock(&inner.state.token_responses).get(&k).cloned()) {
+    let registered = key.and_then(|k| lock(&inner.state.token_responses).get(&k).cloned());
+    match registered {
         Some(v) => json_resp(StatusCode::OK, &v),
-        None => json_resp(StatusCode::BAD_REQUEST, &json!({"error": "invalid_grant"})),
+        None => flow_server::token(inner, headers, body),
     }
 }
 
@@ -248,7 +250,7 @@ fn introspect(inner: &Inner, method: &Method, headers: &http::HeaderMap, body: &
 }
 
 /// RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64.
-fn basic_credentials(headers: &http::HeaderMap) -> Option<(String, String)> {
+pub(crate) fn basic_credentials(headers: &http::HeaderMap) -> Option<(String, String)> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, b64) = v.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -295,11 +297,11 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn json_resp(status: StatusCode, v: &Value) -> Resp {
+pub(crate) fn json_resp(status: StatusCode, v: &Value) -> Resp {
     text(status, "application/json", &v.to_string())
 }
 
-fn text(status: StatusCode, content_type: &str, body: &str) -> Resp {
+pub(crate) fn text(status: StatusCode, content_type: &str, body: &str) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
     *r.status_mut() = status;
     r.headers_mut().insert(

@@ -100,6 +100,7 @@ pub(crate) struct State {
     pub(crate) revoked: Mutex<Vec<(String, Option<String>)>>,
     pub(crate) last_query: Mutex<HashMap<Endpoint, String>>,
     pub(crate) last_introspection_auth: Mutex<Option<ClientAuthSeen>>,
+    pub(crate) flow: Mutex<super::flow::Flow>,
 }
 
 impl State {
@@ -115,6 +116,7 @@ impl State {
             revoked: Mutex::default(),
             last_query: Mutex::default(),
             last_introspection_auth: Mutex::default(),
+            flow: Mutex::default(),
         }
     }
 

@@ -1,0 +1,185 @@
+//! Phase 3: the gateway's own endpoints under `server.proxy_prefix` (default `/oauth2`):
+//! `start`, `callback`, `sign_out`, `userinfo`. Dispatch and request decoding only; the
+//! flow itself lives in `oidc::{login, logout}`.
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+
+use super::ConnInfo;
+use crate::error::GatewayError;
+use crate::oidc::login;
+use crate::oidc::logout;
+use crate::oidc::sso::Sso;
+use crate::oidc::urlenc::query_get;
+use crate::pipeline::hygiene::request_host;
+use crate::routing::table::host_only;
+use crate::runtime::Runtime;
+use crate::session::cookie::RequestCookies;
+use crate::session::redirect::safe_redirect;
+use crate::session::unix_now;
+
+/// Serves `sub` (the path after the prefix, e.g. `/callback`).
+pub async fn handle(
+    rt: &Runtime,
+    conn: &ConnInfo,
+    peer_trusted: bool,
+    req: &Request<Incoming>,
+    sub: &str,
+) -> Result<Response<Full<Bytes>>, GatewayError> {
+    let Some(sso) = rt.sso.as_ref() else {
+        return Err(GatewayError::NotFound);
+    };
+    let origin = external_origin(rt, sso, conn, peer_trusted, req);
+    let query = req.uri().query();
+    match sub {
+        "/start" => {
+            let rd = query_get(query, "rd");
+            let return_to = rd
+                .as_deref()
+                .and_then(|rd| safe_target(rt, sso, &origin, rd))
+                .unwrap_or_else(|| "/".to_owned());
+            let provider = pick_provider(rt, req, query, &return_to)?;
+            let hint = query_get(query, "login_hint");
+            login::start(
+                sso,
+                provider,
+                req.headers(),
+                &callback_url(sso, &origin),
+                return_to,
+                hint.as_deref(),
+            )
+        }
+        "/callback" => {
+            login::callback(
+                sso,
+                &rt.providers,
+                req.headers(),
+                query,
+                &callback_url(sso, &origin),
+            )
+            .await
+        }
+        "/sign_out" => {
+            let rd = query_get(query, "rd");
+            let after = rd
+                .as_deref()
+                .and_then(|rd| safe_target(rt, sso, &origin, rd))
+                .or_else(|| rt.config.session.logout_redirect.clone())
+                .unwrap_or_else(|| "/".to_owned());
+            let after = absolute(&origin, after);
+            logout::sign_out(sso, &rt.providers, req.headers(), after).await
+        }
+        "/userinfo" => userinfo(sso, req).await,
+        _ => Err(GatewayError::NotFound),
+    }
+}
+
+/// `rd` when it is safe (relative, the public origin, or an allowed domain).
+fn safe_target(rt: &Runtime, sso: &Sso, origin: &str, rd: &str) -> Option<String> {
+    let public = sso.public_origin.as_deref().unwrap_or(origin);
+    safe_redirect(
+        rd,
+        Some(public),
+        &rt.config.session.allowed_redirect_domains,
+    )
+}
+
+fn absolute(origin: &str, target: String) -> String {
+    if target.starts_with('/') {
+        format!("{origin}{target}")
+    } else {
+        target
+    }
+}
+
+fn callback_url(sso: &Sso, origin: &str) -> String {
+    format!("{origin}{}", sso.callback_path)
+}
+
+/// The origin browsers use: `server.public_url`, else derived from the request (the
+/// forwarded proto only from trusted proxies).
+pub fn external_origin<B>(
+    rt: &Runtime,
+    sso: &Sso,
+    conn: &ConnInfo,
+    peer_trusted: bool,
+    req: &Request<B>,
+) -> String {
+    if let Some(o) = &sso.public_origin {
+        return o.clone();
+    }
+    let forwarded_https = peer_trusted
+        && req
+            .headers()
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let scheme = if conn.tls || forwarded_https {
+        "https"
+    } else {
+        "http"
+    };
+    let host = request_host(req)
+        .filter(|h| host_only(h).is_some())
+        .unwrap_or("localhost");
+    let _ = rt;
+    format!("{scheme}://{host}")
+}
+
+/// `?provider=name`, else the provider of the route `return_to` leads to, else the first.
+fn pick_provider<'r>(
+    rt: &'r Runtime,
+    req: &Request<Incoming>,
+    query: Option<&str>,
+    return_to: &str,
+) -> Result<&'r crate::oidc::provider::ProviderRuntime, GatewayError> {
+    if let Some(name) = query_get(query, "provider") {
+        return rt
+            .providers
+            .iter()
+            .find(|p| p.name() == name)
+            .map(|p| &**p)
+            .ok_or(GatewayError::BadRequest("unknown provider"));
+    }
+    let path = return_to.split(['?', '#']).next().unwrap_or("/");
+    let by_route = if path.starts_with('/') {
+        rt.table
+            .find(request_host(req), path)
+            .and_then(|i| rt.routes.get(i))
+            .and_then(|r| r.config.provider)
+            .and_then(|i| rt.providers.get(i))
+    } else {
+        None
+    };
+    by_route
+        .or_else(|| rt.providers.first())
+        .map(|p| &**p)
+        .ok_or(GatewayError::NotFound)
+}
+
+async fn userinfo(
+    sso: &Sso,
+    req: &Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, GatewayError> {
+    let cookies = RequestCookies::from_headers(req.headers());
+    let data = sso
+        .store
+        .load(&cookies, unix_now())
+        .await
+        .ok_or(GatewayError::Auth(crate::auth::AuthError::Missing))?;
+    let body = serde_json::json!({
+        "sub": data.subject,
+        "user": data.username,
+        "email": data.email,
+        "groups": data.groups,
+        "provider": data.provider,
+    });
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}

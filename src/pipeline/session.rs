@@ -1,0 +1,152 @@
+//! Session authentication for `auth: session` / `any` routes: loads the session from the
+//! store, refreshes the access token near expiry (coalesced), keeps the idle timer alive,
+//! and turns the session into a `Principal`. Cookie updates are returned as `Set-Cookie`
+//! values for the response; a failed refresh ends the session.
+
+use http::{HeaderMap, HeaderValue};
+use serde_json::Value;
+
+use crate::auth::principal::Principal;
+use crate::auth::AuthError;
+use crate::oidc::sso::Sso;
+use crate::oidc::tokens::TokenError;
+use crate::runtime::Runtime;
+use crate::session::codec::SessionData;
+use crate::session::cookie::RequestCookies;
+use crate::session::store::SaveKind;
+use crate::session::unix_now;
+
+/// Refresh when the access token has less than this left.
+const REFRESH_MARGIN_SECS: u64 = 30;
+
+/// An authenticated session.
+pub struct SessionAuth {
+    /// Who.
+    pub principal: Principal,
+    /// The (possibly refreshed) access token, for `pass_access_token`.
+    pub access_token: Option<String>,
+}
+
+/// Authenticates the request's session for the provider at `provider_index`.
+pub async fn authenticate(
+    rt: &Runtime,
+    sso: &Sso,
+    provider_index: usize,
+    headers: &HeaderMap,
+    set_cookies: &mut Vec<HeaderValue>,
+) -> Result<SessionAuth, AuthError> {
+    let now = unix_now();
+    let cookies = RequestCookies::from_headers(headers);
+    let mut data = sso
+        .store
+        .load(&cookies, now)
+        .await
+        .ok_or(AuthError::Missing)?;
+    let provider = rt.providers.get(provider_index).ok_or(AuthError::Missing)?;
+    // A session from another provider does not count on this route: log in here.
+    if data.provider != provider.name() {
+        return Err(AuthError::Missing);
+    }
+    let mut dirty = false;
+    if needs_refresh(sso, &data, now) {
+        match refresh(rt, sso, provider_index, &mut data, now).await {
+            Ok(()) => dirty = true,
+            Err(RefreshFailure::Ended) => {
+                set_cookies.extend(sso.store.delete(&cookies).await);
+                return Err(AuthError::Missing);
+            }
+            Err(RefreshFailure::Unavailable(why)) => {
+                let expired = data.access_token_expires_at.is_some_and(|t| t <= now);
+                if expired {
+                    return Err(AuthError::IdpUnavailable(why));
+                }
+            }
+        }
+    }
+    if data.needs_touch(now, &sso.limits) {
+        data.last_seen_at = now;
+        dirty = true;
+    }
+    if dirty {
+        match sso.store.save(&data, SaveKind::Update, &cookies, now).await {
+            Ok(set) => set_cookies.extend(set),
+            Err(e) => tracing::warn!(error = %e, "session update failed"),
+        }
+    }
+    let access_token = data.access_token.clone();
+    Ok(SessionAuth {
+        principal: principal_of(data, provider_index),
+        access_token,
+    })
+}
+
+fn needs_refresh(sso: &Sso, data: &SessionData, now: u64) -> bool {
+    sso.refresh_enabled
+        && data.refresh_token.is_some()
+        && data
+            .access_token_expires_at
+            .is_some_and(|t| t <= now.saturating_add(REFRESH_MARGIN_SECS))
+}
+
+enum RefreshFailure {
+    /// The provider refused the refresh token: the session is over.
+    Ended,
+    /// The provider could not be asked.
+    Unavailable(String),
+}
+
+async fn refresh(
+    rt: &Runtime,
+    sso: &Sso,
+    index: usize,
+    data: &mut SessionData,
+    now: u64,
+) -> Result<(), RefreshFailure> {
+    let provider = rt.providers.get(index).ok_or(RefreshFailure::Ended)?;
+    let client = sso.clients.get(index).ok_or(RefreshFailure::Ended)?;
+    let meta = provider
+        .metadata()
+        .ok_or_else(|| RefreshFailure::Unavailable("provider not discovered".into()))?;
+    let endpoint = meta
+        .token_endpoint
+        .as_deref()
+        .ok_or(RefreshFailure::Ended)?;
+    let refresh_token = data.refresh_token.clone().ok_or(RefreshFailure::Ended)?;
+    let tokens = sso
+        .refresher
+        .refresh(provider.client(), client, endpoint, &refresh_token)
+        .await
+        .map_err(|e| match &*e {
+            TokenError::Unavailable(why) => RefreshFailure::Unavailable(why.clone()),
+            _ => {
+                tracing::info!(provider = provider.name(), error = %e, "refresh refused; session ended");
+                RefreshFailure::Ended
+            }
+        })?;
+    data.access_token = Some(tokens.access_token.clone());
+    data.access_token_expires_at = tokens.expires_in.map(|s| now.saturating_add(s));
+    if let Some(rotated) = &tokens.refresh_token {
+        data.refresh_token = Some(rotated.clone());
+    }
+    if let Some(id_token) = &tokens.id_token {
+        data.id_token = Some(id_token.clone());
+    }
+    Ok(())
+}
+
+/// The principal a session stands for.
+pub fn principal_of(data: SessionData, provider: usize) -> Principal {
+    let scopes = match data.claims.get("scope") {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        _ => Vec::new(),
+    };
+    Principal {
+        subject: data.subject,
+        username: data.username,
+        email: data.email,
+        groups: data.groups,
+        scopes,
+        claims: data.claims,
+        provider,
+    }
+}

@@ -1,0 +1,199 @@
+//! Session time limits and refresh: `idle_timeout` and `lifetime` enforced from the
+//! times inside the cookie (smallest durations the config allows, polled with bounded
+//! deadlines), transparent refresh near access-token expiry with exactly one refresh for
+//! concurrent requests and the rotated refresh token used next, and refresh failure
+//! ending the session.
+
+use std::time::Duration;
+
+use super::{Bed, Setup};
+use crate::support::browser::{Browser, Hop};
+use crate::support::fake_idp::{now, Grant};
+
+/// Polls `check` (every 100 ms, up to `limit`) until it yields a hop; panics otherwise.
+async fn poll_until<F, Fut>(limit: Duration, what: &str, mut check: F) -> Hop
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Hop>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(hop) = check().await {
+            return hop;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the wall clock is past `expires_at` by a whole second (the gateway
+/// computes its own expiry from `expires_in`, possibly a second later).
+async fn wait_past(expires_at: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while now() <= expires_at + 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "clock did not advance"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn idle_timeout_ends_an_unused_session() {
+    let bed = Bed::start(Setup::default().session("idle_timeout: 2s")).await;
+    bed.login("/app/x").await;
+    // A copy of the cookie as it was at login, never updated: it goes idle.
+    let frozen = bed.browser.fork();
+    let url = bed.url("/app/x");
+    let api = poll_until(Duration::from_secs(10), "idle session refused", || {
+        let (b, url) = (frozen.fork(), url.clone());
+        async move {
+            let hop = b.api_get(&url).await;
+            assert!(hop.status == 200 || hop.status == 401, "{}", hop.describe());
+            (hop.status == 401).then_some(hop)
+        }
+    })
+    .await;
+    let _ = api.json();
+    let nav = frozen.fork().get(&url).await;
+    assert_eq!(
+        nav.status,
+        302,
+        "idle session, navigation: {}",
+        nav.describe()
+    );
+}
+
+#[tokio::test]
+async fn absolute_lifetime_ends_even_an_active_session() {
+    let bed = Bed::start(Setup::default().session("lifetime: 2s")).await;
+    bed.login("/app/x").await;
+    let url = bed.url("/app/x");
+    let browser = bed.browser.clone();
+    // Keep using (and re-storing) the session: activity must not extend the lifetime.
+    poll_until(Duration::from_secs(10), "expired session refused", || {
+        let (b, url) = (browser.clone(), url.clone());
+        async move {
+            let hop = b.api_get(&url).await;
+            (hop.status == 401).then_some(hop)
+        }
+    })
+    .await;
+    let nav = bed.browser.get(&url).await;
+    assert_eq!(nav.status, 302, "{}", nav.describe());
+}
+
+/// Sends 10 API requests at once, each from an identical copy of `browser`'s jar; returns
+/// the responses and the copies (which stored their responses' cookies).
+async fn wave(browser: &Browser, url: &str) -> Vec<(Hop, Browser)> {
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let b = browser.fork();
+            let url = format!("{url}{i}");
+            tokio::spawn(async move { (b.api_get(&url).await, b) })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.expect("request task"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn refresh_near_expiry_happens_once_for_concurrent_requests_and_rotates() {
+    let bed = Bed::start(Setup::default().app("pass_access_token: true")).await;
+    bed.idp.set_token_lifetime(1);
+    bed.login("/app/x").await;
+    let mut browser = bed.browser.clone();
+    for round in 0..2 {
+        let before = bed.idp.issued();
+        wait_past(before.last().expect("issued").expires_at).await;
+        let refreshes = bed.idp.token_count(Grant::RefreshToken);
+        let results = wave(&browser, &bed.url("/app/w")).await;
+        for (hop, _) in &results {
+            assert_eq!(
+                hop.status,
+                200,
+                "round {round}: {}\n{}",
+                hop.describe(),
+                hop.text()
+            );
+        }
+        let calls = bed.idp.token_calls();
+        let new_refreshes: Vec<_> = calls
+            .iter()
+            .filter(|c| c.grant == Grant::RefreshToken)
+            .skip(refreshes)
+            .collect();
+        assert_eq!(
+            new_refreshes.len(),
+            1,
+            "round {round}: refresh calls {new_refreshes:?}"
+        );
+        let call = new_refreshes[0];
+        assert_eq!(call.status, 200, "round {round}: {:?}", call.error);
+        let previous_rt = before.last().and_then(|i| i.refresh_token.clone());
+        assert_eq!(
+            call.form.get("refresh_token"),
+            previous_rt.as_deref(),
+            "round {round}: not the latest (rotated) refresh token"
+        );
+        let latest = bed.idp.last_issued().expect("refreshed tokens");
+        assert_eq!(latest.grant, Grant::RefreshToken);
+        let bearer = format!("Bearer {}", latest.access_token);
+        for (hop, _) in &results {
+            assert_eq!(
+                hop.echoed("authorization").as_deref(),
+                Some(bearer.as_str()),
+                "round {round}"
+            );
+        }
+        // Continue with a jar that stored the refreshed session.
+        browser = results.into_iter().next().expect("10 results").1;
+    }
+}
+
+#[tokio::test]
+async fn refresh_failure_ends_the_session() {
+    let bed = Bed::standard().await;
+    bed.idp.set_token_lifetime(1);
+    bed.login("/app/x").await;
+    wait_past(bed.idp.last_issued().expect("issued").expires_at).await;
+    bed.idp.set_refresh_error(Some("invalid_grant"));
+    let url = bed.url("/app/x");
+    let api = bed.browser.fork().api_get(&url).await;
+    assert_eq!(
+        api.status,
+        401,
+        "API after refresh failure: {}\n{}",
+        api.describe(),
+        api.text()
+    );
+    let _ = api.json();
+    let nav = bed.browser.fork().get(&url).await;
+    assert_eq!(
+        nav.status,
+        302,
+        "navigation after refresh failure: {}",
+        nav.describe()
+    );
+    assert!(
+        bed.idp.token_count(Grant::RefreshToken) >= 1,
+        "no refresh attempted"
+    );
+    // The live browser's session is dropped for good, even once refresh works again.
+    let _ = bed.browser.api_get(&url).await;
+    bed.idp.set_refresh_error(None);
+    let hop = bed.browser.api_get(&url).await;
+    assert_eq!(
+        hop.status,
+        401,
+        "session survived a failed refresh: {}",
+        hop.describe()
+    );
+}
