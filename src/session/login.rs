@@ -130,7 +130,11 @@ pub fn start_login(
             None => doomed.push(n),
         }
     }
-    // Newest first; everything past the newest MAX − 1 goes.
+    // Newest first; everything past the newest MAX − 1 goes. Timestamps have one-second
+    // resolution, so ties are broken by Cookie-header order, which browsers keep in
+    // creation order (RFC 6265 §5.4): reversing before the stable sort puts the later
+    // (newer) of two same-second attempts first.
+    live.reverse();
     live.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
     doomed.extend(live.iter().skip(MAX_LOGIN_ATTEMPTS - 1).map(|(_, n)| *n));
     out.extend(delete_cookies(names, doomed));
