@@ -30,6 +30,10 @@ struct Cli {
         env = "PORTCULLIS_CONFIG"
     )]
     config: Option<PathBuf>,
+    /// Worker threads of the async runtime (default: one per CPU core). On small
+    /// machines shared with other processes, fewer workers can mean less CPU per request.
+    #[arg(long, global = true, value_name = "N", env = "PORTCULLIS_WORKERS")]
+    workers: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -62,14 +66,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run) {
         Command::CheckConfig { file } => check_config(&file),
-        Command::Run => match run(cli.config) {
+        Command::Run => match run(cli.config, cli.workers) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("portcullis: {e:#}");
                 ExitCode::FAILURE
             }
         },
-        Command::Echo { listen } => match echo(listen) {
+        Command::Echo { listen } => match echo(listen, cli.workers) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("portcullis echo: {e:#}");
@@ -95,13 +99,16 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
+fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        anyhow::ensure!(n > 0, "--workers must be at least 1");
+        builder.worker_threads(n);
+    }
+    Ok(builder.enable_all().build()?)
 }
 
-fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
+fn run(config_path: Option<PathBuf>, workers: Option<usize>) -> anyhow::Result<()> {
     let (cfg, demo) = match &config_path {
         Some(path) => match config::load_file(path) {
             Ok(cfg) => (cfg, false),
@@ -113,7 +120,7 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         },
     };
     init_logging(cfg.log.format, &cfg.log.level)?;
-    let rt = runtime()?;
+    let rt = runtime(workers)?;
     rt.block_on(async move {
         if demo {
             let echo_addr = cfg
@@ -134,8 +141,8 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     })
 }
 
-fn echo(listen: std::net::SocketAddr) -> anyhow::Result<()> {
-    runtime()?.block_on(async move {
+fn echo(listen: std::net::SocketAddr, workers: Option<usize>) -> anyhow::Result<()> {
+    runtime(workers)?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         eprintln!("echo upstream listening on {listen}");
         portcullis::echo::serve(listener).await;

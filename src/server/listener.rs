@@ -33,6 +33,14 @@ pub struct ListenerSettings {
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
+type ServiceFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<http::Response<pipeline::access::Tracked>, Infallible>,
+            > + Send,
+    >,
+>;
+
 /// hyper's HTTP/1 read buffer may not be smaller than this (it asserts otherwise).
 const MIN_H1_BUF: usize = 8192;
 
@@ -131,7 +139,12 @@ async fn serve_io<I>(
     let service = service_fn(move |req| {
         let gw = gw.clone();
         let info = info.clone();
-        async move { Ok::<_, Infallible>(pipeline::handle(&gw, &info, req).await) }
+        // Boxed: hyper keeps one in-flight slot per connection sized like the service
+        // future; the whole request path is large (auth, refresh, upstream client), so an
+        // unboxed future would cost every idle keep-alive connection that much memory.
+        let fut: ServiceFuture =
+            Box::pin(async move { Ok::<_, Infallible>(pipeline::handle(&gw, &info, req).await) });
+        fut
     });
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
