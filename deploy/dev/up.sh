@@ -9,7 +9,7 @@
 # echo upstream 127.0.0.1:8081 (DEV_ECHO_PORT), gateway 127.0.0.1:8080 (DEV_GATEWAY_PORT),
 # admin 127.0.0.1:9090 (DEV_ADMIN_PORT). PORTCULLIS_BIN runs that binary instead of
 # building with cargo; PORTCULLIS_COOKIE_SECRET keeps sessions valid across restarts.
-# Needs: node >= 20.19 with npm (dependencies are installed on the first run), cargo, curl.
+# Needs: node >= 20 with npm (dependencies are installed on the first run), cargo, curl.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -40,9 +40,9 @@ trap stop EXIT
 trap 'exit 130' INT TERM
 
 # --- prerequisites ----------------------------------------------------------------------
-command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are needed (Node.js >= 20.19)"
-node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)' \
-  || die "Node.js >= 20.19 is needed (found $(node --version))"
+command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are needed (Node.js >= 20)"
+node -e 'const [a]=process.versions.node.split(".").map(Number); process.exit(a>=20?0:1)' \
+  || die "Node.js >= 20 is needed (found $(node --version))"
 command -v curl >/dev/null || die "curl is needed"
 
 for port in "$OP_PORT" "$ECHO_PORT" "$GW_PORT" "$ADMIN_PORT"; do

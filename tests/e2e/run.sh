@@ -9,10 +9,13 @@
 # Environment:
 #   PORTCULLIS_BIN   use this portcullis binary instead of `cargo build`
 #   CHROMIUM         browser binary (default /usr/bin/chromium; installed with apt when missing)
-#   E2E_KEEP=1       keep the work directory (config, logs) after the run
+#   E2E_KEEP=1       keep the work directory (logs of provider, echo, gateway) after the run
 #   E2E_LOG_LEVEL    gateway log level (default info)
 #   E2E_ARTIFACTS    where failure screenshots/HTML go (default tests/e2e/artifacts)
-# Needs: node >= 20.19 and npm, python3, curl, cargo (unless PORTCULLIS_BIN).
+#   E2E_PROVIDER_HOST  provider host name (default 127.0.0.1; `localhost` puts the provider
+#                    on another site than the gateway, so cookies and SameSite work cross-site)
+#   CONFORM_ID_TOKEN_CLAIMS=0  the provider also puts profile/email/groups in the ID token
+# Needs: node >= 20 and npm, python3, curl, cargo (unless PORTCULLIS_BIN).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,7 +36,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
-  if [[ $rc -ne 0 ]]; then
+  if [[ $rc -ne 0 && $rc -ne 141 ]]; then
     for log in provider echo gateway; do
       if [[ -s "$WORK/$log.log" ]]; then
         say "last lines of $log.log"
@@ -51,11 +54,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 141' PIPE   # e.g. `run.sh | head`: still stop everything
 
 # --- dependencies -----------------------------------------------------------------------
 command -v node >/dev/null || die "node is not installed"
-node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)' \
-  || die "node >= 20.19 is needed (found $(node --version))"
+node -e 'const [a]=process.versions.node.split(".").map(Number); process.exit(a>=20?0:1)' \
+  || die "node >= 20 is needed (found $(node --version))"
 
 lock_sum="$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)"
 if [[ ! -f "$HERE/node_modules/.e2e-lock-sha256" ]] \
@@ -95,7 +99,8 @@ for s in socks:
     s.close()')
 
 export GW_URL="http://127.0.0.1:$GW_PORT"
-export ISSUER="http://127.0.0.1:$OP_PORT"
+OP_HOST="${E2E_PROVIDER_HOST:-127.0.0.1}"
+export ISSUER="http://$OP_HOST:$OP_PORT"
 export CLIENT_ID=portcullis
 CLIENT_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
 export CLIENT_SECRET
@@ -115,7 +120,7 @@ wait_for() {
 
 # --- provider ---------------------------------------------------------------------------
 say "provider on $ISSUER"
-REDIRECT_URIS="$REDIRECT_URI" node "$HERE/provider.mjs" "$OP_PORT" >"$WORK/provider.log" 2>&1 &
+PROVIDER_HOST="$OP_HOST" REDIRECT_URIS="$REDIRECT_URI" node "$HERE/provider.mjs" "$OP_PORT" >"$WORK/provider.log" 2>&1 &
 PIDS+=($!)
 wait_for provider "${PIDS[-1]}" 30 grep -q '^READY ' "$WORK/provider.log"
 node "$HERE/provider-selftest.mjs" || die "provider self-test"

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Browser SSO scenarios: Debian's chromium driven by playwright-core against a running
 // portcullis (GW_URL) whose provider is the dev oidc-provider (ISSUER), with the echo
-// upstream behind it. Started by run.sh, which also writes the matching gateway config:
+// upstream behind it, configured as deploy/dev/portcullis.dev.yaml:
 //   route app   (auth: session, path_prefix /)
 //   route admin (auth: session, path_prefix /admin, allow.groups [admins])
 //   route api   (auth: any, path_prefix /api/)
+// Started by run.sh (free ports); also runs against the dev stack of deploy/dev/up.sh:
 //
 //   GW_URL=http://127.0.0.1:8080 ISSUER=http://127.0.0.1:9000 node scenarios.mjs [name-filter]
 //
@@ -196,6 +197,8 @@ scenario('a: protected page -> provider login -> back on the original URL with i
   assert.deepEqual(leaked, [], 'the gateway\'s own cookies must not reach the upstream');
   const cookies = await sessionCookies(alice.context);
   assert.ok(cookies.length >= 1, 'a session cookie is set');
+  const size = cookies.reduce((n, c) => n + c.name.length + 1 + c.value.length, 0);
+  console.log(`  # session cookie: ${size} bytes in ${cookies.length} cookie(s): ${cookies.map((c) => c.name).join(', ')}`);
   for (const c of cookies) {
     assert.equal(c.httpOnly, true, `${c.name} HttpOnly`);
     assert.equal(c.sameSite, 'Lax', `${c.name} SameSite=Lax`);
@@ -420,6 +423,49 @@ scenario('h: refresh: expiring access tokens are renewed transparently, once per
   const page = await c.page.goto(`${GW}/hello?r=2`);
   assert.equal(page.status(), 200);
   assert.equal(header(await echoed(c.page), 'x-auth-user'), 'carol');
+});
+
+scenario('i: cancelling at the provider (error=access_denied) gives a 403 page, no session', async () => {
+  const c = await newContext('cancel');
+  await c.page.goto(`${GW}/hello?cancel=1`);
+  await waitForLoginForm(c.page);
+  const callback = c.page.waitForResponse((r) => r.request().isNavigationRequest() && isGw(r.url())
+    && new URL(r.url()).pathname === '/oauth2/callback');
+  await c.page.click('#cancel');
+  const r = await callback;
+  assert.equal(new URL(r.url()).searchParams.get('error'), 'access_denied');
+  assert.equal(r.status(), 403, `callback with error=access_denied: ${r.status()}`);
+  await c.page.waitForLoadState('load');
+  assert.ok(isGw(c.page.url()), `stays on the gateway's error page: ${c.page.url()}`);
+  assert.deepEqual((await sessionCookies(c.context)).map((x) => x.name), []);
+});
+
+scenario('j: rd pointing elsewhere falls back to the gateway after login', async () => {
+  const c = await newContext('redirect');
+  const isEvil = (u) => new URL(u).hostname.includes('evil.example');
+  const port = new URL(GW).port;
+  for (const rd of ['//evil.example/steal', 'https://evil.example/steal', `http://127.0.0.1.evil.example:${port}/`,
+    `${GW}@evil.example/`, '/\\evil.example', '/%5Cevil.example']) {
+    await c.context.clearCookies();
+    await c.page.goto(`${GW}/oauth2/start?rd=${encodeURIComponent(rd)}`);
+    await waitForLoginForm(c.page);
+    await c.page.fill('#username', 'bob');
+    await c.page.fill('#password', USERS.bob);
+    // Either the browser lands somewhere after the callback, or it is sent to evil.example.
+    const landed = c.page.waitForResponse((r) => r.request().isNavigationRequest() && !isOp(r.url())
+      && new URL(r.url()).pathname !== '/oauth2/callback' && r.status() < 300).then((r) => r.url());
+    const evil = c.page.waitForRequest((r) => isEvil(r.url())).then((r) => r.url());
+    landed.catch(() => {});
+    evil.catch(() => {});
+    await c.page.click('#sign-in');
+    const where = await Promise.race([landed, evil]);
+    assert.ok(isGw(where), `rd=${rd}: after login the browser went to ${where}`);
+    await c.page.waitForLoadState('load');
+    // Log out of the provider for the next round (the gateway session goes with the cookies).
+    await c.page.goto(`${ISSUER}/session/end`);
+    await c.page.locator('#logout-yes').click();
+    await c.page.waitForURL((u) => isOp(u) && new URL(u).pathname.includes('/session/end/success'));
+  }
 });
 
 // ---------------------------------------------------------------------------------------

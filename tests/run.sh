@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The full test suite: unit + integration tests (cargo test, which also starts real
+# redis-server and nginx processes for the scale-out and forward-auth tests), then the
+# end-to-end browser suite (real OpenID provider + Debian chromium, tests/e2e/run.sh).
+# Installs the system packages the tests need when they are missing (Debian, as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs npm)
+if ((${#need[@]})); then
+  echo "== installing: ${need[*]}"
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+fi
+export PATH="$PATH:/usr/sbin"
+
+echo "== cargo test"
+cargo test
+
+echo "== end-to-end (browser + OpenID provider)"
+bash tests/e2e/run.sh
