@@ -5,6 +5,9 @@
 #   - a fast upstream: nginx `return 200 "ok\n"` (1 worker, no access log);
 #   - nginx as a plain keep-alive reverse proxy to it (1 worker) — the baseline;
 #   - portcullis with a generated config: route `plain` (auth: none) to the same upstream;
+#   - with BENCH_AUTH=1 (default), a fake identity provider (examples/bench_idp.rs) and four
+#     more portcullis routes: bearer JWT verified afresh on every request, bearer JWT with
+#     the verified-token cache, cached introspection of an opaque token, session cookie;
 # then measures the targets interleaved (round 1: A B C, round 2: A B C, ...) with wrk at
 # 1, 64 and 256 connections and prints the median of the rounds: requests/s, p50, p99 and
 # CPU µs per request of the server process (utime+stime from /proc/PID/stat), plus the
@@ -21,7 +24,8 @@ LOADDIR=$ROOT/benches/load
 CMDLINE=
 for v in BENCH_SECS BENCH_ROUNDS BENCH_CONNS BENCH_WARMUP_SECS BENCH_TARGETS BENCH_RSS_CONNS \
   BENCH_RSS_NGINX BENCH_INFO_LOG BENCH_PORTCULLIS PORTCULLIS_BIN PORTCULLIS_WORKERS \
-  PORTCULLIS_LOG_LEVEL PORTCULLIS_LOG_FORMAT NGINX_KEEPALIVE; do
+  PORTCULLIS_LOG_LEVEL PORTCULLIS_LOG_FORMAT NGINX_KEEPALIVE BENCH_AUTH BENCH_IDP_BIN \
+  BENCH_SESSION_FRESH; do
   if [[ -n ${!v+x} ]]; then CMDLINE+="$v=$(printf '%q' "${!v}") "; fi
 done
 CMDLINE+="bash benches/load.sh"
@@ -42,6 +46,9 @@ PORTCULLIS_WORKERS=${PORTCULLIS_WORKERS:-}   # tokio worker threads, if the bina
 PORTCULLIS_LOG_LEVEL=${PORTCULLIS_LOG_LEVEL:-warn}
 NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-64}         # nginx proxy's idle upstream connection cache
 PORTCULLIS_LOG_FORMAT=${PORTCULLIS_LOG_FORMAT:-json}
+BENCH_AUTH=${BENCH_AUTH:-1}                  # 1: fake IdP + jwt / jwt-cached / introspect / session routes
+BENCH_IDP_BIN=${BENCH_IDP_BIN:-}             # prebuilt bench_idp; default: cargo build --release --example bench_idp
+BENCH_SESSION_FRESH=${BENCH_SESSION_FRESH:-1}  # 1: a freshly minted session cookie before each session run
 
 log() { printf '[load %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -126,6 +133,17 @@ PC_ARGS=()
 if [[ $BENCH_PORTCULLIS == 1 ]]; then
   [[ -x $PORTCULLIS_BIN ]] || die "no portcullis binary at $PORTCULLIS_BIN"
 fi
+# The fake identity provider for the auth routes (examples/bench_idp.rs).
+if [[ $BENCH_PORTCULLIS != 1 ]]; then
+  BENCH_AUTH=0
+elif [[ $BENCH_AUTH == 1 && -z $BENCH_IDP_BIN ]]; then
+  log "cargo build --release --example bench_idp (set BENCH_IDP_BIN to skip, BENCH_AUTH=0 for no auth routes)"
+  (cd "$ROOT" && cargo build --release --example bench_idp) >&2
+  BENCH_IDP_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bench_idp
+fi
+if [[ $BENCH_AUTH == 1 ]]; then
+  [[ -x $BENCH_IDP_BIN ]] || die "no bench_idp binary at $BENCH_IDP_BIN"
+fi
 if [[ $BENCH_PORTCULLIS == 1 && -n $PORTCULLIS_WORKERS ]]; then
   help=$("$PORTCULLIS_BIN" --help 2>&1 || true; "$PORTCULLIS_BIN" run --help 2>&1 || true)
   flag=$(grep -oE -- '--(worker-threads|workers|threads)\b' <<<"$help" | head -n1 || true)
@@ -183,6 +201,19 @@ wait_port() {  # wait_port PORT PID NAME LOGFILE
   done
   tail -n 30 "$logf" >&2 || true
   die "$name does not listen on 127.0.0.1:$port after 15 s"
+}
+
+wait_ready() {  # wait_ready ADMIN_PORT PID NAME LOGFILE: until /readyz answers 200 (30 s)
+  local port=$1 pid=$2 name=$3 logf=$4 i code
+  for ((i = 0; i < 300; i++)); do
+    code=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true)
+    [[ $code == 200 ]] && return 0
+    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logf" >&2 || true; die "$name exited while getting ready (log: $logf)"; }
+    sleep 0.1
+  done
+  curl -s -m 2 "http://127.0.0.1:$port/readyz" >&2 || true
+  tail -n 30 "$logf" >&2 || true
+  die "$name: /readyz is not 200 after 30 s"
 }
 
 proc_tree() {  # proc_tree PID: the PID and its direct children (nginx master + workers)
@@ -324,10 +355,120 @@ EOF
 # EOF
 #   }
 #   extra_targets() { add_target portcullis-jwt "http://127.0.0.1:$PC_PORT/jwt/" "Authorization: Bearer $JWT"; }
-start_extra_servers() { :; }
-extra_portcullis_config() { :; }
-extra_portcullis_routes() { :; }
-extra_targets() { :; }
+#
+# Implemented for issues #4 and #5 (BENCH_AUTH=1, the default): bench_idp
+# (examples/bench_idp.rs) on a free port; three providers with its issuer — `bench`
+# (`verified_cache_size: 0`: every JWT verified afresh), `bench-cached` (verified-token
+# cache at its default size) and `bench-intro` (introspection, `cache_ttl: 5m`); a session
+# secret shared with bench_idp; routes /jwt/, /jwtc/, /intro/ (bearer) and /sess/ (session,
+# provider `bench`). Each provider has its own caches, so one JWT serves both JWT routes.
+IDP_PORT= IDP_DIR= BENCH_JWT= BENCH_REF= BENCH_COOKIE= SESSION_SECRET=
+INTRO_CLIENT_ID=bench-api
+INTRO_SECRET=bench-api-secret
+PC_WAIT_READY=0    # 1: start_portcullis waits for /readyz 200 (providers discovered)
+
+start_extra_servers() {
+  [[ $BENCH_AUTH == 1 ]] || return 0
+  local pid line i
+  IDP_DIR=$TMP/idp
+  mkdir -p "$IDP_DIR"
+  IDP_PORT=$(free_port)
+  SESSION_SECRET=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
+  BENCH_SESSION_SECRET=$SESSION_SECRET BENCH_SESSION_PROVIDER=bench BENCH_COOKIE_NAME=portcullis \
+    BENCH_INTROSPECTION_CLIENT_ID=$INTRO_CLIENT_ID BENCH_INTROSPECTION_SECRET=$INTRO_SECRET \
+    BENCH_AUDIENCE=bench "$BENCH_IDP_BIN" "$IDP_PORT" "$IDP_DIR/out" \
+    >"$IDP_DIR/stdout.log" 2>"$IDP_DIR/stderr.log" &
+  pid=$!
+  PIDS+=("$pid")
+  line=
+  for ((i = 0; i < 300; i++)); do   # up to 30 s (RSA key generation)
+    line=$(grep -m1 '^READY' "$IDP_DIR/stdout.log" || true)
+    [[ -n $line ]] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$IDP_DIR/stderr.log" >&2; die "bench_idp exited during start-up"; }
+    sleep 0.1
+  done
+  [[ -n $line ]] || die "bench_idp not ready after 30 s (log: $IDP_DIR/stderr.log)"
+  BENCH_JWT=$(<"$IDP_DIR/out/jwt.txt")
+  BENCH_REF=$(<"$IDP_DIR/out/reference.txt")
+  BENCH_COOKIE=$(<"$IDP_DIR/out/session_cookie.txt")
+  PC_WAIT_READY=1
+  log "bench_idp: pid $pid on 127.0.0.1:$IDP_PORT (${line#READY })"
+}
+
+extra_portcullis_config() {
+  [[ $BENCH_AUTH == 1 ]] || return 0
+  local name
+  echo "providers:"
+  for name in bench bench-cached bench-intro; do
+    cat <<EOF
+  - name: $name
+    issuer: "http://127.0.0.1:$IDP_PORT"
+    client_id: portcullis
+    client_secret: bench-client-secret
+    signing_algs: [RS256]
+    tokens:
+      audiences: [bench]
+EOF
+    case $name in
+      bench) echo "      verified_cache_size: 0    # every token verified afresh" ;;
+      bench-intro)
+        cat <<EOF
+      introspection:
+        client_id: $INTRO_CLIENT_ID
+        client_secret: "$INTRO_SECRET"
+        cache_ttl: 5m
+EOF
+        ;;
+    esac
+  done
+  cat <<EOF
+session:
+  cookie_name: portcullis
+  secrets: ["$SESSION_SECRET"]
+EOF
+}
+
+extra_portcullis_routes() {
+  [[ $BENCH_AUTH == 1 ]] || return 0
+  local route
+  for route in "jwt bearer bench" "jwtc bearer bench-cached" "intro bearer bench-intro" "sess session bench"; do
+    set -- $route
+    cat <<EOF
+  - name: $1
+    match: { path_prefix: "/$1/" }
+    upstream: "http://127.0.0.1:$UP_PORT"
+    auth: $2
+    provider: $3
+EOF
+  done
+}
+
+extra_targets() {
+  [[ $BENCH_AUTH == 1 ]] || return 0
+  add_target portcullis-jwt "http://127.0.0.1:$PC_PORT/jwt/" "Authorization: Bearer $BENCH_JWT"
+  add_target portcullis-jwt-cached "http://127.0.0.1:$PC_PORT/jwtc/" "Authorization: Bearer $BENCH_JWT"
+  add_target portcullis-introspect "http://127.0.0.1:$PC_PORT/intro/" "Authorization: Bearer $BENCH_REF"
+  add_target portcullis-session "http://127.0.0.1:$PC_PORT/sess/" "Cookie: $BENCH_COOKIE"
+  if [[ $BENCH_SESSION_FRESH == 1 ]]; then TARGET_BEFORE_RUN[portcullis-session]=fresh_session_cookie; fi
+}
+
+# The gateway re-saves a session whose last_seen_at is older than min(idle_timeout/4, 60 s)
+# (one more encryption and a Set-Cookie per request), and wrk never stores the new cookie.
+# A browser does, so it always sends a cookie at most a minute old: mint one per run.
+fresh_session_cookie() {  # fresh_session_cookie TARGET
+  local c
+  c=$(curl -sSf -m 10 "http://127.0.0.1:$IDP_PORT/bench/session-cookie") || die "bench_idp: no fresh session cookie"
+  TARGET_ARGS[$1]=$(printf ' %q' -H "Cookie: $c")
+}
+
+# Sizes quoted in the summary (issue #5: "the size of a typical session cookie").
+auth_summary() {
+  [[ $BENCH_AUTH == 1 ]] || return 0
+  local n
+  n=$(awk -F'; ' '{ print NF }' <<<"$BENCH_COOKIE")
+  echo "auth routes: JWT ${#BENCH_JWT} bytes (RS256, 2048-bit key); reference token ${#BENCH_REF} bytes;" \
+    "session cookie ${#BENCH_COOKIE} bytes as a Cookie header value ($n cookie(s); ID, access and refresh token inside)"
+}
 # ======================================================================================
 
 write_portcullis_config() {  # write_portcullis_config FILE PORT ADMIN_PORT LEVEL
@@ -366,6 +507,7 @@ start_portcullis() {  # start_portcullis NAME LEVEL → PC_PORT, PC_PID, PC_LOG
   PC_PID=$!
   PIDS+=("$PC_PID")
   wait_port "$PC_PORT" "$PC_PID" "$name" "$PC_LOG"
+  if [[ $PC_WAIT_READY == 1 ]]; then wait_ready "$admin" "$PC_PID" "$name" "$PC_LOG"; fi
   SERVER_PID[$PC_PORT]=$PC_PID
   PC_LOGS+=("$PC_LOG")
   log "$name: portcullis pid $PC_PID on 127.0.0.1:$PC_PORT (admin $admin, log level $level)"
@@ -376,8 +518,11 @@ PC_LOGS=()
 # 8. Targets: one list; each entry = name, URL, extra wrk arguments.
 # --------------------------------------------------------------------------------------
 TARGETS=()
-declare -A TARGET_URL=() TARGET_ARGS=()
+declare -A TARGET_URL=() TARGET_ARGS=() TARGET_BEFORE_RUN=()
 
+# TARGET_BEFORE_RUN[NAME]=FUNCTION: called as `FUNCTION NAME` before every run of the
+# target (sanity check and warm-up included); it may update TARGET_ARGS[NAME].
+#
 # add_target NAME URL [ARG...]: an ARG shaped like "Header-Name: value" becomes
 # `-H 'Header-Name: value'`; anything else is passed to wrk verbatim (e.g. `-s x.lua`).
 # CPU is measured on the server listening on the URL's port (and its children).
@@ -413,6 +558,7 @@ printf 'round\ttarget\tconns\trps\tp50_us\tp99_us\trequests\tcpu_ticks\terrors\t
 run_wrk() {  # run_wrk TARGET CONNS SECS OUTFILE → sets W_CPU (ticks)
   local name=$1 conns=$2 secs=$3 out=$4 threads before after port
   local -a extra=() pids=()
+  if [[ -n ${TARGET_BEFORE_RUN[$name]:-} ]]; then "${TARGET_BEFORE_RUN[$name]}" "$name"; fi
   eval "extra=(${TARGET_ARGS[$name]})"
   threads=$((conns < 2 ? conns : 2))
   port=$(url_port "${TARGET_URL[$name]}")
@@ -451,6 +597,7 @@ sanity_check() {  # one request per target: expect 200 "ok"
   local name body code port
   for name in "${TARGETS[@]}"; do
     local -a extra=() hdrs=()
+    if [[ -n ${TARGET_BEFORE_RUN[$name]:-} ]]; then "${TARGET_BEFORE_RUN[$name]}" "$name"; fi
     eval "extra=(${TARGET_ARGS[$name]})"
     for ((i = 0; i < ${#extra[@]}; i++)); do
       [[ ${extra[i]} == -H ]] && hdrs+=(-H "${extra[i + 1]}")
@@ -548,7 +695,17 @@ SUMMARY=$TMP/summary.txt
 {
   echo "== portcullis load benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, wrk ${BENCH_SECS}s x ${BENCH_ROUNDS} rounds, portcullis log level $PORTCULLIS_LOG_LEVEL${PORTCULLIS_WORKERS:+, workers $PORTCULLIS_WORKERS}"
   echo "command: $CMDLINE"
-  if ((BENCH_ROUNDS > 0)); then python3 "$LOADDIR/report.py" --clk-tck "$CLK_TCK" "$RESULTS"; fi
+  auth_summary
+  if ((BENCH_ROUNDS > 0)); then
+    goals=()
+    if [[ $BENCH_AUTH == 1 ]]; then   # issue #4 and #5 targets
+      goals=(--goal "portcullis-jwt cpu <= 40 #4: JWT verified afresh, CPU us/request"
+        --goal "portcullis-jwt-cached rps_vs_plain >= 0.9 #4: verified-token cache, rps vs plain route"
+        --goal "portcullis-introspect rps_vs_plain >= 0.9 #4: cached introspection, rps vs plain route"
+        --goal "portcullis-session rps_vs_plain >= 0.9 #5: session cookie, rps vs plain route")
+    fi
+    python3 "$LOADDIR/report.py" --clk-tck "$CLK_TCK" ${goals[@]+"${goals[@]}"} "$RESULTS"
+  fi
 } | tee "$SUMMARY"
 
 # Problems seen by portcullis during the runs (warn level and above end up here).

@@ -170,6 +170,10 @@ impl Runtime {
 
     /// `None` when ready to serve; otherwise why not (for /readyz).
     pub fn not_ready_reason(&self) -> Option<String> {
+        let redis = self.sso.as_ref().and_then(|s| s.redis.as_ref());
+        if let Some(why) = redis.and_then(|r| r.not_ready_reason()) {
+            return Some(why);
+        }
         let waiting: Vec<&str> = self
             .providers
             .iter()

@@ -9,10 +9,17 @@ used by the measured server process(es) during that run.
 Output: per (target, conns) the MEDIAN over rounds of requests/s, p50, p99 and
 CPU µs per request (each metric's median taken independently), plus the error
 total; then ratios of every gateway target against the nginx proxy (and, for
-extra portcullis targets, against the plain route).
+extra portcullis targets, against the plain route); then, when there are extra
+portcullis targets, a table against the plain route (requests/s, p99 and CPU/request
+ratios, and the extra CPU µs per request the route's authentication costs); then the
+goals given with --goal, each checked at every connection count.
+
+--goal "TARGET METRIC OP VALUE [label]": METRIC is one of rps, p99_ms, cpu (µs/request),
+rps_vs_plain, rps_vs_nginx, cpu_vs_plain (ratios); OP is <= or >=.
 """
 
 import argparse
+import re
 import csv
 import statistics
 import sys
@@ -37,6 +44,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("tsv")
     ap.add_argument("--clk-tck", type=int, default=100)
+    ap.add_argument("--goal", action="append", default=[],
+                    help='"TARGET METRIC OP VALUE [label]", e.g. "portcullis-jwt cpu <= 40"')
     args = ap.parse_args()
 
     runs = defaultdict(list)  # (target, conns) -> [row]
@@ -103,7 +112,73 @@ def main():
                 nd = ratio(b["rps"], d["rps"]) if d else "n/a"
                 print(f"{t:<22} {c:>5} {ratio(m['rps'], b['rps']):>8} {ratio(m['p99'], b['p99']):>8}"
                       f" {ratio(m['cpu'], b['cpu']):>8} {nd:>17} {vs_plain:>13}")
+
+    extras = [t for t in targets if t.startswith(PLAIN + "-")]
+    if PLAIN in targets and extras:
+        print()
+        print(f"Against the plain route '{PLAIN}' (+CPU = extra CPU us/request of the route's auth)")
+        hdr = f"{'target':<22} {'conns':>5} {'rps':>8} {'p99':>8} {'CPU/req':>8} {'+CPU us':>8}"
+        print(hdr)
+        print("-" * len(hdr))
+        for c in conns_seen:
+            p = med.get((PLAIN, c))
+            for t in extras:
+                m = med.get((t, c))
+                if not m or not p:
+                    continue
+                extra = (f"{m['cpu'] - p['cpu']:+.1f}"
+                         if m["cpu"] is not None and p["cpu"] is not None else "n/a")
+                print(f"{t:<22} {c:>5} {ratio(m['rps'], p['rps']):>8} {ratio(m['p99'], p['p99']):>8}"
+                      f" {ratio(m['cpu'], p['cpu']):>8} {extra:>8}")
+
+    if args.goal:
+        print()
+        print("Goals (median of rounds, per connection count)")
+        for spec in args.goal:
+            g = re.match(r"\s*(\S+)\s+(\w+)\s*(<=|>=)\s*([0-9.]+)\s*(.*)$", spec)
+            if not g:
+                print(f"  bad --goal {spec!r}", file=sys.stderr)
+                return 2
+            t, metric, op, want, label = g.group(1), g.group(2), g.group(3), float(g.group(4)), g.group(5)
+            if t not in targets:
+                print(f"  {label or spec}: target {t} not measured")
+                continue
+            cells = []
+            for c in conns_seen:
+                v = goal_value(med, t, c, metric)
+                if v is None:
+                    cells.append(f"c={c}: n/a")
+                    continue
+                ok = v <= want if op == "<=" else v >= want
+                cells.append(f"c={c}: {v:.2f} {'ok' if ok else 'MISSED'}")
+            print(f"  {label or t + ' ' + metric}  [{metric} {op} {want:g}]")
+            print(f"      {t}: " + "   ".join(cells))
     return 0
+
+
+def goal_value(med, target, conns, metric):
+    m = med.get((target, conns))
+    p = med.get((PLAIN, conns))
+    b = med.get((BASELINE, conns))
+    if not m:
+        return None
+
+    def rel(a, base):
+        return a / base if (a is not None and base) else None
+
+    if metric == "rps":
+        return m["rps"]
+    if metric == "p99_ms":
+        return m["p99"] / 1000
+    if metric == "cpu":
+        return m["cpu"]
+    if metric == "rps_vs_plain":
+        return rel(m["rps"], p and p["rps"])
+    if metric == "rps_vs_nginx":
+        return rel(m["rps"], b and b["rps"])
+    if metric == "cpu_vs_plain":
+        return rel(m["cpu"], p and p["cpu"])
+    raise SystemExit(f"unknown goal metric {metric!r}")
 
 
 if __name__ == "__main__":

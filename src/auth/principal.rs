@@ -30,7 +30,9 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// Builds a principal from a verified claim set. `sub` must be a non-empty string.
+    /// Builds a principal from a verified claim set. `sub` must be a non-empty string;
+    /// a token without `sub` at all stands for its client when it names one
+    /// (`client_id`, as IdentityServer's client-credentials tokens and RFC 9068 do).
     pub fn from_claims(
         claims: Claims,
         cfg: &ClaimsConfig,
@@ -39,7 +41,10 @@ impl Principal {
         let subject = match claims.get("sub") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(_) => return Err(AuthError::InvalidToken("`sub` is not a string".into())),
-            None => return Err(AuthError::InvalidToken("`sub` is missing".into())),
+            None => match claims.get("client_id") {
+                Some(Value::String(c)) if !c.is_empty() => c.clone(),
+                _ => return Err(AuthError::InvalidToken("`sub` is missing".into())),
+            },
         };
         let mut p = Principal {
             subject,
@@ -216,6 +221,18 @@ mod tests {
             let r = Principal::from_claims(claims(bad), &cfg(), 0);
             assert!(matches!(r, Err(AuthError::InvalidToken(_))));
         }
+        let r = Principal::from_claims(claims(json!({"sub": 42, "client_id": "svc"})), &cfg(), 0);
+        assert!(
+            matches!(r, Err(AuthError::InvalidToken(_))),
+            "a bad sub is not excused"
+        );
+    }
+
+    #[test]
+    fn client_credentials_tokens_stand_for_their_client() {
+        let p = principal(json!({"client_id": "billing-service", "scope": "api1.read"}));
+        assert_eq!(p.subject, "billing-service");
+        assert_eq!(p.scopes, vec!["api1.read".to_owned()]);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::session::codec::SessionData;
 use crate::session::cookie::RequestCookies;
 use crate::session::login::{clear_login, finish_login, start_login, LoginAttempt};
 use crate::session::store::SaveKind;
-use crate::session::unix_now;
+use crate::session::{unix_now, SessionError};
 
 /// A 302 with `Set-Cookie`s, never cached.
 pub fn redirect(
@@ -202,7 +202,11 @@ pub async fn callback(
         .store
         .save(&data, SaveKind::NewLogin, &cookies, now)
         .await
-        .map_err(|e| GatewayError::Internal(format!("session save: {e}")))?;
+        .map_err(|e| match e {
+            // Redis unreachable: 503 + Retry-After, not a gateway bug.
+            SessionError::Unavailable(why) => GatewayError::Unavailable(why),
+            e => GatewayError::Internal(format!("session save: {e}")),
+        })?;
     set.extend(clear);
     tracing::info!(
         provider = provider.name(),

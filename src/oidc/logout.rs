@@ -25,7 +25,12 @@ pub async fn sign_out(
     after: String,
 ) -> Result<Response<Full<Bytes>>, GatewayError> {
     let cookies = RequestCookies::from_headers(headers);
-    let session = sso.store.load(&cookies, unix_now()).await;
+    // Redis unreachable: 503 rather than a sign-out that leaves the record alive.
+    let session = sso
+        .store
+        .load(&cookies, unix_now())
+        .await
+        .map_err(|e| GatewayError::Unavailable(e.to_string()))?;
     let deletions = sso.store.delete(&cookies).await;
     let Some(session) = session else {
         return redirect(&after, deletions);

@@ -4,6 +4,7 @@
 //! Must never decide an HTTP status for the gateway's clients (that is `error::respond`)
 //! nor log a token or a secret.
 
+pub mod backchannel;
 pub mod client_auth;
 pub mod discovery;
 pub mod http;

@@ -148,6 +148,14 @@ impl ProviderRuntime {
         self.discovered.load().is_some()
     }
 
+    /// The JWKS cache and the allowed signing algorithms, once discovered: for tokens
+    /// with rules of their own (back-channel logout tokens).
+    pub fn signing_keys(&self) -> Option<(&JwksCache, Vec<jsonwebtoken::Algorithm>)> {
+        let discovered = self.discovered.load();
+        let algs = discovered.as_ref()?.validator.algs().to_vec();
+        Some((&self.jwks, algs))
+    }
+
     /// JWKS counters (fetches, failures, rate-limited refetches).
     pub fn jwks_stats(&self) -> &crate::auth::jwks::JwksStats {
         self.jwks.stats()

@@ -12,6 +12,7 @@ use crate::config::{Config, SessionStoreKind};
 use crate::session::codec::SessionLimits;
 use crate::session::cookie::CookieNames;
 use crate::session::keys::SessionKeys;
+use crate::session::redis::RedisStore;
 use crate::session::store::{CookieStore, SessionStore};
 use crate::session::SessionError;
 
@@ -32,12 +33,18 @@ pub enum SsoError {
     /// The configured store is not available.
     #[error("session.store: {0}")]
     Store(&'static str),
+    /// The Redis store could not be set up (the message never contains the URL).
+    #[error("{0}")]
+    Redis(SessionError),
 }
 
 /// SSO settings and state for one snapshot.
 pub struct Sso {
     /// Where sessions live.
     pub store: Arc<dyn SessionStore>,
+    /// The same store when it is Redis (server-side revocation, back-channel logout,
+    /// cross-replica refresh lock); `None` with the cookie store.
+    pub redis: Option<Arc<RedisStore>>,
     /// Cookie names (with `__Host-` over https).
     pub names: CookieNames,
     /// Cookie encryption keys.
@@ -64,12 +71,6 @@ impl Sso {
         if config.session.secrets.is_empty() {
             return Ok(None);
         }
-        let store_kind = config.session.store;
-        if store_kind == SessionStoreKind::Redis {
-            return Err(SsoError::Store(
-                "redis is not available in this version; use `cookie`",
-            ));
-        }
         let keys = SessionKeys::from_secrets(&config.session.secrets)?;
         let public_origin = config.server.public_url.as_ref().map(origin_of);
         let secure = match &config.server.public_url {
@@ -84,10 +85,23 @@ impl Sso {
                 ClientAuthenticator::new(p).map_err(|source| SsoError::Client { index, source })?,
             );
         }
-        let store: Arc<dyn SessionStore> =
-            Arc::new(CookieStore::new(names.clone(), keys.clone(), limits));
+        let redis = match (config.session.store, &config.session.redis_url) {
+            (SessionStoreKind::Redis, Some(url)) => Some(Arc::new(
+                RedisStore::new(url.expose(), names.clone(), keys.clone(), limits)
+                    .map_err(SsoError::Redis)?,
+            )),
+            (SessionStoreKind::Redis, None) => {
+                return Err(SsoError::Store("session.redis.url is required"))
+            }
+            (SessionStoreKind::Cookie, _) => None,
+        };
+        let store: Arc<dyn SessionStore> = match &redis {
+            Some(r) => r.clone(),
+            None => Arc::new(CookieStore::new(names.clone(), keys.clone(), limits)),
+        };
         Ok(Some(Sso {
             store,
+            redis,
             names,
             keys,
             limits,

@@ -26,7 +26,8 @@ pub async fn handle(
     rt: &Runtime,
     conn: &ConnInfo,
     peer_trusted: bool,
-    req: &Request<Incoming>,
+    // `&mut` only so `/backchannel_logout` can read its form body.
+    req: &mut Request<Incoming>,
     sub: &str,
 ) -> Result<Response<Full<Bytes>>, GatewayError> {
     let Some(sso) = rt.sso.as_ref() else {
@@ -73,6 +74,10 @@ pub async fn handle(
             logout::sign_out(sso, &rt.providers, req.headers(), after).await
         }
         "/userinfo" => userinfo(sso, req).await,
+        "/backchannel_logout" => crate::oidc::backchannel::handle(sso, &rt.providers, req).await,
+        s if super::forward_auth::is_endpoint(s) => {
+            super::forward_auth::handle(rt, conn, peer_trusted, req, s).await
+        }
         _ => Err(GatewayError::NotFound),
     }
 }
@@ -168,6 +173,7 @@ async fn userinfo(
         .store
         .load(&cookies, unix_now())
         .await
+        .map_err(|e| GatewayError::Unavailable(e.to_string()))?
         .ok_or(GatewayError::Auth(crate::auth::AuthError::Missing))?;
     let body = serde_json::json!({
         "sub": data.subject,

@@ -41,18 +41,85 @@ pub async fn authenticate(
         .store
         .load(&cookies, now)
         .await
+        .map_err(store_unavailable)?
         .ok_or(AuthError::Missing)?;
     let provider = rt.providers.get(provider_index).ok_or(AuthError::Missing)?;
     // A session from another provider does not count on this route: log in here.
     if data.provider != provider.name() {
         return Err(AuthError::Missing);
     }
+    // Redis store: one refresh per session across replicas. Under the lock the record is
+    // read again: if another replica refreshed meanwhile, we continue from its tokens
+    // instead of spending the rotated-away refresh token (which would end the session).
+    let lock = match (&sso.redis, needs_refresh(sso, &data, now)) {
+        (Some(redis), true) => redis
+            .refresh_lock(&cookies)
+            .await
+            .map_err(store_unavailable)?,
+        _ => None,
+    };
+    let result = match &lock {
+        Some(_) => match sso.store.load(&cookies, now).await {
+            Ok(Some(fresh)) => {
+                data = fresh;
+                update(
+                    rt,
+                    sso,
+                    provider_index,
+                    &cookies,
+                    &mut data,
+                    now,
+                    set_cookies,
+                )
+                .await
+            }
+            Ok(None) => Err(AuthError::Missing),
+            Err(e) => Err(store_unavailable(e)),
+        },
+        _ => {
+            update(
+                rt,
+                sso,
+                provider_index,
+                &cookies,
+                &mut data,
+                now,
+                set_cookies,
+            )
+            .await
+        }
+    };
+    if let (Some(redis), Some(lock)) = (&sso.redis, lock) {
+        redis.release(lock).await;
+    }
+    result?;
+    let access_token = data.access_token.clone();
+    Ok(SessionAuth {
+        principal: principal_of(data, provider_index),
+        access_token,
+    })
+}
+
+fn store_unavailable(e: crate::session::SessionError) -> AuthError {
+    AuthError::IdpUnavailable(format!("session store: {e}"))
+}
+
+/// Refreshes when due and keeps the idle timer alive, saving when anything changed.
+async fn update(
+    rt: &Runtime,
+    sso: &Sso,
+    provider_index: usize,
+    cookies: &RequestCookies<'_>,
+    data: &mut SessionData,
+    now: u64,
+    set_cookies: &mut Vec<HeaderValue>,
+) -> Result<(), AuthError> {
     let mut dirty = false;
-    if needs_refresh(sso, &data, now) {
-        match refresh(rt, sso, provider_index, &mut data, now).await {
+    if needs_refresh(sso, data, now) {
+        match refresh(rt, sso, provider_index, data, now).await {
             Ok(()) => dirty = true,
             Err(RefreshFailure::Ended) => {
-                set_cookies.extend(sso.store.delete(&cookies).await);
+                set_cookies.extend(sso.store.delete(cookies).await);
                 return Err(AuthError::Missing);
             }
             Err(RefreshFailure::Unavailable(why)) => {
@@ -68,16 +135,12 @@ pub async fn authenticate(
         dirty = true;
     }
     if dirty {
-        match sso.store.save(&data, SaveKind::Update, &cookies, now).await {
+        match sso.store.save(data, SaveKind::Update, cookies, now).await {
             Ok(set) => set_cookies.extend(set),
             Err(e) => tracing::warn!(error = %e, "session update failed"),
         }
     }
-    let access_token = data.access_token.clone();
-    Ok(SessionAuth {
-        principal: principal_of(data, provider_index),
-        access_token,
-    })
+    Ok(())
 }
 
 fn needs_refresh(sso: &Sso, data: &SessionData, now: u64) -> bool {

@@ -67,6 +67,16 @@ fn answer(gw: &Gateway, req: &Request<Incoming>) -> Response<Full<Bytes>> {
             }
         }
         "/metrics" => {
+            // Readiness belongs to the current snapshot, so the gauge is set at scrape time
+            // (the reset drops providers a reload removed).
+            let rt = gw.snapshot();
+            gw.metrics.provider_ready.reset();
+            for p in &rt.providers {
+                gw.metrics
+                    .provider_ready
+                    .with_label_values(&[p.name()])
+                    .set(i64::from(p.is_ready()));
+            }
             let mut resp = Response::new(Full::new(Bytes::from(gw.metrics.encode())));
             resp.headers_mut().insert(
                 CONTENT_TYPE,

@@ -11,6 +11,7 @@ pub mod cookie;
 pub mod keys;
 pub mod login;
 pub mod redirect;
+pub mod redis;
 pub mod store;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,7 +25,8 @@ pub use login::{LoginAttempt, MAX_LOGIN_ATTEMPTS};
 pub use redirect::safe_redirect;
 pub use store::{CookieStore, SaveKind, SessionStore};
 
-/// Why a session could not be written (reading never errors: a bad cookie is no session).
+/// Why a session could not be written or read (a bad cookie is no session, not an error;
+/// reading fails only when a server-side store is unreachable).
 ///
 /// Messages never contain a secret, token or cookie value.
 #[derive(Debug, Error)]
@@ -56,7 +58,7 @@ pub enum SessionError {
         /// The cookie name (never the value).
         name: String,
     },
-    /// The server-side store (e.g. Redis, later) is unreachable.
+    /// The server-side store (Redis) is unreachable.
     #[error("session store unavailable: {0}")]
     Unavailable(String),
 }

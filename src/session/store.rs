@@ -2,8 +2,9 @@
 //!
 //! Owns the small contract the SSO flow talks to (load / save / delete, all expressed in
 //! request cookies and `Set-Cookie` headers), so that a Redis store can be added without
-//! touching the flow. Must never decide HTTP statuses, never log cookie values or tokens,
-//! and never fail a read: an unusable session is `None`.
+//! touching the flow. Must never decide HTTP statuses and never log cookie values or
+//! tokens. An unusable session is `Ok(None)`; only an unreachable server-side store is an
+//! error (so the flow answers 503 instead of logging the user out).
 
 use futures_util::future::BoxFuture;
 use http::HeaderValue;
@@ -27,11 +28,12 @@ pub enum SaveKind {
 /// request's cookies and returns the `Set-Cookie` headers to add to the response.
 pub trait SessionStore: Send + Sync {
     /// The live session the request carries, if any (limits checked at `now`).
+    /// `Err` only when a server-side store cannot be asked ([`SessionError::Unavailable`]).
     fn load<'a>(
         &'a self,
         cookies: &'a RequestCookies<'a>,
         now: u64,
-    ) -> BoxFuture<'a, Option<SessionData>>;
+    ) -> BoxFuture<'a, Result<Option<SessionData>, SessionError>>;
 
     /// Persists `data`; returns the `Set-Cookie` headers (new values plus deletions of
     /// stale chunks the browser still holds).
@@ -122,8 +124,8 @@ impl SessionStore for CookieStore {
         &'a self,
         cookies: &'a RequestCookies<'a>,
         now: u64,
-    ) -> BoxFuture<'a, Option<SessionData>> {
-        Box::pin(std::future::ready(self.load_now(cookies, now)))
+    ) -> BoxFuture<'a, Result<Option<SessionData>, SessionError>> {
+        Box::pin(std::future::ready(Ok(self.load_now(cookies, now))))
     }
 
     fn save<'a>(

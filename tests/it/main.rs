@@ -6,4 +6,7 @@ mod support;
 
 mod bearer;
 mod core;
+mod deploy;
+mod forward_auth;
+mod scale;
 mod sso;

@@ -73,8 +73,8 @@ fn save_then_load_through_the_trait_object() {
     assert!(line.contains("Max-Age=3600; HttpOnly; SameSite=Lax; Secure"));
     let h = browser(&set);
     let rc = RequestCookies::parse(&h);
-    assert_eq!(block_on(s.load(&rc, NOW + 1)), Some(data(10)));
-    assert_eq!(block_on(s.load(&rc, NOW + 3600)), None);
+    assert_eq!(block_on(s.load(&rc, NOW + 1)).unwrap(), Some(data(10)));
+    assert_eq!(block_on(s.load(&rc, NOW + 3600)).unwrap(), None);
 }
 
 #[test]

@@ -52,6 +52,47 @@ async fn rotated_keys_are_picked_up_without_restart() {
 }
 
 #[tokio::test]
+async fn concurrent_refetches_for_a_rotated_key_coalesce_into_one_request() {
+    let idp = FakeIdp::start().await;
+    let up = echo_upstream().await;
+    let provider = ProviderYaml {
+        refetch: "1ms".into(),
+        ..ProviderYaml::default()
+    };
+    let gw = start_ready(&config(
+        &[provider.render(&idp)],
+        &[route("api", "/", up, &[])],
+    ))
+    .await;
+    let base = idp.hits(Endpoint::Jwks);
+    idp.rotate();
+    idp.hold(Endpoint::Jwks);
+    let auths = (0..50)
+        .map(|i| {
+            format!(
+                "Bearer {}",
+                idp.sign(user(&idp, &format!("u{i}"), json!({})))
+            )
+        })
+        .collect();
+    let url = format!("{}/", gw.url);
+    let all = tokio::spawn(async move { concurrent(&url, auths).await });
+    assert!(idp.wait_for_hits(Endpoint::Jwks, base + 1).await);
+    let gw_ref = &gw;
+    let inside = poll(Duration::from_secs(10), || async move {
+        gw_ref.metric("portcullis_requests_in_flight").await >= 50.0
+    })
+    .await;
+    assert!(inside, "the 50 requests never were in flight together");
+    // Fifty requests need the new key; while the one fetch is held, no other starts.
+    assert_eq!(idp.hits(Endpoint::Jwks), base + 1);
+    idp.release(Endpoint::Jwks);
+    for r in all.await.expect("join") {
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+}
+
+#[tokio::test]
 async fn unknown_kid_flood_fetches_the_jwks_at_most_once_per_interval() {
     // Standard provider: jwks_refetch_interval 1h, so the whole test is one interval.
     let (idp, _up, gw) = standard_bed(&[]).await;

@@ -147,7 +147,9 @@ async fn keys_named_or_carried_by_the_token_are_never_used() {
         ),
     ];
     for (what, token) in &cases {
-        assert_invalid_token(&bearer(&gw, "/", token).await, "api", what);
+        let r = bearer(&gw, "/", token).await;
+        assert_invalid_token(&r, "api", what);
+        assert!(!r.text().contains(token.as_str()), "{what}: token echoed");
     }
     assert_eq!(
         idp.hits(Endpoint::AttackerJwks),

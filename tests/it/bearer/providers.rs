@@ -35,12 +35,15 @@ async fn readyz_is_503_until_the_provider_is_discovered() {
     assert_unavailable(&bearer(&gw, "/", &token).await, "undiscovered provider");
     // No credentials at all is still the client's problem.
     assert_bare_challenge(&anonymous(&gw, "/").await, "api", "no token");
+    let ready = r#"portcullis_provider_ready{provider="idp"}"#;
+    assert!(gw.metrics().await.contains(&format!("{ready} 0\n")));
 
     idp.set_all_modes(Mode::Normal);
     wait_ready(&gw).await;
     let r = bearer(&gw, "/", &token).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(idp.hits(Endpoint::Discovery) >= 2, "discovery was retried");
+    assert!(gw.metrics().await.contains(&format!("{ready} 1\n")));
 }
 
 #[tokio::test]
@@ -86,6 +89,13 @@ async fn one_failing_provider_never_takes_down_another() {
     assert_unavailable(&bearer(&gw, "/nokeys/x", &t).await, "no JWKS yet");
     // The healthy provider is unaffected throughout.
     assert_eq!(bearer(&gw, "/good/x", &token).await.status, 200);
+    let m = gw.metrics().await;
+    for series in [
+        r#"portcullis_jwks_fetches_total{provider="good",result="ok"} 1"#,
+        r#"portcullis_jwks_fetches_total{provider="nokeys",result="error"} 1"#,
+    ] {
+        assert!(m.contains(series), "no `{series}` in:\n{m}");
+    }
 }
 
 #[tokio::test]

@@ -308,4 +308,21 @@ async fn secrets_rotation_first_encrypts_all_decrypt() {
         &b.fork().api_get(&format!("{only_new}/app/x")).await,
         "retired secret",
     );
+    // A login on the gateway with [new, old] seals with the first (new) secret.
+    bed.idp.set_redirect_uri(&format!("{both}/oauth2/callback"));
+    let fresh = Browser::new();
+    let chain = fresh.follow(&format!("{both}/app/y")).await;
+    assert_eq!(chain.last().status, 200, "{}", chain.describe());
+    let hop = fresh.fork().get(&format!("{only_new}/app/x")).await;
+    assert_eq!(
+        hop.status,
+        200,
+        "not sealed with the first secret: {}",
+        hop.describe()
+    );
+    assert_no_session(
+        &fresh.fork().get(&bed.url("/app/x")).await,
+        &fresh.fork().api_get(&bed.url("/app/x")).await,
+        "sealed with the new secret, read with only the old one",
+    );
 }

@@ -197,3 +197,100 @@ async fn refresh_failure_ends_the_session() {
         hop.describe()
     );
 }
+
+/// The `exp` claim of a JWT (no verification: the FakeIdp minted it).
+fn exp_of(jwt: &str) -> u64 {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).expect("JWT payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON claims");
+    claims["exp"].as_u64().expect("exp")
+}
+
+/// Seed 002: refresh tokens may be reusable. Each time the access token expires, the same
+/// refresh token is used again, and the upstream never gets an expired access token.
+#[tokio::test]
+async fn a_reusable_refresh_token_is_used_again_after_each_expiry() {
+    let bed = Bed::start(Setup::default().app("pass_access_token: true")).await;
+    bed.idp.set_refresh_rotation(false);
+    bed.idp.set_token_lifetime(1);
+    bed.login("/app/x").await;
+    let first_rt = bed.idp.issued()[0].refresh_token.clone();
+    for round in 0..2 {
+        let refreshes = bed.idp.token_count(Grant::RefreshToken);
+        wait_past(bed.idp.last_issued().expect("issued").expires_at).await;
+        let hop = bed.browser.api_get(&bed.url("/app/x")).await;
+        assert_eq!(
+            hop.status,
+            200,
+            "round {round}: {}\n{}",
+            hop.describe(),
+            hop.text()
+        );
+        let sent = hop.echoed("authorization").unwrap_or_default();
+        let exp = exp_of(sent.trim_start_matches("Bearer "));
+        assert!(
+            exp > now(),
+            "round {round}: the upstream got an access token that expired at {exp} (now {}); \
+             refresh calls so far: {}",
+            now(),
+            bed.idp.token_count(Grant::RefreshToken)
+        );
+        let calls = bed.idp.token_calls();
+        let new: Vec<_> = calls
+            .iter()
+            .filter(|c| c.grant == Grant::RefreshToken)
+            .skip(refreshes)
+            .collect();
+        assert_eq!(new.len(), 1, "round {round}: refresh calls {new:?}");
+        assert_eq!(
+            new[0].form.get("refresh_token"),
+            first_rt.as_deref(),
+            "round {round}"
+        );
+    }
+}
+
+/// OIDC Core §12.2: an ID token returned by a refresh must have the original `iss` and
+/// `sub`; one for another subject must not be adopted (it would become the
+/// `id_token_hint` at logout).
+#[tokio::test]
+async fn a_refreshed_id_token_for_another_subject_is_not_adopted() {
+    let bed = Bed::standard().await;
+    bed.idp.set_token_lifetime(1);
+    bed.login("/app/x").await;
+    let original = bed.idp.issued();
+    bed.idp
+        .set_id_token_patch(serde_json::json!({"sub": "sub-mallory"}));
+    wait_past(bed.idp.last_issued().expect("issued").expires_at).await;
+    let hop = bed.browser.api_get(&bed.url("/app/x")).await;
+    assert!(
+        bed.idp.token_count(Grant::RefreshToken) >= 1,
+        "no refresh happened"
+    );
+    if hop.status == 200 {
+        assert_eq!(hop.echoed("x-auth-subject").as_deref(), Some("sub-alice"));
+    }
+    bed.idp.set_id_token_patch(serde_json::Value::Null);
+    let _ = bed.browser.follow(&bed.url("/oauth2/sign_out")).await;
+    let hints: Vec<String> = bed
+        .idp
+        .end_sessions()
+        .iter()
+        .filter_map(|p| p.get("id_token_hint").map(str::to_owned))
+        .collect();
+    let mallory: Vec<String> = bed
+        .idp
+        .issued()
+        .iter()
+        .skip(original.len())
+        .filter_map(|i| i.id_token.clone())
+        .collect();
+    assert!(
+        hints.iter().all(|h| !mallory.contains(h)),
+        "the gateway adopted a refreshed ID token for another subject (status after refresh {})",
+        hop.status
+    );
+}

@@ -11,19 +11,24 @@ use crate::support::fake_idp::{ClientAuthUsed, Endpoint, Grant};
 /// Follows gateway hops from `url` until a redirect points at the provider's authorize
 /// endpoint; returns that authorize URL (not fetched).
 pub async fn until_authorize(bed: &Bed, browser: &Browser, url: &str) -> String {
-    let authorize = bed.idp.url(Endpoint::Authorize);
+    until_redirect_to(browser, url, &bed.idp.url(Endpoint::Authorize)).await
+}
+
+/// Follows hops from `url` until a redirect points at a URL starting with `prefix`;
+/// returns that URL (not fetched).
+pub async fn until_redirect_to(browser: &Browser, url: &str, prefix: &str) -> String {
     let mut next = url.to_owned();
     for _ in 0..5 {
         let hop = browser.get(&next).await;
         let target = hop
             .next_url()
-            .unwrap_or_else(|| panic!("no redirect towards the provider: {}", hop.describe()));
-        if target.starts_with(&authorize) {
+            .unwrap_or_else(|| panic!("no redirect towards {prefix}: {}", hop.describe()));
+        if target.starts_with(prefix) {
             return target;
         }
         next = target;
     }
-    panic!("no authorize redirect after 5 hops from {url}");
+    panic!("no redirect to {prefix} after 5 hops from {url}");
 }
 
 #[tokio::test]
@@ -212,4 +217,37 @@ async fn userinfo_with_another_sub_refuses_the_login() {
         bed.session_cookies(&bed.browser).is_empty(),
         "a session was issued"
     );
+}
+
+#[tokio::test]
+async fn the_redirect_uri_comes_from_public_url_not_the_host_header() {
+    let bed = Bed::standard().await;
+    let hop = bed
+        .browser
+        .request(
+            "GET",
+            &bed.url("/app/x"),
+            crate::support::browser::Kind::Navigate,
+            &[("host", "evil.example:8443")],
+            bytes::Bytes::new(),
+        )
+        .await;
+    assert_eq!(hop.status, 302, "{}", hop.describe());
+    let loc = hop.location().unwrap_or_default().to_owned();
+    assert!(
+        !loc.contains("evil.example"),
+        "Host header leaked into {loc}"
+    );
+    let next = hop.next_url().expect("next");
+    let authorize = if next.starts_with(&bed.idp.url(Endpoint::Authorize)) {
+        next
+    } else {
+        until_authorize(&bed, &bed.browser, &next).await
+    };
+    assert!(!authorize.contains("evil.example"), "{authorize}");
+    let redirect_uri = crate::support::browser::query_of(&authorize)
+        .into_iter()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v);
+    assert_eq!(redirect_uri, Some(bed.url("/oauth2/callback")));
 }

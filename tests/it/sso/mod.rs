@@ -14,6 +14,7 @@ mod cookies;
 mod lifetime;
 mod login;
 mod logout;
+mod providers;
 mod redirects;
 
 use std::net::SocketAddr;
@@ -283,14 +284,27 @@ async fn gateway(
     setup: &Setup,
     dir: &std::path::Path,
 ) -> (TestGateway, String) {
+    start_gateway(setup.scheme, |port, public| {
+        render(idp, up, setup, port, public, dir)
+    })
+    .await
+}
+
+/// Starts a gateway from `yaml(port, public_url)` on a port picked beforehand (bind :0,
+/// drop, reuse; retried when another process took it meanwhile) and waits until it is
+/// ready. Returns it with its `public_url` (`<scheme>://127.0.0.1:<port>`).
+pub async fn start_gateway(
+    scheme: &str,
+    yaml: impl Fn(u16, &str) -> String,
+) -> (TestGateway, String) {
     let mut last_err = String::new();
     for _ in 0..5 {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let public = format!("{}://127.0.0.1:{port}", setup.scheme);
-        let yaml = render(idp, up, setup, port, &public, dir);
+        let public = format!("{scheme}://127.0.0.1:{port}");
+        let yaml = yaml(port, &public);
         let cfg = portcullis::config::load_str(&yaml)
             .unwrap_or_else(|e| panic!("test config invalid:\n{e}\n{yaml}"));
         match portcullis::server::start(cfg, None).await {

@@ -81,6 +81,8 @@ fn payloads(bed: &Bed) -> Vec<(String, String)> {
         .map(|p| (format!("{p:?}"), enc(&fill(p))))
         .collect();
     out.extend(RAW.iter().map(|p| (format!("raw {p}"), fill(p))));
+    let long = format!("/{}", "a".repeat(5000));
+    out.push(("a 5000-byte path".into(), long));
     out
 }
 

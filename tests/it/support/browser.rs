@@ -19,6 +19,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
+mod cookie;
+mod url;
+
+pub use cookie::Cookie;
+pub use url::{enc, origin_of, path_of, query_of, resolve};
+use url::{is_local, path_matches};
+
 /// How many redirects [`Browser::follow`] takes at most (browsers allow ~20).
 pub const MAX_REDIRECTS: usize = 20;
 
@@ -31,67 +38,6 @@ pub enum Kind {
     Api,
     /// Only the headers the caller passes.
     Bare,
-}
-
-/// One cookie as stored, with the attributes it was set with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cookie {
-    /// Name.
-    pub name: String,
-    /// Value.
-    pub value: String,
-    /// `Path` (default `/`).
-    pub path: String,
-    /// `Secure`.
-    pub secure: bool,
-    /// `HttpOnly`.
-    pub http_only: bool,
-    /// `SameSite` as written (`Lax`, `Strict`, `None`).
-    pub same_site: Option<String>,
-    /// `Max-Age` as written.
-    pub max_age: Option<i64>,
-    /// `Domain` as written.
-    pub domain: Option<String>,
-    /// The raw `Set-Cookie` line.
-    pub raw: String,
-}
-
-impl Cookie {
-    /// Parses one `Set-Cookie` value; `None` when it has no `name=`.
-    pub fn parse(line: &str) -> Option<Cookie> {
-        let mut parts = line.split(';');
-        let (name, value) = parts.next()?.split_once('=')?;
-        let mut c = Cookie {
-            name: name.trim().to_owned(),
-            value: value.trim().trim_matches('"').to_owned(),
-            path: "/".into(),
-            secure: false,
-            http_only: false,
-            same_site: None,
-            max_age: None,
-            domain: None,
-            raw: line.to_owned(),
-        };
-        for attr in parts {
-            let (k, v) = attr.split_once('=').unwrap_or((attr, ""));
-            let v = v.trim().to_owned();
-            match k.trim().to_ascii_lowercase().as_str() {
-                "path" => c.path = v,
-                "secure" => c.secure = true,
-                "httponly" => c.http_only = true,
-                "samesite" => c.same_site = Some(v),
-                "max-age" => c.max_age = v.parse().ok(),
-                "domain" => c.domain = Some(v),
-                _ => {}
-            }
-        }
-        (!c.name.is_empty()).then_some(c)
-    }
-
-    /// Whether this `Set-Cookie` deletes the cookie (`Max-Age` ≤ 0).
-    pub fn is_deletion(&self) -> bool {
-        self.max_age.is_some_and(|m| m <= 0)
-    }
 }
 
 /// One request and its buffered answer.
@@ -431,84 +377,4 @@ impl Browser {
             .collect();
         (!pairs.is_empty()).then(|| pairs.join("; "))
     }
-}
-
-fn is_local(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"));
-    rest.is_some_and(|r| {
-        let authority = r.split(['/', '?', '#']).next().unwrap_or_default();
-        !authority.contains('@')
-            && (authority.starts_with("127.0.0.1:") || authority.starts_with("localhost:"))
-    })
-}
-
-/// RFC 6265 path-match.
-fn path_matches(request: &str, cookie: &str) -> bool {
-    request == cookie
-        || (request.starts_with(cookie)
-            && (cookie.ends_with('/') || request[cookie.len()..].starts_with('/')))
-}
-
-/// The path of an absolute URL (without query).
-pub fn path_of(url: &str) -> String {
-    let after = url.split_once("://").map_or(url, |(_, r)| r);
-    let p = after.find('/').map_or("/", |i| &after[i..]);
-    p.split(['?', '#']).next().unwrap_or("/").to_owned()
-}
-
-/// The origin (`scheme://authority`) of an absolute URL.
-pub fn origin_of(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            format!("{scheme}://{authority}")
-        }
-        None => String::new(),
-    }
-}
-
-/// Resolves a `Location` against `base` (absolute, scheme-relative, absolute-path or
-/// relative-path references).
-pub fn resolve(base: &str, location: &str) -> String {
-    let scheme = location.split(':').next().unwrap_or_default();
-    let has_scheme = location.contains(':')
-        && !scheme.is_empty()
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
-    if has_scheme && !location.starts_with('/') {
-        return location.to_owned();
-    }
-    if let Some(rest) = location.strip_prefix("//") {
-        let scheme = base.split_once("://").map_or("http", |(s, _)| s);
-        return format!("{scheme}://{rest}");
-    }
-    if location.starts_with('/') {
-        return format!("{}{location}", origin_of(base));
-    }
-    let dir = path_of(base);
-    let dir = &dir[..=dir.rfind('/').unwrap_or(0)];
-    format!("{}{dir}{location}", origin_of(base))
-}
-
-/// The decoded query parameters of a URL.
-pub fn query_of(url: &str) -> Vec<(String, String)> {
-    let q = url.split_once('?').map_or("", |(_, q)| q);
-    let q = q.split('#').next().unwrap_or_default();
-    crate::support::fake_idp::Params::parse(q.as_bytes()).0
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters (for query values).
-pub fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

@@ -6,6 +6,8 @@ pub mod bearer;
 pub mod browser;
 pub mod client;
 pub mod fake_idp;
+pub mod nginx;
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

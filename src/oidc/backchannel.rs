@@ -1,0 +1,386 @@
+//! OpenID Connect Back-Channel Logout 1.0: `POST <prefix>/backchannel_logout` with a
+//! form-encoded `logout_token`, sent by the provider (not the browser) when a user's
+//! provider session ends.
+//!
+//! The token is a JWS from the provider named by its `iss`, checked against that
+//! provider's JWKS (same cache, refetch on unknown `kid`, allowlisted algorithms; `typ`
+//! may be `logout+jwt`), with `aud` containing our client id, a recent `iat`, `exp` when
+//! present, the back-channel logout event, `sid` and/or `sub`, no `nonce`, and a `jti`
+//! never seen before within the token's lifetime (remembered in Redis, shared by all
+//! replicas). Then every session with that `sid` (else every session of that `sub`) is
+//! deleted from Redis. Answers 200 (`Cache-Control: no-store`), or 400 with
+//! `{"error":"invalid_request"}` for any unacceptable token (never a 5xx for a bad token;
+//! 503 only when Redis or the provider's keys cannot be reached, so the provider may
+//! retry). With the cookie store there is nothing server-side to delete: 501.
+//!
+//! Must never log the token, and never end a session on a token that failed any check.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::provider::ProviderRuntime;
+use super::sso::Sso;
+use super::urlenc::query_get;
+use crate::auth::jwks::{asymmetric_alg, KeyMiss};
+use crate::auth::Claims;
+use crate::error::GatewayError;
+
+/// The event member a logout token's `events` claim must contain.
+pub const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+/// Largest request body read (a logout token is a few kB).
+pub const MAX_BODY: usize = 64 * 1024;
+/// A logout token whose `iat` is older than this (plus leeway) is refused: it bounds how
+/// long its `jti` must be remembered when it has no `exp`.
+pub const MAX_AGE: Duration = Duration::from_secs(300);
+
+/// A bad request: the reason is logged, the client sees only `invalid_request`.
+fn bad(reason: &'static str) -> GatewayError {
+    tracing::info!(reason, "back-channel logout refused");
+    GatewayError::BadRequest(reason)
+}
+
+/// Serves the endpoint. `req`'s body is consumed.
+pub async fn handle<B>(
+    sso: &Sso,
+    providers: &[Arc<ProviderRuntime>],
+    req: &mut Request<B>,
+) -> Result<Response<Full<Bytes>>, GatewayError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    let Some(redis) = sso.redis.as_ref() else {
+        return Ok(not_implemented());
+    };
+    if req.method() != Method::POST {
+        return Err(bad("back-channel logout must be a POST"));
+    }
+    let body = read_body(req.body_mut()).await?;
+    let form = std::str::from_utf8(&body).map_err(|_| bad("body is not UTF-8"))?;
+    let token =
+        query_get(Some(form), "logout_token").ok_or(bad("logout_token parameter missing"))?;
+    let verified = verify(providers, &token).await?;
+    let ttl = verified.replay_window();
+    let provider = verified.provider.name();
+    let first = redis
+        .first_use_of_jti(provider, &verified.jti, ttl)
+        .await
+        .map_err(|e| GatewayError::Unavailable(e.to_string()))?;
+    if !first {
+        return Err(bad("logout token replayed (jti seen before)"));
+    }
+    let ended = redis
+        .end_sessions(provider, verified.sid.as_deref(), verified.sub.as_deref())
+        .await
+        .map_err(|e| GatewayError::Unavailable(e.to_string()))?;
+    tracing::info!(provider, sessions = ended, "back-channel logout");
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// 501: the cookie store keeps no server-side state, so a provider-initiated logout
+/// cannot reach the browser's cookie (it stays valid until it expires).
+fn not_implemented() -> Response<Full<Bytes>> {
+    let body = "{\"error\":\"not_implemented\",\"message\":\"back-channel logout needs \
+                session.store: redis (the cookie store keeps no server-side sessions to end)\"}\n";
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *resp.status_mut() = StatusCode::NOT_IMPLEMENTED;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+async fn read_body<B>(body: &mut B) -> Result<BytesMut, GatewayError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    let mut out = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| bad("request body could not be read"))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > MAX_BODY {
+                return Err(bad("request body too large"));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
+
+/// A logout token that passed every check.
+pub struct LogoutToken<'p> {
+    /// Its provider.
+    pub provider: &'p ProviderRuntime,
+    /// `jti`.
+    pub jti: String,
+    /// `sid`, when present.
+    pub sid: Option<String>,
+    /// `sub`, when present.
+    pub sub: Option<String>,
+    /// `exp`, when present (unix seconds).
+    pub exp: Option<f64>,
+    /// `iat` (unix seconds).
+    pub iat: f64,
+    leeway: f64,
+}
+
+impl LogoutToken<'_> {
+    /// How long its `jti` must be remembered: until it can no longer be accepted.
+    pub fn replay_window(&self) -> Duration {
+        let now = crate::auth::jwt::unix_now();
+        let until = match self.exp {
+            Some(exp) => exp + self.leeway,
+            None => self.iat + MAX_AGE.as_secs_f64() + self.leeway,
+        };
+        Duration::from_secs_f64((until - now).max(60.0))
+    }
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    crit: Option<Value>,
+}
+
+/// Validates `token` against the provider its `iss` names.
+pub async fn verify<'p>(
+    providers: &'p [Arc<ProviderRuntime>],
+    token: &str,
+) -> Result<LogoutToken<'p>, GatewayError> {
+    if !crate::auth::jwt::looks_like_jwt(token) {
+        return Err(bad("logout_token is not a JWS"));
+    }
+    let mut parts = token.split('.');
+    let (Some(h64), Some(p64)) = (parts.next(), parts.next()) else {
+        return Err(bad("logout_token is not a JWS"));
+    };
+    let header: RawHeader = decode_json(h64).ok_or(bad("header is not a JOSE header"))?;
+    // Only to pick the provider; everything is verified below.
+    let unverified: Claims = decode_json(p64).ok_or(bad("payload is not a JSON object"))?;
+    let iss = unverified
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or(bad("iss missing"))?;
+    let provider = providers
+        .iter()
+        .find(|p| p.config().issuer == iss)
+        .ok_or(bad("iss names no configured provider"))?;
+    let (jwks, algs) = provider
+        .signing_keys()
+        .ok_or_else(|| GatewayError::Unavailable("provider not discovered yet".into()))?;
+    if header.crit.is_some() {
+        return Err(bad("crit header"));
+    }
+    if let Some(typ) = &header.typ {
+        let t = typ.to_ascii_lowercase();
+        let t = t.strip_prefix("application/").unwrap_or(&t);
+        if t != "logout+jwt" && t != "jwt" {
+            return Err(bad("typ not accepted"));
+        }
+    }
+    let alg = asymmetric_alg(&header.alg)
+        .filter(|a| algs.contains(a))
+        .ok_or(bad("alg not allowed"))?;
+    let kid = header.kid.as_deref();
+    let unavailable = |e: crate::auth::jwks::JwksError| GatewayError::Unavailable(e.to_string());
+    let mut keys = jwks.keys().await.map_err(unavailable)?;
+    if let Err(KeyMiss::NotFound) = keys.find(kid, alg) {
+        keys = jwks.refetch_for_unknown_key().await.map_err(unavailable)?;
+    }
+    let key = keys.find(kid, alg).map_err(|_| bad("no matching key"))?;
+    let (message, signature) = token.rsplit_once('.').ok_or(bad("not a JWS"))?;
+    let valid = jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, alg)
+        .map_err(|_| bad("signature undecodable"))?;
+    if !valid {
+        return Err(bad("bad signature"));
+    }
+    let cfg = provider.config();
+    check_claims(&unverified, &cfg.client_id, cfg.tokens.leeway).map(|c| LogoutToken {
+        provider,
+        jti: c.jti,
+        sid: c.sid,
+        sub: c.sub,
+        exp: c.exp,
+        iat: c.iat,
+        leeway: cfg.tokens.leeway.as_secs_f64(),
+    })
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The checked claims of a logout token.
+#[derive(Debug, PartialEq)]
+pub struct Checked {
+    /// `jti`.
+    pub jti: String,
+    /// `sid`.
+    pub sid: Option<String>,
+    /// `sub`.
+    pub sub: Option<String>,
+    /// `exp`.
+    pub exp: Option<f64>,
+    /// `iat`.
+    pub iat: f64,
+}
+
+/// The claim rules of Back-Channel Logout 1.0 §2.4/§2.6 (signature and `iss` are checked
+/// by the caller).
+pub fn check_claims(
+    claims: &Claims,
+    client_id: &str,
+    leeway: Duration,
+) -> Result<Checked, GatewayError> {
+    check_claims_at(claims, client_id, leeway, crate::auth::jwt::unix_now())
+}
+
+/// [`check_claims`] at time `now`.
+pub fn check_claims_at(
+    claims: &Claims,
+    client_id: &str,
+    leeway: Duration,
+    now: f64,
+) -> Result<Checked, GatewayError> {
+    let leeway = leeway.as_secs_f64();
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(a)) => a == client_id,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(bad("aud does not contain the client id"));
+    }
+    let iat = number(claims, "iat")?.ok_or(bad("iat missing"))?;
+    if iat > now + leeway {
+        return Err(bad("iat in the future"));
+    }
+    if now - iat > MAX_AGE.as_secs_f64() + leeway {
+        return Err(bad("iat too old"));
+    }
+    let exp = number(claims, "exp")?;
+    if exp.is_some_and(|exp| now >= exp + leeway) {
+        return Err(bad("expired"));
+    }
+    if number(claims, "nbf")?.is_some_and(|nbf| nbf > now + leeway) {
+        return Err(bad("not yet valid (nbf)"));
+    }
+    match claims.get("events") {
+        Some(Value::Object(events)) if events.get(LOGOUT_EVENT).is_some_and(Value::is_object) => {}
+        _ => return Err(bad("events lacks the back-channel logout event")),
+    }
+    if claims.contains_key("nonce") {
+        return Err(bad("nonce present"));
+    }
+    let text = |name: &str| -> Result<Option<String>, GatewayError> {
+        match claims.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() && s.len() <= 1024 => Ok(Some(s.clone())),
+            Some(_) => Err(bad("sid/sub/jti malformed")),
+        }
+    };
+    let sid = text("sid")?;
+    let sub = text("sub")?;
+    if sid.is_none() && sub.is_none() {
+        return Err(bad("neither sid nor sub"));
+    }
+    let jti = text("jti")?.ok_or(bad("jti missing"))?;
+    Ok(Checked {
+        jti,
+        sid,
+        sub,
+        exp,
+        iat,
+    })
+}
+
+fn number(claims: &Claims, name: &'static str) -> Result<Option<f64>, GatewayError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|v| v.is_finite())
+            .map(Some)
+            .ok_or(bad("time claim out of range")),
+        Some(_) => Err(bad("time claim is not a number")),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: f64 = 1_700_000_000.0;
+
+    fn claims(patch: Value) -> Claims {
+        let mut c = json!({"iss": "https://idp", "aud": "portcullis", "iat": NOW, "jti": "j1",
+            "sid": "s1", "sub": "u1", "events": {LOGOUT_EVENT: {}}});
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        c.as_object().unwrap().clone()
+    }
+
+    fn check(patch: Value) -> Result<Checked, GatewayError> {
+        check_claims_at(&claims(patch), "portcullis", Duration::from_secs(60), NOW)
+    }
+
+    #[test]
+    fn a_good_token_passes() {
+        let c = check(json!({})).unwrap();
+        assert_eq!(c.jti, "j1");
+        assert_eq!(c.sid.as_deref(), Some("s1"));
+        assert!(check(json!({"aud": ["x", "portcullis"], "sid": null})).is_ok());
+        assert!(check(json!({"sub": null, "exp": NOW + 120.0})).is_ok());
+    }
+
+    #[test]
+    fn every_rule_is_enforced() {
+        for patch in [
+            json!({"aud": "other"}),
+            json!({"aud": null}),
+            json!({"iat": null}),
+            json!({"iat": NOW + 600.0}),
+            json!({"iat": NOW - 3600.0}),
+            json!({"iat": "1700000000"}),
+            json!({"exp": NOW - 120.0}),
+            json!({"events": null}),
+            json!({"events": {}}),
+            json!({"events": {LOGOUT_EVENT: "yes"}}),
+            json!({"nonce": "n"}),
+            json!({"sid": null, "sub": null}),
+            json!({"jti": null}),
+            json!({"jti": ""}),
+            json!({"sub": 5}),
+        ] {
+            let r = check(patch.clone());
+            assert!(
+                matches!(r, Err(GatewayError::BadRequest(_))),
+                "{patch} → {r:?}"
+            );
+        }
+    }
+}
