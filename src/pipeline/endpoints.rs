@@ -24,12 +24,17 @@ use crate::session::unix_now;
 /// Serves `sub` (the path after the prefix, e.g. `/callback`).
 pub async fn handle(
     rt: &Runtime,
+    metrics: &crate::metrics::Metrics,
     conn: &ConnInfo,
     peer_trusted: bool,
     // `&mut` only so `/backchannel_logout` can read its form body.
     req: &mut Request<Incoming>,
     sub: &str,
 ) -> Result<Response<Full<Bytes>>, GatewayError> {
+    // Forward-auth serves bearer-only configs too: it needs no session settings.
+    if super::forward_auth::is_endpoint(sub) {
+        return super::forward_auth::handle(rt, metrics, conn, peer_trusted, req, sub).await;
+    }
     let Some(sso) = rt.sso.as_ref() else {
         return Err(GatewayError::NotFound);
     };
@@ -75,9 +80,6 @@ pub async fn handle(
         }
         "/userinfo" => userinfo(sso, req).await,
         "/backchannel_logout" => crate::oidc::backchannel::handle(sso, &rt.providers, req).await,
-        s if super::forward_auth::is_endpoint(s) => {
-            super::forward_auth::handle(rt, conn, peer_trusted, req, s).await
-        }
         _ => Err(GatewayError::NotFound),
     }
 }

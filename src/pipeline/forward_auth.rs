@@ -17,8 +17,6 @@
 //! from `error::respond`; this module only picks the `GatewayError`. It never forwards
 //! anything upstream and never echoes a request header back.
 
-use std::sync::OnceLock;
-
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
@@ -76,6 +74,7 @@ struct Original {
 /// Answers one forward-auth sub-request (`sub` is `/auth` or `/auth/<path>`).
 pub async fn handle(
     rt: &Runtime,
+    metrics: &Metrics,
     conn: &ConnInfo,
     peer_trusted: bool,
     req: &Request<Incoming>,
@@ -106,7 +105,7 @@ pub async fn handle(
     let mut set_cookies: Vec<HeaderValue> = Vec::new();
     // `navigation: false`: a missing session must come back as 401, never as a redirect.
     let mut ctx = AuthContext {
-        metrics: detached_metrics()?,
+        metrics,
         navigation: false,
         set_cookies: &mut set_cookies,
     };
@@ -297,17 +296,6 @@ fn login_url(
         form_encode(&[("rd", &rd)])
     );
     HeaderValue::from_str(&url).ok()
-}
-
-/// Auth counters for forward-auth sub-requests. `endpoints::handle` is not given the
-/// gateway's registry, so these go to a process-wide registry that is never exported.
-/// TODO(lead): pass `&log.metrics` into `endpoints::handle` and use it here.
-fn detached_metrics() -> Result<&'static Metrics, GatewayError> {
-    static METRICS: OnceLock<Option<Metrics>> = OnceLock::new();
-    METRICS
-        .get_or_init(|| Metrics::new().ok())
-        .as_ref()
-        .ok_or_else(|| GatewayError::Internal("forward-auth metrics unavailable".into()))
 }
 
 #[cfg(test)]

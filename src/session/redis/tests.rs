@@ -89,3 +89,21 @@ fn cluster_urls_are_comma_separated() {
         vec!["rediss://h:6380/0"]
     );
 }
+
+#[test]
+fn a_bad_url_is_refused_without_echoing_it() {
+    for url in ["redis://:hunter2@[::1", "http://user:hunter2@host", ""] {
+        let err = super::conn::RedisConn::new(url).unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("session.redis.url"), "{err}");
+    }
+    let one = super::conn::RedisConn::new("rediss://:pw@127.0.0.1:6380/0").unwrap();
+    assert!(!one.is_cluster() && !one.is_healthy());
+    let many = super::conn::RedisConn::new("redis://127.0.0.1:7000,redis://127.0.0.1:7001");
+    assert!(many.unwrap().is_cluster());
+    assert!(!format!(
+        "{:?}",
+        super::conn::RedisConn::new("redis://:pw@h:1").unwrap()
+    )
+    .contains("pw"));
+}

@@ -2,10 +2,12 @@
 //! Traefik `forwardAuth` and Envoy `ext_authz`, answered with the same route match,
 //! authentication and policy as proxy mode. `direct` calls the endpoint like a front
 //! proxy would; `nginx` puts a real nginx, configured by deploy/nginx/portcullis-auth.conf,
-//! in front of an app with portcullis as its auth service.
+//! in front of an app with portcullis as its auth service; `session` uses a browser
+//! session (cookie, refresh) through the endpoint.
 
 mod direct;
 mod nginx;
+mod session;
 
 use std::net::SocketAddr;
 

@@ -7,6 +7,7 @@ mod backchannel;
 mod outage;
 mod refresh;
 mod shared;
+mod tls;
 
 use serde_json::{json, Value};
 

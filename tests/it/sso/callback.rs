@@ -203,3 +203,51 @@ async fn access_denied_is_a_clear_403_page() {
     assert!(bed.session_cookies(&bed.browser).is_empty());
     assert_eq!(bed.idp.token_count(Grant::AuthorizationCode), 0);
 }
+
+#[tokio::test]
+async fn id_token_claims_are_fully_validated() {
+    use serde_json::json;
+    let bed = Bed::standard().await;
+    let now = crate::support::fake_idp::now();
+    let ok = |patch| (true, patch);
+    let bad = |patch| (false, patch);
+    for (accepted, patch) in [
+        ok(json!({"aud": ["portcullis", "other"], "azp": "portcullis"})),
+        bad(json!({"aud": ["portcullis", "other"]})),
+        bad(json!({"aud": ["portcullis", "other"], "azp": "other"})),
+        bad(json!({"aud": "other"})),
+        bad(json!({"iss": "http://127.0.0.1:1"})),
+        bad(json!({"exp": now - 600})),
+        bad(json!({"iat": now + 3600, "exp": now + 7200})),
+        bad(json!({"nonce": null})),
+    ] {
+        bed.idp.set_id_token_patch(patch.clone());
+        let browser = Browser::new();
+        let chain = browser.follow(&bed.url("/app/x")).await;
+        let last = chain.last();
+        if accepted {
+            assert_eq!(
+                last.status,
+                200,
+                "{patch}: {}\n{}",
+                chain.describe(),
+                last.text()
+            );
+        } else {
+            assert_refused(&bed, &browser, last, &format!("ID token {patch}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_id_token_outside_the_signing_alg_allowlist_is_refused() {
+    // The FakeIdp signs ID tokens RS256; this provider only allows ES256.
+    let bed = Bed::start(super::Setup::default().provider("signing_algs: [ES256]")).await;
+    let chain = bed.browser.follow(&bed.url("/app/x")).await;
+    assert_refused(
+        &bed,
+        &bed.browser,
+        chain.last(),
+        "RS256 ID token, ES256 only",
+    );
+}

@@ -294,3 +294,44 @@ async fn a_refreshed_id_token_for_another_subject_is_not_adopted() {
         hop.status
     );
 }
+
+/// A provider that cannot be reached during a refresh is not a refusal: the request gets
+/// a 503 (never a 401 or a login redirect) and the session survives for when it is back.
+#[tokio::test]
+async fn an_unreachable_provider_during_refresh_does_not_end_the_session() {
+    let bed = Bed::standard().await;
+    bed.idp.set_token_lifetime(1);
+    bed.login("/app/x").await;
+    wait_past(bed.idp.last_issued().expect("issued").expires_at).await;
+    bed.idp.set_mode(
+        crate::support::fake_idp::Endpoint::Token,
+        crate::support::fake_idp::Mode::Down,
+    );
+    let url = bed.url("/app/x");
+    let hop = bed.browser.api_get(&url).await;
+    assert_eq!(
+        hop.status,
+        503,
+        "provider down: {}\n{}",
+        hop.describe(),
+        hop.text()
+    );
+    let nav = bed.browser.get(&url).await;
+    assert_eq!(
+        nav.status,
+        503,
+        "provider down, navigation: {}",
+        nav.describe()
+    );
+    bed.idp.set_mode(
+        crate::support::fake_idp::Endpoint::Token,
+        crate::support::fake_idp::Mode::Normal,
+    );
+    let hop = bed.browser.api_get(&url).await;
+    assert_eq!(
+        hop.status,
+        200,
+        "session lost while the provider was down: {}",
+        hop.describe()
+    );
+}

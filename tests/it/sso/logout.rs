@@ -150,3 +150,28 @@ async fn sign_out_without_a_session_is_harmless() {
     );
     assert!(bed.idp.revocations().is_empty());
 }
+
+/// Real providers (IdentityServer, oidc-provider) only accept a registered
+/// `post_logout_redirect_uri`, compared exactly. With `rd` on the sign-out URL the
+/// gateway must still send a registered one (e.g. the public root, carrying `rd` in
+/// `state`), or the user is stuck on the provider's error page.
+#[tokio::test]
+async fn logout_with_rd_works_with_a_provider_that_checks_post_logout_redirect_uri() {
+    let bed = Bed::standard().await;
+    bed.idp
+        .set_post_logout_redirect_uris(Some(vec![bed.url("/"), bed.url("/oauth2/sign_out")]));
+    bed.login("/app/x").await;
+    let url = bed.url(&format!("/oauth2/sign_out?rd={}", enc("/open/bye")));
+    let chain = bed.browser.follow(&url).await;
+    let last = chain.last();
+    assert_eq!(bed.idp.end_sessions().len(), 1, "{}", chain.describe());
+    assert_eq!(
+        origin_of(&chain.final_url()),
+        bed.public,
+        "stuck at the provider ({} {}):\n{}\nsent post_logout_redirect_uri: {:?}",
+        last.status,
+        last.text(),
+        chain.describe(),
+        bed.idp.end_sessions()[0].get("post_logout_redirect_uri")
+    );
+}

@@ -75,4 +75,9 @@ async fn each_route_logs_in_at_its_own_provider() {
             "{user}'s provider"
         );
     }
+    // The session now comes from provider one; it does not count on provider two's route.
+    let hop = browser.get(&format!("{public}/other/z")).await;
+    assert_eq!(hop.status, 302, "{}", hop.describe());
+    let hop = browser.get(&format!("{public}/app/z")).await;
+    assert_eq!(hop.echoed("x-auth-user").as_deref(), Some("alice"));
 }

@@ -4,7 +4,7 @@
 //! package; a missing binary fails the test loudly (no silent skip).
 
 use std::net::TcpListener as StdListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -19,21 +19,30 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// `(cert, key)` PEM files: serve TLS only (`rediss://`) with this self-signed cert.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl RedisServer {
     /// Starts a server on a free port; panics if none comes up.
     pub async fn start() -> RedisServer {
+        RedisServer::start_with(None).await
+    }
+
+    /// Starts a TLS-only server (`--port 0 --tls-port <port>`) presenting `cert`.
+    pub async fn start_tls(cert: PathBuf, key: PathBuf) -> RedisServer {
+        RedisServer::start_with(Some((cert, key))).await
+    }
+
+    async fn start_with(tls: Option<(PathBuf, PathBuf)>) -> RedisServer {
         let mut last = String::new();
         for _ in 0..5 {
-            let port = StdListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("free port")
-                .port();
+            let port = free_port();
             let mut server = RedisServer {
                 port,
                 dir: tempfile::tempdir().expect("tempdir for redis"),
                 child: None,
+                tls: tls.clone(),
             };
             match server.spawn().await {
                 Ok(()) => return server,
@@ -43,9 +52,14 @@ impl RedisServer {
         panic!("redis-server did not start: {last}");
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>` (`rediss://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The port (stable across [`RedisServer::restart`]).
@@ -90,9 +104,11 @@ impl RedisServer {
     }
 
     async fn spawn(&mut self) -> Result<(), String> {
-        let child = command(self.port, self.dir.path()).spawn().map_err(|e| {
-            format!("cannot run redis-server (install the redis-server package): {e}")
-        })?;
+        let child = command(self.port, self.dir.path(), self.tls.as_ref())
+            .spawn()
+            .map_err(|e| {
+                format!("cannot run redis-server (install the redis-server package): {e}")
+            })?;
         self.child = Some(child);
         let deadline = tokio::time::Instant::now() + START_LIMIT;
         loop {
@@ -119,6 +135,10 @@ impl RedisServer {
         let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)).await else {
             return false;
         };
+        if self.tls.is_some() {
+            // Listening is enough here; the gateway under test does the TLS.
+            return true;
+        }
         if s.write_all(b"PING\r\n").await.is_err() {
             return false;
         }
@@ -127,11 +147,55 @@ impl RedisServer {
     }
 }
 
-fn command(port: u16, dir: &Path) -> Command {
+/// A free port BELOW the kernel's ephemeral range: while the server is down, clients
+/// keep reconnecting, and a connect to a dead ephemeral-range port can end up connected
+/// to itself (TCP self-connect), which would hold the port and break the restart.
+fn free_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+        })
+        .unwrap_or(32768);
+    let (from, span) = if low > 12_000 {
+        (10_000u16, low - 10_000)
+    } else {
+        (low, 1000)
+    };
+    for _ in 0..200 {
+        let r = u16::from_str_radix(&super::fake_idp::random_hex(2), 16).expect("hex");
+        let port = from + r % span;
+        if StdListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+fn command(port: u16, dir: &Path, tls: Option<&(PathBuf, PathBuf)>) -> Command {
     let mut c = Command::new("redis-server");
-    c.arg("--port")
-        .arg(port.to_string())
-        .args(["--bind", "127.0.0.1"])
+    match tls {
+        None => {
+            c.arg("--port").arg(port.to_string());
+        }
+        Some((cert, key)) => {
+            c.args(["--port", "0", "--tls-port"])
+                .arg(port.to_string())
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key)
+                .arg("--tls-ca-cert-file")
+                .arg(cert)
+                .args(["--tls-auth-clients", "no"]);
+        }
+    }
+    c.args(["--bind", "127.0.0.1"])
         .args(["--save", ""])
         .args(["--appendonly", "no"])
         .args(["--protected-mode", "no"])

@@ -149,6 +149,7 @@ pub(crate) struct Flow {
     pub(crate) issued: Vec<Issued>,
     pub(crate) revocations: Vec<RevocationCall>,
     pub(crate) end_sessions: Vec<Params>,
+    pub(crate) post_logout_uris: Option<Vec<String>>,
 }
 
 impl Default for Flow {
@@ -176,6 +177,7 @@ impl Default for Flow {
             issued: Vec::new(),
             revocations: Vec::new(),
             end_sessions: Vec::new(),
+            post_logout_uris: None,
         }
     }
 }
@@ -260,6 +262,12 @@ impl FakeIdp {
     /// Issue opaque access tokens instead of JWTs.
     pub fn set_opaque_access_tokens(&self, on: bool) {
         self.flow().opaque_access_tokens = on;
+    }
+
+    /// Like IdentityServer or oidc-provider: end_session refuses (400) any
+    /// `post_logout_redirect_uri` not in `uris` (compared exactly). `None`: anything goes.
+    pub fn set_post_logout_redirect_uris(&self, uris: Option<Vec<String>>) {
+        self.flow().post_logout_uris = uris;
     }
 
     /// Every authorization request received, in order.

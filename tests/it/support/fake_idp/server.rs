@@ -125,17 +125,26 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Resp, Dropp
 
 fn end_session(inner: &Inner, query: String) -> Resp {
     let form = parse_form(query.as_bytes());
-    lock(&inner.state.flow)
-        .end_sessions
-        .push(Params::parse(query.as_bytes()));
+    let allowed = {
+        let mut flow = lock(&inner.state.flow);
+        flow.end_sessions.push(Params::parse(query.as_bytes()));
+        flow.post_logout_uris.clone()
+    };
     lock(&inner.state.last_query).insert(Endpoint::EndSession, query);
+    let target = form_get(&form, "post_logout_redirect_uri");
+    if let (Some(allowed), Some(target)) = (allowed, &target) {
+        if !allowed.contains(target) {
+            let why = "post_logout_redirect_uri is not registered";
+            return text(StatusCode::BAD_REQUEST, "text/plain", why);
+        }
+    }
     match form_get(&form, "post_logout_redirect_uri") {
         Some(target) => {
             let mut loc = target;
             if let Some(state) = form_get(&form, "state") {
                 loc.push(if loc.contains('?') { '&' } else { '?' });
                 loc.push_str("state=");
-                loc.push_str(&state);
+                loc.push_str(&flow_server::enc(&state));
             }
             let mut r = text(StatusCode::FOUND, "text/plain", "");
             r.headers_mut()
