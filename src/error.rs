@@ -56,6 +56,10 @@ pub enum GatewayError {
     /// The login could not be completed (code refused, bad ID token…).
     #[error("login failed: {0}")]
     LoginFailed(&'static str),
+    /// A feature the current configuration cannot serve (e.g. back-channel logout
+    /// with the cookie session store, which keeps no server-side sessions to end).
+    #[error("not implemented: {0}")]
+    NotImplemented(&'static str),
 }
 
 impl GatewayError {
@@ -83,6 +87,7 @@ impl GatewayError {
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             GatewayError::LoginRequired(_) => StatusCode::FOUND,
             GatewayError::LoginRefused | GatewayError::LoginFailed(_) => StatusCode::FORBIDDEN,
+            GatewayError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
@@ -106,6 +111,7 @@ impl GatewayError {
             GatewayError::LoginRequired(_) => "login_required",
             GatewayError::LoginRefused => "access_denied",
             GatewayError::LoginFailed(_) => "login_failed",
+            GatewayError::NotImplemented(_) => "not_implemented",
         }
     }
 
@@ -143,6 +149,9 @@ impl GatewayError {
             GatewayError::LoginRequired(_) => "Sign-in required.",
             GatewayError::LoginRefused => "The identity provider did not allow this sign-in.",
             GatewayError::LoginFailed(_) => "Sign-in could not be completed; please try again.",
+            GatewayError::NotImplemented(_) => {
+                "Not available with this configuration: back-channel logout needs session.store: redis."
+            }
         }
     }
 }

@@ -21,8 +21,8 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::header::CACHE_CONTROL;
+use http::{HeaderValue, Method, Request, Response};
 use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
 use serde_json::Value;
@@ -58,7 +58,9 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
 {
     let Some(redis) = sso.redis.as_ref() else {
-        return Ok(not_implemented());
+        return Err(GatewayError::NotImplemented(
+            "back-channel logout needs session.store: redis",
+        ));
     };
     if req.method() != Method::POST {
         return Err(bad("back-channel logout must be a POST"));
@@ -86,19 +88,6 @@ where
     resp.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
-}
-
-/// 501: the cookie store keeps no server-side state, so a provider-initiated logout
-/// cannot reach the browser's cookie (it stays valid until it expires).
-fn not_implemented() -> Response<Full<Bytes>> {
-    let body = "{\"error\":\"not_implemented\",\"message\":\"back-channel logout needs \
-                session.store: redis (the cookie store keeps no server-side sessions to end)\"}\n";
-    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *resp.status_mut() = StatusCode::NOT_IMPLEMENTED;
-    let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 async fn read_body<B>(body: &mut B) -> Result<BytesMut, GatewayError>
