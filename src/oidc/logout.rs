@@ -17,12 +17,16 @@ use crate::error::GatewayError;
 use crate::session::cookie::RequestCookies;
 use crate::session::unix_now;
 
-/// Handles `/oauth2/sign_out`. `after` is the validated absolute URL to land on.
+/// Handles `/oauth2/sign_out`. `after` is the validated absolute URL to land on;
+/// `come_back` is this endpoint's own absolute URL, sent to the provider as
+/// `post_logout_redirect_uri` (providers accept only registered, exactly matching URIs,
+/// so it is always the same) with `after` in `state`.
 pub async fn sign_out(
     sso: &Sso,
     providers: &[std::sync::Arc<ProviderRuntime>],
     headers: &HeaderMap,
     after: String,
+    come_back: &str,
 ) -> Result<Response<Full<Bytes>>, GatewayError> {
     let cookies = RequestCookies::from_headers(headers);
     // Redis unreachable: 503 rather than a sign-out that leaves the record alive.
@@ -70,7 +74,8 @@ pub async fn sign_out(
         Some(end_session) => {
             let cfg = provider.config();
             let mut params: Vec<(&str, &str)> = vec![
-                ("post_logout_redirect_uri", after.as_str()),
+                ("post_logout_redirect_uri", come_back),
+                ("state", after.as_str()),
                 ("client_id", cfg.client_id.as_str()),
             ];
             if let Some(id_token) = session.id_token.as_deref() {

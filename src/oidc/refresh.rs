@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::client_auth::ClientAuthenticator;
 use super::http::IdpClient;
 use super::tokens::{self, TokenError, TokenResponse};
+
 use crate::auth::credentials::TokenHash;
 
 /// How long a refresh result is reused for the same (old) refresh token.
@@ -16,9 +17,26 @@ pub const GRACE: Duration = Duration::from_secs(30);
 /// Bound on remembered refresh results.
 const CAPACITY: u64 = 10_000;
 
+/// A refresh result and when it was obtained (its `expires_in` counts from then).
+pub struct Refreshed {
+    /// The token response.
+    pub tokens: TokenResponse,
+    /// Unix seconds when the provider answered.
+    pub obtained_at: u64,
+}
+
+impl Refreshed {
+    /// When the new access token expires, if the provider said.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.tokens
+            .expires_in
+            .map(|s| self.obtained_at.saturating_add(s))
+    }
+}
+
 /// The coalescer; one per snapshot.
 pub struct Refresher {
-    results: moka::future::Cache<TokenHash, Arc<TokenResponse>>,
+    results: moka::future::Cache<TokenHash, Arc<Refreshed>>,
 }
 
 impl Default for Refresher {
@@ -39,20 +57,30 @@ impl Refresher {
     }
 
     /// Refreshes with `refresh_token`, or returns the result another request got for it
-    /// within the grace window.
+    /// within the grace window — unless that result's access token is itself about to
+    /// expire (reusable refresh tokens with short-lived access tokens), in which case it
+    /// refreshes again. `fresh_until` is the time the caller needs the token to outlive.
     pub async fn refresh(
         &self,
         http: &IdpClient,
         auth: &ClientAuthenticator,
         token_endpoint: &str,
         refresh_token: &str,
-    ) -> Result<Arc<TokenResponse>, Arc<TokenError>> {
+        fresh_until: u64,
+    ) -> Result<Arc<Refreshed>, Arc<TokenError>> {
         let key = TokenHash::of(refresh_token);
+        if let Some(hit) = self.results.get(&key).await {
+            if hit.expires_at().is_some_and(|t| t <= fresh_until) {
+                self.results.invalidate(&key).await;
+            }
+        }
         self.results
             .try_get_with(key, async {
-                tokens::refresh(http, auth, token_endpoint, refresh_token)
-                    .await
-                    .map(Arc::new)
+                let tokens = tokens::refresh(http, auth, token_endpoint, refresh_token).await?;
+                Ok(Arc::new(Refreshed {
+                    tokens,
+                    obtained_at: crate::session::unix_now(),
+                }))
             })
             .await
     }

@@ -69,14 +69,17 @@ pub async fn handle(
             .await
         }
         "/sign_out" => {
-            let rd = query_get(query, "rd");
+            // `state` carries `rd` through the provider's end_session round trip (the
+            // provider returns to this endpoint, the one registered redirect URI).
+            let rd = query_get(query, "rd").or_else(|| query_get(query, "state"));
             let after = rd
                 .as_deref()
                 .and_then(|rd| safe_target(rt, sso, &origin, rd))
                 .or_else(|| rt.config.session.logout_redirect.clone())
                 .unwrap_or_else(|| "/".to_owned());
             let after = absolute(&origin, after);
-            logout::sign_out(sso, &rt.providers, req.headers(), after).await
+            let come_back = format!("{origin}{}/sign_out", rt.config.server.proxy_prefix);
+            logout::sign_out(sso, &rt.providers, req.headers(), after, &come_back).await
         }
         "/userinfo" => userinfo(sso, req).await,
         "/backchannel_logout" => crate::oidc::backchannel::handle(sso, &rt.providers, req).await,

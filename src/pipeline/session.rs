@@ -175,9 +175,15 @@ async fn refresh(
         .as_deref()
         .ok_or(RefreshFailure::Ended)?;
     let refresh_token = data.refresh_token.clone().ok_or(RefreshFailure::Ended)?;
-    let tokens = sso
+    let refreshed = sso
         .refresher
-        .refresh(provider.client(), client, endpoint, &refresh_token)
+        .refresh(
+            provider.client(),
+            client,
+            endpoint,
+            &refresh_token,
+            now.saturating_add(REFRESH_MARGIN_SECS),
+        )
         .await
         .map_err(|e| match &*e {
             TokenError::Unavailable(why) => RefreshFailure::Unavailable(why.clone()),
@@ -186,13 +192,32 @@ async fn refresh(
                 RefreshFailure::Ended
             }
         })?;
+    let tokens = &refreshed.tokens;
     data.access_token = Some(tokens.access_token.clone());
-    data.access_token_expires_at = tokens.expires_in.map(|s| now.saturating_add(s));
+    data.access_token_expires_at = refreshed.expires_at();
     if let Some(rotated) = &tokens.refresh_token {
         data.refresh_token = Some(rotated.clone());
     }
     if let Some(id_token) = &tokens.id_token {
-        data.id_token = Some(id_token.clone());
+        // OIDC Core §12.2: a refreshed ID token must be valid and name the same subject;
+        // otherwise keep the old one (it becomes the logout `id_token_hint`).
+        let leeway = provider.config().tokens.leeway;
+        match provider.validate_id_token(id_token, None, leeway).await {
+            Ok(claims)
+                if claims.get("sub").and_then(|v| v.as_str()) == Some(data.subject.as_str()) =>
+            {
+                data.id_token = Some(id_token.clone());
+            }
+            Ok(_) => tracing::warn!(
+                provider = provider.name(),
+                "refreshed ID token names another subject; not adopted"
+            ),
+            Err(e) => tracing::warn!(
+                provider = provider.name(),
+                error = %e,
+                "refreshed ID token is not valid; not adopted"
+            ),
+        }
     }
     Ok(())
 }
