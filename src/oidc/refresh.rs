@@ -57,9 +57,9 @@ impl Refresher {
     }
 
     /// Refreshes with `refresh_token`, or returns the result another request got for it
-    /// within the grace window — unless that result's access token is itself about to
-    /// expire (reusable refresh tokens with short-lived access tokens), in which case it
-    /// refreshes again. `fresh_until` is the time the caller needs the token to outlive.
+    /// within the grace window — unless the refresh token was not rotated (reusable) and
+    /// that result's access token has expired by `fresh_until`, in which case it
+    /// refreshes again.
     pub async fn refresh(
         &self,
         http: &IdpClient,
@@ -70,7 +70,13 @@ impl Refresher {
     ) -> Result<Arc<Refreshed>, Arc<TokenError>> {
         let key = TokenHash::of(refresh_token);
         if let Some(hit) = self.results.get(&key).await {
-            if hit.expires_at().is_some_and(|t| t <= fresh_until) {
+            // A rotated refresh token is spent: the remembered result is all there is.
+            let rotated = hit
+                .tokens
+                .refresh_token
+                .as_deref()
+                .is_some_and(|new| new != refresh_token);
+            if !rotated && hit.expires_at().is_some_and(|t| t <= fresh_until) {
                 self.results.invalidate(&key).await;
             }
         }

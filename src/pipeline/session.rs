@@ -182,7 +182,7 @@ async fn refresh(
             client,
             endpoint,
             &refresh_token,
-            now.saturating_add(REFRESH_MARGIN_SECS),
+            now,
         )
         .await
         .map_err(|e| match &*e {

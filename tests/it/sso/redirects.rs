@@ -146,11 +146,14 @@ async fn login_rd_honours_paths_the_public_origin_and_allowed_domains() {
 async fn logout_rd_payloads_fall_back_to_root() {
     let bed =
         Bed::start(Setup::default().session("allowed_redirect_domains: [\".example.org\"]")).await;
-    for (what, rd) in payloads(&bed) {
-        let chain = Browser::new()
-            .follow(&bed.url(&format!("/oauth2/sign_out?rd={rd}")))
-            .await;
-        assert_lands_home(&bed, &chain, &format!("logout rd {what}"));
+    // `state` too: the provider's end_session returns to sign_out with `rd` in `state`.
+    for param in ["rd", "state"] {
+        for (what, rd) in payloads(&bed) {
+            let chain = Browser::new()
+                .follow(&bed.url(&format!("/oauth2/sign_out?{param}={rd}")))
+                .await;
+            assert_lands_home(&bed, &chain, &format!("logout {param} {what}"));
+        }
     }
     // Also with a session (the provider's end_session round trip).
     let (what, rd) = &payloads(&bed)[0];
