@@ -58,25 +58,20 @@ pub async fn authenticate(
             .map_err(store_unavailable)?,
         _ => None,
     };
-    let result = match &lock {
+    // Under the lock, another replica may have refreshed already: work on its record.
+    let reloaded = match &lock {
         Some(_) => match sso.store.load(&cookies, now).await {
             Ok(Some(fresh)) => {
                 data = fresh;
-                update(
-                    rt,
-                    sso,
-                    provider_index,
-                    &cookies,
-                    &mut data,
-                    now,
-                    set_cookies,
-                )
-                .await
+                Ok(())
             }
             Ok(None) => Err(AuthError::Missing),
             Err(e) => Err(store_unavailable(e)),
         },
-        _ => {
+        None => Ok(()),
+    };
+    let result = match reloaded {
+        Ok(()) => {
             update(
                 rt,
                 sso,
@@ -88,6 +83,7 @@ pub async fn authenticate(
             )
             .await
         }
+        Err(e) => Err(e),
     };
     if let (Some(redis), Some(lock)) = (&sso.redis, lock) {
         redis.release(lock).await;
