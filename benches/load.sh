@@ -8,6 +8,8 @@
 #   - with BENCH_AUTH=1 (default), a fake identity provider (examples/bench_idp.rs) and four
 #     more portcullis routes: bearer JWT verified afresh on every request, bearer JWT with
 #     the verified-token cache, cached introspection of an opaque token, session cookie;
+#     and (BENCH_REDIS=1, default) a redis-server plus a second portcullis instance with
+#     `session.store: redis` and a Redis-session route (issue #6);
 # then measures the targets interleaved (round 1: A B C, round 2: A B C, ...) with wrk at
 # 1, 64 and 256 connections and prints the median of the rounds: requests/s, p50, p99 and
 # CPU µs per request of the server process (utime+stime from /proc/PID/stat), plus the
@@ -25,7 +27,7 @@ CMDLINE=
 for v in BENCH_SECS BENCH_ROUNDS BENCH_CONNS BENCH_WARMUP_SECS BENCH_TARGETS BENCH_RSS_CONNS \
   BENCH_RSS_NGINX BENCH_INFO_LOG BENCH_PORTCULLIS PORTCULLIS_BIN PORTCULLIS_WORKERS \
   PORTCULLIS_LOG_LEVEL PORTCULLIS_LOG_FORMAT NGINX_KEEPALIVE BENCH_AUTH BENCH_IDP_BIN \
-  BENCH_SESSION_FRESH; do
+  BENCH_SESSION_FRESH BENCH_REDIS; do
   if [[ -n ${!v+x} ]]; then CMDLINE+="$v=$(printf '%q' "${!v}") "; fi
 done
 CMDLINE+="bash benches/load.sh"
@@ -49,6 +51,7 @@ PORTCULLIS_LOG_FORMAT=${PORTCULLIS_LOG_FORMAT:-json}
 BENCH_AUTH=${BENCH_AUTH:-1}                  # 1: fake IdP + jwt / jwt-cached / introspect / session routes
 BENCH_IDP_BIN=${BENCH_IDP_BIN:-}             # prebuilt bench_idp; default: cargo build --release --example bench_idp
 BENCH_SESSION_FRESH=${BENCH_SESSION_FRESH:-1}  # 1: a freshly minted session cookie before each session run
+BENCH_REDIS=${BENCH_REDIS:-1}                # 1 (with BENCH_AUTH=1): redis-server + the Redis-session instance/target
 
 log() { printf '[load %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -109,6 +112,9 @@ command -v wrk >/dev/null || need_apt+=(wrk)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx-light)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
+if [[ $BENCH_PORTCULLIS == 1 && $BENCH_AUTH == 1 && $BENCH_REDIS == 1 ]]; then
+  command -v redis-server >/dev/null || need_apt+=(redis-server)
+fi
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]} (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
@@ -136,6 +142,12 @@ fi
 # The fake identity provider for the auth routes (examples/bench_idp.rs).
 if [[ $BENCH_PORTCULLIS != 1 ]]; then
   BENCH_AUTH=0
+fi
+if [[ $BENCH_AUTH != 1 ]]; then
+  BENCH_REDIS=0
+fi
+if [[ $BENCH_PORTCULLIS != 1 ]]; then
+  :
 elif [[ $BENCH_AUTH == 1 && -z $BENCH_IDP_BIN ]]; then
   log "cargo build --release --example bench_idp (set BENCH_IDP_BIN to skip, BENCH_AUTH=0 for no auth routes)"
   (cd "$ROOT" && cargo build --release --example bench_idp) >&2
@@ -362,21 +374,50 @@ EOF
 # cache at its default size) and `bench-intro` (introspection, `cache_ttl: 5m`); a session
 # secret shared with bench_idp; routes /jwt/, /jwtc/, /intro/ (bearer) and /sess/ (session,
 # provider `bench`). Each provider has its own caches, so one JWT serves both JWT routes.
+#
+# Issue #6 (BENCH_REDIS=1, the default with the auth routes): a redis-server (free port,
+# no persistence, its own dir under $TMP) and a SECOND portcullis instance, since
+# `session.store` is global: the same providers and secret, `session.store: redis`, plus
+# a route /rsess/ (session, provider `bench`). bench_idp gets the Redis URL and saves a
+# fresh session into Redis through the library's RedisStore for each run.
 IDP_PORT= IDP_DIR= BENCH_JWT= BENCH_REF= BENCH_COOKIE= SESSION_SECRET=
+REDIS_PORT= REDIS_URL= REDIS_PID= BENCH_REDIS_COOKIE=
+PC_SESSION_STORE=cookie   # session.store of the instance being configured (cookie|redis)
 INTRO_CLIENT_ID=bench-api
 INTRO_SECRET=bench-api-secret
 PC_WAIT_READY=0    # 1: start_portcullis waits for /readyz 200 (providers discovered)
 
+# redis-server on a free port: no persistence, its own dir, stopped on exit (PIDS).
+start_redis() {
+  local dir=$TMP/redis i reply=
+  mkdir -p "$dir"
+  REDIS_PORT=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+    --dir "$dir" --daemonize no >"$dir/redis.log" 2>&1 &
+  REDIS_PID=$!
+  PIDS+=("$REDIS_PID")
+  wait_port "$REDIS_PORT" "$REDIS_PID" redis-server "$dir/redis.log"
+  for ((i = 0; i < 100; i++)); do   # listening is not always answering: PING
+    reply=$(exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT" && printf 'PING\r\n' >&3 && timeout 1 head -c 5 <&3) || true
+    [[ $reply == +PONG ]] && break
+    sleep 0.1
+  done
+  [[ $reply == +PONG ]] || die "redis-server does not answer PING (log: $dir/redis.log)"
+  REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+  log "redis-server: pid $REDIS_PID on 127.0.0.1:$REDIS_PORT ($(redis-server --version | awk '{print $3}'))"
+}
+
 start_extra_servers() {
   [[ $BENCH_AUTH == 1 ]] || return 0
   local pid line i
+  if [[ $BENCH_REDIS == 1 ]]; then start_redis; fi
   IDP_DIR=$TMP/idp
   mkdir -p "$IDP_DIR"
   IDP_PORT=$(free_port)
   SESSION_SECRET=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
   BENCH_SESSION_SECRET=$SESSION_SECRET BENCH_SESSION_PROVIDER=bench BENCH_COOKIE_NAME=portcullis \
     BENCH_INTROSPECTION_CLIENT_ID=$INTRO_CLIENT_ID BENCH_INTROSPECTION_SECRET=$INTRO_SECRET \
-    BENCH_AUDIENCE=bench "$BENCH_IDP_BIN" "$IDP_PORT" "$IDP_DIR/out" \
+    BENCH_AUDIENCE=bench BENCH_REDIS_URL=$REDIS_URL "$BENCH_IDP_BIN" "$IDP_PORT" "$IDP_DIR/out" \
     >"$IDP_DIR/stdout.log" 2>"$IDP_DIR/stderr.log" &
   pid=$!
   PIDS+=("$pid")
@@ -391,6 +432,10 @@ start_extra_servers() {
   BENCH_JWT=$(<"$IDP_DIR/out/jwt.txt")
   BENCH_REF=$(<"$IDP_DIR/out/reference.txt")
   BENCH_COOKIE=$(<"$IDP_DIR/out/session_cookie.txt")
+  if [[ $BENCH_REDIS == 1 ]]; then
+    [[ -s $IDP_DIR/out/redis_session_cookie.txt ]] || die "bench_idp wrote no Redis session cookie (is it built from this tree?)"
+    BENCH_REDIS_COOKIE=$(<"$IDP_DIR/out/redis_session_cookie.txt")
+  fi
   PC_WAIT_READY=1
   log "bench_idp: pid $pid on 127.0.0.1:$IDP_PORT (${line#READY })"
 }
@@ -426,6 +471,13 @@ session:
   cookie_name: portcullis
   secrets: ["$SESSION_SECRET"]
 EOF
+  if [[ $PC_SESSION_STORE == redis ]]; then
+    cat <<EOF
+  store: redis
+  redis:
+    url: "$REDIS_URL"
+EOF
+  fi
 }
 
 extra_portcullis_routes() {
@@ -441,6 +493,15 @@ extra_portcullis_routes() {
     provider: $3
 EOF
   done
+  if [[ $PC_SESSION_STORE == redis ]]; then
+    cat <<EOF
+  - name: rsess
+    match: { path_prefix: "/rsess/" }
+    upstream: "http://127.0.0.1:$UP_PORT"
+    auth: session
+    provider: bench
+EOF
+  fi
 }
 
 extra_targets() {
@@ -452,12 +513,35 @@ extra_targets() {
   if [[ $BENCH_SESSION_FRESH == 1 ]]; then TARGET_BEFORE_RUN[portcullis-session]=fresh_session_cookie; fi
 }
 
+# Instances of their own (called after extra_targets; start_portcullis sets PC_PORT, the
+# caller restores the main one). Issue #6: session.store is global, so the Redis-session
+# route needs a second portcullis, same config plus `store: redis` and /rsess/.
+extra_instances() {
+  [[ $BENCH_REDIS == 1 ]] || return 0
+  if [[ -n $BENCH_TARGETS && " $BENCH_TARGETS " != *" portcullis-redis-session "* ]]; then return 0; fi
+  PC_SESSION_STORE=redis
+  start_portcullis portcullis-redis "$PORTCULLIS_LOG_LEVEL"
+  PC_SESSION_STORE=cookie
+  add_target portcullis-redis-session "http://127.0.0.1:$PC_PORT/rsess/" "Cookie: $BENCH_REDIS_COOKIE"
+  if [[ $BENCH_SESSION_FRESH == 1 ]]; then
+    TARGET_BEFORE_RUN[portcullis-redis-session]=fresh_redis_session_cookie
+  fi
+}
+
 # The gateway re-saves a session whose last_seen_at is older than min(idle_timeout/4, 60 s)
 # (one more encryption and a Set-Cookie per request), and wrk never stores the new cookie.
 # A browser does, so it always sends a cookie at most a minute old: mint one per run.
 fresh_session_cookie() {  # fresh_session_cookie TARGET
   local c
   c=$(curl -sSf -m 10 "http://127.0.0.1:$IDP_PORT/bench/session-cookie") || die "bench_idp: no fresh session cookie"
+  TARGET_ARGS[$1]=$(printf ' %q' -H "Cookie: $c")
+}
+
+# The same for the Redis store: a new login saved into Redis (RedisStore, NewLogin) by
+# bench_idp; the cookie carries only the sealed session id.
+fresh_redis_session_cookie() {  # fresh_redis_session_cookie TARGET
+  local c
+  c=$(curl -sSf -m 10 "http://127.0.0.1:$IDP_PORT/bench/redis-session-cookie") || die "bench_idp: no fresh Redis session cookie"
   TARGET_ARGS[$1]=$(printf ' %q' -H "Cookie: $c")
 }
 
@@ -468,6 +552,10 @@ auth_summary() {
   n=$(awk -F'; ' '{ print NF }' <<<"$BENCH_COOKIE")
   echo "auth routes: JWT ${#BENCH_JWT} bytes (RS256, 2048-bit key); reference token ${#BENCH_REF} bytes;" \
     "session cookie ${#BENCH_COOKIE} bytes as a Cookie header value ($n cookie(s); ID, access and refresh token inside)"
+  if [[ $BENCH_REDIS == 1 ]]; then
+    echo "redis session: cookie ${#BENCH_REDIS_COOKIE} bytes (sealed session id only; the record is in redis-server," \
+      "whose CPU is not in the figures)"
+  fi
 }
 # ======================================================================================
 
@@ -666,6 +754,8 @@ if [[ $BENCH_PORTCULLIS == 1 ]]; then
   PC_MAIN_PORT=$PC_PORT
   add_target portcullis "http://127.0.0.1:$PC_MAIN_PORT/"
   extra_targets
+  extra_instances
+  PC_PORT=$PC_MAIN_PORT
   if [[ $BENCH_INFO_LOG == 1 ]]; then
     start_portcullis portcullis-info info
     add_target portcullis-info "http://127.0.0.1:$PC_PORT/"
@@ -702,7 +792,8 @@ SUMMARY=$TMP/summary.txt
       goals=(--goal "portcullis-jwt cpu <= 40 #4: JWT verified afresh, CPU us/request"
         --goal "portcullis-jwt-cached rps_vs_plain >= 0.9 #4: verified-token cache, rps vs plain route"
         --goal "portcullis-introspect rps_vs_plain >= 0.9 #4: cached introspection, rps vs plain route"
-        --goal "portcullis-session rps_vs_plain >= 0.9 #5: session cookie, rps vs plain route")
+        --goal "portcullis-session rps_vs_plain >= 0.9 #5: session cookie, rps vs plain route"
+        --goal "portcullis-redis-session rps_vs=portcullis-session >= 0.8 #6: Redis session, rps vs cookie session")
     fi
     python3 "$LOADDIR/report.py" --clk-tck "$CLK_TCK" ${goals[@]+"${goals[@]}"} "$RESULTS"
   fi

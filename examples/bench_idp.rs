@@ -17,6 +17,10 @@
 //!     for the reference token it wrote, `{"active": false}` for anything else,
 //!   - `/bench/session-cookie`: a freshly minted session cookie (`name=value`), so the
 //!     benchmark can hand wrk a cookie whose `last_seen_at` is recent (see below),
+//!   - `/bench/redis-session-cookie` (only with a Redis URL, see below): the same session
+//!     saved into Redis through the library's own `RedisStore` (`SaveKind::NewLogin`), as
+//!     the login flow of a `session.store: redis` gateway does; answers the cookie
+//!     (`name=value`, the sealed session id) from the returned `Set-Cookie`,
 //!   - dummies for `/authorize`, `/token`, `/userinfo`.
 //! - Writes to OUTDIR:
 //!   - `jwt.txt`: an RS256 access token (iss, sub, aud `bench`, exp now+24h, iat, …),
@@ -24,7 +28,9 @@
 //!   - `session_cookie.txt`: a valid portcullis session cookie, `name=value` (chunks, if
 //!     any, joined with `; `: ready for a `Cookie:` header), made with the library's own
 //!     codec and keys, so its size is the real size of a typical session cookie,
-//!   - `session_cookie_bytes.txt`: that size (bytes of the `Cookie` header value).
+//!   - `session_cookie_bytes.txt`: that size (bytes of the `Cookie` header value),
+//!   - `redis_session_cookie.txt` (with a Redis URL): a Redis-store session cookie
+//!     (`name=<sealed id>`), its session saved in Redis.
 //! - Prints `READY port=… cookie_bytes=… jwt_bytes=…` on stdout, then serves until killed.
 //!
 //! Environment (all optional except the secret):
@@ -37,6 +43,8 @@
 //! - `BENCH_INTROSPECTION_CLIENT_ID` / `BENCH_INTROSPECTION_SECRET` (default
 //!   `bench-api` / `bench-api-secret`): the Basic credentials `/introspect` requires.
 //! - `BENCH_AUDIENCE` (default `bench`): the tokens' `aud`.
+//! - `BENCH_REDIS_URL` (or a fourth argument): `redis://…` of the Redis the benchmark's
+//!   `session.store: redis` gateway uses; enables `/bench/redis-session-cookie`.
 //!
 //! Session times: `created_at` = `last_seen_at` = now, `access_token_expires_at` = now +
 //! 24h (no refresh is attempted). The gateway re-saves a session (one encryption and a
@@ -62,8 +70,10 @@ use hyper_util::rt::TokioIo;
 use portcullis::auth::Claims;
 use portcullis::config::Secret;
 use portcullis::session::codec::{decode, encode, SessionData, SessionLimits};
-use portcullis::session::cookie::RequestCookies;
+use portcullis::session::cookie::{CookieNames, RequestCookies};
 use portcullis::session::keys::SessionKeys;
+use portcullis::session::redis::RedisStore;
+use portcullis::session::SaveKind;
 use serde_json::{json, Value};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -82,6 +92,17 @@ struct Idp {
     session_keys: SessionKeys,
     session_provider: String,
     cookie_name: String,
+    /// The Redis session store, when a Redis URL was given.
+    redis: Option<RedisStore>,
+}
+
+/// The gateway's default session limits (12 h lifetime, 1 h idle), as the benchmark's
+/// configs leave them.
+fn bench_limits() -> SessionLimits {
+    SessionLimits {
+        lifetime: Duration::from_secs(12 * 3600),
+        idle_timeout: Duration::from_secs(3600),
+    }
 }
 
 fn now() -> u64 {
@@ -170,8 +191,7 @@ impl Idp {
 
     /// A session as the login flow stores it: identity, the kept claims, ID/access/refresh
     /// tokens, `sid`; created and last seen now; the access token good for 24 h.
-    fn session_cookie(&self) -> Result<String, BoxError> {
-        let t = now();
+    fn session_data(&self, t: u64) -> Result<SessionData, BoxError> {
         let sid = self.random_token(16)?;
         let mut claims = Claims::new();
         claims.insert("sub".into(), json!(USER));
@@ -194,6 +214,13 @@ impl Idp {
             created_at: t,
             last_seen_at: t,
         };
+        Ok(data)
+    }
+
+    /// A fresh session sealed into cookies by the cookie store's codec.
+    fn session_cookie(&self) -> Result<String, BoxError> {
+        let t = now();
+        let data = self.session_data(t)?;
         let cookies = encode(&data, &self.cookie_name, &self.session_keys)?;
         let header = cookies
             .iter()
@@ -201,10 +228,7 @@ impl Idp {
             .collect::<Vec<_>>()
             .join("; ");
         // Self-check with the gateway's own reader (default limits: 12h lifetime, 1h idle).
-        let limits = SessionLimits {
-            lifetime: Duration::from_secs(12 * 3600),
-            idle_timeout: Duration::from_secs(3600),
-        };
+        let limits = bench_limits();
         let back = decode(
             &RequestCookies::parse(&header),
             &self.cookie_name,
@@ -216,6 +240,33 @@ impl Idp {
             return Err("the session cookie does not decode back to the session".into());
         }
         Ok(header)
+    }
+
+    /// A fresh session saved into Redis as a new login; the cookie (`name=value`) that
+    /// carries its sealed id, read back from Redis as a self-check.
+    async fn redis_session_cookie(&self) -> Result<String, BoxError> {
+        let store = self
+            .redis
+            .as_ref()
+            .ok_or("bench_idp was started without a Redis URL")?;
+        let t = now();
+        let data = self.session_data(t)?;
+        let set = store
+            .save_now(&data, SaveKind::NewLogin, &RequestCookies::parse(""), t)
+            .await?;
+        let first = set.first().ok_or("RedisStore::save set no cookie")?;
+        let pair = first
+            .to_str()?
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let back = store.load_now(&RequestCookies::parse(&pair), t).await?;
+        if back.as_ref() != Some(&data) {
+            return Err("the Redis session does not load back".into());
+        }
+        Ok(pair)
     }
 
     fn discovery(&self) -> Value {
@@ -323,6 +374,12 @@ impl Idp {
                 Ok(c) => text(StatusCode::OK, &c),
                 Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
             },
+            (&Method::GET, "/bench/redis-session-cookie") => {
+                match self.redis_session_cookie().await {
+                    Ok(c) => text(StatusCode::OK, &c),
+                    Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+                }
+            }
             (_, "/token") => json_response(
                 StatusCode::BAD_REQUEST,
                 &json!({"error": "invalid_grant", "error_description": "bench_idp issues no tokens"}),
@@ -383,7 +440,7 @@ fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench_idp PORT OUTDIR [SESSION_SECRET_B64]\n\
+        "usage: bench_idp PORT OUTDIR [SESSION_SECRET_B64 [REDIS_URL]]\n\
          (or BENCH_SESSION_SECRET in the environment; see the top of examples/bench_idp.rs)"
     );
     std::process::exit(2)
@@ -392,7 +449,7 @@ fn usage() -> ! {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() < 2 || args.len() > 3 {
+    if args.len() < 2 || args.len() > 4 {
         usage();
     }
     let port: u16 = args[0].parse().unwrap_or_else(|_| usage());
@@ -401,12 +458,27 @@ async fn main() -> Result<(), BoxError> {
         Some(s) => s.clone(),
         None => std::env::var("BENCH_SESSION_SECRET").unwrap_or_else(|_| usage()),
     };
+    let redis_url = args
+        .get(3)
+        .cloned()
+        .or_else(|| std::env::var("BENCH_REDIS_URL").ok())
+        .filter(|u| !u.is_empty());
     std::fs::create_dir_all(&outdir)?;
 
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let port = listener.local_addr()?.port();
     let session_keys = SessionKeys::from_secrets(&[Secret::new(secret)])?;
     let rng = SystemRandom::new();
+    let cookie_name = env_or("BENCH_COOKIE_NAME", "portcullis");
+    let redis = match &redis_url {
+        Some(url) => Some(RedisStore::new(
+            url,
+            CookieNames::new(&cookie_name, false),
+            session_keys.clone(),
+            bench_limits(),
+        )?),
+        None => None,
+    };
     let mut reference = [0u8; 32];
     rng.fill(&mut reference).map_err(|_| "rng failure")?;
     let idp = Arc::new(Idp {
@@ -421,7 +493,8 @@ async fn main() -> Result<(), BoxError> {
         ),
         session_keys,
         session_provider: env_or("BENCH_SESSION_PROVIDER", "bench"),
-        cookie_name: env_or("BENCH_COOKIE_NAME", "portcullis"),
+        cookie_name,
+        redis,
     });
 
     let jwt = idp.access_token(now())?;
@@ -433,8 +506,14 @@ async fn main() -> Result<(), BoxError> {
         outdir.join("session_cookie_bytes.txt"),
         format!("{}\n", cookie.len()),
     )?;
+    let mut redis_bytes = 0;
+    if idp.redis.is_some() {
+        let c = idp.redis_session_cookie().await?;
+        redis_bytes = c.len();
+        std::fs::write(outdir.join("redis_session_cookie.txt"), format!("{c}\n"))?;
+    }
     println!(
-        "READY port={port} issuer={} cookie_bytes={} cookie_chunks={} jwt_bytes={}",
+        "READY port={port} issuer={} cookie_bytes={} cookie_chunks={} jwt_bytes={} redis_cookie_bytes={redis_bytes}",
         idp.issuer,
         cookie.len(),
         cookie.split("; ").count(),

@@ -15,7 +15,8 @@ ratios, and the extra CPU µs per request the route's authentication costs); the
 goals given with --goal, each checked at every connection count.
 
 --goal "TARGET METRIC OP VALUE [label]": METRIC is one of rps, p99_ms, cpu (µs/request),
-rps_vs_plain, rps_vs_nginx, cpu_vs_plain (ratios); OP is <= or >=.
+rps_vs_plain, rps_vs_nginx, cpu_vs_plain (ratios), rps_vs=TARGET2 (requests/s relative to
+another measured target, e.g. rps_vs=portcullis-session); OP is <= or >=.
 """
 
 import argparse
@@ -81,7 +82,7 @@ def main():
 
     print(f"Median of rounds (CPU/req = server process CPU time / requests completed;"
           f" for '{REFERENCE}' it is the upstream nginx itself)")
-    hdr = f"{'target':<22} {'conns':>5} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'CPU us/req':>11} {'errors':>7} {'runs':>4}"
+    hdr = f"{'target':<26} {'conns':>5} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'CPU us/req':>11} {'errors':>7} {'runs':>4}"
     print(hdr)
     print("-" * len(hdr))
     for c in conns_seen:
@@ -90,14 +91,14 @@ def main():
             if not m:
                 continue
             cpu = f"{m['cpu']:.1f}" if m["cpu"] is not None else "n/a"
-            print(f"{t:<22} {c:>5} {m['rps']:>10.0f} {fmt_ms(m['p50']):>9} {fmt_ms(m['p99']):>9}"
+            print(f"{t:<26} {c:>5} {m['rps']:>10.0f} {fmt_ms(m['p50']):>9} {fmt_ms(m['p99']):>9}"
                   f" {cpu:>11} {m['err']:>7} {m['n']:>4}")
         print()
 
     gateways = [t for t in targets if t not in (REFERENCE, BASELINE)]
     if BASELINE in targets and gateways:
         print(f"Ratios against the nginx proxy (target: rps >= 1.00x, p99 <= 1.20x, CPU/req <= 1.00x)")
-        hdr = f"{'target':<22} {'conns':>5} {'rps':>8} {'p99':>8} {'CPU/req':>8} {'nginx/direct rps':>17} {'rps vs plain':>13}"
+        hdr = f"{'target':<26} {'conns':>5} {'rps':>8} {'p99':>8} {'CPU/req':>8} {'nginx/direct rps':>17} {'rps vs plain':>13}"
         print(hdr)
         print("-" * len(hdr))
         for c in conns_seen:
@@ -110,14 +111,14 @@ def main():
                     continue
                 vs_plain = ratio(m["rps"], p["rps"]) if (p and t != PLAIN) else "-"
                 nd = ratio(b["rps"], d["rps"]) if d else "n/a"
-                print(f"{t:<22} {c:>5} {ratio(m['rps'], b['rps']):>8} {ratio(m['p99'], b['p99']):>8}"
+                print(f"{t:<26} {c:>5} {ratio(m['rps'], b['rps']):>8} {ratio(m['p99'], b['p99']):>8}"
                       f" {ratio(m['cpu'], b['cpu']):>8} {nd:>17} {vs_plain:>13}")
 
     extras = [t for t in targets if t.startswith(PLAIN + "-")]
     if PLAIN in targets and extras:
         print()
         print(f"Against the plain route '{PLAIN}' (+CPU = extra CPU us/request of the route's auth)")
-        hdr = f"{'target':<22} {'conns':>5} {'rps':>8} {'p99':>8} {'CPU/req':>8} {'+CPU us':>8}"
+        hdr = f"{'target':<26} {'conns':>5} {'rps':>8} {'p99':>8} {'CPU/req':>8} {'+CPU us':>8}"
         print(hdr)
         print("-" * len(hdr))
         for c in conns_seen:
@@ -128,14 +129,14 @@ def main():
                     continue
                 extra = (f"{m['cpu'] - p['cpu']:+.1f}"
                          if m["cpu"] is not None and p["cpu"] is not None else "n/a")
-                print(f"{t:<22} {c:>5} {ratio(m['rps'], p['rps']):>8} {ratio(m['p99'], p['p99']):>8}"
+                print(f"{t:<26} {c:>5} {ratio(m['rps'], p['rps']):>8} {ratio(m['p99'], p['p99']):>8}"
                       f" {ratio(m['cpu'], p['cpu']):>8} {extra:>8}")
 
     if args.goal:
         print()
         print("Goals (median of rounds, per connection count)")
         for spec in args.goal:
-            g = re.match(r"\s*(\S+)\s+(\w+)\s*(<=|>=)\s*([0-9.]+)\s*(.*)$", spec)
+            g = re.match(r"\s*(\S+)\s+(\w+(?:=\S+)?)\s*(<=|>=)\s*([0-9.]+)\s*(.*)$", spec)
             if not g:
                 print(f"  bad --goal {spec!r}", file=sys.stderr)
                 return 2
@@ -176,6 +177,9 @@ def goal_value(med, target, conns, metric):
         return rel(m["rps"], p and p["rps"])
     if metric == "rps_vs_nginx":
         return rel(m["rps"], b and b["rps"])
+    if metric.startswith("rps_vs="):
+        o = med.get((metric[len("rps_vs="):], conns))
+        return rel(m["rps"], o and o["rps"])
     if metric == "cpu_vs_plain":
         return rel(m["cpu"], p and p["cpu"])
     raise SystemExit(f"unknown goal metric {metric!r}")
