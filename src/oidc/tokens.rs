@@ -86,17 +86,8 @@ pub async fn revoke(
     token: &str,
     hint: &str,
 ) -> Result<(), TokenError> {
-    let applied = auth.apply(revocation_endpoint)?;
-    let mut form: Vec<(&str, &str)> = vec![("token", token), ("token_type_hint", hint)];
-    form.extend(applied.form.iter().map(|(k, v)| (*k, v.as_str())));
-    let basic = applied
-        .basic
-        .as_ref()
-        .map(|(i, s)| (i.as_str(), s.as_str()));
-    let resp = http
-        .post_form(revocation_endpoint, &form, basic)
-        .await
-        .map_err(unavailable)?;
+    let fields = [("token", token), ("token_type_hint", hint)];
+    let resp = authenticated_post(http, auth, revocation_endpoint, &fields).await?;
     if resp.status.is_success() {
         Ok(())
     } else {
@@ -113,17 +104,7 @@ async fn token_call(
     endpoint: &str,
     fields: &[(&str, &str)],
 ) -> Result<TokenResponse, TokenError> {
-    let applied = auth.apply(endpoint)?;
-    let mut form: Vec<(&str, &str)> = fields.to_vec();
-    form.extend(applied.form.iter().map(|(k, v)| (*k, v.as_str())));
-    let basic = applied
-        .basic
-        .as_ref()
-        .map(|(i, s)| (i.as_str(), s.as_str()));
-    let resp = http
-        .post_form(endpoint, &form, basic)
-        .await
-        .map_err(unavailable)?;
+    let resp = authenticated_post(http, auth, endpoint, fields).await?;
     let status = resp.status.as_u16();
     if resp.status.is_success() {
         return serde_json::from_slice::<TokenResponse>(&resp.body)
@@ -137,6 +118,26 @@ async fn token_call(
         return Err(TokenError::Refused(code));
     }
     Err(TokenError::Unavailable(format!("HTTP {status}")))
+}
+
+/// POSTs `fields` to `endpoint` with the client's authentication added (form fields or
+/// HTTP Basic, per the configured method).
+async fn authenticated_post(
+    http: &IdpClient,
+    auth: &ClientAuthenticator,
+    endpoint: &str,
+    fields: &[(&str, &str)],
+) -> Result<super::http::IdpResponse, TokenError> {
+    let applied = auth.apply(endpoint)?;
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.extend(applied.form.iter().map(|(k, v)| (*k, v.as_str())));
+    let basic = applied
+        .basic
+        .as_ref()
+        .map(|(i, s)| (i.as_str(), s.as_str()));
+    http.post_form(endpoint, &form, basic)
+        .await
+        .map_err(unavailable)
 }
 
 fn unavailable(e: HttpError) -> TokenError {

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Tests for introspection verdicts, caching and coalescing (against an in-process IdP).
 
 use std::sync::{Arc, Mutex};

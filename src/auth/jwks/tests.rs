@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Tests for JWKS parsing, key lookup and the cache (against an in-process server).
 
 use std::sync::atomic::Ordering;

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Tests for JOSE-header vetting, signature and claim checks, and the verified cache.
 
 use serde_json::{json, Value};

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Errors: all collected in one pass with field paths, unknown-key hints, secrets never
 //! echoed, and no panic on malformed input.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Loading: every shipped config, defaults, interpolation and normalised values.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Loader tests and their shared helpers: `loading.rs` (shipped configs, defaults,
 //! interpolation, normalised values), `errors.rs` (every error collected with its path,
 //! hints, secrets never echoed, no panics on bad input).

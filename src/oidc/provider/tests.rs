@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! End-to-end tests of one provider runtime against an in-process fake IdP.
 
 use std::collections::BTreeMap;

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Hop-by-hop, identity-stripping and X-Forwarded-* tests.
 
 use std::net::{Ipv4Addr, Ipv6Addr};

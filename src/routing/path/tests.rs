@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Hostile-input tests for [`super::normalize_path`].
 
 use super::*;

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Tests for the session format: round trips, chunking, tampering, rotation, limits.
 
 use std::time::Duration;

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Tests for cookie naming, Set-Cookie attributes, tolerant parsing and stripping.
 
 use http::header::COOKIE;

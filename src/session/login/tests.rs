@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Tests for login-attempt cookies: round trip, CSRF/moved/foreign values, bounding.
 
 use super::*;

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Tests for the cookie store: trait-object use, stale chunks, Max-Age, deletion.
 
 use std::sync::Arc;
