@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Test-only helpers shared by the token-validation unit tests: signing keys with their
 //! JWK form, a raw JWS signer (so tests can craft hostile headers jsonwebtoken would
 //! refuse to emit), and an in-process HTTP server on 127.0.0.1:0 with hit counters.
