@@ -24,6 +24,10 @@ pub struct Metrics {
     pub upstream_errors: IntCounterVec,
     /// Requests currently being served.
     pub in_flight: IntGauge,
+    /// Open client connections.
+    pub connections_open: IntGauge,
+    /// Open HTTP/1 client connections parked between requests (no buffers held).
+    pub connections_idle: IntGauge,
     /// Config reloads by result (`ok`, `error`).
     pub reloads: IntCounterVec,
     /// Authentication outcomes by route, method and outcome.
@@ -77,6 +81,11 @@ impl Metrics {
             &["route", "kind"],
         )?;
         let in_flight = IntGauge::new("requests_in_flight", "Requests being served")?;
+        let connections_open = IntGauge::new("connections_open", "Open client connections")?;
+        let connections_idle = IntGauge::new(
+            "connections_idle",
+            "Open HTTP/1 client connections parked between requests",
+        )?;
         let reloads = IntCounterVec::new(
             Opts::new("config_reloads_total", "Configuration reloads by result"),
             &["result"],
@@ -123,6 +132,8 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(upstream_errors.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
+        registry.register(Box::new(connections_open.clone()))?;
+        registry.register(Box::new(connections_idle.clone()))?;
         registry.register(Box::new(reloads.clone()))?;
         registry.register(Box::new(auth.clone()))?;
         registry.register(Box::new(jwks_fetches.clone()))?;
@@ -137,6 +148,8 @@ impl Metrics {
             latency,
             upstream_errors,
             in_flight,
+            connections_open,
+            connections_idle,
             reloads,
             auth,
             jwks_fetches,

@@ -4,7 +4,7 @@
 //! id and user — never tokens, cookies or secrets.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -14,12 +14,13 @@ use http::{HeaderValue, Method, Request, Uri};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use super::{ConnInfo, ResBody};
+use super::ResBody;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::runtime::{Gateway, Runtime};
 
-/// Activity of one client connection, read by the listener's idle watchdog.
+/// Activity of one client connection, shared by the listener (idle watchdog, HTTP/1
+/// parking), its IO wrapper and the requests served on it.
 #[derive(Default)]
 pub struct ConnState {
     /// Requests whose response has not finished yet.
@@ -28,6 +29,17 @@ pub struct ConnState {
     pub last_activity_ms: AtomicU64,
     /// Reference instant for `last_activity_ms`.
     pub epoch: Option<Instant>,
+    /// HTTP/1: bytes were read from the client since the last request head was
+    /// handed to the gateway (a body, or the start of the next request), so hyper may
+    /// hold buffered input and the connection must not be parked yet.
+    pub fresh_bytes: AtomicBool,
+    /// HTTP/1: park on the next read that would block even with `fresh_bytes` set
+    /// (the header-read deadline passed).
+    pub force_park: AtomicBool,
+    /// The connection was switched to another protocol (101): never parked again.
+    pub upgraded: AtomicBool,
+    /// HTTP/1: hyper's last read would have blocked (it waits for input).
+    pub read_blocked: AtomicBool,
 }
 
 impl ConnState {
@@ -44,6 +56,46 @@ impl ConnState {
             let ms = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
             self.last_activity_ms.store(ms, Ordering::Relaxed);
         }
+    }
+
+    /// When the last request ended (the accept time before the first one).
+    pub fn last_activity(&self) -> Instant {
+        let ms = self.last_activity_ms.load(Ordering::Relaxed);
+        match self.epoch {
+            Some(epoch) => epoch + std::time::Duration::from_millis(ms),
+            None => Instant::now(),
+        }
+    }
+
+    /// Whether no request is being served.
+    pub fn is_idle(&self) -> bool {
+        self.active.load(Ordering::Relaxed) == 0
+    }
+
+    /// HTTP/1: whether hyper may be told "end of stream" when its read would block,
+    /// so that the connection is parked.
+    pub fn may_park(&self) -> bool {
+        self.is_idle()
+            && !self.upgraded.load(Ordering::Relaxed)
+            && (!self.fresh_bytes.load(Ordering::Relaxed)
+                || self.force_park.load(Ordering::Relaxed))
+    }
+
+    /// Counts a request as active from the moment its head is handed over until the
+    /// returned guard is dropped (response body finished, or the request abandoned).
+    pub fn begin_request(self: &Arc<Self>) -> ActiveRequest {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        ActiveRequest(self.clone())
+    }
+}
+
+/// One active request on a connection; see [`ConnState::begin_request`].
+pub struct ActiveRequest(Arc<ConnState>);
+
+impl Drop for ActiveRequest {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -63,9 +115,15 @@ pub struct AccessLog {
     pub user: Option<String>,
     /// The failure, logged once here.
     pub error: Option<GatewayError>,
-    conn: Arc<ConnState>,
+    /// Released when the record is written.
+    active: Option<ActiveRequest>,
+    /// The snapshot the request runs on (route metrics).
+    rt: Arc<Runtime>,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
+    /// Response bytes sent so far.
+    bytes: u64,
+    written: bool,
 }
 
 impl AccessLog {
@@ -74,11 +132,11 @@ impl AccessLog {
         req: &Request<Incoming>,
         request_id: HeaderValue,
         start: Instant,
-        conn: &ConnInfo,
+        active: ActiveRequest,
+        rt: &Arc<Runtime>,
         gw: &Gateway,
     ) -> AccessLog {
         gw.metrics.in_flight.inc();
-        conn.state.active.fetch_add(1, Ordering::Relaxed);
         AccessLog {
             method: req.method().clone(),
             uri: req.uri().clone(),
@@ -89,16 +147,28 @@ impl AccessLog {
             status: 0,
             user: None,
             error: None,
-            conn: conn.state.clone(),
+            active: Some(active),
+            rt: rt.clone(),
             metrics: gw.metrics.clone(),
+            bytes: 0,
+            written: false,
         }
     }
 
-    fn finish(&self, rt: &Runtime, bytes: u64) {
+    /// Writes the record (once): when the response body ends, or when the request is
+    /// dropped unfinished (the client went away: status 499 if no response was ready).
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.written, true) {
+            return;
+        }
+        if self.status == 0 {
+            self.status = CLIENT_CLOSED_REQUEST;
+        }
         let elapsed = self.start.elapsed();
         self.metrics.in_flight.dec();
-        self.conn.touch();
-        self.conn.active.fetch_sub(1, Ordering::Relaxed);
+        self.active.take();
+        let bytes = self.bytes;
+        let rt = &self.rt;
         let route = self.route.and_then(|i| rt.routes.get(i));
         if let Some(r) = route {
             r.metrics.observe(self.status, elapsed.as_secs_f64());
@@ -143,34 +213,26 @@ impl AccessLog {
     }
 }
 
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// nginx's status for a request whose client went away before the response.
+const CLIENT_CLOSED_REQUEST: u16 = 499;
+
 /// The response body handed to hyper: counts bytes and writes the access log when the
 /// body ends or is dropped (client went away).
 pub struct Tracked {
     inner: ResBody,
-    bytes: u64,
-    log: Option<(AccessLog, Arc<Runtime>)>,
+    log: AccessLog,
 }
 
 impl Tracked {
     /// Wraps `inner`; the log is emitted exactly once.
-    pub fn new(inner: ResBody, log: AccessLog, rt: Arc<Runtime>) -> Tracked {
-        Tracked {
-            inner,
-            bytes: 0,
-            log: Some((log, rt)),
-        }
-    }
-
-    fn emit(&mut self) {
-        if let Some((log, rt)) = self.log.take() {
-            log.finish(&rt, self.bytes);
-        }
-    }
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        self.emit();
+    pub fn new(inner: ResBody, log: AccessLog) -> Tracked {
+        Tracked { inner, log }
     }
 }
 
@@ -187,10 +249,10 @@ impl Body for Tracked {
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    this.bytes += data.len() as u64;
+                    this.log.bytes += data.len() as u64;
                 }
             }
-            Poll::Ready(None) => this.emit(),
+            Poll::Ready(None) => this.log.finish(),
             _ => {}
         }
         polled

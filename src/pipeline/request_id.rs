@@ -29,18 +29,49 @@ fn acceptable(id: &[u8]) -> bool {
         })
 }
 
-/// 128 random bits as 32 lowercase hex characters.
+/// 128 pseudo-random bits as 32 lowercase hex characters. Ids must be unique, not
+/// secret: a per-thread wyrand generator seeded from the OS (through aws-lc) once,
+/// instead of a DRBG call per request.
 pub fn generate() -> HeaderValue {
-    let mut raw = [0u8; 16];
-    // aws-lc's DRBG only fails if the OS entropy source is gone; a zero id still works.
-    let _ = aws_lc_rs::rand::fill(&mut raw);
+    let raw = ID_RNG.with(|state| {
+        let mut s = state.get();
+        let hi = wyrand(&mut s);
+        let lo = wyrand(&mut s);
+        state.set(s);
+        (u128::from(hi) << 64) | u128::from(lo)
+    });
     let mut hex = [0u8; 32];
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (i, b) in raw.iter().enumerate() {
-        hex[2 * i] = DIGITS[usize::from(b >> 4)];
-        hex[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+    for (i, out) in hex.iter_mut().enumerate() {
+        let nibble = (raw >> (124 - 4 * i)) & 0x0f;
+        *out = DIGITS[nibble as usize];
     }
     HeaderValue::from_bytes(&hex).unwrap_or(HeaderValue::from_static("0"))
+}
+
+thread_local! {
+    static ID_RNG: std::cell::Cell<u64> = std::cell::Cell::new(seed());
+}
+
+fn seed() -> u64 {
+    let mut raw = [0u8; 8];
+    // aws-lc's DRBG only fails if the OS entropy source is gone; the clock still
+    // separates processes then.
+    if aws_lc_rs::rand::fill(&mut raw).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        raw = (nanos as u64).to_le_bytes();
+    }
+    u64::from_le_bytes(raw)
+}
+
+/// wyrand (Wang Yi): a 64-bit counter-based generator with a full 2^64 period.
+fn wyrand(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0xa076_1d64_78bd_642f);
+    let t = u128::from(*state) * u128::from(*state ^ 0xe703_7ed1_a0b4_28db);
+    ((t >> 64) as u64) ^ (t as u64)
 }
 
 #[cfg(test)]

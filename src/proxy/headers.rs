@@ -90,6 +90,11 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
 ///
 /// `Host` is never removed this way: it is end-to-end and `preserve_host` needs it.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names present (usually a handful) instead of a hashed removal
+    // per hop-by-hop name: most messages carry none of them.
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
     if headers.contains_key(CONNECTION) {
         // Collected first because the map cannot be mutated while its values are borrowed.
         let listed: Vec<HeaderName> = connection_tokens(headers)

@@ -1,31 +1,37 @@
-//! The public listener: accept loop, TLS handshake, HTTP/1.1 + HTTP/2 (h2c prior
-//! knowledge and ALPN) via hyper-util's auto builder, header-read and idle timeouts,
-//! graceful drain. It hands each request to `pipeline::handle` and nothing else.
+//! The public listener: accept loop, TLS handshake, protocol choice (HTTP/1.1, h2c
+//! prior knowledge, ALPN), graceful drain. It hands each request to `pipeline::handle`
+//! and nothing else. HTTP/1 connections are served by [`super::conn`], which parks
+//! them between requests; HTTP/2 connections by hyper's HTTP/2 server directly.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite};
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::conn;
 use crate::config::ServerConfig;
-use crate::pipeline::access::ConnState;
+use crate::pipeline::access::{ConnState, Tracked};
 use crate::pipeline::{self, ConnInfo};
 use crate::runtime::Gateway;
 
 /// Per-listener settings fixed at start-up.
 #[derive(Clone)]
 pub struct ListenerSettings {
-    /// Header read deadline (also bounds the TLS handshake).
+    /// Header read deadline (also bounds the TLS handshake and the wait for the
+    /// first request).
     pub header_read: Duration,
     /// Idle keep-alive timeout.
     pub idle: Duration,
@@ -33,32 +39,99 @@ pub struct ListenerSettings {
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
-type ServiceFuture = std::pin::Pin<
-    Box<
-        dyn std::future::Future<
-                Output = Result<http::Response<pipeline::access::Tracked>, Infallible>,
-            > + Send,
-    >,
->;
-
 /// hyper's HTTP/1 read buffer may not be smaller than this (it asserts otherwise).
 const MIN_H1_BUF: usize = 8192;
 
-/// Builds the connection builder from the server config.
-pub fn http_builder(server: &ServerConfig) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(server.timeouts.header_read)
-        .max_buf_size(server.limits.max_header_bytes.max(MIN_H1_BUF))
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(server.limits.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(256);
-    builder
+/// The HTTP/2 connection preface (RFC 9113 §3.4).
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The connection builders of one listener, configured once from the server config.
+pub struct Protocols {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    /// For the rare client whose first bytes are a split-up HTTP/2 preface.
+    auto: auto::Builder<TokioExecutor>,
+}
+
+impl Protocols {
+    /// Builds the connection builders from the server config.
+    pub fn new(server: &ServerConfig) -> Protocols {
+        let max_buf = server.limits.max_header_bytes.max(MIN_H1_BUF);
+        let max_list = u32::try_from(server.limits.max_header_bytes).unwrap_or(u32::MAX);
+        let mut http1 = http1::Builder::new();
+        // The header-read deadline is enforced by `conn::serve` (one timer per
+        // connection rather than one per request).
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(None)
+            .max_buf_size(max_buf)
+            .keep_alive(true);
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_header_list_size(max_list)
+            .max_concurrent_streams(256);
+        let mut auto = auto::Builder::new(TokioExecutor::new());
+        auto.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(server.timeouts.header_read)
+            .max_buf_size(max_buf)
+            .keep_alive(true);
+        auto.http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(max_list)
+            .max_concurrent_streams(256);
+        Protocols { http1, http2, auto }
+    }
+
+    /// The HTTP/1 builder (used by `conn::serve`).
+    pub(super) fn http1(&self) -> &http1::Builder {
+        &self.http1
+    }
+}
+
+/// The future hyper holds per in-flight request. Boxed: the request path is large
+/// (auth, refresh, upstream client), and hyper keeps a slot of this size per
+/// connection.
+type ServiceFuture =
+    Pin<Box<dyn std::future::Future<Output = Result<Response<Tracked>, Infallible>> + Send>>;
+
+/// The hyper service of one connection: every request goes to `pipeline::handle`.
+#[derive(Clone)]
+pub(super) struct GatewayService {
+    gw: Arc<Gateway>,
+    info: ConnInfo,
+}
+
+impl hyper::service::Service<Request<Incoming>> for GatewayService {
+    type Response = Response<Tracked>;
+    type Error = Infallible;
+    type Future = ServiceFuture;
+
+    fn call(&self, req: Request<Incoming>) -> ServiceFuture {
+        // The head has been parsed: what hyper reads from now on belongs to this
+        // request's body or to the next request.
+        self.info.state.fresh_bytes.store(false, Ordering::Relaxed);
+        let active = self.info.state.begin_request();
+        let gw = self.gw.clone();
+        let info = self.info.clone();
+        Box::pin(async move {
+            let resp = pipeline::handle(&gw, &info, req, active).await;
+            if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+                info.state.upgraded.store(true, Ordering::Relaxed);
+            }
+            Ok(resp)
+        })
+    }
+}
+
+/// What one accepted connection needs besides its socket.
+#[derive(Clone)]
+pub(super) struct Shared {
+    pub gw: Arc<Gateway>,
+    pub settings: ListenerSettings,
+    pub protocols: Arc<Protocols>,
+    pub shutdown: CancellationToken,
 }
 
 /// Accepts until `shutdown` is cancelled; connections are tracked by `tracker`.
@@ -66,13 +139,19 @@ pub async fn accept_loop(
     listener: TcpListener,
     gw: Arc<Gateway>,
     settings: ListenerSettings,
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    protocols: Arc<Protocols>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
+    let shared = Shared {
+        gw,
+        settings,
+        protocols,
+        shutdown,
+    };
     loop {
         let accepted = tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = shared.shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
         let (stream, peer) = match accepted {
@@ -85,94 +164,155 @@ pub async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        tracker.spawn(serve_tcp(
-            stream,
-            peer,
-            gw.clone(),
-            settings.clone(),
-            builder.clone(),
-            shutdown.clone(),
-        ));
+        tracker.spawn(serve_tcp(stream, peer, shared.clone()));
     }
 }
 
-async fn serve_tcp(
+async fn serve_tcp(stream: TcpStream, peer: SocketAddr, shared: Shared) {
+    let metrics = shared.gw.metrics.clone();
+    metrics.connections_open.inc();
+    let state = Arc::new(ConnState::new());
+    match shared.settings.tls.clone() {
+        None => serve_plain(stream, peer, state, &shared).await,
+        Some(tls) => serve_tls(stream, peer, state, tls, &shared).await,
+    }
+    metrics.connections_open.dec();
+}
+
+fn service(shared: &Shared, peer: SocketAddr, tls: bool, state: &Arc<ConnState>) -> GatewayService {
+    GatewayService {
+        gw: shared.gw.clone(),
+        info: ConnInfo {
+            peer,
+            tls,
+            state: state.clone(),
+        },
+    }
+}
+
+/// What the first bytes of a plaintext connection say about its protocol.
+enum Sniffed {
+    Http1,
+    /// The complete HTTP/2 preface (h2c with prior knowledge).
+    Http2,
+    /// A strict prefix of the preface: undecided yet.
+    Unsure,
+    Closed,
+}
+
+async fn sniff(stream: &TcpStream) -> std::io::Result<Sniffed> {
+    let mut buf = [0u8; H2_PREFACE.len()];
+    let n = stream.peek(&mut buf).await?;
+    Ok(if n == 0 {
+        Sniffed::Closed
+    } else if buf[..n] != H2_PREFACE[..n] {
+        Sniffed::Http1
+    } else if n == H2_PREFACE.len() {
+        Sniffed::Http2
+    } else {
+        Sniffed::Unsure
+    })
+}
+
+async fn serve_plain(stream: TcpStream, peer: SocketAddr, state: Arc<ConnState>, shared: &Shared) {
+    let sniffed = tokio::select! {
+        _ = shared.shutdown.cancelled() => return,
+        r = tokio::time::timeout(shared.settings.header_read, sniff(&stream)) => r,
+    };
+    let svc = service(shared, peer, false, &state);
+    match sniffed {
+        Ok(Ok(Sniffed::Http1)) => {
+            conn::serve(stream, true, svc, state, shared).await;
+        }
+        Ok(Ok(Sniffed::Http2)) => {
+            let conn = shared
+                .protocols
+                .http2
+                .serve_connection(TokioIo::new(stream), svc);
+            drive(conn, peer, &state, shared).await;
+        }
+        Ok(Ok(Sniffed::Unsure)) => {
+            let conn = shared
+                .protocols
+                .auto
+                .serve_connection_with_upgrades(TokioIo::new(stream), svc);
+            drive(conn, peer, &state, shared).await;
+        }
+        Ok(Ok(Sniffed::Closed)) => {}
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection failed before a request"),
+        Err(_) => tracing::debug!(%peer, "no request within the header-read timeout"),
+    }
+}
+
+async fn serve_tls(
     stream: TcpStream,
     peer: SocketAddr,
-    gw: Arc<Gateway>,
-    settings: ListenerSettings,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    shutdown: CancellationToken,
+    state: Arc<ConnState>,
+    tls: Arc<rustls::ServerConfig>,
+    shared: &Shared,
 ) {
-    match settings.tls.clone() {
-        None => serve_io(stream, peer, false, gw, settings, builder, shutdown).await,
-        Some(tls) => {
-            let acceptor = TlsAcceptor::from(tls);
-            match tokio::time::timeout(settings.header_read, acceptor.accept(stream)).await {
-                Ok(Ok(tls_stream)) => {
-                    serve_io(tls_stream, peer, true, gw, settings, builder, shutdown).await
-                }
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+    let acceptor = TlsAcceptor::from(tls);
+    let handshake = tokio::time::timeout(shared.settings.header_read, acceptor.accept(stream));
+    let tls_stream = tokio::select! {
+        _ = shared.shutdown.cancelled() => return,
+        r = handshake => match r {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
             }
-        }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+    };
+    let svc = service(shared, peer, true, &state);
+    if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        let conn = shared
+            .protocols
+            .http2
+            .serve_connection(TokioIo::new(tls_stream), svc);
+        drive(conn, peer, &state, shared).await;
+    } else {
+        conn::serve(tls_stream, false, svc, state, shared).await;
     }
 }
 
-async fn serve_io<I>(
-    io: I,
-    peer: SocketAddr,
-    tls: bool,
-    gw: Arc<Gateway>,
-    settings: ListenerSettings,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    shutdown: CancellationToken,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+/// Runs a connection that is not parked between requests (HTTP/2 and the undecided
+/// case) with the idle timeout and the graceful drain.
+async fn drive<C>(conn: C, peer: SocketAddr, state: &ConnState, shared: &Shared)
+where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
 {
-    let state = Arc::new(ConnState::new());
-    let info = ConnInfo {
-        peer,
-        tls,
-        state: state.clone(),
-    };
-    let service = service_fn(move |req| {
-        let gw = gw.clone();
-        let info = info.clone();
-        // Boxed: hyper keeps one in-flight slot per connection sized like the service
-        // future; the whole request path is large (auth, refresh, upstream client), so an
-        // unboxed future would cost every idle keep-alive connection that much memory.
-        let fut: ServiceFuture =
-            Box::pin(async move { Ok::<_, Infallible>(pipeline::handle(&gw, &info, req).await) });
-        fut
-    });
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
+    let idle = shared.settings.idle;
     let mut draining = false;
-    let mut idle_deadline = tokio::time::Instant::now() + settings.idle;
+    let watchdog = tokio::time::sleep(idle);
+    tokio::pin!(watchdog);
+    let cancelled = shared.shutdown.cancelled();
+    tokio::pin!(cancelled);
     loop {
         tokio::select! {
             res = conn.as_mut() => {
                 if let Err(e) = res {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
-                break;
+                return;
             }
-            _ = shutdown.cancelled(), if !draining => {
+            _ = &mut cancelled, if !draining => {
                 conn.as_mut().graceful_shutdown();
                 draining = true;
             }
-            _ = tokio::time::sleep_until(idle_deadline), if !draining => {
-                let active = state.active.load(Ordering::Relaxed);
-                let last = Duration::from_millis(state.last_activity_ms.load(Ordering::Relaxed));
-                let since_accept = state.epoch.map(|e| e.elapsed()).unwrap_or_default();
-                let idle_for = since_accept.saturating_sub(last);
-                if active == 0 && idle_for >= settings.idle {
+            _ = &mut watchdog, if !draining => {
+                let idle_for = state.last_activity().elapsed();
+                if state.is_idle() && idle_for >= idle {
                     conn.as_mut().graceful_shutdown();
                     draining = true;
                 } else {
-                    idle_deadline = tokio::time::Instant::now()
-                        + settings.idle.saturating_sub(idle_for).max(Duration::from_millis(50));
+                    let left = idle.saturating_sub(idle_for).max(Duration::from_millis(50));
+                    watchdog.as_mut().reset(tokio::time::Instant::now() + left);
                 }
             }
         }

@@ -3,6 +3,7 @@
 //! `shutdown_grace`). Owns no request logic.
 
 pub mod admin;
+mod conn;
 pub mod listener;
 pub mod reload;
 pub mod tls;
@@ -98,12 +99,12 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         idle: server_cfg.timeouts.idle,
         tls,
     };
-    let builder = Arc::new(listener::http_builder(&server_cfg));
+    let protocols = Arc::new(listener::Protocols::new(&server_cfg));
     let accept = tokio::spawn(listener::accept_loop(
         listener,
         gateway.clone(),
         settings,
-        builder,
+        protocols,
         shutdown.clone(),
         tracker.clone(),
     ));

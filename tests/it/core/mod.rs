@@ -1,6 +1,7 @@
 //! Gateway core: routing, forwarding, listener behaviour, reload, CLI.
 
 mod cli;
+mod connections;
 mod forwarding;
 mod reload;
 mod routing;
