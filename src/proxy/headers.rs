@@ -168,14 +168,12 @@ impl IdentityHeaderSet {
     /// Removes every identity header in any spelling (`X-Auth-User`, `x_auth_user`,
     /// `X_Auth-User`). Call before the verified identity headers are set.
     pub fn strip(&self, headers: &mut HeaderMap) {
-        for name in &self.names {
-            headers.remove(name);
-        }
-        // `_` spellings are rare: scan without allocating, collect only on a hit.
+        // One pass over the names present (usually a handful) instead of a hashed
+        // removal per identity name; a forged one is rare, so collect only on a hit.
         let mut forged: Vec<HeaderName> = Vec::new();
         for key in headers.keys() {
             let k = key.as_str().as_bytes();
-            if k.contains(&b'_') && self.names.iter().any(|n| eq_normalised(k, n)) {
+            if self.names.iter().any(|n| eq_normalised(k, n)) {
                 forged.push(key.clone());
             }
         }
@@ -252,15 +250,29 @@ pub fn set_forwarded(
     let ip = &ip_buf[..ip_len];
 
     if !peer_trusted {
-        for name in [
+        let client_set = [
             X_FORWARDED_FOR,
             X_FORWARDED_PROTO,
             X_FORWARDED_HOST,
             FORWARDED,
             X_REAL_IP,
-        ] {
-            headers.remove(name);
+        ];
+        if headers.keys().any(|k| client_set.contains(k)) {
+            for name in client_set {
+                headers.remove(name);
+            }
         }
+        // Nothing of the client's is left: set all three fresh.
+        if let Ok(xff) = HeaderValue::from_bytes(ip) {
+            headers.insert(X_FORWARDED_FOR, xff);
+        }
+        if let Some(v) = proto_value(proto) {
+            headers.insert(X_FORWARDED_PROTO, v);
+        }
+        if let Some(h) = host {
+            headers.insert(X_FORWARDED_HOST, h.clone());
+        }
+        return;
     }
 
     let xff = if headers.contains_key(X_FORWARDED_FOR) {

@@ -174,7 +174,10 @@ async fn serve_tcp(stream: TcpStream, peer: SocketAddr, shared: Shared) {
     let state = Arc::new(ConnState::new());
     match shared.settings.tls.clone() {
         None => serve_plain(stream, peer, state, &shared).await,
-        Some(tls) => serve_tls(stream, peer, state, tls, &shared).await,
+        // Boxed, like the HTTP/2 paths below: the task of every connection is as large
+        // as its largest state, and a parked plaintext HTTP/1 connection should not
+        // pay for a TLS handshake or an HTTP/2 connection it does not have.
+        Some(tls) => Box::pin(serve_tls(stream, peer, state, tls, &shared)).await,
     }
     metrics.connections_open.dec();
 }
@@ -229,14 +232,14 @@ async fn serve_plain(stream: TcpStream, peer: SocketAddr, state: Arc<ConnState>,
                 .protocols
                 .http2
                 .serve_connection(TokioIo::new(stream), svc);
-            drive(conn, peer, &state, shared).await;
+            Box::pin(drive(conn, peer, &state, shared)).await;
         }
         Ok(Ok(Sniffed::Unsure)) => {
             let conn = shared
                 .protocols
                 .auto
                 .serve_connection_with_upgrades(TokioIo::new(stream), svc);
-            drive(conn, peer, &state, shared).await;
+            Box::pin(drive(conn, peer, &state, shared)).await;
         }
         Ok(Ok(Sniffed::Closed)) => {}
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection failed before a request"),
