@@ -33,6 +33,9 @@ pub struct ConnState {
     /// handed to the gateway (a body, or the start of the next request), so hyper may
     /// hold buffered input and the connection must not be parked yet.
     pub fresh_bytes: AtomicBool,
+    /// HTTP/1: park on the next read that would block, unless `fresh_bytes` is set
+    /// (many connections are open, or this one has been idle for a while).
+    pub park_now: AtomicBool,
     /// HTTP/1: park on the next read that would block even with `fresh_bytes` set
     /// (the header-read deadline passed).
     pub force_park: AtomicBool,
@@ -77,7 +80,8 @@ impl ConnState {
     pub fn may_park(&self) -> bool {
         self.is_idle()
             && !self.upgraded.load(Ordering::Relaxed)
-            && (!self.fresh_bytes.load(Ordering::Relaxed)
+            && ((self.park_now.load(Ordering::Relaxed)
+                && !self.fresh_bytes.load(Ordering::Relaxed))
                 || self.force_park.load(Ordering::Relaxed))
     }
 

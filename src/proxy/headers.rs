@@ -90,22 +90,25 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
 ///
 /// `Host` is never removed this way: it is end-to-end and `preserve_host` needs it.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names present (usually a handful) instead of a hashed removal
-    // per hop-by-hop name: most messages carry none of them.
+    // One pass over the names present (usually a handful), removing only those that
+    // are hop-by-hop, instead of a hashed removal per candidate name.
     if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
         return;
     }
-    if headers.contains_key(CONNECTION) {
-        // Collected first because the map cannot be mutated while its values are borrowed.
-        let listed: Vec<HeaderName> = connection_tokens(headers)
-            .filter_map(|t| HeaderName::from_bytes(t).ok())
-            .filter(|n| *n != HOST)
-            .collect();
-        for name in listed {
-            headers.remove(name);
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    let connection = headers.get_all(CONNECTION);
+    for key in headers.keys() {
+        let listed = || {
+            connection
+                .iter()
+                .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(key.as_str().as_bytes()))
+        };
+        if HOP_BY_HOP.contains(key) || (*key != HOST && listed()) {
+            doomed.push(key.clone());
         }
     }
-    for name in HOP_BY_HOP {
+    for name in doomed {
         headers.remove(name);
     }
 }
@@ -215,6 +218,29 @@ fn canonical_ip(peer: IpAddr) -> IpAddr {
     }
 }
 
+/// Writes `ip` in dotted-decimal form into `out` (at least 15 bytes); returns the
+/// length. Every request formats its peer, and `fmt` machinery costs ten times more.
+fn write_ipv4(ip: std::net::Ipv4Addr, out: &mut [u8; 48]) -> usize {
+    let mut n = 0;
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out[n] = b'.';
+            n += 1;
+        }
+        if octet >= 100 {
+            out[n] = b'0' + octet / 100;
+            n += 1;
+        }
+        if octet >= 10 {
+            out[n] = b'0' + octet / 10 % 10;
+            n += 1;
+        }
+        out[n] = b'0' + octet % 10;
+        n += 1;
+    }
+    n
+}
+
 /// `proto` as a value, allocation-free for the two real schemes.
 fn proto_value(proto: &'static str) -> Option<HeaderValue> {
     match proto {
@@ -240,11 +266,14 @@ pub fn set_forwarded(
 ) {
     // Longest IPv6 text is 39 bytes; 48 leaves room.
     let mut ip_buf = [0u8; 48];
-    let ip_len = {
-        let mut cursor = std::io::Cursor::new(&mut ip_buf[..]);
-        match write!(cursor, "{}", canonical_ip(peer)) {
-            Ok(()) => usize::try_from(cursor.position()).unwrap_or(0),
-            Err(_) => 0,
+    let ip_len = match canonical_ip(peer) {
+        IpAddr::V4(v4) => write_ipv4(v4, &mut ip_buf),
+        v6 => {
+            let mut cursor = std::io::Cursor::new(&mut ip_buf[..]);
+            match write!(cursor, "{v6}") {
+                Ok(()) => usize::try_from(cursor.position()).unwrap_or(0),
+                Err(_) => 0,
+            }
         }
     };
     let ip = &ip_buf[..ip_len];

@@ -9,6 +9,11 @@
 //! buffer at all — and builds a fresh hyper connection when the next request arrives.
 //! (nginx frees its buffers on idle keep-alive connections the same way.)
 //!
+//! Rebuilding hyper's connection costs a few allocations per request, so a connection
+//! parks as soon as it waits only while many connections are open (more than
+//! [`EAGER_PARK_ABOVE`], when memory matters); otherwise after [`PARK_AFTER`] of
+//! idleness.
+//!
 //! The same loop owns the connection deadlines, with one lazily re-armed timer per
 //! connection instead of hyper's per-request header timer:
 //! - parked before the first request: `header_read` after accept;
@@ -32,6 +37,12 @@ use tokio_util::sync::WaitForCancellationFuture;
 
 use super::listener::{GatewayService, Shared};
 use crate::pipeline::access::ConnState;
+
+/// Open connections above which HTTP/1 connections park as soon as they wait.
+pub const EAGER_PARK_ABOVE: i64 = 512;
+
+/// Idle time after which an HTTP/1 connection parks when few connections are open.
+pub const PARK_AFTER: Duration = Duration::from_secs(1);
 
 /// A client stream that can wait for input without a read buffer.
 pub(super) trait Parkable: AsyncRead + AsyncWrite + Unpin + Send + 'static {
@@ -152,6 +163,7 @@ pub(super) async fn serve<I: Parkable>(
     let period = settings
         .header_read
         .min(settings.idle)
+        .min(PARK_AFTER)
         .max(Duration::from_millis(10));
     let watchdog = tokio::time::sleep(period);
     tokio::pin!(watchdog);
@@ -174,6 +186,8 @@ pub(super) async fn serve<I: Parkable>(
         ready = false;
         state.force_park.store(false, Ordering::Relaxed);
         state.fresh_bytes.store(false, Ordering::Relaxed);
+        let crowded = metrics.connections_open.get() > EAGER_PARK_ABOVE;
+        state.park_now.store(crowded, Ordering::Relaxed);
         let unparked = Instant::now();
         let park_io = ParkIo {
             io,
@@ -199,7 +213,11 @@ pub(super) async fn serve<I: Parkable>(
                     let now = Instant::now();
                     if state.is_idle() {
                         let last = Instant::from_std(state.last_activity());
-                        if now.saturating_duration_since(last) >= settings.idle {
+                        let idle_for = now.saturating_duration_since(last);
+                        if idle_for >= PARK_AFTER {
+                            state.park_now.store(true, Ordering::Relaxed);
+                        }
+                        if idle_for >= settings.idle {
                             Pin::new(&mut *conn).graceful_shutdown();
                             draining = true;
                         } else if now.saturating_duration_since(last.max(unparked))

@@ -283,3 +283,20 @@ fn unusual_proto_is_accepted_or_skipped() {
     );
     assert!(!h.contains_key("x-forwarded-proto"));
 }
+
+#[test]
+fn ipv4_is_written_like_display() {
+    for ip in [
+        "0.0.0.0",
+        "1.2.3.4",
+        "10.20.30.40",
+        "100.200.255.9",
+        "255.255.255.255",
+        "127.0.0.1",
+    ] {
+        let v4: std::net::Ipv4Addr = ip.parse().unwrap();
+        let mut buf = [0u8; 48];
+        let n = write_ipv4(v4, &mut buf);
+        assert_eq!(&buf[..n], ip.as_bytes());
+    }
+}
