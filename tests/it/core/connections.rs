@@ -273,3 +273,58 @@ async fn parked_connections_do_not_hold_up_shutdown() {
         .expect("shutdown completes");
     assert!(closed_by_server(&mut s).await);
 }
+
+#[tokio::test]
+async fn tls_keep_alive_connection_parks_and_serves_the_next_request() {
+    use std::sync::Arc;
+    let up = echo_upstream().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params = rcgen::CertificateParams::new(vec!["localhost".into()]).expect("params");
+    let cert = params.self_signed(&key).expect("cert");
+    let cert_path = dir.path().join("tls.crt");
+    let key_path = dir.path().join("tls.key");
+    std::fs::write(&cert_path, cert.pem()).expect("write cert");
+    std::fs::write(&key_path, key.serialize_pem()).expect("write key");
+    let yaml = format!(
+        "server:\n  listen: \"127.0.0.1:0\"\n  tls:\n    cert_file: {}\n    key_file: {}\n\
+         admin:\n  listen: \"127.0.0.1:0\"\n\
+         routes:\n  - name: r\n    upstream: \"http://{up}\"\n    auth: none\n",
+        cert_path.display(),
+        key_path.display(),
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).expect("root");
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+    let tcp = TcpStream::connect(gw.running.addr).await.expect("tcp");
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    let mut tls = connector.connect(name, tcp).await.expect("tls handshake");
+    let mut pending = Vec::new();
+    for _ in 0..2 {
+        tls.write_all(GET).await.expect("write");
+        let read = async {
+            loop {
+                if let Some(status) = take_response(&mut pending) {
+                    return status;
+                }
+                let mut buf = [0u8; 4096];
+                let n = tls.read(&mut buf).await.expect("read");
+                assert!(n > 0, "connection closed before a full response");
+                pending.extend_from_slice(&buf[..n]);
+            }
+        };
+        let status = timeout(Duration::from_secs(10), read)
+            .await
+            .expect("in time");
+        assert_eq!(status, 200);
+        metric_becomes(&gw, IDLE, 1.0).await;
+    }
+}
