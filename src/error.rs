@@ -162,6 +162,9 @@ pub struct ErrorContext<'a> {
     pub request_id: &'a HeaderValue,
     /// The route name, used as the Bearer realm; `None` before routing.
     pub realm: Option<&'a str>,
+    /// The route's accepted Authorization schemes (lower-case, as configured); each
+    /// gets a challenge. Empty: `Bearer`.
+    pub schemes: &'a [String],
     /// The client is a browser navigation: answer with a small HTML page.
     pub html: bool,
 }
@@ -200,7 +203,7 @@ pub fn respond(err: &GatewayError, ctx: &ErrorContext<'_>) -> Response<Full<Byte
         }
     }
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(challenge) = challenge(err, ctx.realm) {
+    if let Some(challenge) = challenge(err, ctx.realm, ctx.schemes) {
         h.insert(WWW_AUTHENTICATE, challenge);
     }
     if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -209,24 +212,49 @@ pub fn respond(err: &GatewayError, ctx: &ErrorContext<'_>) -> Response<Full<Byte
     resp
 }
 
-/// RFC 6750 §3 challenge: no error attribute when no credentials were sent (§3.1).
-fn challenge(err: &GatewayError, realm: Option<&str>) -> Option<HeaderValue> {
+/// RFC 6750 §3 challenge: no error attribute when no credentials were sent (§3.1). A
+/// route whose provider accepts other schemes (e.g. `Token`) challenges with those, one
+/// challenge per scheme (RFC 9110 §11.6.1).
+fn challenge(err: &GatewayError, realm: Option<&str>, schemes: &[String]) -> Option<HeaderValue> {
     let realm = quoted_safe(realm.unwrap_or("portcullis"));
-    let value = match err {
-        GatewayError::Auth(AuthError::Missing) => format!("Bearer realm=\"{realm}\""),
+    let params = match err {
+        GatewayError::Auth(AuthError::Missing) => format!("realm=\"{realm}\""),
         GatewayError::Auth(AuthError::InvalidToken(_)) => {
-            format!("Bearer realm=\"{realm}\", error=\"invalid_token\"")
+            format!("realm=\"{realm}\", error=\"invalid_token\"")
         }
         GatewayError::Auth(AuthError::Malformed(_)) => {
-            format!("Bearer realm=\"{realm}\", error=\"invalid_request\"")
+            format!("realm=\"{realm}\", error=\"invalid_request\"")
         }
         GatewayError::InsufficientScope(scopes) => format!(
-            "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{}\"",
+            "realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{}\"",
             quoted_safe(scopes)
         ),
         _ => return None,
     };
+    let mut value = String::new();
+    for scheme in schemes.iter().map(String::as_str).chain(
+        // No configured scheme: the standard one.
+        schemes.is_empty().then_some("bearer"),
+    ) {
+        if !value.is_empty() {
+            value.push_str(", ");
+        }
+        push_scheme(&mut value, scheme);
+        value.push(' ');
+        value.push_str(&params);
+    }
     HeaderValue::from_str(&value).ok()
+}
+
+/// `bearer` → `Bearer`: the conventional spelling (schemes are case-insensitive).
+fn push_scheme(out: &mut String, scheme: &str) {
+    let mut chars = scheme
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-._~+/".contains(*c));
+    if let Some(first) = chars.next() {
+        out.push(first.to_ascii_uppercase());
+        out.extend(chars);
+    }
 }
 
 /// Keeps only characters that cannot end a quoted-string or break a header.
@@ -285,6 +313,7 @@ mod tests {
         let c = ErrorContext {
             request_id: &id,
             realm: Some("api"),
+            schemes: &[],
             html: false,
         };
         let r = respond(&GatewayError::Auth(AuthError::Missing), &c);
@@ -304,11 +333,36 @@ mod tests {
     }
 
     #[test]
+    fn challenges_name_the_schemes_the_route_accepts() {
+        let (id,) = ctx();
+        let token_only = ["token".to_owned()];
+        let c = ErrorContext {
+            request_id: &id,
+            realm: Some("api"),
+            schemes: &token_only,
+            html: false,
+        };
+        let r = respond(&GatewayError::Auth(AuthError::Missing), &c);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Token realm=\"api\"");
+        let both = ["bearer".to_owned(), "token".to_owned()];
+        let c = ErrorContext {
+            schemes: &both,
+            ..c
+        };
+        let r = respond(&GatewayError::Auth(AuthError::InvalidToken("x".into())), &c);
+        assert_eq!(
+            r.headers()[WWW_AUTHENTICATE],
+            "Bearer realm=\"api\", error=\"invalid_token\", Token realm=\"api\", error=\"invalid_token\""
+        );
+    }
+
+    #[test]
     fn body_never_carries_the_cause() {
         let (id,) = ctx();
         let c = ErrorContext {
             request_id: &id,
             realm: None,
+            schemes: &[],
             html: false,
         };
         let err = GatewayError::UpstreamConnect("secret-host:1234 token=abc".into());

@@ -94,6 +94,16 @@ pub struct BuildContext<'a> {
 }
 
 impl Runtime {
+    /// The Authorization schemes `route` accepts (its provider's `tokens.schemes`);
+    /// empty for routes without a provider.
+    pub fn accepted_schemes(&self, route: &RouteRuntime) -> &[String] {
+        route
+            .config
+            .provider
+            .and_then(|i| self.providers.get(i))
+            .map_or(&[], |p| &p.config().tokens.schemes)
+    }
+
     /// Builds a snapshot from `config`, reusing what `previous` has for unchanged parts.
     pub fn build(
         config: Config,

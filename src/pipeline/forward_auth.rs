@@ -142,6 +142,7 @@ pub async fn handle(
                 &ErrorContext {
                     request_id: &request_id,
                     realm: Some(&route.name),
+                    schemes: rt.accepted_schemes(route),
                     html: false,
                 },
             );

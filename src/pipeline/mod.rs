@@ -73,12 +73,14 @@ pub async fn handle(
     let mut resp = match result {
         Ok(resp) => resp,
         Err(err) => {
-            let realm = log.route.and_then(|i| rt.routes.get(i)).map(|r| &*r.name);
+            let route = log.route.and_then(|i| rt.routes.get(i));
+            let realm = route.map(|r| &*r.name);
             let resp = respond(
                 &err,
                 &ErrorContext {
                     request_id: &request_id,
                     realm,
+                    schemes: route.map_or(&[], |r| rt.accepted_schemes(r)),
                     html: navigation,
                 },
             );

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use super::{standard_bed, user};
 use crate::support::bearer::{
-    assert_bare_challenge, assert_invalid_token, bearer, config, route, start_ready, with_auth,
-    ProviderYaml,
+    assert_invalid_token, assert_invalid_token_challenge, bearer, config, route, start_ready,
+    with_auth, ProviderYaml,
 };
 use crate::support::echo_upstream;
 use crate::support::fake_idp::{now, Endpoint, FakeIdp, FakeIdpOptions};
@@ -85,17 +85,19 @@ async fn token_scheme_with_an_id_token_on_a_non_standard_discovery_path() {
         assert_eq!(r.echoed("x-auth-user").as_deref(), Some("jdoe"));
         assert_eq!(r.echoed("x-auth-subject").as_deref(), Some("u-42"));
     }
-    // Bearer is not a configured scheme here: no usable credentials → bare challenge.
+    // Bearer is not a configured scheme here: no usable credentials → a bare challenge
+    // that names the scheme the route does accept.
     let r = with_auth(&gw, "/osmc/workspaces", &format!("Bearer {id_token}")).await;
-    assert_bare_challenge(&r, "twc", "Bearer on a Token-only provider");
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(r.header("www-authenticate"), Some(r#"Token realm="twc""#));
     // RS256 only: the provider's EC key is published, but ES256 is not allowed.
     let es = idp.sign_es256(idp.claims_for("u-42", "twc-client", json!({})));
     let r = with_auth(&gw, "/osmc/workspaces", &format!("Token {es}")).await;
-    assert_invalid_token(&r, "twc", "ES256 on an RS256-only provider");
+    assert_invalid_token_challenge(&r, "Token", "twc", "ES256 on an RS256-only provider");
     // An ID token for another client is not an API token for this one.
     let other = idp.sign(idp.claims_for("u-42", "someone-else", json!({})));
     let r = with_auth(&gw, "/osmc/workspaces", &format!("Token {other}")).await;
-    assert_invalid_token(&r, "twc", "aud of another client");
+    assert_invalid_token_challenge(&r, "Token", "twc", "aud of another client");
 }
 
 #[tokio::test]

@@ -200,10 +200,16 @@ pub async fn anonymous(gw: &TestGateway, path: &str) -> Resp {
 /// 401 with `WWW-Authenticate: Bearer realm="<realm>", error="invalid_token"`.
 #[track_caller]
 pub fn assert_invalid_token(r: &Resp, realm: &str, what: &str) {
+    assert_invalid_token_challenge(r, "Bearer", realm, what);
+}
+
+/// 401 with `WWW-Authenticate: <scheme> realm="<realm>", error="invalid_token"`.
+#[track_caller]
+pub fn assert_invalid_token_challenge(r: &Resp, scheme: &str, realm: &str, what: &str) {
     assert_eq!(r.status, 401, "{what}: {}", r.text());
     assert_eq!(
         r.header("www-authenticate"),
-        Some(format!("Bearer realm=\"{realm}\", error=\"invalid_token\"").as_str()),
+        Some(format!("{scheme} realm=\"{realm}\", error=\"invalid_token\"").as_str()),
         "{what}"
     );
 }
