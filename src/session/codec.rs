@@ -199,14 +199,21 @@ pub fn decode(
     limits: &SessionLimits,
 ) -> Option<SessionData> {
     let sealed = reassemble(cookies, name)?;
-    let json = keys.open(name, &sealed)?;
+    let data = open(name, &sealed, keys)?;
+    data.is_live(now, limits).then_some(data)
+}
+
+/// Authenticates, decrypts and parses a reassembled session value (see
+/// [`reassemble`]); liveness is not checked here.
+pub fn open(name: &str, sealed: &str, keys: &SessionKeys) -> Option<SessionData> {
+    let json = keys.open(name, sealed)?;
     let data: SessionData = serde_json::from_str(&json).ok()?;
-    (!data.subject.is_empty() && data.is_live(now, limits)).then_some(data)
+    (!data.subject.is_empty()).then_some(data)
 }
 
 /// Concatenates the value of the unchunked cookie or of chunks `0..n` (n ≥ 2), refusing
 /// any ambiguity: both forms present, a duplicate, a gap, or a non-canonical index.
-fn reassemble(cookies: &RequestCookies<'_>, name: &str) -> Option<String> {
+pub fn reassemble(cookies: &RequestCookies<'_>, name: &str) -> Option<String> {
     let mut whole: Option<&str> = None;
     let mut chunks: [Option<&str>; MAX_CHUNKS] = [None; MAX_CHUNKS];
     let mut any_chunk = false;

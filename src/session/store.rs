@@ -9,7 +9,11 @@
 use futures_util::future::BoxFuture;
 use http::HeaderValue;
 
-use super::codec::{decode, encode, present_session_cookies, SessionData, SessionLimits};
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::codec::{encode, open, present_session_cookies, reassemble, SessionData, SessionLimits};
 use super::cookie::{delete_cookies, set_cookie, CookieNames, RequestCookies};
 use super::keys::SessionKeys;
 use super::SessionError;
@@ -54,32 +58,92 @@ pub trait SessionStore: Send + Sync {
 ///
 /// A cookie captured before logout stays valid until its lifetime or idle timeout ends;
 /// only a server-side store can revoke it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CookieStore {
     names: CookieNames,
     keys: SessionKeys,
     limits: SessionLimits,
+    /// Sessions already decrypted and parsed, by a keyed hash of the sealed value: a
+    /// browser sends the same cookie on every request, and opening it (AES-GCM over
+    /// ~3 kB, then JSON) is most of a session route's cost.
+    decoded: moka::future::Cache<u64, Arc<Decoded>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+/// A sealed session value and what it opened to.
+struct Decoded {
+    sealed: Box<str>,
+    data: SessionData,
+}
+
+/// Memory for decoded sessions (sealed value + data, ~6 kB each).
+const DECODED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Entries unused this long are dropped (a hit re-checks the session's own limits, so
+/// this bounds memory, not validity).
+const DECODED_CACHE_IDLE: Duration = Duration::from_secs(300);
+
+impl std::fmt::Debug for CookieStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CookieStore")
+            .field("names", &self.names)
+            .field("limits", &self.limits)
+            .field("decoded_sessions", &self.decoded.entry_count())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CookieStore {
     /// A store writing cookies named per `names`, sealed with `keys`, checked against
     /// `limits`.
     pub fn new(names: CookieNames, keys: SessionKeys, limits: SessionLimits) -> CookieStore {
+        let decoded = moka::future::Cache::builder()
+            .max_capacity(DECODED_CACHE_BYTES)
+            .weigher(|_k: &u64, v: &Arc<Decoded>| {
+                let d = &v.data;
+                let tokens = [&d.id_token, &d.access_token, &d.refresh_token]
+                    .iter()
+                    .map(|t| t.as_ref().map_or(0, String::len))
+                    .sum::<usize>();
+                u32::try_from(v.sealed.len() + tokens + 1024).unwrap_or(u32::MAX)
+            })
+            .time_to_idle(DECODED_CACHE_IDLE)
+            .build();
         CookieStore {
             names,
             keys,
             limits,
+            decoded,
+            hasher: std::collections::hash_map::RandomState::new(),
         }
+    }
+
+    /// The live session the request carries: from the decoded-session cache when this
+    /// exact sealed value was opened before, else authenticated, decrypted and cached.
+    /// Liveness is checked at `now` either way.
+    pub async fn load_cached(&self, cookies: &RequestCookies<'_>, now: u64) -> Option<SessionData> {
+        let name = self.names.session();
+        let sealed = reassemble(cookies, name)?;
+        let key = self.hasher.hash_one(&sealed);
+        let data = match self.decoded.get(&key).await {
+            // The full value is compared: a hash collision never yields another session.
+            Some(hit) if *hit.sealed == *sealed => hit.data.clone(),
+            _ => {
+                let data = open(name, &sealed, &self.keys)?;
+                let entry = Decoded {
+                    sealed: sealed.into_boxed_str(),
+                    data: data.clone(),
+                };
+                self.decoded.insert(key, Arc::new(entry)).await;
+                data
+            }
+        };
+        data.is_live(now, &self.limits).then_some(data)
     }
 
     /// The cookie names in use.
     pub fn names(&self) -> &CookieNames {
         &self.names
-    }
-
-    /// Synchronous [`SessionStore::load`].
-    pub fn load_now(&self, cookies: &RequestCookies<'_>, now: u64) -> Option<SessionData> {
-        decode(cookies, self.names.session(), &self.keys, now, &self.limits)
     }
 
     /// Synchronous [`SessionStore::save`]. A session already past its limits is not
@@ -125,7 +189,7 @@ impl SessionStore for CookieStore {
         cookies: &'a RequestCookies<'a>,
         now: u64,
     ) -> BoxFuture<'a, Result<Option<SessionData>, SessionError>> {
-        Box::pin(std::future::ready(Ok(self.load_now(cookies, now))))
+        Box::pin(async move { Ok(self.load_cached(cookies, now).await) })
     }
 
     fn save<'a>(

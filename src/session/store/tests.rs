@@ -87,7 +87,7 @@ fn shrinking_session_deletes_stale_chunks() {
     assert_eq!(big.len(), 4);
     let h = browser(&big);
     let rc = RequestCookies::parse(&h);
-    assert_eq!(s.load_now(&rc, NOW), Some(data(9000)));
+    assert_eq!(block_on(s.load_cached(&rc, NOW)), Some(data(9000)));
     let small = s.save_now(&data(10), &rc, NOW).unwrap();
     assert!(small[0].to_str().unwrap().starts_with("__Host-pc="));
     assert_eq!(
@@ -140,4 +140,39 @@ fn fresh_login_never_reuses_the_old_value() {
         .save_now(&data(1), &RequestCookies::default(), NOW)
         .unwrap();
     assert_ne!(a, b, "random nonce per seal");
+}
+
+#[test]
+fn a_cached_session_still_honours_its_limits_and_its_exact_value() {
+    let s = store();
+    let set = s
+        .save_now(&data(10), &RequestCookies::parse(""), NOW)
+        .unwrap();
+    let header = browser(&set);
+    let rc = RequestCookies::parse(&header);
+    // First load opens and caches, the second is served from the cache: same session.
+    assert_eq!(block_on(s.load_cached(&rc, NOW)), Some(data(10)));
+    assert_eq!(block_on(s.load_cached(&rc, NOW + 1)), Some(data(10)));
+    // The cache never extends a session: idle and lifetime limits apply to hits too.
+    assert_eq!(block_on(s.load_cached(&rc, NOW + 3601)), None);
+    // A tampered value is not a hit for the genuine one, and never authenticates.
+    let value = header.split_once('=').unwrap().1;
+    let mut bytes = value.as_bytes().to_vec();
+    let last = bytes.len() - 1;
+    bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+    let forged = format!("pc={}", String::from_utf8(bytes).unwrap());
+    assert_eq!(
+        block_on(s.load_cached(&RequestCookies::parse(&forged), NOW)),
+        None
+    );
+    // Another store (other keys) refuses the value even though this one cached it.
+    let other = CookieStore::new(
+        CookieNames::new("pc", true),
+        SessionKeys::from_bytes(&[[5u8; 32]]).unwrap(),
+        SessionLimits {
+            lifetime: Duration::from_secs(12 * 3600),
+            idle_timeout: Duration::from_secs(3600),
+        },
+    );
+    assert_eq!(block_on(other.load_cached(&rc, NOW)), None);
 }
