@@ -230,7 +230,7 @@ mod tests {
             email: None,
             groups: vec!["admins".into(), "ops".into()],
             scopes: vec!["openid".into(), "api.read".into()],
-            claims,
+            claims: claims.into(),
             provider: 0,
         }
     }

@@ -16,7 +16,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::credentials::TokenHash;
+use super::credentials::{TokenHash, BASE64URL};
 use super::jwks::{asymmetric_alg, KeyMiss, KeySet};
 use super::{AuthError, Claims};
 
@@ -80,11 +80,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 pub fn looks_like_jwt(token: &str) -> bool {
     let mut parts = token.split('.');
     let ok = |p: Option<&str>| {
-        p.is_some_and(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+        p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| BASE64URL[usize::from(b)]))
     };
     ok(parts.next()) && ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
 }

@@ -151,7 +151,7 @@ mod tests {
             email: email.map(str::to_owned),
             groups,
             scopes,
-            claims,
+            claims: claims.into(),
             provider: 0,
         }
     }

@@ -5,6 +5,8 @@
 //! logic: it never verifies signatures, never performs I/O and never decides access
 //! (that is `policy.rs`); its input must already be a verified claim set.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::{AuthError, Claims};
@@ -23,8 +25,9 @@ pub struct Principal {
     pub groups: Vec<String>,
     /// From `scope` (space-separated) or, when absent, `scp` (array or string).
     pub scopes: Vec<String>,
-    /// The full claim set (token claims first, then userinfo claims where absent).
-    pub claims: Claims,
+    /// The full claim set (token claims first, then userinfo claims where absent);
+    /// shared with the verified-token cache, copied only when userinfo adds to it.
+    pub claims: Arc<Claims>,
     /// Index of the provider (into `Config::providers`) that vouched for these claims.
     pub provider: usize,
 }
@@ -34,7 +37,7 @@ impl Principal {
     /// a token without `sub` at all stands for its client when it names one
     /// (`client_id`, as IdentityServer's client-credentials tokens and RFC 9068 do).
     pub fn from_claims(
-        claims: Claims,
+        claims: Arc<Claims>,
         cfg: &ClaimsConfig,
         provider: usize,
     ) -> Result<Principal, AuthError> {
@@ -82,8 +85,9 @@ impl Principal {
                 ))
             }
         }
+        let claims = Arc::make_mut(&mut self.claims);
         for (k, v) in userinfo {
-            self.claims.entry(k).or_insert(v);
+            claims.entry(k).or_insert(v);
         }
         self.resolve(cfg);
         Ok(())
@@ -199,11 +203,11 @@ mod tests {
         }
     }
 
-    fn claims(v: Value) -> Claims {
-        match v {
+    fn claims(v: Value) -> Arc<Claims> {
+        Arc::new(match v {
             Value::Object(m) => m,
             _ => Claims::new(),
-        }
+        })
     }
 
     fn principal(v: Value) -> Principal {
@@ -318,7 +322,7 @@ mod tests {
             "sub": "s1", "preferred_username": "alice", "email": "evil@other.com",
             "role": ["user", "admin"], "name": "Alice",
         }));
-        p.merge_userinfo(ui, &cfg()).expect("same sub");
+        p.merge_userinfo((*ui).clone(), &cfg()).expect("same sub");
         assert_eq!(p.username.as_deref(), Some("alice"));
         assert_eq!(
             p.email.as_deref(),
@@ -339,7 +343,7 @@ mod tests {
             json!({}),
             json!({"sub": 1}),
         ] {
-            let r = p.merge_userinfo(claims(ui), &cfg());
+            let r = p.merge_userinfo((*claims(ui)).clone(), &cfg());
             assert!(matches!(r, Err(AuthError::InvalidToken(_))));
             assert_eq!(p, before, "nothing merged");
         }

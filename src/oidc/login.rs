@@ -179,8 +179,8 @@ pub async fn callback(
         .validate_id_token(id_token, Some(&attempt.nonce), cfg.tokens.leeway)
         .await
         .map_err(login_auth_error)?;
-    let mut principal =
-        Principal::from_claims(claims, &cfg.claims, index).map_err(login_auth_error)?;
+    let mut principal = Principal::from_claims(std::sync::Arc::new(claims), &cfg.claims, index)
+        .map_err(login_auth_error)?;
     let wanted = match cfg.userinfo {
         UserinfoMode::Always => true,
         UserinfoMode::Auto => principal.needs_userinfo(&cfg.claims),

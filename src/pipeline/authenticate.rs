@@ -120,7 +120,7 @@ async fn bearer(
     let cfg = provider.config();
     let creds = credentials::from_headers(req.headers(), &cfg.tokens.schemes)?;
     let claims = provider.authenticate_token(creds.token).await?;
-    let mut principal = Principal::from_claims((*claims).clone(), &cfg.claims, provider_index)?;
+    let mut principal = Principal::from_claims(claims, &cfg.claims, provider_index)?;
     let wanted = match cfg.userinfo {
         UserinfoMode::Always => true,
         UserinfoMode::Auto => principal.needs_userinfo(&cfg.claims),

@@ -230,7 +230,7 @@ pub fn principal_of(data: SessionData, provider: usize) -> Principal {
         email: data.email,
         groups: data.groups,
         scopes,
-        claims: data.claims,
+        claims: std::sync::Arc::new(data.claims),
         provider,
     }
 }
