@@ -191,7 +191,7 @@ impl<'a> RequestCookies<'a> {
     pub fn from_values(values: impl IntoIterator<Item = &'a [u8]>) -> RequestCookies<'a> {
         let mut pairs = Vec::new();
         for value in values {
-            for segment in value.split(|b| *b == b';') {
+            for segment in segments(value) {
                 if pairs.len() >= MAX_REQUEST_COOKIES {
                     return RequestCookies { pairs };
                 }
@@ -229,8 +229,20 @@ impl<'a> RequestCookies<'a> {
     }
 }
 
+/// The `;`-separated segments of a `Cookie` value (like `split`, empty ones included).
+fn segments(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    let mut ends = memchr::memchr_iter(b';', value).chain(std::iter::once(value.len()));
+    std::iter::from_fn(move || {
+        let end = ends.next()?;
+        let segment = value.get(start..end)?;
+        start = end + 1;
+        Some(segment)
+    })
+}
+
 fn parse_pair(segment: &[u8]) -> Option<(&str, &str)> {
-    let eq = segment.iter().position(|b| *b == b'=')?;
+    let eq = memchr::memchr(b'=', segment)?;
     let name = std::str::from_utf8(trim(&segment[..eq])).ok()?;
     let mut value = trim(&segment[eq + 1..]);
     if value.len() >= 2 && value.starts_with(b"\"") && value.ends_with(b"\"") {
@@ -260,7 +272,7 @@ fn trim(mut s: &[u8]) -> &[u8] {
 /// dropped rather than forwarding gateway tokens.
 pub fn strip_own_cookies(headers: &mut HeaderMap, base: &str) {
     let is_own_segment = |segment: &[u8]| {
-        let name = match segment.iter().position(|b| *b == b'=') {
+        let name = match memchr::memchr(b'=', segment) {
             Some(eq) => &segment[..eq],
             None => return false,
         };
@@ -269,19 +281,19 @@ pub fn strip_own_cookies(headers: &mut HeaderMap, base: &str) {
     let touched = headers
         .get_all(COOKIE)
         .iter()
-        .any(|v| v.as_bytes().split(|b| *b == b';').any(is_own_segment));
+        .any(|v| segments(v.as_bytes()).any(is_own_segment));
     if !touched {
         return;
     }
     let mut rebuilt: Vec<HeaderValue> = Vec::new();
     for value in headers.get_all(COOKIE) {
         let bytes = value.as_bytes();
-        if !bytes.split(|b| *b == b';').any(is_own_segment) {
+        if !segments(bytes).any(is_own_segment) {
             rebuilt.push(value.clone());
             continue;
         }
         let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
-        for segment in bytes.split(|b| *b == b';') {
+        for segment in segments(bytes) {
             let segment = trim(segment);
             if segment.is_empty() || is_own_segment(segment) {
                 continue;

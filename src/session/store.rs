@@ -9,7 +9,6 @@
 use futures_util::future::BoxFuture;
 use http::HeaderValue;
 
-use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,11 +62,27 @@ pub struct CookieStore {
     names: CookieNames,
     keys: SessionKeys,
     limits: SessionLimits,
-    /// Sessions already decrypted and parsed, by a keyed hash of the sealed value: a
+    /// Sessions already decrypted and parsed, by [`cache_key`] of the sealed value: a
     /// browser sends the same cookie on every request, and opening it (AES-GCM over
     /// ~3 kB, then JSON) is most of a session route's cost.
     decoded: moka::future::Cache<u64, Arc<Decoded>>,
-    hasher: std::collections::hash_map::RandomState,
+}
+
+/// The cache key of a sealed value: its last 16 bytes folded to 64 bits. They encode
+/// the AES-GCM tag, unpredictable without the key. A key is only a hint: a hit counts
+/// only if the whole sealed value is equal, and only authentic values are ever
+/// inserted, so a crafted collision finds nothing and evicts nothing.
+fn cache_key(sealed: &str) -> u64 {
+    let bytes = sealed.as_bytes();
+    let tail = &bytes[bytes.len().saturating_sub(16)..];
+    let mut key = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    for (i, b) in tail.iter().enumerate() {
+        key ^= u64::from(*b) << ((i % 8) * 8);
+        if i == 7 {
+            key = key.rotate_left(29).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    key
 }
 
 /// A sealed session value and what it opened to.
@@ -114,7 +129,6 @@ impl CookieStore {
             keys,
             limits,
             decoded,
-            hasher: std::collections::hash_map::RandomState::new(),
         }
     }
 
@@ -124,7 +138,7 @@ impl CookieStore {
     pub async fn load_cached(&self, cookies: &RequestCookies<'_>, now: u64) -> Option<SessionData> {
         let name = self.names.session();
         let sealed = reassemble(cookies, name)?;
-        let key = self.hasher.hash_one(&sealed);
+        let key = cache_key(&sealed);
         let data = match self.decoded.get(&key).await {
             // The full value is compared: a hash collision never yields another session.
             Some(hit) if *hit.sealed == *sealed => hit.data.clone(),
