@@ -9,6 +9,10 @@
 //! buffer at all — and builds a fresh hyper connection when the next request arrives.
 //! (nginx frees its buffers on idle keep-alive connections the same way.)
 //!
+//! A request whose first bytes hyper had already read (pipelining) is not lost: hyper
+//! reports it incomplete and hands the bytes back, and the next connection starts with
+//! them.
+//!
 //! Rebuilding hyper's connection costs a few allocations per request, so a connection
 //! parks as soon as it waits only while many connections are open (more than
 //! [`EAGER_PARK_ABOVE`], when memory matters); otherwise after [`PARK_AFTER`] of
@@ -29,6 +33,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -78,6 +83,9 @@ struct ParkIo<I> {
     state: Arc<ConnState>,
     /// This wrapper ended hyper's connection with a synthetic end-of-stream.
     parked: bool,
+    /// Input the previous hyper connection had read but not used (the start of a
+    /// pipelined request), handed out before reading the socket again.
+    prefix: Bytes,
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for ParkIo<I> {
@@ -88,6 +96,12 @@ impl<I: AsyncRead + Unpin> AsyncRead for ParkIo<I> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.parked {
+            return Poll::Ready(Ok(()));
+        }
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix.split_to(n));
+            this.state.fresh_bytes.store(true, Ordering::Relaxed);
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
@@ -173,6 +187,7 @@ pub(super) async fn serve<I: Parkable>(
     let mut io = io;
     let mut svc = svc;
     let mut ready = ready;
+    let mut prefix = Bytes::new();
     let mut deadline = Instant::from_std(state.last_activity()) + settings.header_read;
     loop {
         if !ready {
@@ -193,6 +208,7 @@ pub(super) async fn serve<I: Parkable>(
             io,
             state: state.clone(),
             parked: false,
+            prefix: std::mem::take(&mut prefix),
         };
         let mut conn = Box::new(
             shared
@@ -212,7 +228,8 @@ pub(super) async fn serve<I: Parkable>(
                 _ = watchdog.as_mut(), if !draining => {
                     let now = Instant::now();
                     if state.is_idle() {
-                        let last = Instant::from_std(state.last_activity());
+                        // Idle since the last response or since input woke it up.
+                        let last = Instant::from_std(state.last_activity()).max(unparked);
                         let idle_for = now.saturating_duration_since(last);
                         if idle_for >= PARK_AFTER {
                             state.park_now.store(true, Ordering::Relaxed);
@@ -220,13 +237,11 @@ pub(super) async fn serve<I: Parkable>(
                         if idle_for >= settings.idle {
                             Pin::new(&mut *conn).graceful_shutdown();
                             draining = true;
-                        } else if now.saturating_duration_since(last.max(unparked))
-                            >= settings.header_read
-                        {
+                        } else if idle_for >= settings.header_read {
                             // A request head started long ago and is still incomplete,
                             // or input after the last head kept the connection from
-                            // parking: park now; hyper reports a partial head as an
-                            // error and the connection closes.
+                            // parking: park now; a partial head is then an error and
+                            // the connection closes (slowloris).
                             state.force_park.store(true, Ordering::Relaxed);
                         }
                     }
@@ -234,19 +249,38 @@ pub(super) async fn serve<I: Parkable>(
                 }
             }
         };
-        if let Err(e) = &result {
-            tracing::debug!(error = %e, "connection ended with an error");
-        }
         // `None`: upgraded, the tunnel owns the stream now.
         let Some(parts) = conn.into_parts() else {
             return;
         };
         let park_io = parts.io.into_inner();
-        if result.is_err() || draining || !park_io.parked || !parts.read_buf.is_empty() {
+        // hyper may already hold the start of a pipelined request when it is told
+        // "end of stream": it reports the message as incomplete and gives the bytes
+        // back, and the next connection starts with them. Past the header-read
+        // deadline (`force_park`) that is the slowloris case: close.
+        let resumable = match &result {
+            Ok(()) => true,
+            Err(e) => {
+                e.is_incomplete_message()
+                    && park_io.parked
+                    && !state.force_park.load(Ordering::Relaxed)
+            }
+        };
+        if let Err(e) = &result {
+            if !resumable {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        if !resumable || draining || !park_io.parked {
             return;
         }
         io = park_io.io;
         svc = parts.service;
+        if !parts.read_buf.is_empty() {
+            prefix = parts.read_buf;
+            ready = true;
+            continue;
+        }
         deadline = Instant::from_std(state.last_activity()) + settings.idle;
     }
 }

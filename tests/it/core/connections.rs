@@ -164,6 +164,26 @@ async fn request_head_split_across_writes_after_parking_is_served() {
 }
 
 #[tokio::test]
+async fn a_pipelined_request_cut_short_survives_the_connection_parking() {
+    let up = echo_upstream().await;
+    let gw = TestGateway::start(&config(up, "10s", "60s")).await;
+    let mut s = TcpStream::connect(gw.running.addr).await.expect("connect");
+    let mut pending = Vec::new();
+    // The first request and the start of the second arrive together; the rest of the
+    // second comes after the connection has had time to park (1 s idle): the bytes
+    // hyper already read must carry over to the connection that serves it.
+    s.write_all(b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHo")
+        .await
+        .expect("write");
+    assert_eq!(read_response(&mut s, &mut pending).await, 200);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    s.write_all(b"st: t\r\n\r\n").await.expect("write rest");
+    assert_eq!(read_response(&mut s, &mut pending).await, 200);
+    s.write_all(GET).await.expect("write");
+    assert_eq!(read_response(&mut s, &mut pending).await, 200);
+}
+
+#[tokio::test]
 async fn post_bodies_on_a_kept_alive_connection_are_served() {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&config(up, "10s", "60s")).await;
