@@ -39,8 +39,13 @@ pub struct ConnState {
     /// HTTP/1: park on the next read that would block even with `fresh_bytes` set
     /// (the header-read deadline passed).
     pub force_park: AtomicBool,
-    /// The connection was switched to another protocol (101): never parked again.
+    /// A request asked to switch protocols: hyper keeps upgrade state for the rest of
+    /// its connection, which is therefore never parked again.
     pub upgraded: AtomicBool,
+    /// HTTP/1: the last request handed over has a body that hyper may still be reading
+    /// or draining; the connection is not parked until the next request's head (after
+    /// which hyper is done with that body).
+    pub body_open: AtomicBool,
     /// HTTP/1: hyper's last read would have blocked (it waits for input).
     pub read_blocked: AtomicBool,
 }
@@ -80,6 +85,7 @@ impl ConnState {
     pub fn may_park(&self) -> bool {
         self.is_idle()
             && !self.upgraded.load(Ordering::Relaxed)
+            && !self.body_open.load(Ordering::Relaxed)
             && ((self.park_now.load(Ordering::Relaxed)
                 && !self.fresh_bytes.load(Ordering::Relaxed))
                 || self.force_park.load(Ordering::Relaxed))

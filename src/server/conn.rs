@@ -86,6 +86,9 @@ struct ParkIo<I> {
     /// Input the previous hyper connection had read but not used (the start of a
     /// pipelined request), handed out before reading the socket again.
     prefix: Bytes,
+    /// hyper has written since it last flushed: part of a response may still sit in
+    /// its buffer, so "end of stream" now would cut the response short.
+    unflushed: bool,
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for ParkIo<I> {
@@ -106,7 +109,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for ParkIo<I> {
         }
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
-            Poll::Pending if this.state.may_park() => {
+            Poll::Pending if !this.unflushed && this.state.may_park() => {
                 this.parked = true;
                 Poll::Ready(Ok(()))
             }
@@ -132,7 +135,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ParkIo<I> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        this.unflushed = true;
+        Pin::new(&mut this.io).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -140,7 +145,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ParkIo<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        this.unflushed = true;
+        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -148,7 +155,13 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ParkIo<I> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        // hyper flushes its own buffer completely before it flushes the stream.
+        let this = self.get_mut();
+        let flushed = Pin::new(&mut this.io).poll_flush(cx);
+        if matches!(flushed, Poll::Ready(Ok(()))) {
+            this.unflushed = false;
+        }
+        flushed
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -209,6 +222,7 @@ pub(super) async fn serve<I: Parkable>(
             state: state.clone(),
             parked: false,
             prefix: std::mem::take(&mut prefix),
+            unflushed: false,
         };
         let mut conn = Box::new(
             shared
@@ -218,6 +232,8 @@ pub(super) async fn serve<I: Parkable>(
                 .with_upgrades(),
         );
         let mut draining = false;
+        // Set when this loop starts draining an idle connection itself.
+        let mut drain_deadline: Option<Instant> = None;
         let result = loop {
             tokio::select! {
                 res = poll_fn(|cx| poll_conn(&mut conn, &state, cx)) => break res,
@@ -225,18 +241,31 @@ pub(super) async fn serve<I: Parkable>(
                     Pin::new(&mut *conn).graceful_shutdown();
                     draining = true;
                 }
-                _ = watchdog.as_mut(), if !draining => {
+                _ = watchdog.as_mut() => {
                     let now = Instant::now();
-                    if state.is_idle() {
+                    if let Some(give_up) = drain_deadline {
+                        // A client that stopped reading must not hold the connection.
+                        if now >= give_up {
+                            return;
+                        }
+                    } else if state.is_idle() && !draining {
                         // Idle since the last response or since input woke it up.
                         let last = Instant::from_std(state.last_activity()).max(unparked);
                         let idle_for = now.saturating_duration_since(last);
                         if idle_for >= PARK_AFTER {
                             state.park_now.store(true, Ordering::Relaxed);
                         }
-                        if idle_for >= settings.idle {
+                        let stalled_after_body = state.body_open.load(Ordering::Relaxed)
+                            && state.fresh_bytes.load(Ordering::Relaxed);
+                        if idle_for >= settings.idle
+                            || (idle_for >= settings.header_read && stalled_after_body)
+                        {
+                            // Idle too long; or input after a request with a body has
+                            // not become a request within header_read (a stalled head:
+                            // parking is not allowed here, so close).
                             Pin::new(&mut *conn).graceful_shutdown();
                             draining = true;
+                            drain_deadline = Some(now + settings.idle);
                         } else if idle_for >= settings.header_read {
                             // A request head started long ago and is still incomplete,
                             // or input after the last head kept the connection from
@@ -263,6 +292,7 @@ pub(super) async fn serve<I: Parkable>(
             Err(e) => {
                 e.is_incomplete_message()
                     && park_io.parked
+                    && !parts.read_buf.is_empty()
                     && !state.force_park.load(Ordering::Relaxed)
             }
         };

@@ -10,8 +10,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
+use http::{Request, Response};
+use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -111,17 +111,24 @@ impl hyper::service::Service<Request<Incoming>> for GatewayService {
     fn call(&self, req: Request<Incoming>) -> ServiceFuture {
         // The head has been parsed: what hyper reads from now on belongs to this
         // request's body or to the next request.
-        self.info.state.fresh_bytes.store(false, Ordering::Relaxed);
-        let active = self.info.state.begin_request();
+        let state = &self.info.state;
+        state.fresh_bytes.store(false, Ordering::Relaxed);
+        // A body hyper may still read (or drain, if the response comes first) must never
+        // meet a synthetic end-of-stream: its rest would be parsed as a new request.
+        state
+            .body_open
+            .store(!req.body().is_end_stream(), Ordering::Relaxed);
+        if req
+            .extensions()
+            .get::<hyper::upgrade::OnUpgrade>()
+            .is_some()
+        {
+            state.upgraded.store(true, Ordering::Relaxed);
+        }
+        let active = state.begin_request();
         let gw = self.gw.clone();
         let info = self.info.clone();
-        Box::pin(async move {
-            let resp = pipeline::handle(&gw, &info, req, active).await;
-            if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-                info.state.upgraded.store(true, Ordering::Relaxed);
-            }
-            Ok(resp)
-        })
+        Box::pin(async move { Ok(pipeline::handle(&gw, &info, req, active).await) })
     }
 }
 
