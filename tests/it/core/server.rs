@@ -1,12 +1,11 @@
 //! Listener behaviour: h2c, TLS with ALPN, admin endpoints, graceful shutdown.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use crate::support::client::{get, get_h2c};
+use crate::support::tls::TlsGateway;
 use crate::support::{echo_upstream, gated_upstream, TestGateway};
 
 fn one_route(up: impl std::fmt::Display) -> String {
@@ -31,42 +30,13 @@ async fn h2c_prior_knowledge_is_served() {
 #[tokio::test]
 async fn tls_listener_negotiates_h2_and_http1_via_alpn() {
     let up = echo_upstream().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = rcgen::KeyPair::generate().expect("key");
-    let params = rcgen::CertificateParams::new(vec!["localhost".into()]).expect("params");
-    let cert = params.self_signed(&key).expect("cert");
-    let cert_path = dir.path().join("tls.crt");
-    let key_path = dir.path().join("tls.key");
-    std::fs::write(&cert_path, cert.pem()).expect("write cert");
-    std::fs::write(&key_path, key.serialize_pem()).expect("write key");
-    let yaml = format!(
-        "server:\n  listen: \"127.0.0.1:0\"\n  tls:\n    cert_file: {}\n    key_file: {}\nadmin:\n  listen: \"127.0.0.1:0\"\n{}",
-        cert_path.display(),
-        key_path.display(),
-        one_route(up)
-    );
-    let gw = TestGateway::start(&yaml).await;
+    let bed = TlsGateway::start(&one_route(up)).await;
 
     for (alpn, version) in [
         (&b"h2"[..], http::Version::HTTP_2),
         (&b"http/1.1"[..], http::Version::HTTP_11),
     ] {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(cert.der().clone()).expect("root");
-        let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        cfg.alpn_protocols = vec![alpn.to_vec()];
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
-        let tcp = tokio::net::TcpStream::connect(gw.running.addr)
-            .await
-            .expect("tcp");
-        let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
-        let tls = connector.connect(name, tcp).await.expect("tls handshake");
+        let tls = bed.connect(alpn).await;
         let req = http::Request::get("https://localhost/tls")
             .header("host", "localhost")
             .body(Full::new(Bytes::new()))

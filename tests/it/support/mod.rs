@@ -8,6 +8,7 @@ pub mod client;
 pub mod fake_idp;
 pub mod nginx;
 pub mod redis;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
