@@ -110,11 +110,20 @@ async fn closed_by_server(s: &mut TcpStream) -> bool {
 
 const GET: &[u8] = b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n";
 
+/// Longer than the gateway's lazy parking delay (1 s idle, checked once a second).
+const PAST_PARKING: Duration = Duration::from_millis(2500);
+
+/// A gateway with default timeouts in front of `up`, and one client connection.
+async fn gateway_and_client(up: std::net::SocketAddr) -> (TestGateway, TcpStream) {
+    let gw = TestGateway::start(&config(up, "10s", "60s")).await;
+    let s = TcpStream::connect(gw.running.addr).await.expect("connect");
+    (gw, s)
+}
+
 #[tokio::test]
 async fn keep_alive_connection_is_parked_between_requests_and_serves_the_next() {
     let up = echo_upstream().await;
-    let gw = TestGateway::start(&config(up, "10s", "60s")).await;
-    let mut s = TcpStream::connect(gw.running.addr).await.expect("connect");
+    let (gw, mut s) = gateway_and_client(up).await;
     let mut pending = Vec::new();
     for _ in 0..3 {
         s.write_all(GET).await.expect("write");
@@ -131,8 +140,7 @@ async fn keep_alive_connection_is_parked_between_requests_and_serves_the_next() 
 #[tokio::test]
 async fn pipelined_requests_are_all_answered_in_order() {
     let up = echo_upstream().await;
-    let gw = TestGateway::start(&config(up, "10s", "60s")).await;
-    let mut s = TcpStream::connect(gw.running.addr).await.expect("connect");
+    let (_gw, mut s) = gateway_and_client(up).await;
     let mut batch = Vec::new();
     for path in ["/1", "/2", "/a%00b", "/3"] {
         batch.extend_from_slice(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
@@ -149,8 +157,7 @@ async fn pipelined_requests_are_all_answered_in_order() {
 #[tokio::test]
 async fn request_head_split_across_writes_after_parking_is_served() {
     let up = echo_upstream().await;
-    let gw = TestGateway::start(&config(up, "10s", "60s")).await;
-    let mut s = TcpStream::connect(gw.running.addr).await.expect("connect");
+    let (gw, mut s) = gateway_and_client(up).await;
     let mut pending = Vec::new();
     s.write_all(GET).await.expect("write");
     assert_eq!(read_response(&mut s, &mut pending).await, 200);
@@ -167,8 +174,7 @@ async fn request_head_split_across_writes_after_parking_is_served() {
 #[tokio::test]
 async fn a_pipelined_request_cut_short_survives_the_connection_parking() {
     let up = echo_upstream().await;
-    let gw = TestGateway::start(&config(up, "10s", "60s")).await;
-    let mut s = TcpStream::connect(gw.running.addr).await.expect("connect");
+    let (_gw, mut s) = gateway_and_client(up).await;
     let mut pending = Vec::new();
     // The first request and the start of the second arrive together; the rest of the
     // second comes after the connection has had time to park (1 s idle): the bytes
@@ -177,7 +183,7 @@ async fn a_pipelined_request_cut_short_survives_the_connection_parking() {
         .await
         .expect("write");
     assert_eq!(read_response(&mut s, &mut pending).await, 200);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(PAST_PARKING).await;
     s.write_all(b"st: t\r\n\r\n").await.expect("write rest");
     assert_eq!(read_response(&mut s, &mut pending).await, 200);
     s.write_all(GET).await.expect("write");
@@ -187,8 +193,7 @@ async fn a_pipelined_request_cut_short_survives_the_connection_parking() {
 #[tokio::test]
 async fn post_bodies_on_a_kept_alive_connection_are_served() {
     let up = echo_upstream().await;
-    let gw = TestGateway::start(&config(up, "10s", "60s")).await;
-    let mut s = TcpStream::connect(gw.running.addr).await.expect("connect");
+    let (_gw, mut s) = gateway_and_client(up).await;
     let mut pending = Vec::new();
     for _ in 0..2 {
         // Head and body in separate writes: the body arrives after the head was parsed
@@ -282,8 +287,7 @@ async fn a_request_abandoned_by_its_client_is_no_longer_in_flight() {
 #[tokio::test]
 async fn parked_connections_do_not_hold_up_shutdown() {
     let up = echo_upstream().await;
-    let gw = TestGateway::start(&config(up, "10s", "60s")).await;
-    let mut s = TcpStream::connect(gw.running.addr).await.expect("connect");
+    let (gw, mut s) = gateway_and_client(up).await;
     let mut pending = Vec::new();
     s.write_all(GET).await.expect("write");
     assert_eq!(read_response(&mut s, &mut pending).await, 200);
@@ -365,7 +369,7 @@ async fn a_slow_reader_gets_the_whole_response() {
         .expect("write");
     // Not reading for longer than the lazy parking delay: the response's end sits in
     // the gateway's buffer while its request is already finished.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(PAST_PARKING).await;
     let mut pending = Vec::new();
     assert_eq!(read_response(&mut s, &mut pending).await, 200);
     s.write_all(GET).await.expect("write");
@@ -375,8 +379,7 @@ async fn a_slow_reader_gets_the_whole_response() {
 #[tokio::test]
 async fn an_unread_request_body_is_never_parsed_as_a_request() {
     let up = echo_upstream().await;
-    let gw = TestGateway::start(&config(up, "10s", "60s")).await;
-    let mut s = TcpStream::connect(gw.running.addr).await.expect("connect");
+    let (_gw, mut s) = gateway_and_client(up).await;
     let smuggled = b"GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
     let first = b"0123456789";
     // Refused before its body is read (invalid path): the gateway answers 400 while
@@ -392,7 +395,7 @@ async fn an_unread_request_body_is_never_parsed_as_a_request() {
     assert_eq!(read_response(&mut s, &mut pending).await, 400);
     // Longer than the lazy parking delay, then the rest of the body, which looks like
     // a request: it is body, and must never be answered.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(PAST_PARKING).await;
     assert_never_answered(&mut s, smuggled).await;
 }
 
@@ -413,14 +416,13 @@ async fn assert_never_answered(s: &mut TcpStream, rest: &[u8]) {
 #[tokio::test]
 async fn a_refused_upgrade_keeps_the_connection_usable() {
     let up = sized_upstream().await;
-    let gw = TestGateway::start(&config(up, "10s", "60s")).await;
-    let mut s = TcpStream::connect(gw.running.addr).await.expect("connect");
+    let (_gw, mut s) = gateway_and_client(up).await;
     let mut pending = Vec::new();
     s.write_all(b"GET /5 HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
         .await
         .expect("write");
     assert_eq!(read_response(&mut s, &mut pending).await, 200);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(PAST_PARKING).await;
     s.write_all(GET).await.expect("write");
     assert_eq!(read_response(&mut s, &mut pending).await, 200);
 }
