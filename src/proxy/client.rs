@@ -1,23 +1,34 @@
-//! The pooled upstream client of one route: hyper-util's keep-alive pool over plain TCP
-//! or rustls (system roots, optional extra CA, optional client certificate). It only
-//! builds clients; forwarding logic lives in `forward.rs`.
+//! The upstream clients of one route: the own inline-driven HTTP/1.1 pool (`pool.rs`)
+//! for plain-http upstreams, and hyper-util's keep-alive pool over plain TCP or rustls
+//! (system roots, optional extra CA, optional client certificate) for https upstreams
+//! and upgrades. It only builds clients; forwarding logic lives in `forward.rs`.
 
 use std::time::Duration;
 
+use http::HeaderValue;
 use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::pool::{H1Pool, POOL_IDLE};
 use super::tls::{client_config, TlsError};
 use crate::config::RouteConfig;
 
-/// The client type every route forwards with; request bodies stream from the listener.
-pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Incoming>;
+/// hyper-util's client; request bodies stream from the listener.
+pub type LegacyClient = Client<HttpsConnector<HttpConnector>, Incoming>;
 
-/// How long an idle pooled upstream connection is kept.
-const POOL_IDLE: Duration = Duration::from_secs(90);
+/// What a route forwards with. Cheap to clone (both parts are shared handles).
+#[derive(Clone)]
+pub struct UpstreamClient {
+    /// https upstreams, and upgrade requests to any upstream.
+    pub legacy: LegacyClient,
+    /// Plain-http upstreams (every request but upgrades); `None` for https.
+    pub pool: Option<H1Pool>,
+    /// The upstream's authority as a `Host` value (sent unless `preserve_host`).
+    pub host_header: HeaderValue,
+}
 
 /// Builds the pooled client for `route` (TLS files are read now, so errors surface at
 /// load/reload time instead of on the first request).
@@ -39,13 +50,22 @@ pub fn build(route: &RouteConfig) -> Result<UpstreamClient, TlsError> {
         .https_or_http()
         .enable_all_versions()
         .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new())
+    let legacy = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(POOL_IDLE)
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         // The gateway sets Host itself (preserve_host decides which one).
         .set_host(false)
-        .build(connector))
+        .build(connector);
+    let pool = (!route.upstream.https)
+        .then(|| H1Pool::new(&route.upstream.authority, route.timeouts.connect));
+    let host_header = HeaderValue::from_str(route.upstream.authority.as_str())
+        .map_err(|e| TlsError::Config(format!("upstream authority is not a Host value: {e}")))?;
+    Ok(UpstreamClient {
+        legacy,
+        pool,
+        host_header,
+    })
 }
 
 /// Whether a client built for `old` can serve `new` unchanged (keeps pools warm on reload).

@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 
 use super::client::UpstreamClient;
 use super::headers::remove_hop_by_hop;
+use super::pool::{PoolError, UpstreamBody};
 use crate::config::Upstream;
 use crate::error::GatewayError;
 
@@ -20,7 +21,7 @@ use crate::error::GatewayError;
 pub struct Target<'a> {
     /// Upstream base.
     pub upstream: &'a Upstream,
-    /// Pooled client.
+    /// Pooled clients.
     pub client: &'a UpstreamClient,
     /// Keep the client's Host header.
     pub preserve_host: bool,
@@ -37,12 +38,12 @@ pub async fn forward(
     mut req: Request<Incoming>,
     path: &str,
     upgrade: Option<HeaderValue>,
-) -> Result<Response<Incoming>, GatewayError> {
-    let uri = upstream_uri(target.upstream, path, req.uri().query())?;
-    if !target.preserve_host {
-        let host = HeaderValue::from_str(target.upstream.authority.as_str())
-            .map_err(|_| GatewayError::Internal("upstream authority is not a header".into()))?;
-        req.headers_mut().insert(HOST, host);
+) -> Result<Response<UpstreamBody>, GatewayError> {
+    let pq = path_and_query(target.upstream, path, req.uri().query())?;
+    let client_host = req.headers().get(HOST).is_some() || req.uri().authority().is_some();
+    if !target.preserve_host || !client_host {
+        req.headers_mut()
+            .insert(HOST, target.client.host_header.clone());
     } else if !req.headers().contains_key(HOST) {
         // HTTP/2 clients send :authority instead of Host; keep it for the upstream.
         if let Some(auth) = req.uri().authority() {
@@ -51,7 +52,24 @@ pub async fn forward(
             }
         }
     }
-    *req.uri_mut() = uri;
+    if let (None, Some(pool)) = (&upgrade, &target.client.pool) {
+        // Plain-http upstream: the own HTTP/1.1 pool, origin-form request target.
+        *req.uri_mut() = Uri::from(pq);
+        *req.version_mut() = Version::HTTP_11;
+        let mut resp = match tokio::time::timeout(target.response_timeout, pool.send(req)).await {
+            Err(_) => return Err(GatewayError::UpstreamTimeout),
+            Ok(Err(e)) => return Err(classify_pool(e)),
+            Ok(Ok(resp)) => resp,
+        };
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(GatewayError::UpstreamProtocol(
+                "101 without an upgrade request".into(),
+            ));
+        }
+        remove_hop_by_hop(resp.headers_mut());
+        return Ok(resp);
+    }
+    *req.uri_mut() = absolute_uri(target.upstream, pq)?;
     let client_upgrade = match &upgrade {
         Some(proto) => {
             req.headers_mut()
@@ -68,7 +86,8 @@ pub async fn forward(
         }
     };
 
-    let sent = tokio::time::timeout(target.response_timeout, target.client.request(req)).await;
+    let sent =
+        tokio::time::timeout(target.response_timeout, target.client.legacy.request(req)).await;
     let mut resp = match sent {
         Err(_) => return Err(GatewayError::UpstreamTimeout),
         Ok(Err(e)) => return Err(classify(&e)),
@@ -101,14 +120,18 @@ pub async fn forward(
             .insert(CONNECTION, HeaderValue::from_static("upgrade"));
         let proto = accept_headers.get(UPGRADE).cloned().unwrap_or(proto);
         resp.headers_mut().insert(UPGRADE, proto);
-        return Ok(resp);
+        return Ok(resp.map(UpstreamBody::from));
     }
     remove_hop_by_hop(resp.headers_mut());
-    Ok(resp)
+    Ok(resp.map(UpstreamBody::from))
 }
 
-/// `scheme://authority` + base path + `path` + `?query`.
-fn upstream_uri(up: &Upstream, path: &str, query: Option<&str>) -> Result<Uri, GatewayError> {
+/// Base path + `path` + `?query`.
+fn path_and_query(
+    up: &Upstream,
+    path: &str,
+    query: Option<&str>,
+) -> Result<PathAndQuery, GatewayError> {
     let mut pq =
         String::with_capacity(up.base_path.len() + path.len() + 1 + query.map_or(0, str::len));
     pq.push_str(&up.base_path);
@@ -117,8 +140,12 @@ fn upstream_uri(up: &Upstream, path: &str, query: Option<&str>) -> Result<Uri, G
         pq.push('?');
         pq.push_str(q);
     }
-    let pq = PathAndQuery::from_maybe_shared(pq)
-        .map_err(|_| GatewayError::BadRequest("path cannot be forwarded"))?;
+    PathAndQuery::from_maybe_shared(pq)
+        .map_err(|_| GatewayError::BadRequest("path cannot be forwarded"))
+}
+
+/// `scheme://authority` + `pq`.
+fn absolute_uri(up: &Upstream, pq: PathAndQuery) -> Result<Uri, GatewayError> {
     Uri::builder()
         .scheme(if up.https {
             Scheme::HTTPS
@@ -129,6 +156,19 @@ fn upstream_uri(up: &Upstream, path: &str, query: Option<&str>) -> Result<Uri, G
         .path_and_query(pq)
         .build()
         .map_err(|_| GatewayError::BadRequest("path cannot be forwarded"))
+}
+
+/// The own pool's failures: connect timeout → 504, other connect failures → 502, the
+/// rest is a protocol failure of the upstream → 502.
+fn classify_pool(err: PoolError) -> GatewayError {
+    match err {
+        PoolError::Connect(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            GatewayError::UpstreamTimeout
+        }
+        PoolError::Connect(e) => GatewayError::UpstreamConnect(e.to_string()),
+        PoolError::Http(e) if e.is_timeout() => GatewayError::UpstreamTimeout,
+        PoolError::Http(e) => GatewayError::UpstreamProtocol(error_chain(&e)),
+    }
 }
 
 /// Timeouts anywhere in the cause chain → 504; connect failures → 502; the rest is a

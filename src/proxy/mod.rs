@@ -1,6 +1,7 @@
-//! Upstream forwarding: the pooled client, header hygiene, TLS to upstreams.
+//! Upstream forwarding: the pooled clients, header hygiene, TLS to upstreams.
 
 pub mod client;
 pub mod forward;
 pub mod headers;
+pub mod pool;
 pub mod tls;

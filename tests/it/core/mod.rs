@@ -6,3 +6,4 @@ mod forwarding;
 mod reload;
 mod routing;
 mod server;
+mod upstream_pool;

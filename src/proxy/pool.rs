@@ -1,0 +1,434 @@
+//! The keep-alive pool for plain-http upstreams: HTTP/1.1 connections driven inline by
+//! the request that uses them.
+//!
+//! hyper-util's pool runs every upstream connection as its own task and hands requests,
+//! responses and body chunks to it through channels, so each proxied request costs
+//! several task wake-ups plus a hashed pool lookup. Here a connection is a plain value: a
+//! request takes one from a per-route LIFO stack, polls it itself until the response
+//! head arrives, and hands it to the response body ([`UpstreamBody`]), which keeps
+//! polling it while the body streams and puts it back once the body has been read to
+//! its end. A response abandoned half way (client gone) closes its connection.
+//!
+//! https upstreams and upgrades (websockets) keep using hyper-util (`client.rs`): TLS
+//! sessions, ALPN/h2 and upgraded IO need a connection driven by a task of its own.
+//!
+//! Idle connections are not polled while they sit in the stack; a connection the
+//! upstream closed meanwhile is noticed when it is taken (its EOF is already read) or by
+//! the reaper, which also closes connections idle longer than [`POOL_IDLE`]. A request
+//! that a stale connection refused before sending anything is sent again on the next
+//! connection (hyper hands unsent requests back). One that was sent on a connection idle
+//! for [`RETRY_IDLE`] or more, which then closed without a response (the upstream's
+//! keep-alive timeout racing the request), is sent once more on a new connection when
+//! it is idempotent and has no body (RFC 9110 §9.2.2), as nginx does.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{Builder, Connection, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpSocket, TcpStream};
+
+/// How long an idle connection is kept.
+pub const POOL_IDLE: Duration = Duration::from_secs(90);
+/// At most this many idle connections per route; more are closed after their response.
+const MAX_IDLE: usize = 512;
+/// How often the reaper looks at the idle connections.
+const REAP_EVERY: Duration = Duration::from_secs(15);
+/// A connection idle this long may meet the upstream's keep-alive timeout: its
+/// idempotent requests keep a copy of their head for one retry.
+pub const RETRY_IDLE: Duration = Duration::from_secs(1);
+
+/// Why a request could not be exchanged with the upstream.
+#[derive(Debug)]
+pub enum PoolError {
+    /// No connection could be opened (refused, unreachable, name not resolved, timeout).
+    Connect(io::Error),
+    /// The connection failed while sending the request or reading the response head.
+    Http(hyper::Error),
+}
+
+/// One route's pool. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct H1Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Host to resolve (IPv6 literals without brackets).
+    host: String,
+    port: u16,
+    connect_timeout: Duration,
+    builder: Builder,
+    idle: Mutex<Vec<Idle>>,
+    reaper: AtomicBool,
+}
+
+struct Idle {
+    conn: Conn,
+    since: Instant,
+}
+
+/// A connection: hyper's request handle and the connection future that does the IO.
+struct Conn {
+    sender: SendRequest<ReqBody>,
+    io: Connection<TokioIo<TcpStream>, ReqBody>,
+}
+
+/// A request body sent upstream: the client's, or none (a retried request's copy).
+pub enum ReqBody {
+    /// Streams from the client.
+    Client(Incoming),
+    /// No body.
+    Empty,
+}
+
+impl Body for ReqBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            ReqBody::Client(body) => Pin::new(body).poll_frame(cx),
+            ReqBody::Empty => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ReqBody::Client(body) => body.is_end_stream(),
+            ReqBody::Empty => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ReqBody::Client(body) => body.size_hint(),
+            ReqBody::Empty => SizeHint::with_exact(0),
+        }
+    }
+}
+
+impl Conn {
+    /// Polls the connection's IO once; `true` once it has ended (closed or failed).
+    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
+        Pin::new(&mut self.io).poll(cx).is_ready()
+    }
+
+    /// Whether the connection is alive and ready for a request, after letting it take
+    /// in whatever the socket holds (an EOF, a stray byte) without registering a waker.
+    fn reusable(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        !self.drive(&mut cx) && self.sender.is_ready()
+    }
+}
+
+impl H1Pool {
+    /// A pool for `authority` (`host[:port]`, port 80 by default).
+    pub fn new(authority: &http::uri::Authority, connect_timeout: Duration) -> H1Pool {
+        let host = authority.host();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        H1Pool {
+            inner: Arc::new(Inner {
+                host: host.to_owned(),
+                port: authority.port_u16().unwrap_or(80),
+                connect_timeout,
+                builder: Builder::new(),
+                idle: Mutex::new(Vec::new()),
+                reaper: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Number of idle connections (for tests and metrics).
+    pub fn idle_count(&self) -> usize {
+        self.inner.idle.lock().map_or(0, |idle| idle.len())
+    }
+
+    /// Sends `req` (origin-form URI, Host set) and returns the response head; its body
+    /// keeps the connection until it has been read.
+    pub async fn send(&self, req: Request<Incoming>) -> Result<Response<UpstreamBody>, PoolError> {
+        let mut req = req.map(ReqBody::Client);
+        let mut retried = false;
+        loop {
+            let pooled = if retried { None } else { self.inner.checkout() };
+            let (conn, copy) = match pooled {
+                Some((conn, idle_for)) => {
+                    let copy = (idle_for >= RETRY_IDLE).then(|| retry_copy(&req)).flatten();
+                    (conn, Some(copy))
+                }
+                None => (self.inner.connect().await?, None),
+            };
+            match exchange(conn, req).await {
+                Ok((resp, conn)) => {
+                    let link = conn.map(|conn| Link {
+                        conn,
+                        pool: Arc::downgrade(&self.inner),
+                    });
+                    return Ok(resp.map(|body| UpstreamBody { body, link }));
+                }
+                Err(mut failed) => {
+                    let Some(copy) = copy else {
+                        return Err(PoolError::Http(failed.error));
+                    };
+                    // A stale pooled connection refused the request before writing
+                    // any of it: send it on the next one (or a new one).
+                    if let Some(unsent) = failed.message.take() {
+                        req = unsent;
+                        continue;
+                    }
+                    match copy {
+                        Some(copy) if closed_unanswered(&failed.error) => {
+                            req = copy;
+                            retried = true;
+                        }
+                        _ => return Err(PoolError::Http(failed.error)),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A copy of an idempotent request without a body, for one retry.
+fn retry_copy(req: &Request<ReqBody>) -> Option<Request<ReqBody>> {
+    if !req.method().is_idempotent() || !req.body().is_end_stream() {
+        return None;
+    }
+    let mut copy = Request::new(ReqBody::Empty);
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    Some(copy)
+}
+
+/// The connection ended before any response: closed, reset or broken.
+fn closed_unanswered(err: &hyper::Error) -> bool {
+    if err.is_incomplete_message() {
+        return true;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            return matches!(
+                io.kind(),
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+            );
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// What a failed exchange leaves: the error, and the request when none of it was sent.
+struct Failed {
+    error: hyper::Error,
+    message: Option<Request<ReqBody>>,
+}
+
+/// Sends `req` on `conn`, polling the connection until the response head arrives.
+/// Returns the connection along with the response unless it has already ended.
+async fn exchange(
+    mut conn: Conn,
+    req: Request<ReqBody>,
+) -> Result<(Response<Incoming>, Option<Conn>), Failed> {
+    let mut response = pin!(conn.sender.try_send_request(req));
+    let mut ended = false;
+    let result = poll_fn(|cx| {
+        if !ended {
+            ended = conn.drive(cx);
+        }
+        response.as_mut().poll(cx)
+    })
+    .await;
+    match result {
+        Ok(resp) => Ok((resp, (!ended).then_some(conn))),
+        Err(mut e) => Err(Failed {
+            message: e.take_message(),
+            error: e.into_error(),
+        }),
+    }
+}
+
+impl Inner {
+    /// The most recently used idle connection that is still usable, and how long it
+    /// was idle.
+    fn checkout(&self) -> Option<(Conn, Duration)> {
+        loop {
+            let idle = self.idle.lock().ok()?.pop()?;
+            let mut conn = idle.conn;
+            let idle_for = idle.since.elapsed();
+            if idle_for < POOL_IDLE && conn.reusable() {
+                return Some((conn, idle_for));
+            }
+        }
+    }
+
+    /// Back into the stack, if it is reusable and there is room.
+    fn put(self: &Arc<Self>, mut conn: Conn) {
+        if !conn.reusable() {
+            return;
+        }
+        let Ok(mut idle) = self.idle.lock() else {
+            return;
+        };
+        if idle.len() >= MAX_IDLE {
+            return;
+        }
+        idle.push(Idle {
+            conn,
+            since: Instant::now(),
+        });
+        drop(idle);
+        if !self.reaper.swap(true, Ordering::Relaxed) {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(reap(Arc::downgrade(self)));
+            }
+        }
+    }
+
+    /// Closes idle connections that ended or outstayed [`POOL_IDLE`].
+    fn prune(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.retain_mut(|i| i.since.elapsed() < POOL_IDLE && i.conn.reusable());
+        }
+    }
+
+    /// A new connection: every resolved address in turn, the connect timeout shared
+    /// between them.
+    async fn connect(&self) -> Result<Conn, PoolError> {
+        let addrs: Vec<_> = tokio::net::lookup_host((self.host.as_str(), self.port))
+            .await
+            .map_err(PoolError::Connect)?
+            .collect();
+        let n = u32::try_from(addrs.len().max(1)).unwrap_or(u32::MAX);
+        let per_addr = self.connect_timeout / n;
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
+        for addr in addrs {
+            let socket = match addr {
+                std::net::SocketAddr::V4(_) => TcpSocket::new_v4(),
+                std::net::SocketAddr::V6(_) => TcpSocket::new_v6(),
+            }
+            .map_err(PoolError::Connect)?;
+            // Dead peers of long-idle connections are noticed by the kernel.
+            let _ = socket.set_keepalive(true);
+            let stream = match tokio::time::timeout(per_addr, socket.connect(addr)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    last = e;
+                    continue;
+                }
+                Err(_) => {
+                    last = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let (sender, io) = self
+                .builder
+                .handshake(TokioIo::new(stream))
+                .await
+                .map_err(PoolError::Http)?;
+            return Ok(Conn { sender, io });
+        }
+        Err(PoolError::Connect(last))
+    }
+}
+
+/// Runs while the pool exists (a reload that replaces the route drops it).
+async fn reap(pool: Weak<Inner>) {
+    loop {
+        tokio::time::sleep(REAP_EVERY).await;
+        match pool.upgrade() {
+            Some(pool) => pool.prune(),
+            None => return,
+        }
+    }
+}
+
+/// A response body from an upstream. For pooled connections it also drives the
+/// connection, and returns it to the pool once the body has been read to its end.
+pub struct UpstreamBody {
+    body: Incoming,
+    link: Option<Link>,
+}
+
+struct Link {
+    conn: Conn,
+    pool: Weak<Inner>,
+}
+
+impl From<Incoming> for UpstreamBody {
+    /// A body whose connection is driven elsewhere (hyper-util's pool).
+    fn from(body: Incoming) -> UpstreamBody {
+        UpstreamBody { body, link: None }
+    }
+}
+
+impl UpstreamBody {
+    fn release(&mut self) {
+        if let Some(link) = self.link.take() {
+            if let Some(pool) = link.pool.upgrade() {
+                pool.put(link.conn);
+            }
+        }
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        if let Some(link) = &mut this.link {
+            if link.conn.drive(cx) {
+                // Ended: what it read is in the body channel; it is never reused.
+                this.link = None;
+            }
+        }
+        let frame = Pin::new(&mut this.body).poll_frame(cx);
+        if let Poll::Ready(None) = frame {
+            this.release();
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for UpstreamBody {
+    fn drop(&mut self) {
+        // A body dropped at its end (hyper stops at a known length) frees its connection;
+        // one dropped before (client gone) closes it with the connection.
+        if self.body.is_end_stream() {
+            self.release();
+        }
+    }
+}

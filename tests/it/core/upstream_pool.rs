@@ -1,0 +1,295 @@
+//! The own keep-alive pool for plain-http upstreams (src/proxy/pool.rs): connections are
+//! reused across requests of every body kind, never reused when they must not be
+//! (`Connection: close`, a response abandoned half way), and a connection the upstream
+//! closed while idle never turns into a 502.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::support::client::{get, send};
+use crate::support::TestGateway;
+
+/// What the scripted upstream does with one request.
+enum Act {
+    /// Write these bytes and wait for the next request.
+    Answer(&'static [u8]),
+    /// Write these bytes, then close the connection.
+    AnswerAndClose(&'static [u8]),
+    /// Write these bytes, then keep the connection open without reading.
+    AnswerAndHold(&'static [u8]),
+    /// Close without answering.
+    Close,
+}
+
+/// A raw HTTP/1.1 upstream whose answers are scripted by (request index on its
+/// connection, request head). Counts connections, records every request head, and
+/// reports each connection's end.
+struct Scripted {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    heads: Arc<Mutex<Vec<String>>>,
+    closed: mpsc::UnboundedReceiver<()>,
+}
+
+impl Scripted {
+    async fn start(script: fn(usize, &str) -> Act) -> Scripted {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (tx, closed) = mpsc::unbounded_channel();
+        let (count, seen) = (accepted.clone(), heads.clone());
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let (seen, tx) = (seen.clone(), tx.clone());
+                tokio::spawn(async move {
+                    serve(s, script, seen).await;
+                    let _ = tx.send(());
+                });
+            }
+        });
+        Scripted {
+            addr,
+            accepted,
+            heads,
+            closed,
+        }
+    }
+
+    fn connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().expect("heads").clone()
+    }
+
+    async fn wait_closed(&mut self) {
+        tokio::time::timeout(Duration::from_secs(10), self.closed.recv())
+            .await
+            .expect("an upstream connection ends")
+            .expect("upstream alive");
+    }
+}
+
+/// Reads requests (head + Content-Length body) and acts on each.
+async fn serve(mut s: TcpStream, script: fn(usize, &str) -> Act, seen: Arc<Mutex<Vec<String>>>) {
+    let mut buf = Vec::new();
+    for index in 0.. {
+        let head = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                let len = content_length(&head);
+                while buf.len() < end + 4 + len {
+                    if read_more(&mut s, &mut buf).await == 0 {
+                        return;
+                    }
+                }
+                buf.drain(..end + 4 + len);
+                break head;
+            }
+            if read_more(&mut s, &mut buf).await == 0 {
+                return;
+            }
+        };
+        seen.lock().expect("heads").push(head.clone());
+        match script(index, &head) {
+            Act::Answer(bytes) => {
+                if s.write_all(bytes).await.is_err() {
+                    return;
+                }
+            }
+            Act::AnswerAndClose(bytes) => {
+                let _ = s.write_all(bytes).await;
+                return;
+            }
+            Act::AnswerAndHold(bytes) => {
+                let _ = s.write_all(bytes).await;
+                // Until the gateway closes its side.
+                let mut sink = [0u8; 1024];
+                while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+                return;
+            }
+            Act::Close => return,
+        }
+    }
+}
+
+async fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>) -> usize {
+    let mut chunk = [0u8; 4096];
+    let n = s.read(&mut chunk).await.unwrap_or(0);
+    buf.extend_from_slice(&chunk[..n]);
+    n
+}
+
+fn content_length(head: &str) -> usize {
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn gateway_to(up: SocketAddr) -> TestGateway {
+    TestGateway::start(&format!(
+        "routes:\n  - name: app\n    match: {{ path_prefix: \"/\" }}\n    upstream: \"http://{up}\"\n    auth: none\n"
+    ))
+    .await
+}
+
+const HELLO: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
+
+#[tokio::test]
+async fn one_upstream_connection_serves_every_kind_of_response_in_turn() {
+    let up = Scripted::start(|_, head| {
+        if head.starts_with("HEAD ") {
+            return Act::Answer(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n");
+        }
+        let line = head.lines().next().unwrap_or_default();
+        Act::Answer(match line.split(' ').nth(1).unwrap_or_default() {
+            "/chunked" => b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+            "/empty" => b"HTTP/1.1 204 No Content\r\n\r\n",
+            "/zero" => b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+            "/not-modified" => b"HTTP/1.1 304 Not Modified\r\netag: \"x\"\r\n\r\n",
+            _ => HELLO,
+        })
+    })
+    .await;
+    let gw = gateway_to(up.addr).await;
+    let steps: [(&str, &str, u16, &str); 7] = [
+        ("GET", "/cl?q=1", 200, "hello"),
+        ("GET", "/chunked", 200, "abcde"),
+        ("HEAD", "/cl", 200, ""),
+        ("GET", "/empty", 204, ""),
+        ("GET", "/zero", 200, ""),
+        ("GET", "/not-modified", 304, ""),
+        ("POST", "/cl", 200, "hello"),
+    ];
+    for (method, path, status, expected) in steps {
+        let body = if method == "POST" { Bytes::from_static(b"ping") } else { Bytes::new() };
+        let r = send(method, &format!("{}{path}", gw.url), &[], body).await;
+        assert_eq!(r.status.as_u16(), status, "{method} {path}");
+        assert_eq!(r.text(), expected, "{method} {path}");
+    }
+    assert_eq!(up.connections(), 1, "every request on one kept-alive connection");
+    let heads = up.heads();
+    assert_eq!(heads.len(), 7);
+    // Origin-form request target, the upstream's own Host.
+    assert!(heads[0].starts_with("GET /cl?q=1 HTTP/1.1\r\n"), "{}", heads[0]);
+    let host = format!("host: {}", up.addr);
+    assert!(heads.iter().all(|h| h.to_ascii_lowercase().contains(&host)), "{heads:?}");
+}
+
+#[tokio::test]
+async fn an_upstream_closing_idle_connections_never_causes_a_502() {
+    // Closes after every answer, without saying so (no `Connection: close`).
+    let mut up = Scripted::start(|_, _| Act::AnswerAndClose(HELLO)).await;
+    let gw = gateway_to(up.addr).await;
+    for round in 1..=3 {
+        let r = get(&format!("{}/a", gw.url), &[]).await;
+        assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "hello"), "round {round}");
+        up.wait_closed().await;
+    }
+    assert_eq!(up.connections(), 3);
+}
+
+#[tokio::test]
+async fn a_connection_close_answer_is_never_reused() {
+    // The upstream announces the close but keeps its socket open: the gateway must not
+    // send another request on it.
+    let up = Scripted::start(|_, _| {
+        Act::AnswerAndHold(b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello")
+    })
+    .await;
+    let gw = gateway_to(up.addr).await;
+    for _ in 0..3 {
+        let r = get(&format!("{}/a", gw.url), &[]).await;
+        assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "hello"));
+    }
+    assert_eq!(up.connections(), 3);
+}
+
+#[tokio::test]
+async fn a_response_abandoned_half_way_closes_its_upstream_connection() {
+    let mut up = Scripted::start(|_, head| {
+        if head.starts_with("GET /slow ") {
+            // Promises 100 bytes, sends 10, then waits.
+            Act::AnswerAndHold(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789")
+        } else {
+            Act::Answer(HELLO)
+        }
+    })
+    .await;
+    let gw = gateway_to(up.addr).await;
+    let mut client = TcpStream::connect(gw.running.addr).await.expect("connect");
+    client
+        .write_all(b"GET /slow HTTP/1.1\r\nhost: app\r\n\r\n")
+        .await
+        .expect("write");
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"0123456789") {
+        let mut chunk = [0u8; 1024];
+        let n = client.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "gateway closed early: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    drop(client);
+    // The half-read upstream connection is closed, not pooled...
+    up.wait_closed().await;
+    // ...so the next request gets its own connection and a clean answer.
+    let r = get(&format!("{}/next", gw.url), &[]).await;
+    assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "hello"));
+    assert_eq!(up.connections(), 2);
+}
+
+#[tokio::test]
+async fn an_idempotent_request_meeting_a_keep_alive_timeout_is_sent_again() {
+    // Every connection answers its first request and closes on the second one without
+    // answering: what a request racing the upstream's keep-alive timeout sees.
+    let up = Scripted::start(|index, _| if index == 0 { Act::Answer(HELLO) } else { Act::Close })
+        .await;
+    let gw = gateway_to(up.addr).await;
+    let first = get(&format!("{}/a", gw.url), &[]).await;
+    assert_eq!(first.status.as_u16(), 200);
+    // Past the idle time from which a pooled connection's requests keep a copy for a
+    // retry (pool::RETRY_IDLE, 1 s).
+    tokio::time::sleep(portcullis::proxy::pool::RETRY_IDLE + Duration::from_millis(100)).await;
+    let retried = get(&format!("{}/b", gw.url), &[]).await;
+    assert_eq!((retried.status.as_u16(), retried.text().as_str()), (200, "hello"));
+    assert_eq!(up.connections(), 2, "sent once more on a new connection");
+    let heads = up.heads();
+    assert_eq!(heads.len(), 3);
+    assert!(heads[1].starts_with("GET /b ") && heads[2].starts_with("GET /b "), "{heads:?}");
+
+    // A request with a body is not repeated: the upstream may have acted on it.
+    tokio::time::sleep(portcullis::proxy::pool::RETRY_IDLE + Duration::from_millis(100)).await;
+    let post = send("POST", &format!("{}/c", gw.url), &[], Bytes::from_static(b"x")).await;
+    assert_eq!(post.status.as_u16(), 502);
+    assert_eq!(up.connections(), 2);
+}
+
+#[tokio::test]
+async fn an_upstream_sending_more_than_it_announced_is_never_reused() {
+    // A body longer than its Content-Length, shaped like a second response: reusing the
+    // connection would hand "forged" to the next client (response desync).
+    let up = Scripted::start(|_, _| {
+        Act::Answer(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged",
+        )
+    })
+    .await;
+    let gw = gateway_to(up.addr).await;
+    for _ in 0..3 {
+        let r = get(&format!("{}/a", gw.url), &[]).await;
+        assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "hello"));
+    }
+    assert_eq!(up.connections(), 3);
+}
