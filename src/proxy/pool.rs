@@ -26,16 +26,22 @@ use std::io;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{Builder, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpSocket, TcpStream};
+
+mod body;
+#[cfg(test)]
+mod tests;
+
+use body::Link;
+pub use body::{ReqBody, UpstreamBody};
 
 /// How long an idle connection is kept.
 pub const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -73,7 +79,8 @@ struct Inner {
 }
 
 struct Idle {
-    conn: Conn,
+    /// Boxed: a connection is a few hundred bytes and moves with every request.
+    conn: Box<Conn>,
     since: Instant,
 }
 
@@ -81,43 +88,6 @@ struct Idle {
 struct Conn {
     sender: SendRequest<ReqBody>,
     io: Connection<TokioIo<TcpStream>, ReqBody>,
-}
-
-/// A request body sent upstream: the client's, or none (a retried request's copy).
-pub enum ReqBody {
-    /// Streams from the client.
-    Client(Incoming),
-    /// No body.
-    Empty,
-}
-
-impl Body for ReqBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match self.get_mut() {
-            ReqBody::Client(body) => Pin::new(body).poll_frame(cx),
-            ReqBody::Empty => Poll::Ready(None),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            ReqBody::Client(body) => body.is_end_stream(),
-            ReqBody::Empty => true,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            ReqBody::Client(body) => body.size_hint(),
-            ReqBody::Empty => SizeHint::with_exact(0),
-        }
-    }
 }
 
 impl Conn {
@@ -152,11 +122,6 @@ impl H1Pool {
                 reaper: AtomicBool::new(false),
             }),
         }
-    }
-
-    /// Number of idle connections (for tests and metrics).
-    pub fn idle_count(&self) -> usize {
-        self.inner.idle.lock().map_or(0, |idle| idle.len())
     }
 
     /// Sends `req` (origin-form URI, Host set) and returns the response head; its body
@@ -246,9 +211,9 @@ struct Failed {
 /// Sends `req` on `conn`, polling the connection until the response head arrives.
 /// Returns the connection along with the response unless it has already ended.
 async fn exchange(
-    mut conn: Conn,
+    mut conn: Box<Conn>,
     req: Request<ReqBody>,
-) -> Result<(Response<Incoming>, Option<Conn>), Failed> {
+) -> Result<(Response<Incoming>, Option<Box<Conn>>), Failed> {
     let mut response = pin!(conn.sender.try_send_request(req));
     let mut ended = false;
     let result = poll_fn(|cx| {
@@ -270,7 +235,7 @@ async fn exchange(
 impl Inner {
     /// The most recently used idle connection that is still usable, and how long it
     /// was idle.
-    fn checkout(&self) -> Option<(Conn, Duration)> {
+    fn checkout(&self) -> Option<(Box<Conn>, Duration)> {
         loop {
             let idle = self.idle.lock().ok()?.pop()?;
             let mut conn = idle.conn;
@@ -282,7 +247,7 @@ impl Inner {
     }
 
     /// Back into the stack, if it is reusable and there is room.
-    fn put(self: &Arc<Self>, mut conn: Conn) {
+    fn put(self: &Arc<Self>, mut conn: Box<Conn>) {
         if !conn.reusable() {
             return;
         }
@@ -304,16 +269,16 @@ impl Inner {
         }
     }
 
-    /// Closes idle connections that ended or outstayed [`POOL_IDLE`].
-    fn prune(&self) {
+    /// Closes idle connections that ended or, at `now`, outstayed [`POOL_IDLE`].
+    fn prune(&self, now: Instant) {
         if let Ok(mut idle) = self.idle.lock() {
-            idle.retain_mut(|i| i.since.elapsed() < POOL_IDLE && i.conn.reusable());
+            idle.retain_mut(|i| now.duration_since(i.since) < POOL_IDLE && i.conn.reusable());
         }
     }
 
     /// A new connection: every resolved address in turn, the connect timeout shared
     /// between them.
-    async fn connect(&self) -> Result<Conn, PoolError> {
+    async fn connect(&self) -> Result<Box<Conn>, PoolError> {
         let addrs: Vec<_> = tokio::net::lookup_host((self.host.as_str(), self.port))
             .await
             .map_err(PoolError::Connect)?
@@ -346,7 +311,7 @@ impl Inner {
                 .handshake(TokioIo::new(stream))
                 .await
                 .map_err(PoolError::Http)?;
-            return Ok(Conn { sender, io });
+            return Ok(Box::new(Conn { sender, io }));
         }
         Err(PoolError::Connect(last))
     }
@@ -357,78 +322,8 @@ async fn reap(pool: Weak<Inner>) {
     loop {
         tokio::time::sleep(REAP_EVERY).await;
         match pool.upgrade() {
-            Some(pool) => pool.prune(),
+            Some(pool) => pool.prune(Instant::now()),
             None => return,
-        }
-    }
-}
-
-/// A response body from an upstream. For pooled connections it also drives the
-/// connection, and returns it to the pool once the body has been read to its end.
-pub struct UpstreamBody {
-    body: Incoming,
-    link: Option<Link>,
-}
-
-struct Link {
-    conn: Conn,
-    pool: Weak<Inner>,
-}
-
-impl From<Incoming> for UpstreamBody {
-    /// A body whose connection is driven elsewhere (hyper-util's pool).
-    fn from(body: Incoming) -> UpstreamBody {
-        UpstreamBody { body, link: None }
-    }
-}
-
-impl UpstreamBody {
-    fn release(&mut self) {
-        if let Some(link) = self.link.take() {
-            if let Some(pool) = link.pool.upgrade() {
-                pool.put(link.conn);
-            }
-        }
-    }
-}
-
-impl Body for UpstreamBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = &mut *self;
-        if let Some(link) = &mut this.link {
-            if link.conn.drive(cx) {
-                // Ended: what it read is in the body channel; it is never reused.
-                this.link = None;
-            }
-        }
-        let frame = Pin::new(&mut this.body).poll_frame(cx);
-        if let Poll::Ready(None) = frame {
-            this.release();
-        }
-        frame
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
-
-impl Drop for UpstreamBody {
-    fn drop(&mut self) {
-        // A body dropped at its end (hyper stops at a known length) frees its connection;
-        // one dropped before (client gone) closes it with the connection.
-        if self.body.is_end_stream() {
-            self.release();
         }
     }
 }

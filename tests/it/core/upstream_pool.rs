@@ -174,18 +174,33 @@ async fn one_upstream_connection_serves_every_kind_of_response_in_turn() {
         ("POST", "/cl", 200, "hello"),
     ];
     for (method, path, status, expected) in steps {
-        let body = if method == "POST" { Bytes::from_static(b"ping") } else { Bytes::new() };
+        let body = if method == "POST" {
+            Bytes::from_static(b"ping")
+        } else {
+            Bytes::new()
+        };
         let r = send(method, &format!("{}{path}", gw.url), &[], body).await;
         assert_eq!(r.status.as_u16(), status, "{method} {path}");
         assert_eq!(r.text(), expected, "{method} {path}");
     }
-    assert_eq!(up.connections(), 1, "every request on one kept-alive connection");
+    assert_eq!(
+        up.connections(),
+        1,
+        "every request on one kept-alive connection"
+    );
     let heads = up.heads();
     assert_eq!(heads.len(), 7);
     // Origin-form request target, the upstream's own Host.
-    assert!(heads[0].starts_with("GET /cl?q=1 HTTP/1.1\r\n"), "{}", heads[0]);
+    assert!(
+        heads[0].starts_with("GET /cl?q=1 HTTP/1.1\r\n"),
+        "{}",
+        heads[0]
+    );
     let host = format!("host: {}", up.addr);
-    assert!(heads.iter().all(|h| h.to_ascii_lowercase().contains(&host)), "{heads:?}");
+    assert!(
+        heads.iter().all(|h| h.to_ascii_lowercase().contains(&host)),
+        "{heads:?}"
+    );
 }
 
 #[tokio::test]
@@ -195,7 +210,11 @@ async fn an_upstream_closing_idle_connections_never_causes_a_502() {
     let gw = gateway_to(up.addr).await;
     for round in 1..=3 {
         let r = get(&format!("{}/a", gw.url), &[]).await;
-        assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "hello"), "round {round}");
+        assert_eq!(
+            (r.status.as_u16(), r.text().as_str()),
+            (200, "hello"),
+            "round {round}"
+        );
         up.wait_closed().await;
     }
     assert_eq!(up.connections(), 3);
@@ -206,7 +225,9 @@ async fn a_connection_close_answer_is_never_reused() {
     // The upstream announces the close but keeps its socket open: the gateway must not
     // send another request on it.
     let up = Scripted::start(|_, _| {
-        Act::AnswerAndHold(b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello")
+        Act::AnswerAndHold(
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello",
+        )
     })
     .await;
     let gw = gateway_to(up.addr).await;
@@ -238,7 +259,11 @@ async fn a_response_abandoned_half_way_closes_its_upstream_connection() {
     while !seen.ends_with(b"0123456789") {
         let mut chunk = [0u8; 1024];
         let n = client.read(&mut chunk).await.expect("read");
-        assert!(n > 0, "gateway closed early: {}", String::from_utf8_lossy(&seen));
+        assert!(
+            n > 0,
+            "gateway closed early: {}",
+            String::from_utf8_lossy(&seen)
+        );
         seen.extend_from_slice(&chunk[..n]);
     }
     drop(client);
@@ -254,8 +279,14 @@ async fn a_response_abandoned_half_way_closes_its_upstream_connection() {
 async fn an_idempotent_request_meeting_a_keep_alive_timeout_is_sent_again() {
     // Every connection answers its first request and closes on the second one without
     // answering: what a request racing the upstream's keep-alive timeout sees.
-    let up = Scripted::start(|index, _| if index == 0 { Act::Answer(HELLO) } else { Act::Close })
-        .await;
+    let up = Scripted::start(|index, _| {
+        if index == 0 {
+            Act::Answer(HELLO)
+        } else {
+            Act::Close
+        }
+    })
+    .await;
     let gw = gateway_to(up.addr).await;
     let first = get(&format!("{}/a", gw.url), &[]).await;
     assert_eq!(first.status.as_u16(), 200);
@@ -263,15 +294,27 @@ async fn an_idempotent_request_meeting_a_keep_alive_timeout_is_sent_again() {
     // retry (pool::RETRY_IDLE, 1 s).
     tokio::time::sleep(portcullis::proxy::pool::RETRY_IDLE + Duration::from_millis(100)).await;
     let retried = get(&format!("{}/b", gw.url), &[]).await;
-    assert_eq!((retried.status.as_u16(), retried.text().as_str()), (200, "hello"));
+    assert_eq!(
+        (retried.status.as_u16(), retried.text().as_str()),
+        (200, "hello")
+    );
     assert_eq!(up.connections(), 2, "sent once more on a new connection");
     let heads = up.heads();
     assert_eq!(heads.len(), 3);
-    assert!(heads[1].starts_with("GET /b ") && heads[2].starts_with("GET /b "), "{heads:?}");
+    assert!(
+        heads[1].starts_with("GET /b ") && heads[2].starts_with("GET /b "),
+        "{heads:?}"
+    );
 
     // A request with a body is not repeated: the upstream may have acted on it.
     tokio::time::sleep(portcullis::proxy::pool::RETRY_IDLE + Duration::from_millis(100)).await;
-    let post = send("POST", &format!("{}/c", gw.url), &[], Bytes::from_static(b"x")).await;
+    let post = send(
+        "POST",
+        &format!("{}/c", gw.url),
+        &[],
+        Bytes::from_static(b"x"),
+    )
+    .await;
     assert_eq!(post.status.as_u16(), 502);
     assert_eq!(up.connections(), 2);
 }

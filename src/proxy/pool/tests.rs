@@ -1,0 +1,111 @@
+//! The pool's bookkeeping on real sockets: what goes back into the stack, and what the
+//! reaper closes. Request/response behaviour is tested through the gateway
+//! (tests/it/core/upstream_pool.rs).
+
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use super::{H1Pool, POOL_IDLE};
+
+/// An upstream that accepts connections and closes each one when its `close` fires.
+async fn holding_upstream() -> (
+    http::uri::Authority,
+    tokio::sync::mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (close, closed) = oneshot::channel::<()>();
+            let _ = tx.send(close);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 64];
+                tokio::select! {
+                    _ = closed => {}
+                    _ = s.read(&mut buf) => {}
+                }
+            });
+        }
+    });
+    (addr.to_string().parse().expect("authority"), rx)
+}
+
+fn idle_count(pool: &H1Pool) -> usize {
+    pool.inner.idle.lock().map_or(0, |idle| idle.len())
+}
+
+#[tokio::test]
+async fn connections_idle_past_pool_idle_are_closed_by_the_reaper() {
+    let (authority, _closers) = holding_upstream().await;
+    let pool = H1Pool::new(&authority, Duration::from_secs(5));
+    for _ in 0..2 {
+        let conn = pool.inner.connect().await.expect("connects");
+        pool.inner.put(conn);
+    }
+    assert_eq!(idle_count(&pool), 2, "fresh connections are kept");
+    pool.inner.prune(Instant::now());
+    assert_eq!(idle_count(&pool), 2, "not yet idle for long");
+    pool.inner.prune(Instant::now() + POOL_IDLE);
+    assert_eq!(idle_count(&pool), 0);
+}
+
+#[tokio::test]
+async fn a_connection_the_upstream_closed_leaves_the_pool() {
+    let (authority, mut closers) = holding_upstream().await;
+    let pool = H1Pool::new(&authority, Duration::from_secs(5));
+    let conn = pool.inner.connect().await.expect("connects");
+    pool.inner.put(conn);
+    assert_eq!(idle_count(&pool), 1);
+    let close = closers.recv().await.expect("accepted");
+    let _ = close.send(());
+    // The EOF reaches the connection through the runtime's IO driver; look again until
+    // it has (bounded).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while idle_count(&pool) > 0 {
+        assert!(Instant::now() < deadline, "closed connection still pooled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        pool.inner.prune(Instant::now());
+    }
+    assert!(pool.inner.checkout().is_none());
+}
+
+#[tokio::test]
+async fn a_refused_connect_is_a_connect_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let authority: http::uri::Authority = listener
+        .local_addr()
+        .expect("addr")
+        .to_string()
+        .parse()
+        .expect("authority");
+    drop(listener);
+    let pool = H1Pool::new(&authority, Duration::from_secs(5));
+    match pool.inner.connect().await {
+        Err(super::PoolError::Connect(e)) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused)
+        }
+        Err(e) => panic!("unexpected error {e:?}"),
+        Ok(_) => panic!("connected to a closed port"),
+    }
+}
+
+#[test]
+fn ipv6_literals_are_resolved_without_brackets() {
+    let pool = H1Pool::new(
+        &"[::1]:8080".parse().expect("authority"),
+        Duration::from_secs(1),
+    );
+    assert_eq!((pool.inner.host.as_str(), pool.inner.port), ("::1", 8080));
+    let pool = H1Pool::new(
+        &"example.org".parse().expect("authority"),
+        Duration::from_secs(1),
+    );
+    assert_eq!(
+        (pool.inner.host.as_str(), pool.inner.port),
+        ("example.org", 80)
+    );
+}
