@@ -41,8 +41,11 @@ pub const X_AUTH_GROUPS: HeaderName = HeaderName::from_static("x-auth-groups");
 /// `X-Auth-Subject`: default identity header (`sub`).
 pub const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
 
+/// How many names [`HOP_BY_HOP`] holds.
+pub const HOP_BY_HOP_COUNT: usize = 9;
+
 /// Hop-by-hop headers (RFC 9110 §7.6.1 plus de-facto ones); never forwarded either way.
-pub const HOP_BY_HOP: [HeaderName; 9] = [
+pub static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
     CONNECTION,
     KEEP_ALIVE,
     PROXY_CONNECTION,
@@ -90,25 +93,36 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
 ///
 /// `Host` is never removed this way: it is end-to-end and `preserve_host` needs it.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names present (usually a handful), removing only those that
-    // are hop-by-hop, instead of a hashed removal per candidate name.
-    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
-        return;
-    }
-    let mut doomed: Vec<HeaderName> = Vec::new();
-    let connection = headers.get_all(CONNECTION);
+    // One pass over the names present (usually a handful) notes which hop-by-hop names
+    // occur; no allocation unless `Connection` lists a name beyond those (rare).
+    let mut present = [false; HOP_BY_HOP_COUNT];
     for key in headers.keys() {
-        let listed = || {
-            connection
-                .iter()
-                .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(key.as_str().as_bytes()))
-        };
-        if HOP_BY_HOP.contains(key) || (*key != HOST && listed()) {
-            doomed.push(key.clone());
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == key) {
+            present[i] = true;
         }
     }
-    for name in doomed {
+    if !present.contains(&true) {
+        return;
+    }
+    let mut listed: Vec<HeaderName> = Vec::new();
+    for token in connection_tokens(headers) {
+        let known = token.eq_ignore_ascii_case(b"close")
+            || HOP_BY_HOP
+                .iter()
+                .any(|h| token.eq_ignore_ascii_case(h.as_str().as_bytes()));
+        if known {
+            continue;
+        }
+        if let Ok(name) = HeaderName::from_bytes(token) {
+            if name != HOST {
+                listed.push(name);
+            }
+        }
+    }
+    for (name, _) in HOP_BY_HOP.iter().zip(present).filter(|(_, p)| *p) {
+        headers.remove(name);
+    }
+    for name in listed {
         headers.remove(name);
     }
 }
