@@ -88,6 +88,23 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
         .filter(|t| !t.is_empty())
 }
 
+/// The position of a (lower-case) header name in [`HOP_BY_HOP`]: a `match` on the name
+/// (dispatched on its length) instead of comparing it with each of the nine.
+fn hop_by_hop_index(name: &str) -> Option<usize> {
+    Some(match name {
+        "connection" => 0,
+        "keep-alive" => 1,
+        "proxy-connection" => 2,
+        "proxy-authenticate" => 3,
+        "proxy-authorization" => 4,
+        "te" => 5,
+        "trailer" => 6,
+        "transfer-encoding" => 7,
+        "upgrade" => 8,
+        _ => return None,
+    })
+}
+
 /// Removes hop-by-hop headers and every header named in `Connection` (case-insensitive;
 /// invalid names ignored). Use on requests before anything is added, and on responses.
 ///
@@ -96,12 +113,14 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // One pass over the names present (usually a handful) notes which hop-by-hop names
     // occur; no allocation unless `Connection` lists a name beyond those (rare).
     let mut present = [false; HOP_BY_HOP_COUNT];
+    let mut any = false;
     for key in headers.keys() {
-        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == key) {
+        if let Some(i) = hop_by_hop_index(key.as_str()) {
             present[i] = true;
+            any = true;
         }
     }
-    if !present.contains(&true) {
+    if !any {
         return;
     }
     let mut listed: Vec<HeaderName> = Vec::new();

@@ -300,3 +300,12 @@ fn ipv4_is_written_like_display() {
         assert_eq!(&buf[..n], ip.as_bytes());
     }
 }
+
+#[test]
+fn hop_by_hop_index_matches_the_list() {
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        assert_eq!(hop_by_hop_index(name.as_str()), Some(i), "{name}");
+    }
+    assert_eq!(hop_by_hop_index("content-length"), None);
+    assert_eq!(hop_by_hop_index("Connection"), None, "names are lower-case");
+}
