@@ -336,3 +336,17 @@ async fn an_upstream_sending_more_than_it_announced_is_never_reused() {
     }
     assert_eq!(up.connections(), 3);
 }
+
+#[tokio::test]
+async fn a_close_delimited_body_arrives_whole_and_its_connection_is_not_reused() {
+    // No Content-Length, no chunking: the body ends when the upstream closes.
+    let mut up =
+        Scripted::start(|_, _| Act::AnswerAndClose(b"HTTP/1.1 200 OK\r\n\r\nuntil the end")).await;
+    let gw = gateway_to(up.addr).await;
+    for _ in 0..2 {
+        let r = get(&format!("{}/a", gw.url), &[]).await;
+        assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "until the end"));
+        up.wait_closed().await;
+    }
+    assert_eq!(up.connections(), 2);
+}
