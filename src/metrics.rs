@@ -22,6 +22,10 @@ pub struct Metrics {
     pub latency: HistogramVec,
     /// Upstream failures by route and kind (`connect`, `timeout`, `protocol`).
     pub upstream_errors: IntCounterVec,
+    /// Upstream connections opened by the plain-http pool, by route.
+    pub upstream_connections: IntCounterVec,
+    /// Requests sent again after a pooled upstream connection turned out stale, by route.
+    pub upstream_retries: IntCounterVec,
     /// Requests currently being served.
     pub in_flight: IntGauge,
     /// Open client connections.
@@ -80,6 +84,20 @@ impl Metrics {
             ),
             &["route", "kind"],
         )?;
+        let upstream_connections = IntCounterVec::new(
+            Opts::new(
+                "upstream_connections_opened_total",
+                "Upstream connections opened by the keep-alive pool (plain-http upstreams)",
+            ),
+            &["route"],
+        )?;
+        let upstream_retries = IntCounterVec::new(
+            Opts::new(
+                "upstream_retries_total",
+                "Requests sent again after a pooled upstream connection turned out stale",
+            ),
+            &["route"],
+        )?;
         let in_flight = IntGauge::new("requests_in_flight", "Requests being served")?;
         let connections_open = IntGauge::new("connections_open", "Open client connections")?;
         let connections_idle = IntGauge::new(
@@ -131,6 +149,8 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(upstream_errors.clone()))?;
+        registry.register(Box::new(upstream_connections.clone()))?;
+        registry.register(Box::new(upstream_retries.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(connections_open.clone()))?;
         registry.register(Box::new(connections_idle.clone()))?;
@@ -147,6 +167,8 @@ impl Metrics {
             requests,
             latency,
             upstream_errors,
+            upstream_connections,
+            upstream_retries,
             in_flight,
             connections_open,
             connections_idle,
@@ -165,6 +187,14 @@ impl Metrics {
         RouteMetrics {
             by_class: STATUS_CLASSES.map(|c| self.requests.with_label_values(&[route, c])),
             latency: self.latency.with_label_values(&[route]),
+        }
+    }
+
+    /// The upstream pool counters of one route.
+    pub fn pool(&self, route: &str) -> crate::proxy::pool::PoolMetrics {
+        crate::proxy::pool::PoolMetrics {
+            opened: self.upstream_connections.with_label_values(&[route]),
+            retried: self.upstream_retries.with_label_values(&[route]),
         }
     }
 

@@ -140,10 +140,12 @@ impl Runtime {
             });
             let client = match reused {
                 Some(c) => c,
-                None => client::build(rc).map_err(|source| BuildError::UpstreamTls {
-                    index,
-                    name: rc.name.clone(),
-                    source,
+                None => client::build(rc, metrics.pool(&rc.name)).map_err(|source| {
+                    BuildError::UpstreamTls {
+                        index,
+                        name: rc.name.clone(),
+                        source,
+                    }
                 })?,
             };
             let identity = IdentityHeaders::compile(&rc.identity_headers).map_err(|reason| {

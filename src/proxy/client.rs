@@ -12,7 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::pool::{H1Pool, POOL_IDLE};
+use super::pool::{H1Pool, PoolMetrics, POOL_IDLE};
 use super::tls::{client_config, TlsError};
 use crate::config::RouteConfig;
 
@@ -32,7 +32,7 @@ pub struct UpstreamClient {
 
 /// Builds the pooled client for `route` (TLS files are read now, so errors surface at
 /// load/reload time instead of on the first request).
-pub fn build(route: &RouteConfig) -> Result<UpstreamClient, TlsError> {
+pub fn build(route: &RouteConfig, metrics: PoolMetrics) -> Result<UpstreamClient, TlsError> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -58,7 +58,7 @@ pub fn build(route: &RouteConfig) -> Result<UpstreamClient, TlsError> {
         .set_host(false)
         .build(connector);
     let pool = (!route.upstream.https)
-        .then(|| H1Pool::new(&route.upstream.authority, route.timeouts.connect));
+        .then(|| H1Pool::new(&route.upstream.authority, route.timeouts.connect, metrics));
     let host_header = HeaderValue::from_str(route.upstream.authority.as_str())
         .map_err(|e| TlsError::Config(format!("upstream authority is not a Host value: {e}")))?;
     Ok(UpstreamClient {

@@ -62,6 +62,15 @@ pub enum PoolError {
     Http(hyper::Error),
 }
 
+/// The counters a pool reports to (one route's series).
+#[derive(Clone)]
+pub struct PoolMetrics {
+    /// Connections opened.
+    pub opened: prometheus::IntCounter,
+    /// Requests sent again after a pooled connection turned out stale.
+    pub retried: prometheus::IntCounter,
+}
+
 /// One route's pool. Cheap to clone (shared).
 #[derive(Clone)]
 pub struct H1Pool {
@@ -76,6 +85,7 @@ struct Inner {
     builder: Builder,
     idle: Mutex<Vec<Idle>>,
     reaper: AtomicBool,
+    metrics: PoolMetrics,
 }
 
 struct Idle {
@@ -106,7 +116,11 @@ impl Conn {
 
 impl H1Pool {
     /// A pool for `authority` (`host[:port]`, port 80 by default).
-    pub fn new(authority: &http::uri::Authority, connect_timeout: Duration) -> H1Pool {
+    pub fn new(
+        authority: &http::uri::Authority,
+        connect_timeout: Duration,
+        metrics: PoolMetrics,
+    ) -> H1Pool {
         let host = authority.host();
         let host = host
             .strip_prefix('[')
@@ -120,6 +134,7 @@ impl H1Pool {
                 builder: Builder::new(),
                 idle: Mutex::new(Vec::new()),
                 reaper: AtomicBool::new(false),
+                metrics,
             }),
         }
     }
@@ -153,11 +168,13 @@ impl H1Pool {
                     // A stale pooled connection refused the request before writing
                     // any of it: send it on the next one (or a new one).
                     if let Some(unsent) = failed.message.take() {
+                        self.inner.metrics.retried.inc();
                         req = unsent;
                         continue;
                     }
                     match copy {
                         Some(copy) if closed_unanswered(&failed.error) => {
+                            self.inner.metrics.retried.inc();
                             req = copy;
                             retried = true;
                         }
@@ -311,6 +328,7 @@ impl Inner {
                 .handshake(TokioIo::new(stream))
                 .await
                 .map_err(PoolError::Http)?;
+            self.metrics.opened.inc();
             return Ok(Box::new(Conn { sender, io }));
         }
         Err(PoolError::Connect(last))

@@ -8,7 +8,14 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use super::{H1Pool, POOL_IDLE};
+use super::{H1Pool, PoolMetrics, POOL_IDLE};
+
+fn metrics() -> PoolMetrics {
+    PoolMetrics {
+        opened: prometheus::IntCounter::new("opened", "test").unwrap(),
+        retried: prometheus::IntCounter::new("retried", "test").unwrap(),
+    }
+}
 
 /// An upstream that accepts connections and closes each one when its `close` fires.
 async fn holding_upstream() -> (
@@ -41,7 +48,7 @@ fn idle_count(pool: &H1Pool) -> usize {
 #[tokio::test]
 async fn connections_idle_past_pool_idle_are_closed_by_the_reaper() {
     let (authority, _closers) = holding_upstream().await;
-    let pool = H1Pool::new(&authority, Duration::from_secs(5));
+    let pool = H1Pool::new(&authority, Duration::from_secs(5), metrics());
     for _ in 0..2 {
         let conn = pool.inner.connect().await.expect("connects");
         pool.inner.put(conn);
@@ -56,7 +63,7 @@ async fn connections_idle_past_pool_idle_are_closed_by_the_reaper() {
 #[tokio::test]
 async fn a_connection_the_upstream_closed_leaves_the_pool() {
     let (authority, mut closers) = holding_upstream().await;
-    let pool = H1Pool::new(&authority, Duration::from_secs(5));
+    let pool = H1Pool::new(&authority, Duration::from_secs(5), metrics());
     let conn = pool.inner.connect().await.expect("connects");
     pool.inner.put(conn);
     assert_eq!(idle_count(&pool), 1);
@@ -83,7 +90,7 @@ async fn a_refused_connect_is_a_connect_error() {
         .parse()
         .expect("authority");
     drop(listener);
-    let pool = H1Pool::new(&authority, Duration::from_secs(5));
+    let pool = H1Pool::new(&authority, Duration::from_secs(5), metrics());
     match pool.inner.connect().await {
         Err(super::PoolError::Connect(e)) => {
             assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused)
@@ -98,11 +105,13 @@ fn ipv6_literals_are_resolved_without_brackets() {
     let pool = H1Pool::new(
         &"[::1]:8080".parse().expect("authority"),
         Duration::from_secs(1),
+        metrics(),
     );
     assert_eq!((pool.inner.host.as_str(), pool.inner.port), ("::1", 8080));
     let pool = H1Pool::new(
         &"example.org".parse().expect("authority"),
         Duration::from_secs(1),
+        metrics(),
     );
     assert_eq!(
         (pool.inner.host.as_str(), pool.inner.port),

@@ -299,6 +299,10 @@ async fn an_idempotent_request_meeting_a_keep_alive_timeout_is_sent_again() {
         (200, "hello")
     );
     assert_eq!(up.connections(), 2, "sent once more on a new connection");
+    let retries = gw
+        .metric("portcullis_upstream_retries_total{route=\"app\"}")
+        .await;
+    assert_eq!(retries, 1.0);
     let heads = up.heads();
     assert_eq!(heads.len(), 3);
     assert!(
@@ -345,7 +349,10 @@ async fn a_close_delimited_body_arrives_whole_and_its_connection_is_not_reused()
     let gw = gateway_to(up.addr).await;
     for _ in 0..2 {
         let r = get(&format!("{}/a", gw.url), &[]).await;
-        assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "until the end"));
+        assert_eq!(
+            (r.status.as_u16(), r.text().as_str()),
+            (200, "until the end")
+        );
         up.wait_closed().await;
     }
     assert_eq!(up.connections(), 2);
