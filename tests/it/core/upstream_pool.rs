@@ -145,6 +145,17 @@ async fn gateway_to(up: SocketAddr) -> TestGateway {
     .await
 }
 
+/// Three GETs through a gateway to `up`: each answered `hello`, each on a connection of
+/// its own.
+async fn hello_three_times_on_three_connections(up: &Scripted) {
+    let gw = gateway_to(up.addr).await;
+    for _ in 0..3 {
+        let r = get(&format!("{}/a", gw.url), &[]).await;
+        assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "hello"));
+    }
+    assert_eq!(up.connections(), 3);
+}
+
 const HELLO: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
 
 #[tokio::test]
@@ -230,12 +241,7 @@ async fn a_connection_close_answer_is_never_reused() {
         )
     })
     .await;
-    let gw = gateway_to(up.addr).await;
-    for _ in 0..3 {
-        let r = get(&format!("{}/a", gw.url), &[]).await;
-        assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "hello"));
-    }
-    assert_eq!(up.connections(), 3);
+    hello_three_times_on_three_connections(&up).await;
 }
 
 #[tokio::test]
@@ -333,12 +339,7 @@ async fn an_upstream_sending_more_than_it_announced_is_never_reused() {
         )
     })
     .await;
-    let gw = gateway_to(up.addr).await;
-    for _ in 0..3 {
-        let r = get(&format!("{}/a", gw.url), &[]).await;
-        assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "hello"));
-    }
-    assert_eq!(up.connections(), 3);
+    hello_three_times_on_three_connections(&up).await;
 }
 
 #[tokio::test]
