@@ -76,6 +76,52 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
+/// Decodes and vets the JOSE header of a compact JWS: `alg` one of `allowed` (never
+/// `none` or HMAC), no `crit` (its presence alone, even `null`), and `typ`, when present,
+/// one of `typs` (case-insensitive, with or without the `application/` prefix).
+/// Shared by access tokens and back-channel logout tokens.
+pub fn vet_header(
+    token: &str,
+    allowed: &[Algorithm],
+    typs: &[&str],
+) -> Result<TokenHeader, JwtError> {
+    let encoded = token
+        .split('.')
+        .next()
+        .ok_or(JwtError::Invalid("not a JWS"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| JwtError::Invalid("header is not base64url"))?;
+    let raw: RawHeader = serde_json::from_slice(&bytes)
+        .map_err(|_| JwtError::Invalid("header is not a valid JOSE header"))?;
+    if raw.alg.eq_ignore_ascii_case("none") {
+        return Err(JwtError::Invalid("alg none"));
+    }
+    if raw
+        .alg
+        .get(..2)
+        .is_some_and(|p| p.eq_ignore_ascii_case("hs"))
+    {
+        return Err(JwtError::Invalid("symmetric alg"));
+    }
+    let alg = asymmetric_alg(&raw.alg)
+        .filter(|a| allowed.contains(a))
+        .ok_or(JwtError::Invalid("alg not allowed"))?;
+    if raw.crit {
+        return Err(JwtError::Invalid("crit header"));
+    }
+    if let Some(typ) = &raw.typ {
+        let t = typ
+            .get(..12)
+            .filter(|p| p.eq_ignore_ascii_case("application/"))
+            .map_or(typ.as_str(), |_| &typ[12..]);
+        if !typs.iter().any(|accepted| t.eq_ignore_ascii_case(accepted)) {
+            return Err(JwtError::Invalid("typ not accepted"));
+        }
+    }
+    Ok(TokenHeader { alg, kid: raw.kid })
+}
+
 /// Whether `token` has the compact-JWS shape (three non-empty base64url parts).
 pub fn looks_like_jwt(token: &str) -> bool {
     let mut parts = token.split('.');
@@ -147,41 +193,7 @@ impl JwtValidator {
 
     /// Decodes and vets the JOSE header: allowed `alg`, no `crit`, acceptable `typ`.
     pub fn header(&self, token: &str) -> Result<TokenHeader, JwtError> {
-        let encoded = token
-            .split('.')
-            .next()
-            .ok_or(JwtError::Invalid("not a JWS"))?;
-        let bytes = URL_SAFE_NO_PAD
-            .decode(encoded)
-            .map_err(|_| JwtError::Invalid("header is not base64url"))?;
-        let raw: RawHeader = serde_json::from_slice(&bytes)
-            .map_err(|_| JwtError::Invalid("header is not a valid JOSE header"))?;
-        if raw.alg.eq_ignore_ascii_case("none") {
-            return Err(JwtError::Invalid("alg none"));
-        }
-        if raw
-            .alg
-            .get(..2)
-            .is_some_and(|p| p.eq_ignore_ascii_case("hs"))
-        {
-            return Err(JwtError::Invalid("symmetric alg"));
-        }
-        let alg = asymmetric_alg(&raw.alg)
-            .filter(|a| self.algs.contains(a))
-            .ok_or(JwtError::Invalid("alg not allowed"))?;
-        if raw.crit {
-            return Err(JwtError::Invalid("crit header"));
-        }
-        if let Some(typ) = &raw.typ {
-            let t = typ
-                .get(..12)
-                .filter(|p| p.eq_ignore_ascii_case("application/"))
-                .map_or(typ.as_str(), |_| &typ[12..]);
-            if !(t.eq_ignore_ascii_case("jwt") || t.eq_ignore_ascii_case("at+jwt")) {
-                return Err(JwtError::Invalid("typ not accepted"));
-            }
-        }
-        Ok(TokenHeader { alg, kid: raw.kid })
+        vet_header(token, &self.algs, &["jwt", "at+jwt"])
     }
 
     /// Verifies the signature with `key`, then the claims. Returns claims and `exp`.

@@ -61,7 +61,26 @@ async fn bad_logout_tokens_are_400_and_end_nothing() {
         "iss": pair.bed.idp.issuer(), "aud": super::CLIENT_ID, "iat": crate::support::fake_idp::now(),
         "jti": "stranger", "sid": "sid-1", "events": {super::EVENT: {}}
     }));
+    // Correctly signed, refused for their JOSE header alone.
+    let claims = json!({
+        "iss": pair.bed.idp.issuer(), "aud": super::CLIENT_ID, "iat": crate::support::fake_idp::now(),
+        "jti": "header", "sid": "sid-1", "events": {super::EVENT: {}}
+    });
+    let kid = pair.bed.idp.kid();
+    let with_header = |header: Value| pair.bed.idp.token_with_raw_header(header, claims.clone());
     let cases: Vec<(&str, String)> = vec![
+        (
+            "crit present, even null",
+            with_header(json!({"alg": "RS256", "kid": kid, "typ": "logout+jwt", "crit": null})),
+        ),
+        (
+            "typ of an access token",
+            with_header(json!({"alg": "RS256", "kid": kid, "typ": "at+jwt"})),
+        ),
+        (
+            "alg none",
+            with_header(json!({"alg": "none", "kid": kid, "typ": "logout+jwt"})),
+        ),
         (
             "bad signature",
             FakeIdp::tamper(&good, json!({"sid": "sid-1", "jti": "tampered"})),
