@@ -42,9 +42,14 @@ pub const X_AUTH_GROUPS: HeaderName = HeaderName::from_static("x-auth-groups");
 pub const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
 
 /// How many names [`HOP_BY_HOP`] holds.
-pub const HOP_BY_HOP_COUNT: usize = 9;
+pub const HOP_BY_HOP_COUNT: usize = 10;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1 plus de-facto ones); never forwarded either way.
+///
+/// `Expect` is among them: the gateway answers `100-continue` itself (hyper sends the
+/// interim response when the body is first read) and streams the body upstream without
+/// waiting. Forwarded, it would invite an upstream to answer early, skip the body and
+/// read it as the next request on the connection.
 pub static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
     CONNECTION,
     KEEP_ALIVE,
@@ -55,6 +60,7 @@ pub static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
     TRAILER,
     TRANSFER_ENCODING,
     UPGRADE,
+    http::header::EXPECT,
 ];
 
 /// Identity header names stripped on every request even when no route sets them: ours
@@ -89,7 +95,7 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
 }
 
 /// The position of a (lower-case) header name in [`HOP_BY_HOP`]: a `match` on the name
-/// (dispatched on its length) instead of comparing it with each of the nine.
+/// (dispatched on its length) instead of comparing it with each of them.
 fn hop_by_hop_index(name: &str) -> Option<usize> {
     Some(match name {
         "connection" => 0,
@@ -101,6 +107,7 @@ fn hop_by_hop_index(name: &str) -> Option<usize> {
         "trailer" => 6,
         "transfer-encoding" => 7,
         "upgrade" => 8,
+        "expect" => 9,
         _ => return None,
     })
 }

@@ -4,10 +4,13 @@
 //! hyper-util's pool runs every upstream connection as its own task and hands requests,
 //! responses and body chunks to it through channels, so each proxied request costs
 //! several task wake-ups plus a hashed pool lookup. Here a connection is a plain value: a
-//! request takes one from a per-route LIFO stack, polls it itself until the response
-//! head arrives, and hands it to the response body ([`UpstreamBody`]), which keeps
-//! polling it while the body streams and puts it back once the body has been read to
-//! its end. A response abandoned half way (client gone) closes its connection.
+//! request without a body takes one from a per-route LIFO stack, polls it itself until
+//! the response head arrives, and hands it to the response body ([`UpstreamBody`]),
+//! which keeps polling it while the body streams and puts it back once the body has
+//! been read to its end. A response abandoned half way (client gone) closes its
+//! connection. A request with a body has its connection driven by a task of its own
+//! while the exchange lasts (`exchange.rs`): its upload must go on whoever reads the
+//! response, and however early the upstream answers.
 //!
 //! https upstreams and upgrades (websockets) keep using hyper-util (`client.rs`): TLS
 //! sessions, ALPN/h2 and upgraded IO need a connection driven by a task of its own.
@@ -21,9 +24,9 @@
 //! keep-alive timeout racing the request), is sent once more on a new connection when
 //! it is idempotent and has no body (RFC 9110 §9.2.2), as nginx does.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::io;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Waker};
@@ -37,11 +40,13 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpSocket, TcpStream};
 
 mod body;
+mod exchange;
 #[cfg(test)]
 mod tests;
 
 use body::Link;
 pub use body::{ReqBody, UpstreamBody};
+use exchange::{closed_unanswered, exchange, exchange_detached, retry_copy};
 
 /// How long an idle connection is kept.
 pub const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -143,6 +148,9 @@ impl H1Pool {
     /// keeps the connection until it has been read.
     pub async fn send(&self, req: Request<Incoming>) -> Result<Response<UpstreamBody>, PoolError> {
         let mut req = req.map(ReqBody::Client);
+        // The upstream leg is HTTP/1.1 whatever the client spoke (hyper cannot encode
+        // every version a request may carry).
+        *req.version_mut() = http::Version::HTTP_11;
         let mut retried = false;
         loop {
             let pooled = if retried { None } else { self.inner.checkout() };
@@ -153,7 +161,12 @@ impl H1Pool {
                 }
                 None => (self.inner.connect().await?, None),
             };
-            match exchange(conn, req).await {
+            let exchanged = if req.body().is_end_stream() {
+                exchange(conn, req).await
+            } else {
+                exchange_detached(conn, req, Arc::downgrade(&self.inner)).await
+            };
+            match exchanged {
                 Ok((resp, conn)) => {
                     let link = conn.map(|conn| Link {
                         conn,
@@ -183,69 +196,6 @@ impl H1Pool {
                 }
             }
         }
-    }
-}
-
-/// A copy of an idempotent request without a body, for one retry.
-fn retry_copy(req: &Request<ReqBody>) -> Option<Request<ReqBody>> {
-    if !req.method().is_idempotent() || !req.body().is_end_stream() {
-        return None;
-    }
-    let mut copy = Request::new(ReqBody::Empty);
-    *copy.method_mut() = req.method().clone();
-    *copy.uri_mut() = req.uri().clone();
-    *copy.version_mut() = req.version();
-    *copy.headers_mut() = req.headers().clone();
-    Some(copy)
-}
-
-/// The connection ended before any response: closed, reset or broken.
-fn closed_unanswered(err: &hyper::Error) -> bool {
-    if err.is_incomplete_message() {
-        return true;
-    }
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<io::Error>() {
-            return matches!(
-                io.kind(),
-                io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::BrokenPipe
-            );
-        }
-        source = s.source();
-    }
-    false
-}
-
-/// What a failed exchange leaves: the error, and the request when none of it was sent.
-struct Failed {
-    error: hyper::Error,
-    message: Option<Request<ReqBody>>,
-}
-
-/// Sends `req` on `conn`, polling the connection until the response head arrives.
-/// Returns the connection along with the response unless it has already ended.
-async fn exchange(
-    mut conn: Box<Conn>,
-    req: Request<ReqBody>,
-) -> Result<(Response<Incoming>, Option<Box<Conn>>), Failed> {
-    let mut response = pin!(conn.sender.try_send_request(req));
-    let mut ended = false;
-    let result = poll_fn(|cx| {
-        if !ended {
-            ended = conn.drive(cx);
-        }
-        response.as_mut().poll(cx)
-    })
-    .await;
-    match result {
-        Ok(resp) => Ok((resp, (!ended).then_some(conn))),
-        Err(mut e) => Err(Failed {
-            message: e.take_message(),
-            error: e.into_error(),
-        }),
     }
 }
 
@@ -286,10 +236,24 @@ impl Inner {
         }
     }
 
-    /// Closes idle connections that ended or, at `now`, outstayed [`POOL_IDLE`].
+    /// Closes idle connections that ended or, at `now`, outstayed [`POOL_IDLE`]. The
+    /// stack is looked at outside the lock (requests go on meanwhile, opening
+    /// connections if they must), then what is left is put back under the newer ones.
     fn prune(&self, now: Instant) {
+        let Some(mut taken) = self
+            .idle
+            .lock()
+            .ok()
+            .map(|mut idle| std::mem::take(&mut *idle))
+        else {
+            return;
+        };
+        taken.retain_mut(|i| now.duration_since(i.since) < POOL_IDLE && i.conn.reusable());
         if let Ok(mut idle) = self.idle.lock() {
-            idle.retain_mut(|i| now.duration_since(i.since) < POOL_IDLE && i.conn.reusable());
+            let newer = std::mem::replace(&mut *idle, taken);
+            idle.extend(newer);
+            let excess = idle.len().saturating_sub(MAX_IDLE);
+            idle.drain(..excess);
         }
     }
 
@@ -309,8 +273,12 @@ impl Inner {
                 std::net::SocketAddr::V6(_) => TcpSocket::new_v6(),
             }
             .map_err(PoolError::Connect)?;
-            // Dead peers of long-idle connections are noticed by the kernel.
-            let _ = socket.set_keepalive(true);
+            // A peer that vanished without a FIN (host down, state dropped by a NAT or
+            // firewall) is found out during a long exchange, as hyper-util's connector
+            // did (keep-alive probes after 60 s idle).
+            let _ = socket2::SockRef::from(&socket).set_tcp_keepalive(
+                &socket2::TcpKeepalive::new().with_time(Duration::from_secs(60)),
+            );
             let stream = match tokio::time::timeout(per_addr, socket.connect(addr)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(e)) => {

@@ -93,8 +93,12 @@ impl Body for UpstreamBody {
             }
         }
         let frame = Pin::new(&mut this.body).poll_frame(cx);
-        if let Poll::Ready(None) = frame {
-            this.release();
+        match &frame {
+            // The end; trailers are always last (and hyper's server stops asking after
+            // them), so they end the exchange too.
+            Poll::Ready(None) => this.release(),
+            Poll::Ready(Some(Ok(f))) if f.is_trailers() => this.release(),
+            _ => {}
         }
         frame
     }

@@ -118,3 +118,87 @@ fn ipv6_literals_are_resolved_without_brackets() {
         ("example.org", 80)
     );
 }
+
+/// An upstream answering every request `ok`, whose connections close on a signal; it
+/// reports each close once its socket is gone.
+async fn answering_upstream() -> (
+    http::uri::Authority,
+    tokio::sync::mpsc::UnboundedReceiver<(oneshot::Sender<()>, oneshot::Receiver<()>)>,
+) {
+    use tokio::io::AsyncWriteExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (close, mut closing) = oneshot::channel::<()>();
+            let (closed, gone) = oneshot::channel::<()>();
+            let _ = tx.send((close, gone));
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                loop {
+                    tokio::select! {
+                        _ = &mut closing => break,
+                        n = s.read(&mut buf) => match n {
+                            Ok(n) if n > 0 => {
+                                let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                                if s.write_all(ok).await.is_err() { break; }
+                            }
+                            _ => break,
+                        },
+                    }
+                }
+                drop(s);
+                let _ = closed.send(());
+            });
+        }
+    });
+    (addr.to_string().parse().expect("authority"), rx)
+}
+
+fn get_request() -> http::Request<super::ReqBody> {
+    http::Request::builder()
+        .uri("/")
+        .header("host", "upstream")
+        .body(super::ReqBody::Empty)
+        .expect("request")
+}
+
+#[tokio::test]
+async fn a_request_queued_on_a_connection_that_met_its_eof_comes_back_unsent() {
+    use http_body_util::BodyExt;
+    let (authority, mut upstream) = answering_upstream().await;
+    let pool = H1Pool::new(&authority, Duration::from_secs(5), metrics());
+    // One full exchange, the body read to its end: the connection goes back idle.
+    let conn = pool.inner.connect().await.expect("connects");
+    let Ok((resp, conn)) = super::exchange::exchange(conn, get_request()).await else {
+        panic!("first exchange failed");
+    };
+    let body = super::UpstreamBody {
+        body: resp.into_body(),
+        link: conn.map(|conn| super::Link {
+            conn,
+            pool: std::sync::Arc::downgrade(&pool.inner),
+        }),
+    };
+    assert_eq!(&body.collect().await.expect("body").to_bytes()[..], b"ok");
+    let (conn, _) = pool.inner.checkout().expect("pooled and ready");
+    // Now the upstream closes it (its keep-alive timeout), and the runtime takes in the
+    // EOF before the next request is polled.
+    let (close, gone) = upstream.recv().await.expect("accepted");
+    let _ = close.send(());
+    let _ = gone.await;
+    for _ in 0..8 {
+        tokio::task::yield_now().await;
+    }
+    let sent = tokio::time::timeout(
+        Duration::from_secs(5),
+        super::exchange::exchange(conn, get_request()),
+    )
+    .await
+    .expect("answered at once, not left waiting");
+    match sent {
+        Err(failed) => assert!(failed.message.is_some(), "the request comes back unsent"),
+        Ok(_) => panic!("a closed connection answered"),
+    }
+}

@@ -28,6 +28,7 @@ async fn hop_by_hop_and_connection_listed_headers_are_removed() {
             ("proxy-connection", "keep-alive"),
             ("proxy-authorization", "Basic c2VjcmV0"),
             ("te", "trailers"),
+            ("expect", "100-continue"),
             ("x-kept", "yes"),
         ],
     )
@@ -40,6 +41,7 @@ async fn hop_by_hop_and_connection_listed_headers_are_removed() {
         "proxy-connection",
         "proxy-authorization",
         "te",
+        "expect",
     ] {
         assert_eq!(r.echoed(gone), None, "{gone} reached the upstream");
     }
@@ -240,4 +242,40 @@ async fn oversized_headers_get_431() {
     req.push_str("\r\n");
     let answer = raw(gw.running.addr, req.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}
+
+#[tokio::test]
+async fn the_gateway_answers_100_continue_itself_and_streams_the_body() {
+    let up = echo_upstream().await;
+    let gw = TestGateway::start(&one_route(up, "")).await;
+    let mut s = tokio::net::TcpStream::connect(gw.running.addr)
+        .await
+        .expect("connect");
+    s.write_all(
+        b"POST /stream HTTP/1.1\r\nhost: app\r\ncontent-length: 5\r\nexpect: 100-continue\r\n\r\n",
+    )
+    .await
+    .expect("head");
+    // The interim answer comes before any body byte is sent.
+    let mut seen = Vec::new();
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut chunk = [0u8; 256];
+        let n = s.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    assert!(
+        seen.starts_with(b"HTTP/1.1 100 Continue\r\n"),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+    s.write_all(b"hello").await.expect("body");
+    while !seen.ends_with(b"hello") {
+        let mut chunk = [0u8; 1024];
+        let n = s.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("\r\n\r\nHTTP/1.1 200 OK\r\n"), "{text}");
 }

@@ -24,6 +24,8 @@ enum Act {
     AnswerAndClose(&'static [u8]),
     /// Write these bytes, then keep the connection open without reading.
     AnswerAndHold(&'static [u8]),
+    /// Write these bytes as soon as the head is in, then read the body.
+    AnswerBeforeBody(&'static [u8]),
     /// Close without answering.
     Close,
 }
@@ -35,6 +37,8 @@ struct Scripted {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
     heads: Arc<Mutex<Vec<String>>>,
+    /// Length of every request body read whole.
+    bodies: Arc<Mutex<Vec<usize>>>,
     closed: mpsc::UnboundedReceiver<()>,
 }
 
@@ -43,9 +47,9 @@ impl Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let accepted = Arc::new(AtomicUsize::new(0));
-        let heads = Arc::new(Mutex::new(Vec::new()));
+        let record = Record::default();
         let (tx, closed) = mpsc::unbounded_channel();
-        let (count, seen) = (accepted.clone(), heads.clone());
+        let (count, seen) = (accepted.clone(), record.clone());
         tokio::spawn(async move {
             while let Ok((s, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
@@ -59,7 +63,8 @@ impl Scripted {
         Scripted {
             addr,
             accepted,
-            heads,
+            heads: record.heads,
+            bodies: record.bodies,
             closed,
         }
     }
@@ -80,28 +85,43 @@ impl Scripted {
     }
 }
 
+/// What the scripted upstream saw.
+#[derive(Clone, Default)]
+struct Record {
+    heads: Arc<Mutex<Vec<String>>>,
+    bodies: Arc<Mutex<Vec<usize>>>,
+}
+
 /// Reads requests (head + Content-Length body) and acts on each.
-async fn serve(mut s: TcpStream, script: fn(usize, &str) -> Act, seen: Arc<Mutex<Vec<String>>>) {
+async fn serve(mut s: TcpStream, script: fn(usize, &str) -> Act, seen: Record) {
     let mut buf = Vec::new();
     for index in 0.. {
-        let head = loop {
+        let (head, len) = loop {
             if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                buf.drain(..end + 4);
                 let len = content_length(&head);
-                while buf.len() < end + 4 + len {
-                    if read_more(&mut s, &mut buf).await == 0 {
-                        return;
-                    }
-                }
-                buf.drain(..end + 4 + len);
-                break head;
+                break (head, len);
             }
             if read_more(&mut s, &mut buf).await == 0 {
                 return;
             }
         };
-        seen.lock().expect("heads").push(head.clone());
-        match script(index, &head) {
+        seen.heads.lock().expect("heads").push(head.clone());
+        let act = script(index, &head);
+        if let Act::AnswerBeforeBody(bytes) = act {
+            if s.write_all(bytes).await.is_err() {
+                return;
+            }
+        }
+        while buf.len() < len {
+            if read_more(&mut s, &mut buf).await == 0 {
+                return;
+            }
+        }
+        buf.drain(..len);
+        seen.bodies.lock().expect("bodies").push(len);
+        match act {
             Act::Answer(bytes) => {
                 if s.write_all(bytes).await.is_err() {
                     return;
@@ -118,6 +138,7 @@ async fn serve(mut s: TcpStream, script: fn(usize, &str) -> Act, seen: Arc<Mutex
                 while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
                 return;
             }
+            Act::AnswerBeforeBody(_) => {}
             Act::Close => return,
         }
     }
@@ -357,4 +378,33 @@ async fn a_close_delimited_body_arrives_whole_and_its_connection_is_not_reused()
         up.wait_closed().await;
     }
     assert_eq!(up.connections(), 2);
+}
+
+#[tokio::test]
+async fn an_upload_goes_on_after_an_early_answer() {
+    // The upstream answers as soon as it has the head, then reads the whole body, as
+    // RFC 9110 lets a server do: the gateway must deliver all of it.
+    let up = Scripted::start(|_, _| {
+        Act::AnswerBeforeBody(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+    })
+    .await;
+    let gw = gateway_to(up.addr).await;
+    const SIZE: usize = 4 << 20;
+    let r = send(
+        "POST",
+        &format!("{}/upload", gw.url),
+        &[],
+        Bytes::from(vec![b'x'; SIZE]),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while up.bodies.lock().expect("bodies").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upstream never got the whole body"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*up.bodies.lock().expect("bodies"), vec![SIZE]);
 }
