@@ -27,7 +27,7 @@ CMDLINE=
 for v in BENCH_SECS BENCH_ROUNDS BENCH_CONNS BENCH_WARMUP_SECS BENCH_TARGETS BENCH_RSS_CONNS \
   BENCH_RSS_NGINX BENCH_INFO_LOG BENCH_PORTCULLIS PORTCULLIS_BIN PORTCULLIS_WORKERS \
   PORTCULLIS_LOG_LEVEL PORTCULLIS_LOG_FORMAT NGINX_KEEPALIVE BENCH_AUTH BENCH_IDP_BIN \
-  BENCH_SESSION_FRESH BENCH_REDIS; do
+  BENCH_SESSION_FRESH BENCH_REDIS PORTCULLIS_BASELINE_BIN; do
   if [[ -n ${!v+x} ]]; then CMDLINE+="$v=$(printf '%q' "${!v}") "; fi
 done
 CMDLINE+="bash benches/load.sh"
@@ -43,6 +43,7 @@ BENCH_INFO_LOG=${BENCH_INFO_LOG:-0}          # 1: add target `portcullis-info` (
 BENCH_OUT=${BENCH_OUT:-}                     # directory to keep raw results, wrk output and logs
 BENCH_KEEP_TMP=${BENCH_KEEP_TMP:-0}          # 1: keep the temp dir (configs, logs)
 PORTCULLIS_BIN=${PORTCULLIS_BIN:-}           # prebuilt binary; default: cargo build --release
+PORTCULLIS_BASELINE_BIN=${PORTCULLIS_BASELINE_BIN:-}  # another build: target `portcullis-baseline`
 BENCH_PORTCULLIS=${BENCH_PORTCULLIS:-1}      # 0: no portcullis at all (direct + nginx only)
 PORTCULLIS_WORKERS=${PORTCULLIS_WORKERS:-}   # tokio worker threads, if the binary supports it
 PORTCULLIS_LOG_LEVEL=${PORTCULLIS_LOG_LEVEL:-warn}
@@ -580,18 +581,18 @@ $(extra_portcullis_routes)
 EOF
 }
 
-start_portcullis() {  # start_portcullis NAME LEVEL → PC_PORT, PC_PID, PC_LOG
-  local name=$1 level=$2 dir=$TMP/$1 admin
+start_portcullis() {  # [PC_BIN=binary] start_portcullis NAME LEVEL → PC_PORT, PC_PID, PC_LOG
+  local name=$1 level=$2 dir=$TMP/$1 admin bin=${PC_BIN:-$PORTCULLIS_BIN}
   mkdir -p "$dir"
   PC_PORT=$(free_port)
   admin=$(free_port)
   write_portcullis_config "$dir/portcullis.yaml" "$PC_PORT" "$admin" "$level"
-  if ! "$PORTCULLIS_BIN" check-config "$dir/portcullis.yaml" >"$dir/check.log" 2>&1; then
+  if ! "$bin" check-config "$dir/portcullis.yaml" >"$dir/check.log" 2>&1; then
     cat "$dir/check.log" >&2
     die "portcullis check-config rejected the generated config ($dir/portcullis.yaml)"
   fi
   PC_LOG=$dir/portcullis.log
-  (raise_nofile && exec "$PORTCULLIS_BIN" run --config "$dir/portcullis.yaml" "${PC_ARGS[@]}") >"$PC_LOG" 2>&1 &
+  (raise_nofile && exec "$bin" run --config "$dir/portcullis.yaml" "${PC_ARGS[@]}") >"$PC_LOG" 2>&1 &
   PC_PID=$!
   PIDS+=("$PC_PID")
   wait_port "$PC_PORT" "$PC_PID" "$name" "$PC_LOG"
@@ -759,6 +760,11 @@ if [[ $BENCH_PORTCULLIS == 1 ]]; then
   if [[ $BENCH_INFO_LOG == 1 ]]; then
     start_portcullis portcullis-info info
     add_target portcullis-info "http://127.0.0.1:$PC_PORT/"
+  fi
+  if [[ -n $PORTCULLIS_BASELINE_BIN ]]; then
+    [[ -x $PORTCULLIS_BASELINE_BIN ]] || die "PORTCULLIS_BASELINE_BIN=$PORTCULLIS_BASELINE_BIN is not an executable"
+    PC_BIN=$PORTCULLIS_BASELINE_BIN start_portcullis portcullis-baseline "$PORTCULLIS_LOG_LEVEL"
+    add_target portcullis-baseline "http://127.0.0.1:$PC_PORT/"
   fi
   PC_PORT=$PC_MAIN_PORT
 fi

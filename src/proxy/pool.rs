@@ -43,6 +43,7 @@ mod body;
 mod exchange;
 #[cfg(test)]
 mod tests;
+mod wake;
 
 use body::Link;
 pub use body::{ReqBody, UpstreamBody};
@@ -99,10 +100,12 @@ struct Idle {
     since: Instant,
 }
 
-/// A connection: hyper's request handle and the connection future that does the IO.
+/// A connection: hyper's request handle, the connection future that does the IO, and
+/// the waker it is polled with inline.
 struct Conn {
     sender: SendRequest<ReqBody>,
     io: Connection<TokioIo<TcpStream>, ReqBody>,
+    inline: wake::Inline,
 }
 
 impl Conn {
@@ -218,6 +221,7 @@ impl Inner {
         if !conn.reusable() {
             return;
         }
+        conn.inline.release();
         let Ok(mut idle) = self.idle.lock() else {
             return;
         };
@@ -297,7 +301,11 @@ impl Inner {
                 .await
                 .map_err(PoolError::Http)?;
             self.metrics.opened.inc();
-            return Ok(Box::new(Conn { sender, io }));
+            return Ok(Box::new(Conn {
+                sender,
+                io,
+                inline: wake::Inline::new(),
+            }));
         }
         Err(PoolError::Connect(last))
     }

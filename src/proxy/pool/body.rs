@@ -1,6 +1,7 @@
 //! The body types of the own pool: [`ReqBody`] (what is sent upstream) and
 //! [`UpstreamBody`] (what comes back, driving its connection while it streams).
 
+use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Weak;
 use std::task::{Context, Poll};
@@ -86,13 +87,25 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
-        if let Some(link) = &mut this.link {
-            if link.conn.drive(cx) {
-                // Ended: what it read is in the body channel; it is never reused.
-                this.link = None;
+        let frame = match &mut this.link {
+            Some(link) => {
+                let Conn { io, inline, .. } = &mut *link.conn;
+                let body = &mut this.body;
+                let mut ended = false;
+                let frame = inline.poll(cx, |cx| {
+                    if !ended {
+                        ended = Pin::new(&mut *io).poll(cx).is_ready();
+                    }
+                    Pin::new(&mut *body).poll_frame(cx)
+                });
+                if ended {
+                    // What it read is in the body channel; it is never reused.
+                    this.link = None;
+                }
+                frame
             }
-        }
-        let frame = Pin::new(&mut this.body).poll_frame(cx);
+            None => Pin::new(&mut this.body).poll_frame(cx),
+        };
         match &frame {
             // The end; trailers are always last (and hyper's server stops asking after
             // them), so they end the exchange too.

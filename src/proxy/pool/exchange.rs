@@ -9,7 +9,7 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Weak;
 use std::task::Poll;
 
@@ -43,15 +43,24 @@ pub(super) async fn exchange(
     let mut response = pin!(conn.sender.try_send_request(req));
     let mut conn = Some(conn);
     let result = poll_fn(|cx| {
-        if let Some(c) = &mut conn {
-            if c.drive(cx) {
-                // Ended. Dropped at once: a request hyper had queued but not taken (an
-                // idle connection that met its EOF) comes back only when the
-                // connection is dropped, and would otherwise wait for the timeout.
-                conn = None;
+        let Some(c) = &mut conn else {
+            return response.as_mut().poll(cx);
+        };
+        let Conn { io, inline, .. } = &mut **c;
+        let mut ended = false;
+        let polled = inline.poll(cx, |cx| {
+            if !ended {
+                ended = Pin::new(&mut *io).poll(cx).is_ready();
             }
+            response.as_mut().poll(cx)
+        });
+        if ended {
+            // Dropped at once: a request hyper had queued but not taken (an idle
+            // connection that met its EOF) comes back only when the connection is
+            // dropped, and would otherwise wait for the timeout.
+            conn = None;
         }
-        response.as_mut().poll(cx)
+        polled
     })
     .await;
     match result {
