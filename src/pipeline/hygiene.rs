@@ -44,6 +44,7 @@ pub fn clean_request(
     let host = request_authority(req);
     let headers = req.headers_mut();
     let upgrade = upgrade_protocol(headers);
+    // hyper's server has already dropped a Content-Length sent beside Transfer-Encoding.
     remove_hop_by_hop(headers);
     rt.identity_strip.strip(headers);
     let proto = if conn.tls { "https" } else { "http" };

@@ -66,7 +66,7 @@ pub async fn forward(
                 "101 without an upgrade request".into(),
             ));
         }
-        remove_hop_by_hop(resp.headers_mut());
+        clean_response(resp.headers_mut())?;
         return Ok(resp);
     }
     *req.uri_mut() = absolute_uri(target.upstream, pq)?;
@@ -122,8 +122,20 @@ pub async fn forward(
         resp.headers_mut().insert(UPGRADE, proto);
         return Ok(resp.map(UpstreamBody::from));
     }
-    remove_hop_by_hop(resp.headers_mut());
+    clean_response(resp.headers_mut())?;
     Ok(resp.map(UpstreamBody::from))
+}
+
+/// Hop-by-hop headers out of an upstream response. One framed by `Transfer-Encoding`
+/// that also carries `Content-Length` is refused, as nginx does: forwarded with its
+/// length it would desynchronise the client connection (response splitting).
+fn clean_response(headers: &mut http::HeaderMap) -> Result<(), GatewayError> {
+    if remove_hop_by_hop(headers) && headers.contains_key(http::header::CONTENT_LENGTH) {
+        return Err(GatewayError::UpstreamProtocol(
+            "both Transfer-Encoding and Content-Length".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Base path + `path` + `?query`.

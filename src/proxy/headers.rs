@@ -116,7 +116,11 @@ fn hop_by_hop_index(name: &str) -> Option<usize> {
 /// invalid names ignored). Use on requests before anything is added, and on responses.
 ///
 /// `Host` is never removed this way: it is end-to-end and `preserve_host` needs it.
-pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+///
+/// Returns whether `Transfer-Encoding` was among them: it framed the message, so a
+/// `Content-Length` beside it is a smuggling attempt, never to be forwarded (RFC 9112
+/// §6.3); the caller decides what to do with such a message.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) -> bool {
     // One pass over the names present (usually a handful) notes which hop-by-hop names
     // occur; no allocation unless `Connection` lists a name beyond those (rare).
     let mut present = [false; HOP_BY_HOP_COUNT];
@@ -128,7 +132,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
         }
     }
     if !any {
-        return;
+        return false;
     }
     let mut listed: Vec<HeaderName> = Vec::new();
     for token in connection_tokens(headers) {
@@ -151,7 +155,11 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for name in listed {
         headers.remove(name);
     }
+    present[TRANSFER_ENCODING_INDEX]
 }
+
+/// Where `Transfer-Encoding` stands in [`HOP_BY_HOP`].
+const TRANSFER_ENCODING_INDEX: usize = 7;
 
 /// The `Upgrade` value when the request asks for a protocol switch (`Connection` holds the
 /// `upgrade` token and exactly one `Upgrade` header is present). Read it BEFORE

@@ -308,4 +308,15 @@ fn hop_by_hop_index_matches_the_list() {
     }
     assert_eq!(hop_by_hop_index("content-length"), None);
     assert_eq!(hop_by_hop_index("Connection"), None, "names are lower-case");
+    assert_eq!(HOP_BY_HOP[TRANSFER_ENCODING_INDEX], TRANSFER_ENCODING);
+}
+
+#[test]
+fn transfer_encoding_is_reported() {
+    let mut h = map(&[("transfer-encoding", "chunked"), ("content-length", "3")]);
+    assert!(remove_hop_by_hop(&mut h));
+    assert_eq!(get(&h, "content-length"), Some("3"), "the caller decides");
+    let mut h = map(&[("connection", "keep-alive"), ("content-length", "3")]);
+    assert!(!remove_hop_by_hop(&mut h));
+    assert!(!remove_hop_by_hop(&mut map(&[("accept", "*/*")])));
 }

@@ -408,3 +408,43 @@ async fn an_upload_goes_on_after_an_early_answer() {
     }
     assert_eq!(*up.bodies.lock().expect("bodies"), vec![SIZE]);
 }
+
+#[tokio::test]
+async fn malformed_upstream_answers_are_502_and_never_poison_the_pool() {
+    // Each /bad-N answer is refused by the gateway's parser; /smuggle frames its body
+    // twice and hides a second response behind it. A /good request after each must get
+    // exactly its own answer.
+    let up = Scripted::start(|_, head| {
+        let path = head.split(' ').nth(1).unwrap_or_default();
+        Act::Answer(match path {
+            "/bad-1" => b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\nhello!",
+            "/bad-2" => b"HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\nhello",
+            "/bad-3" => b"HTTP/1.1 200 OK\r\nx-folded: a\r\n b\r\ncontent-length: 5\r\n\r\nhello",
+            "/bad-4" => b"HTTP/1.1 200 OK\r\nbad header\r\ncontent-length: 5\r\n\r\nhello",
+            "/bad-5" => b"HTTX/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+            "/smuggle" => b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged",
+            _ => HELLO,
+        })
+    })
+    .await;
+    let gw = gateway_to(up.addr).await;
+    for bad in ["/bad-1", "/bad-2", "/bad-3", "/bad-4", "/bad-5"] {
+        let r = get(&format!("{}{bad}", gw.url), &[]).await;
+        assert_eq!(r.status.as_u16(), 502, "{bad}: {}", r.text());
+        assert!(!r.text().contains("hello"), "{bad}: upstream bytes leaked");
+        let good = get(&format!("{}/good", gw.url), &[]).await;
+        assert_eq!(
+            (good.status.as_u16(), good.text().as_str()),
+            (200, "hello"),
+            "after {bad}"
+        );
+    }
+    // Transfer-Encoding and Content-Length together: refused (RFC 9112 §6.3), and the
+    // response hidden behind it never reaches anyone.
+    let smuggled = get(&format!("{}/smuggle", gw.url), &[]).await;
+    assert_eq!(smuggled.status.as_u16(), 502, "{}", smuggled.text());
+    for _ in 0..3 {
+        let good = get(&format!("{}/good", gw.url), &[]).await;
+        assert_eq!((good.status.as_u16(), good.text().as_str()), (200, "hello"));
+    }
+}
