@@ -37,9 +37,10 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{Builder, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 mod body;
+mod dial;
 mod exchange;
 #[cfg(test)]
 mod tests;
@@ -261,53 +262,27 @@ impl Inner {
         }
     }
 
-    /// A new connection: every resolved address in turn, the connect timeout shared
-    /// between them.
+    /// A new connection: the resolved addresses raced (`dial.rs`) within the connect
+    /// timeout.
     async fn connect(&self) -> Result<Box<Conn>, PoolError> {
         let addrs: Vec<_> = tokio::net::lookup_host((self.host.as_str(), self.port))
             .await
             .map_err(PoolError::Connect)?
             .collect();
-        let n = u32::try_from(addrs.len().max(1)).unwrap_or(u32::MAX);
-        let per_addr = self.connect_timeout / n;
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
-        for addr in addrs {
-            let socket = match addr {
-                std::net::SocketAddr::V4(_) => TcpSocket::new_v4(),
-                std::net::SocketAddr::V6(_) => TcpSocket::new_v6(),
-            }
+        let stream = dial::dial(addrs, self.connect_timeout)
+            .await
             .map_err(PoolError::Connect)?;
-            // A peer that vanished without a FIN (host down, state dropped by a NAT or
-            // firewall) is found out during a long exchange, as hyper-util's connector
-            // did (keep-alive probes after 60 s idle).
-            let _ = socket2::SockRef::from(&socket).set_tcp_keepalive(
-                &socket2::TcpKeepalive::new().with_time(Duration::from_secs(60)),
-            );
-            let stream = match tokio::time::timeout(per_addr, socket.connect(addr)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    last = e;
-                    continue;
-                }
-                Err(_) => {
-                    last = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let (sender, io) = self
-                .builder
-                .handshake(TokioIo::new(stream))
-                .await
-                .map_err(PoolError::Http)?;
-            self.metrics.opened.inc();
-            return Ok(Box::new(Conn {
-                sender,
-                io,
-                inline: wake::Inline::new(),
-            }));
-        }
-        Err(PoolError::Connect(last))
+        let (sender, io) = self
+            .builder
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(PoolError::Http)?;
+        self.metrics.opened.inc();
+        Ok(Box::new(Conn {
+            sender,
+            io,
+            inline: wake::Inline::new(),
+        }))
     }
 }
 
