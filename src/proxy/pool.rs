@@ -219,7 +219,10 @@ impl Inner {
 
     /// Back into the stack, if it is reusable and there is room.
     fn put(self: &Arc<Self>, mut conn: Box<Conn>) {
-        if !conn.reusable() {
+        // Usually the body's last poll left hyper asking for the next request already;
+        // otherwise one more poll settles it (or finds it unusable). Checkout looks again
+        // before any reuse.
+        if !conn.sender.is_ready() && !conn.reusable() {
             return;
         }
         conn.inline.release();
