@@ -244,38 +244,47 @@ async fn oversized_headers_get_431() {
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }
 
-#[tokio::test]
-async fn the_gateway_answers_100_continue_itself_and_streams_the_body() {
+/// A gateway in front of the echo upstream (kept alive with it), and a raw connection
+/// to the gateway on which `request` has been written.
+async fn raw_to_echo_gateway(request: &[u8]) -> (TestGateway, tokio::net::TcpStream) {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&one_route(up, "")).await;
     let mut s = tokio::net::TcpStream::connect(gw.running.addr)
         .await
         .expect("connect");
-    s.write_all(
-        b"POST /stream HTTP/1.1\r\nhost: app\r\ncontent-length: 5\r\nexpect: 100-continue\r\n\r\n",
-    )
-    .await
-    .expect("head");
-    // The interim answer comes before any body byte is sent.
-    let mut seen = Vec::new();
-    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-        let mut chunk = [0u8; 256];
+    s.write_all(request).await.expect("request");
+    (gw, s)
+}
+
+/// Reads from `s` into `seen` until `done(seen)`; the gateway must not close first.
+async fn read_until(s: &mut tokio::net::TcpStream, seen: &mut Vec<u8>, done: fn(&[u8]) -> bool) {
+    while !done(seen) {
+        let mut chunk = [0u8; 1024];
         let n = s.read(&mut chunk).await.expect("read");
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&seen));
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(seen));
         seen.extend_from_slice(&chunk[..n]);
     }
+}
+
+#[tokio::test]
+async fn the_gateway_answers_100_continue_itself_and_streams_the_body() {
+    let (_gw, mut s) = raw_to_echo_gateway(
+        b"POST /stream HTTP/1.1\r\nhost: app\r\ncontent-length: 5\r\nexpect: 100-continue\r\n\r\n",
+    )
+    .await;
+    // The interim answer comes before any body byte is sent.
+    let mut seen = Vec::new();
+    read_until(&mut s, &mut seen, |b| {
+        b.windows(4).any(|w| w == b"\r\n\r\n")
+    })
+    .await;
     assert!(
         seen.starts_with(b"HTTP/1.1 100 Continue\r\n"),
         "{}",
         String::from_utf8_lossy(&seen)
     );
     s.write_all(b"hello").await.expect("body");
-    while !seen.ends_with(b"hello") {
-        let mut chunk = [0u8; 1024];
-        let n = s.read(&mut chunk).await.expect("read");
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&chunk[..n]);
-    }
+    read_until(&mut s, &mut seen, |b| b.ends_with(b"hello")).await;
     let text = String::from_utf8_lossy(&seen);
     assert!(text.contains("\r\n\r\nHTTP/1.1 200 OK\r\n"), "{text}");
 }
@@ -284,16 +293,10 @@ async fn the_gateway_answers_100_continue_itself_and_streams_the_body() {
 async fn a_request_framed_twice_never_reaches_the_upstream_with_its_content_length() {
     // Transfer-Encoding beside Content-Length (request smuggling): the chunked framing
     // wins and the length is never forwarded (RFC 9112 §6.3).
-    let up = echo_upstream().await;
-    let gw = TestGateway::start(&one_route(up, "")).await;
-    let mut s = tokio::net::TcpStream::connect(gw.running.addr)
-        .await
-        .expect("connect");
-    s.write_all(
+    let (_gw, mut s) = raw_to_echo_gateway(
         b"POST /h HTTP/1.1\r\nhost: app\r\nconnection: close\r\ntransfer-encoding: chunked\r\ncontent-length: 4\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     )
-    .await
-    .expect("request");
+    .await;
     let mut answer = Vec::new();
     s.read_to_end(&mut answer).await.expect("read");
     let text = String::from_utf8_lossy(&answer);
