@@ -40,22 +40,22 @@ pub async fn forward(
     upgrade: Option<HeaderValue>,
 ) -> Result<Response<UpstreamBody>, GatewayError> {
     let pq = path_and_query(target.upstream, path, req.uri().query())?;
-    let client_host = req.headers().get(HOST).is_some() || req.uri().authority().is_some();
-    if !target.preserve_host || !client_host {
+    if !target.preserve_host {
         req.headers_mut()
             .insert(HOST, target.client.host_header.clone());
     } else if !req.headers().contains_key(HOST) {
-        // HTTP/2 clients send :authority instead of Host; keep it for the upstream.
-        if let Some(auth) = req.uri().authority() {
-            if let Ok(v) = HeaderValue::from_str(auth.as_str()) {
-                req.headers_mut().insert(HOST, v);
-            }
-        }
+        // HTTP/2 clients send :authority instead of Host; keep it for the upstream. A
+        // request with neither (HTTP/1.0) gets the upstream's own.
+        let host = req
+            .uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            .unwrap_or_else(|| target.client.host_header.clone());
+        req.headers_mut().insert(HOST, host);
     }
     if let (None, Some(pool)) = (&upgrade, &target.client.pool) {
         // Plain-http upstream: the own HTTP/1.1 pool, origin-form request target.
         *req.uri_mut() = Uri::from(pq);
-        *req.version_mut() = Version::HTTP_11;
         let mut resp = match tokio::time::timeout(target.response_timeout, pool.send(req)).await {
             Err(_) => return Err(GatewayError::UpstreamTimeout),
             Ok(Err(e)) => return Err(classify_pool(e)),

@@ -168,7 +168,11 @@ impl H1Pool {
             let exchanged = if req.body().is_end_stream() {
                 exchange(conn, req).await
             } else {
-                exchange_detached(conn, req, Arc::downgrade(&self.inner)).await
+                // The task keeps the connection; the body streams through hyper's channel.
+                let pool = Arc::downgrade(&self.inner);
+                exchange_detached(conn, req, pool)
+                    .await
+                    .map(|resp| (resp, None))
             };
             match exchanged {
                 Ok((resp, conn)) => {

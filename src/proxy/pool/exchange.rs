@@ -70,12 +70,12 @@ pub(super) async fn exchange(
 }
 
 /// Sends `req` on `conn`, which a task of its own drives until the exchange is over
-/// (then pools it) or the connection ends. Never returns the connection.
+/// (then pools it) or the connection ends.
 pub(super) async fn exchange_detached(
     mut conn: Box<Conn>,
     req: Request<ReqBody>,
     pool: Weak<Inner>,
-) -> Result<(Response<Incoming>, Option<Box<Conn>>), Failed> {
+) -> Result<Response<Incoming>, Failed> {
     let response = conn.sender.try_send_request(req);
     tokio::spawn(async move {
         let reusable = poll_fn(|cx| {
@@ -96,10 +96,7 @@ pub(super) async fn exchange_detached(
             }
         }
     });
-    match response.await {
-        Ok(resp) => Ok((resp, None)),
-        Err(e) => Err(e.into()),
-    }
+    response.await.map_err(Failed::from)
 }
 
 /// A copy of an idempotent request without a body, for one retry.
