@@ -30,8 +30,9 @@ struct Cli {
         env = "PORTCULLIS_CONFIG"
     )]
     config: Option<PathBuf>,
-    /// Worker threads of the async runtime (default: one per CPU core). On small
-    /// machines shared with other processes, fewer workers can mean less CPU per request.
+    /// Worker threads serving connections, each with its own event loop (default: one
+    /// per CPU core). `echo` uses them as tokio worker threads. On small machines shared
+    /// with other processes, fewer workers can mean less CPU per request.
     #[arg(long, global = true, value_name = "N", env = "PORTCULLIS_WORKERS")]
     workers: Option<usize>,
 }
@@ -120,7 +121,14 @@ fn run(config_path: Option<PathBuf>, workers: Option<usize>) -> anyhow::Result<(
         },
     };
     init_logging(cfg.log.format, &cfg.log.level)?;
-    let rt = runtime(workers)?;
+    if workers == Some(0) {
+        anyhow::bail!("--workers must be at least 1");
+    }
+    // The control runtime: accept loop, admin listener, reload, background refreshes.
+    // Connections are served by the worker threads (`server::workers`).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         if demo {
             let echo_addr = cfg
@@ -136,7 +144,7 @@ fn run(config_path: Option<PathBuf>, workers: Option<usize>) -> anyhow::Result<(
             tracing::info!(%echo_addr, "bundled echo upstream listening");
             tokio::spawn(portcullis::echo::serve(listener));
         }
-        portcullis::server::run(cfg, config_path).await?;
+        portcullis::server::run(cfg, config_path, workers).await?;
         Ok(())
     })
 }

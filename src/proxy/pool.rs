@@ -4,10 +4,11 @@
 //! hyper-util's pool runs every upstream connection as its own task and hands requests,
 //! responses and body chunks to it through channels, so each proxied request costs
 //! several task wake-ups plus a hashed pool lookup. Here a connection is a plain value: a
-//! request without a body takes one from a per-route LIFO stack, polls it itself until
-//! the response head arrives, and hands it to the response body ([`UpstreamBody`]),
-//! which keeps polling it while the body streams and puts it back once the body has
-//! been read to its end. A response abandoned half way (client gone) closes its
+//! request without a body takes one from a per-route LIFO stack (one stack per worker
+//! thread, so a connection is polled by the thread whose reactor watches it), polls it
+//! itself until the response head arrives, and hands it to the response body
+//! ([`UpstreamBody`]), which keeps polling it while the body streams and puts it back
+//! once the body has been read to its end. A response abandoned half way (client gone) closes its
 //! connection. A request with a body has its connection driven by a task of its own
 //! while the exchange lasts (`exchange.rs`): its upload must go on whoever reads the
 //! response, and however early the upstream answers.
@@ -32,6 +33,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
+use crate::server::workers;
 use http::{Request, Response};
 use http_body::Body as _;
 use hyper::body::Incoming;
@@ -52,7 +54,8 @@ use exchange::{closed_unanswered, exchange, exchange_detached, retry_copy};
 
 /// How long an idle connection is kept.
 pub const POOL_IDLE: Duration = Duration::from_secs(90);
-/// At most this many idle connections per route; more are closed after their response.
+/// At most this many idle connections per route and worker thread; more are closed
+/// after their response.
 const MAX_IDLE: usize = 512;
 /// How often the reaper looks at the idle connections.
 const REAP_EVERY: Duration = Duration::from_secs(15);
@@ -90,7 +93,9 @@ struct Inner {
     port: u16,
     connect_timeout: Duration,
     builder: Builder,
-    idle: Mutex<Vec<Idle>>,
+    /// One stack per worker thread (`server::workers`): a connection is reused only by
+    /// the thread whose reactor watches its socket.
+    idle: Box<[Mutex<Vec<Idle>>]>,
     reaper: AtomicBool,
     metrics: PoolMetrics,
 }
@@ -141,7 +146,9 @@ impl H1Pool {
                 port: authority.port_u16().unwrap_or(80),
                 connect_timeout,
                 builder: Builder::new(),
-                idle: Mutex::new(Vec::new()),
+                idle: (0..workers::shards())
+                    .map(|_| Mutex::new(Vec::new()))
+                    .collect(),
                 reaper: AtomicBool::new(false),
                 metrics,
             }),
@@ -208,11 +215,17 @@ impl H1Pool {
 }
 
 impl Inner {
+    /// This thread's stack of idle connections.
+    fn shard(&self) -> &Mutex<Vec<Idle>> {
+        let i = workers::current();
+        &self.idle[i.min(self.idle.len() - 1)]
+    }
+
     /// The most recently used idle connection that is still usable, and how long it
     /// was idle.
     fn checkout(&self) -> Option<(Box<Conn>, Duration)> {
         loop {
-            let idle = self.idle.lock().ok()?.pop()?;
+            let idle = self.shard().lock().ok()?.pop()?;
             let mut conn = idle.conn;
             let idle_for = idle.since.elapsed();
             if idle_for < POOL_IDLE && conn.reusable() {
@@ -230,7 +243,7 @@ impl Inner {
             return;
         }
         conn.inline.release();
-        let Ok(mut idle) = self.idle.lock() else {
+        let Ok(mut idle) = self.shard().lock() else {
             return;
         };
         if idle.len() >= MAX_IDLE {
@@ -248,24 +261,22 @@ impl Inner {
         }
     }
 
-    /// Closes idle connections that ended or, at `now`, outstayed [`POOL_IDLE`]. The
-    /// stack is looked at outside the lock (requests go on meanwhile, opening
+    /// Closes idle connections that ended or, at `now`, outstayed [`POOL_IDLE`]. Each
+    /// stack is looked at outside its lock (requests go on meanwhile, opening
     /// connections if they must), then what is left is put back under the newer ones.
     fn prune(&self, now: Instant) {
-        let Some(mut taken) = self
-            .idle
-            .lock()
-            .ok()
-            .map(|mut idle| std::mem::take(&mut *idle))
-        else {
-            return;
-        };
-        taken.retain_mut(|i| now.duration_since(i.since) < POOL_IDLE && i.conn.reusable());
-        if let Ok(mut idle) = self.idle.lock() {
-            let newer = std::mem::replace(&mut *idle, taken);
-            idle.extend(newer);
-            let excess = idle.len().saturating_sub(MAX_IDLE);
-            idle.drain(..excess);
+        for shard in self.idle.iter() {
+            let Some(mut taken) = shard.lock().ok().map(|mut idle| std::mem::take(&mut *idle))
+            else {
+                continue;
+            };
+            taken.retain_mut(|i| now.duration_since(i.since) < POOL_IDLE && i.conn.reusable());
+            if let Ok(mut idle) = shard.lock() {
+                let newer = std::mem::replace(&mut *idle, taken);
+                idle.extend(newer);
+                let excess = idle.len().saturating_sub(MAX_IDLE);
+                idle.drain(..excess);
+            }
         }
     }
 

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::conn;
+use super::workers::Workers;
 use crate::config::ServerConfig;
 use crate::pipeline::access::{ConnState, Tracked};
 use crate::pipeline::{self, ConnInfo};
@@ -149,6 +150,7 @@ pub async fn accept_loop(
     protocols: Arc<Protocols>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    workers: Arc<Workers>,
 ) {
     let shared = Shared {
         gw,
@@ -170,8 +172,24 @@ pub async fn accept_loop(
                 continue;
             }
         };
+        // Taken off this runtime's reactor; the worker registers it with its own.
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "accepted connection unusable");
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
-        tracker.spawn(serve_tcp(stream, peer, shared.clone()));
+        let token = tracker.token();
+        let shared = shared.clone();
+        workers.spawn(move || async move {
+            let _token = token;
+            match TcpStream::from_std(stream) {
+                Ok(stream) => serve_tcp(stream, peer, shared).await,
+                Err(e) => tracing::warn!(%peer, error = %e, "cannot register connection"),
+            }
+        });
     }
 }
 

@@ -7,6 +7,7 @@ mod conn;
 pub mod listener;
 pub mod reload;
 pub mod tls;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ pub enum StartError {
     /// The metrics registry could not be built.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// A worker thread could not start.
+    #[error("cannot start worker threads: {0}")]
+    Workers(std::io::Error),
 }
 
 /// A started gateway.
@@ -70,8 +74,20 @@ impl Running {
     }
 }
 
-/// Binds and starts everything. `config_path` enables file-watch/SIGHUP reload.
+/// Binds and starts everything with one worker per CPU. `config_path` enables
+/// file-watch/SIGHUP reload.
 pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Running, StartError> {
+    start_with_workers(config, config_path, workers::default_count()).await
+}
+
+/// [`start`] with `workers` threads serving the connections (`workers.rs`).
+pub async fn start_with_workers(
+    config: Config,
+    config_path: Option<PathBuf>,
+    workers: usize,
+) -> Result<Running, StartError> {
+    // First: the upstream pools of the first snapshot are sharded by worker.
+    let workers = Arc::new(workers::Workers::start(workers).map_err(StartError::Workers)?);
     let metrics = Arc::new(Metrics::new()?);
     let server_cfg = config.server.clone();
     let admin_addr = config.admin.listen;
@@ -107,6 +123,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         protocols,
         shutdown.clone(),
         tracker.clone(),
+        workers.clone(),
     ));
     if let Some(admin) = admin {
         tokio::spawn(admin::serve(
@@ -137,6 +154,8 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         tracker.close();
         drain(&tracker, grace).await;
         gateway_stop.stop();
+        // Closes what outlived the grace period.
+        drop(workers);
     });
     Ok(Running {
         addr,
@@ -175,9 +194,15 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Bind { addr, source })
 }
 
-/// Runs until SIGTERM/SIGINT, then drains. The entry point of `portcullis run`.
-pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartError> {
-    let running = start(config, config_path).await?;
+/// Runs until SIGTERM/SIGINT, then drains. The entry point of `portcullis run`:
+/// `workers` threads serve the connections (default: one per CPU).
+pub async fn run(
+    config: Config,
+    config_path: Option<PathBuf>,
+    workers: Option<usize>,
+) -> Result<(), StartError> {
+    let workers = workers.unwrap_or_else(workers::default_count);
+    let running = start_with_workers(config, config_path, workers).await?;
     wait_for_signal().await;
     tracing::info!("shutdown signal received; draining");
     running.shutdown();

@@ -43,7 +43,11 @@ async fn holding_upstream() -> (
 }
 
 fn idle_count(pool: &H1Pool) -> usize {
-    pool.inner.idle.lock().map_or(0, |idle| idle.len())
+    pool.inner
+        .idle
+        .iter()
+        .map(|shard| shard.lock().map_or(0, |idle| idle.len()))
+        .sum()
 }
 
 #[tokio::test]

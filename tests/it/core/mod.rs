@@ -7,3 +7,4 @@ mod reload;
 mod routing;
 mod server;
 mod upstream_pool;
+mod workers;

@@ -45,11 +45,22 @@ pub fn with_listen(yaml: &str) -> String {
 }
 
 impl TestGateway {
-    /// Starts a gateway from YAML (no file watching).
+    /// Starts a gateway from YAML (no file watching), one worker thread per CPU.
     pub async fn start(yaml: &str) -> TestGateway {
         let cfg = portcullis::config::load_str(&with_listen(yaml))
             .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
         let running = server::start(cfg, None).await.expect("gateway starts");
+        TestGateway::from_running(running, None, None)
+    }
+
+    /// [`TestGateway::start`] with `workers` worker threads: tests that count upstream
+    /// connections use one, since each worker keeps its own.
+    pub async fn start_with_workers(yaml: &str, workers: usize) -> TestGateway {
+        let cfg = portcullis::config::load_str(&with_listen(yaml))
+            .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
+        let running = server::start_with_workers(cfg, None, workers)
+            .await
+            .expect("gateway starts");
         TestGateway::from_running(running, None, None)
     }
 
