@@ -48,6 +48,9 @@ pub fn clean_request(
     remove_hop_by_hop(headers);
     rt.identity_strip.strip(headers);
     let proto = if conn.tls { "https" } else { "http" };
+    // Room for X-Forwarded-For/-Proto/-Host and X-Request-Id: hyper sizes the map for
+    // the headers it parsed, so these would otherwise grow it one step at a time.
+    headers.reserve(4);
     set_forwarded(headers, conn.peer.ip(), peer_trusted, proto, host.as_ref());
     headers.insert(X_REQUEST_ID, request_id.clone());
     upgrade
