@@ -31,8 +31,9 @@ struct Cli {
     )]
     config: Option<PathBuf>,
     /// Worker threads serving connections, each with its own event loop (default: one
-    /// per CPU core). `echo` uses them as tokio worker threads. On small machines shared
-    /// with other processes, fewer workers can mean less CPU per request.
+    /// per CPU core), besides one control thread that accepts connections and runs the
+    /// admin listener and reloads. `echo` uses them as tokio worker threads. On small
+    /// machines shared with other processes, fewer workers can mean less CPU per request.
     #[arg(long, global = true, value_name = "N", env = "PORTCULLIS_WORKERS")]
     workers: Option<usize>,
 }
@@ -136,13 +137,27 @@ fn run(config_path: Option<PathBuf>, workers: Option<usize>) -> anyhow::Result<(
                 .first()
                 .map(|r| r.upstream.authority.as_str().to_owned())
                 .unwrap_or_else(|| "127.0.0.1:8081".into());
-            let listener = tokio::net::TcpListener::bind(&echo_addr).await?;
+            let listener = std::net::TcpListener::bind(&echo_addr)?;
+            listener.set_nonblocking(true)?;
             tracing::info!(
                 "no --config given: running the built-in demo; try `curl http://{}/`",
                 cfg.server.listen
             );
             tracing::info!(%echo_addr, "bundled echo upstream listening");
-            tokio::spawn(portcullis::echo::serve(listener));
+            // A thread of its own, off the control thread that accepts connections.
+            let echo_rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::thread::Builder::new()
+                .name("portcullis-demo-echo".into())
+                .spawn(move || {
+                    echo_rt.block_on(async move {
+                        match tokio::net::TcpListener::from_std(listener) {
+                            Ok(l) => portcullis::echo::serve(l).await,
+                            Err(e) => tracing::error!(error = %e, "demo echo upstream failed"),
+                        }
+                    });
+                })?;
         }
         portcullis::server::run(cfg, config_path, workers).await?;
         Ok(())

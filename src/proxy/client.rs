@@ -3,6 +3,7 @@
 //! (system roots, optional extra CA, optional client certificate) for https upstreams
 //! and upgrades. It only builds clients; forwarding logic lives in `forward.rs`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
@@ -15,15 +16,18 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use super::pool::{H1Pool, PoolMetrics, POOL_IDLE};
 use super::tls::{client_config, TlsError};
 use crate::config::RouteConfig;
+use crate::server::workers;
 
 /// hyper-util's client; request bodies stream from the listener.
 pub type LegacyClient = Client<HttpsConnector<HttpConnector>, Incoming>;
 
-/// What a route forwards with. Cheap to clone (both parts are shared handles).
+/// What a route forwards with. Cheap to clone (every part is a shared handle).
 #[derive(Clone)]
 pub struct UpstreamClient {
-    /// https upstreams, and upgrade requests to any upstream.
-    pub legacy: LegacyClient,
+    /// https upstreams, and upgrade requests to any upstream: one client (and so one
+    /// pool) per worker thread, since hyper-util drives each connection with a task on
+    /// the thread that opened it (`server::workers`).
+    legacy: Arc<[LegacyClient]>,
     /// Plain-http upstreams (every request but upgrades); `None` for https.
     pub pool: Option<H1Pool>,
     /// The upstream's authority as a `Host` value (sent unless `preserve_host`).
@@ -50,13 +54,16 @@ pub fn build(route: &RouteConfig, metrics: PoolMetrics) -> Result<UpstreamClient
         .https_or_http()
         .enable_all_versions()
         .wrap_connector(http);
-    let legacy = Client::builder(TokioExecutor::new())
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
         .pool_idle_timeout(POOL_IDLE)
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         // The gateway sets Host itself (preserve_host decides which one).
-        .set_host(false)
-        .build(connector);
+        .set_host(false);
+    let legacy = (0..workers::shards())
+        .map(|_| builder.build(connector.clone()))
+        .collect();
     let pool = (!route.upstream.https)
         .then(|| H1Pool::new(&route.upstream.authority, route.timeouts.connect, metrics));
     let host_header = HeaderValue::from_str(route.upstream.authority.as_str())
@@ -66,6 +73,14 @@ pub fn build(route: &RouteConfig, metrics: PoolMetrics) -> Result<UpstreamClient
         pool,
         host_header,
     })
+}
+
+impl UpstreamClient {
+    /// hyper-util's client for this thread.
+    pub fn legacy(&self) -> &LegacyClient {
+        let i = workers::current();
+        &self.legacy[i.min(self.legacy.len() - 1)]
+    }
 }
 
 /// Whether a client built for `old` can serve `new` unchanged (keeps pools warm on reload).

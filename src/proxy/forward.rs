@@ -16,6 +16,7 @@ use super::headers::remove_hop_by_hop;
 use super::pool::{PoolError, UpstreamBody};
 use crate::config::Upstream;
 use crate::error::GatewayError;
+use crate::server::workers;
 
 /// What the forwarder needs from the route.
 pub struct Target<'a> {
@@ -87,7 +88,7 @@ pub async fn forward(
     };
 
     let sent =
-        tokio::time::timeout(target.response_timeout, target.client.legacy.request(req)).await;
+        tokio::time::timeout(target.response_timeout, target.client.legacy().request(req)).await;
     let mut resp = match sent {
         Err(_) => return Err(GatewayError::UpstreamTimeout),
         Ok(Err(e)) => return Err(classify(&e)),
@@ -101,7 +102,10 @@ pub async fn forward(
             ));
         };
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
+        // The tunnel outlives the connection's task: it keeps counting on this worker.
+        let busy = workers::Busy::current();
         tokio::spawn(async move {
+            let _busy = busy;
             match tokio::try_join!(client_upgrade, upstream_upgrade) {
                 Ok((client, upstream)) => {
                     let mut client = TokioIo::new(client);

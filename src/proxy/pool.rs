@@ -54,9 +54,11 @@ use exchange::{closed_unanswered, exchange, exchange_detached, retry_copy};
 
 /// How long an idle connection is kept.
 pub const POOL_IDLE: Duration = Duration::from_secs(90);
-/// At most this many idle connections per route and worker thread; more are closed
-/// after their response.
+/// At most this many idle connections per route, shared out among the worker threads'
+/// stacks (at least [`MIN_IDLE_PER_WORKER`] each); more are closed after their response.
 const MAX_IDLE: usize = 512;
+/// The smallest per-worker cap on idle connections.
+const MIN_IDLE_PER_WORKER: usize = 64;
 /// How often the reaper looks at the idle connections.
 const REAP_EVERY: Duration = Duration::from_secs(15);
 /// A connection idle this long may meet the upstream's keep-alive timeout: its
@@ -96,6 +98,8 @@ struct Inner {
     /// One stack per worker thread (`server::workers`): a connection is reused only by
     /// the thread whose reactor watches its socket.
     idle: Box<[Mutex<Vec<Idle>>]>,
+    /// Idle connections kept per stack.
+    idle_cap: usize,
     reaper: AtomicBool,
     metrics: PoolMetrics,
 }
@@ -140,15 +144,15 @@ impl H1Pool {
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
+        let shards = workers::shards();
         H1Pool {
             inner: Arc::new(Inner {
                 host: host.to_owned(),
                 port: authority.port_u16().unwrap_or(80),
                 connect_timeout,
                 builder: Builder::new(),
-                idle: (0..workers::shards())
-                    .map(|_| Mutex::new(Vec::new()))
-                    .collect(),
+                idle: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
+                idle_cap: (MAX_IDLE / shards).max(MIN_IDLE_PER_WORKER),
                 reaper: AtomicBool::new(false),
                 metrics,
             }),
@@ -246,7 +250,7 @@ impl Inner {
         let Ok(mut idle) = self.shard().lock() else {
             return;
         };
-        if idle.len() >= MAX_IDLE {
+        if idle.len() >= self.idle_cap {
             return;
         }
         idle.push(Idle {
@@ -274,7 +278,7 @@ impl Inner {
             if let Ok(mut idle) = shard.lock() {
                 let newer = std::mem::replace(&mut *idle, taken);
                 idle.extend(newer);
-                let excess = idle.len().saturating_sub(MAX_IDLE);
+                let excess = idle.len().saturating_sub(self.idle_cap);
                 idle.drain(..excess);
             }
         }

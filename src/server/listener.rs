@@ -142,7 +142,8 @@ pub(super) struct Shared {
     pub shutdown: CancellationToken,
 }
 
-/// Accepts until `shutdown` is cancelled; connections are tracked by `tracker`.
+/// Accepts until `shutdown` is cancelled and hands each connection to a worker;
+/// connections are tracked by `tracker`.
 pub async fn accept_loop(
     listener: TcpListener,
     gw: Arc<Gateway>,
@@ -163,6 +164,10 @@ pub async fn accept_loop(
             _ = shared.shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
+        // Off this (the control) runtime's reactor at once: the worker that serves the
+        // connection registers it with its own. (Accepting without registering at all
+        // needs `AsyncFd`, whose registration is `unsafe`; this crate has none.)
+        let accepted = accepted.and_then(|(s, peer)| Ok((s.into_std()?, peer)));
         let (stream, peer) = match accepted {
             Ok(pair) => pair,
             Err(e) => {
@@ -172,19 +177,12 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        // Taken off this runtime's reactor; the worker registers it with its own.
-        let stream = match stream.into_std() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::debug!(%peer, error = %e, "accepted connection unusable");
-                continue;
-            }
-        };
         let _ = stream.set_nodelay(true);
         let token = tracker.token();
         let shared = shared.clone();
         workers.spawn(move || async move {
             let _token = token;
+            // Registered with the reactor of the worker that serves it.
             match TcpStream::from_std(stream) {
                 Ok(stream) => serve_tcp(stream, peer, shared).await,
                 Err(e) => tracing::warn!(%peer, error = %e, "cannot register connection"),

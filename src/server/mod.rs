@@ -154,8 +154,8 @@ pub async fn start_with_workers(
         tracker.close();
         drain(&tracker, grace).await;
         gateway_stop.stop();
-        // Closes what outlived the grace period.
-        drop(workers);
+        // Closes what outlived the grace period, and waits for the worker threads.
+        workers.stop().await;
     });
     Ok(Running {
         addr,

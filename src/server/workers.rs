@@ -7,23 +7,32 @@
 //! connection, its requests, their upstream exchanges and the tasks they spawn stay on
 //! that thread for the connection's whole life. Compared with tokio's work-stealing
 //! runtime this saves the cross-thread wake-ups, the stealing and the cache-line
-//! traffic of a request moving between cores: ~5% CPU per request and ~10% more
+//! traffic of a request moving between cores: ~8% CPU per request and ~12% more
 //! requests/s on a 2-core machine at 64 connections (benches/README.md).
 //!
-//! The upstream connection pool is sharded by worker ([`current`]), so a pooled
-//! connection is always polled by the thread whose reactor watches its socket.
+//! The plain-http upstream pool is sharded by worker ([`current`]), so a pooled
+//! connection is polled by the thread whose reactor watches its socket. An HTTP/2
+//! connection counts as one connection however many streams it carries; an upgraded
+//! (websocket) tunnel counts as one for as long as it is open ([`Busy`]).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
+/// tokio's default cap on blocking threads (DNS lookups, file reads), shared out among
+/// the workers' runtimes.
+const MAX_BLOCKING: usize = 512;
+
 thread_local! {
     /// 1-based index of the worker running on this thread; 0 elsewhere.
     static CURRENT: Cell<usize> = const { Cell::new(0) };
+    /// The load counter of the worker running on this thread.
+    static LOAD: RefCell<Option<Arc<AtomicUsize>>> = const { RefCell::new(None) };
 }
 
 /// The highest worker index started in this process.
@@ -41,21 +50,46 @@ pub fn current() -> usize {
     CURRENT.with(Cell::get)
 }
 
-/// The default number of workers: one per CPU the process may use.
+/// The default number of workers: one per CPU the process may use (cgroup CPU quotas
+/// included).
 pub fn default_count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Counts against the current worker's load while it lives: held by work that outlives
+/// the connection task it came from (an upgraded tunnel). Does nothing off a worker.
+pub struct Busy(Option<Arc<AtomicUsize>>);
+
+impl Busy {
+    /// Counts one unit of load on this thread's worker, if it is one.
+    pub fn current() -> Busy {
+        let load = LOAD.with(|l| l.borrow().clone());
+        if let Some(load) = &load {
+            load.fetch_add(1, Ordering::Relaxed);
+        }
+        Busy(load)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Some(load) = &self.0 {
+            load.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 struct Worker {
     handle: Handle,
-    /// Connections handed to this worker and not finished yet.
+    /// Connections (and tunnels) on this worker that have not finished yet.
     load: Arc<AtomicUsize>,
 }
 
-/// The running workers. Dropping this stops them: their runtimes shut down and every
-/// connection still on them is closed (callers drain first).
+/// The running workers. [`Workers::stop`] ends them; dropping this without it ends them
+/// too, without waiting.
 pub struct Workers {
     workers: Vec<Worker>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
     stop: CancellationToken,
 }
 
@@ -63,52 +97,23 @@ impl Workers {
     /// Starts `n` worker threads (at least one). Called once at start-up; waits the
     /// few microseconds each thread needs to build its runtime.
     pub fn start(n: usize) -> std::io::Result<Workers> {
-        let stop = CancellationToken::new();
-        let mut workers = Vec::with_capacity(n.max(1));
-        for index in 1..=n.max(1) {
-            let (tx, rx) = std::sync::mpsc::sync_channel(1);
-            let token = stop.clone();
-            // Detached: a worker ends when `stop` is cancelled. The runtime is built and
-            // dropped on its own thread (dropping one inside another runtime panics).
-            let started = std::thread::Builder::new()
-                .name(format!("portcullis-worker-{index}"))
-                .spawn(move || {
-                    let rt = match tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
-                        Ok(rt) => rt,
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    CURRENT.with(|c| c.set(index));
-                    let _ = tx.send(Ok(rt.handle().clone()));
-                    rt.block_on(token.cancelled());
-                    // Tasks left over (connections past the grace period, background
-                    // refreshes) are dropped, not waited for.
-                    rt.shutdown_background();
-                });
-            let handle = started.and_then(|_| {
-                rx.recv()
-                    .unwrap_or_else(|_| Err(std::io::Error::other("worker thread ended at start")))
-            });
-            match handle {
-                Ok(handle) => {
-                    HIGHEST.fetch_max(index, Ordering::Relaxed);
-                    workers.push(Worker {
-                        handle,
-                        load: Arc::new(AtomicUsize::new(0)),
-                    })
-                }
-                Err(e) => {
-                    stop.cancel();
-                    return Err(e);
-                }
+        let n = n.max(1);
+        // Dropped on an error: the threads started so far end.
+        let mut started = Workers {
+            workers: Vec::with_capacity(n),
+            threads: Mutex::new(Vec::with_capacity(n)),
+            stop: CancellationToken::new(),
+        };
+        for index in 1..=n {
+            let load = Arc::new(AtomicUsize::new(0));
+            let (handle, thread) = spawn_worker(index, n, load.clone(), started.stop.clone())?;
+            HIGHEST.fetch_max(index, Ordering::Relaxed);
+            if let Ok(mut threads) = started.threads.lock() {
+                threads.push(thread);
             }
+            started.workers.push(Worker { handle, load });
         }
-        Ok(Workers { workers, stop })
+        Ok(started)
     }
 
     /// How many workers run.
@@ -137,27 +142,73 @@ impl Workers {
             return;
         };
         worker.load.fetch_add(1, Ordering::Relaxed);
-        let load = LoadGuard(worker.load.clone());
+        let load = Busy(Some(worker.load.clone()));
         worker.handle.spawn(async move {
             let _load = load;
             make().await;
         });
     }
-}
 
-/// Counts a connection against its worker until the connection's task ends or is
-/// dropped.
-struct LoadGuard(Arc<AtomicUsize>);
-
-impl Drop for LoadGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+    /// Stops the workers and waits for their threads to end: every task still on them
+    /// (connections past the grace period, tunnels) is dropped first.
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        let threads = self
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
     }
 }
 
 impl Drop for Workers {
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+/// One worker thread and its runtime. The runtime is built and dropped on its own
+/// thread (dropping one inside another runtime panics).
+fn spawn_worker(
+    index: usize,
+    of: usize,
+    load: Arc<AtomicUsize>,
+    stop: CancellationToken,
+) -> std::io::Result<(Handle, JoinHandle<()>)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let thread = std::thread::Builder::new()
+        .name(format!("portcullis-worker-{index}"))
+        .spawn(move || {
+            let built = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .max_blocking_threads((MAX_BLOCKING / of).max(1))
+                .thread_name(format!("portcullis-blocking-{index}"))
+                .build();
+            let rt = match built {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            CURRENT.with(|c| c.set(index));
+            LOAD.with(|l| *l.borrow_mut() = Some(load));
+            let _ = tx.send(Ok(rt.handle().clone()));
+            rt.block_on(stop.cancelled());
+            // Tasks left over (connections past the grace period, background
+            // refreshes) are dropped, not waited for.
+            rt.shutdown_background();
+        })?;
+    match rx.recv() {
+        Ok(Ok(handle)) => Ok((handle, thread)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(std::io::Error::other("worker thread ended at start")),
     }
 }
 
@@ -185,23 +236,50 @@ mod tests {
             ran_on.push(ran_rx.await.expect("task ran"));
             held.push(hold_tx);
         }
-        ran_on.sort_unstable();
-        assert_eq!(ran_on, [1, 2]);
-        // Both finish: the loads are back to 0, and the next task goes to worker 1.
-        drop(held);
-        let (done_tx, done_rx) = oneshot::channel();
-        // Wait until both counted connections have ended.
-        while workers
-            .workers
-            .iter()
-            .any(|w| w.load.load(Ordering::Relaxed) != 0)
-        {
-            tokio::task::yield_now().await;
-        }
+        assert_eq!(ran_on, [1, 2], "ties go to the first worker");
+        // Worker 1's task ends: the next task goes to worker 1, now the least loaded.
+        drop(held.remove(0));
+        settled(&workers, 0).await;
+        let (next_tx, next_rx) = oneshot::channel();
         workers.spawn(move || async move {
-            let _ = done_tx.send(current());
+            let _ = next_tx.send(current());
         });
-        assert_eq!(done_rx.await.expect("task ran"), 1);
+        assert_eq!(next_rx.await.expect("task ran"), 1);
+        drop(held);
+    }
+
+    /// Resolves once the tasks queued on `worker` before this call have run.
+    async fn settled(workers: &Workers, worker: usize) {
+        let (tx, rx) = oneshot::channel();
+        workers.workers[worker].handle.spawn(async move {
+            let _ = tx.send(());
+        });
+        rx.await.expect("worker runs");
+    }
+
+    #[tokio::test]
+    async fn a_tunnel_left_behind_by_a_connection_still_counts_against_its_worker() {
+        assert!(Busy::current().0.is_none(), "inert off a worker");
+        let workers = Workers::start(2).expect("workers start");
+        let (hold_tx, hold_rx) = oneshot::channel::<()>();
+        let (ran_tx, ran_rx) = oneshot::channel();
+        workers.spawn(move || async move {
+            let busy = Busy::current();
+            tokio::spawn(async move {
+                let _busy = busy;
+                let _ = hold_rx.await;
+            });
+            let _ = ran_tx.send(current());
+        });
+        assert_eq!(ran_rx.await.expect("ran"), 1);
+        settled(&workers, 0).await;
+        // The connection task has ended; its tunnel keeps worker 1 loaded.
+        let (next_tx, next_rx) = oneshot::channel();
+        workers.spawn(move || async move {
+            let _ = next_tx.send(current());
+        });
+        assert_eq!(next_rx.await.expect("ran"), 2);
+        drop(hold_tx);
     }
 
     #[tokio::test]
@@ -216,7 +294,7 @@ mod tests {
             let _ = never_rx.await;
         });
         started_rx.await.expect("task started");
-        drop(workers);
+        workers.stop().await;
         // The task was dropped with its runtime: its sender is gone without a value.
         assert!(ended_rx.await.is_err());
         drop(never_tx);

@@ -32,6 +32,10 @@ pub struct TestGateway {
     pub config_path: Option<PathBuf>,
 }
 
+/// Worker threads of a test gateway: more than one whatever the machine, so every test
+/// runs connections on several event loops.
+pub const TEST_WORKERS: usize = 2;
+
 /// Header every test YAML gets unless it sets `server:`/`admin:` itself.
 const LISTEN: &str = "server:\n  listen: \"127.0.0.1:0\"\nadmin:\n  listen: \"127.0.0.1:0\"\n";
 
@@ -45,12 +49,9 @@ pub fn with_listen(yaml: &str) -> String {
 }
 
 impl TestGateway {
-    /// Starts a gateway from YAML (no file watching), one worker thread per CPU.
+    /// Starts a gateway from YAML (no file watching) with [`TEST_WORKERS`] workers.
     pub async fn start(yaml: &str) -> TestGateway {
-        let cfg = portcullis::config::load_str(&with_listen(yaml))
-            .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
-        let running = server::start(cfg, None).await.expect("gateway starts");
-        TestGateway::from_running(running, None, None)
+        TestGateway::start_with_workers(yaml, TEST_WORKERS).await
     }
 
     /// [`TestGateway::start`] with `workers` worker threads: tests that count upstream
@@ -71,7 +72,7 @@ impl TestGateway {
         std::fs::write(&path, with_listen(yaml)).expect("write config");
         let cfg = portcullis::config::load_file(&path)
             .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
-        let running = server::start(cfg, Some(path.clone()))
+        let running = server::start_with_workers(cfg, Some(path.clone()), TEST_WORKERS)
             .await
             .expect("gateway starts");
         TestGateway::from_running(running, Some(dir), Some(path))
