@@ -5,7 +5,8 @@
 
 use std::net::IpAddr;
 
-use http::{HeaderValue, Request};
+use http::header::HOST;
+use http::{HeaderValue, Request, Version};
 use hyper::body::Incoming;
 
 use super::request_id::X_REQUEST_ID;
@@ -30,6 +31,75 @@ pub fn check_limits<B>(req: &Request<B>, max_header_bytes: usize) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// One Host, well formed, and the same host everywhere (RFC 9112 §3.2, RFC 9113
+/// §8.3.1): 400 for an HTTP/1.1 request without Host, for several Host headers and for
+/// a Host that is not `host[:port]`. A request that names its target's authority
+/// (absolute form, HTTP/2 `:authority`) gets that authority as its Host, whatever Host
+/// it sent: routing, `X-Forwarded-Host` and a `preserve_host` upstream all see the
+/// same host, so a route chosen for one host can never reach the upstream as another.
+pub fn check_host<B>(req: &mut Request<B>) -> Result<(), GatewayError> {
+    let mut hosts = req.headers().get_all(HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(GatewayError::BadRequest("more than one Host header"));
+    }
+    if first.is_some_and(|h| !valid_host(h.as_bytes())) {
+        return Err(GatewayError::BadRequest("invalid Host header"));
+    }
+    let named = match req.uri().authority() {
+        Some(a) if !valid_host(a.as_str().as_bytes()) => {
+            return Err(GatewayError::BadRequest("invalid request target authority"));
+        }
+        Some(a)
+            if first.is_none_or(|h| !h.as_bytes().eq_ignore_ascii_case(a.as_str().as_bytes())) =>
+        {
+            HeaderValue::from_str(a.as_str()).ok()
+        }
+        Some(_) => None,
+        None if first.is_none() && req.version() == Version::HTTP_11 => {
+            return Err(GatewayError::BadRequest("missing Host header"));
+        }
+        None => None,
+    };
+    if let Some(host) = named {
+        req.headers_mut().insert(HOST, host);
+    }
+    Ok(())
+}
+
+/// `uri-host [":" port]` with a reg-name of letters, digits, `-`, `.`, `_`, `~` or an
+/// IP literal in brackets, and a numeric port; empty is allowed (RFC 9112 §3.2). No
+/// userinfo, path, whitespace or percent-encoding.
+fn valid_host(host: &[u8]) -> bool {
+    let (name, port) = match host.first() {
+        Some(b'[') => match host.iter().position(|&b| b == b']') {
+            Some(end) => {
+                let literal = &host[1..end];
+                if literal.is_empty()
+                    || !literal
+                        .iter()
+                        .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+                {
+                    return false;
+                }
+                match &host[end + 1..] {
+                    [] => return true,
+                    [b':', port @ ..] => (&[][..], port),
+                    _ => return false,
+                }
+            }
+            None => return false,
+        },
+        _ => match host.iter().position(|&b| b == b':') {
+            Some(colon) => (&host[..colon], &host[colon + 1..]),
+            None => (host, &[][..]),
+        },
+    };
+    name.iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && port.iter().all(u8::is_ascii_digit)
 }
 
 /// Strips what a client must not control and sets the forwarding metadata. Returns the
@@ -94,5 +164,104 @@ pub fn is_navigation<B>(req: &Request<B>) -> bool {
             .get_all(http::header::ACCEPT)
             .iter()
             .any(|v| v.to_str().is_ok_and(|s| s.contains("text/html"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(version: Version, uri: &str, hosts: &[&str]) -> Request<()> {
+        let mut b = Request::builder().version(version).uri(uri);
+        for h in hosts {
+            b = b.header(HOST, *h);
+        }
+        b.body(()).expect("request")
+    }
+
+    fn hosts_after(mut r: Request<()>) -> Result<Vec<String>, GatewayError> {
+        check_host(&mut r)?;
+        Ok(r.headers()
+            .get_all(HOST)
+            .iter()
+            .map(|h| h.to_str().unwrap_or("?").to_owned())
+            .collect())
+    }
+
+    #[test]
+    fn well_formed_hosts_pass() {
+        for h in [
+            "example.com",
+            "EXAMPLE.com:8080",
+            "a-b.c_d~e",
+            "127.0.0.1:80",
+            "[::1]",
+            "[2001:db8::1]:443",
+            "host:",
+            "",
+        ] {
+            assert!(valid_host(h.as_bytes()), "{h:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_hosts_are_refused() {
+        for h in [
+            "a b",
+            "x/y",
+            "admin@pub",
+            "pub:abc",
+            "pub:80:80",
+            "pub\\evil",
+            "%70ub",
+            "pub?x",
+            "pub#x",
+            "[::1",
+            "[]",
+            "[::1]x",
+            "[::1]:8o",
+            "[fe80::1%25eth0]",
+            "ex\u{e4}mple",
+        ] {
+            assert!(!valid_host(h.as_bytes()), "{h:?}");
+        }
+    }
+
+    #[test]
+    fn one_valid_host_is_kept() {
+        let r = req(Version::HTTP_11, "/a", &["pub.example"]);
+        assert_eq!(hosts_after(r).ok(), Some(vec!["pub.example".to_owned()]));
+    }
+
+    #[test]
+    fn several_hosts_a_bad_host_or_none_in_http_1_1_are_400() {
+        for r in [
+            req(Version::HTTP_11, "/a", &["pub.example", "admin.example"]),
+            req(Version::HTTP_11, "/a", &["pub.example", "pub.example"]),
+            req(Version::HTTP_11, "/a", &["admin@pub.example"]),
+            req(Version::HTTP_11, "/a", &[]),
+            req(Version::HTTP_11, "http://user@pub.example/a", &[]),
+        ] {
+            assert!(matches!(hosts_after(r), Err(GatewayError::BadRequest(_))));
+        }
+        // HTTP/1.0 may omit Host.
+        assert_eq!(
+            hosts_after(req(Version::HTTP_10, "/a", &[])).ok(),
+            Some(vec![])
+        );
+    }
+
+    #[test]
+    fn the_target_authority_replaces_a_different_host() {
+        // Absolute form (HTTP/1.1) and :authority (HTTP/2): the host the request is
+        // routed on is the host the upstream gets.
+        for version in [Version::HTTP_11, Version::HTTP_2] {
+            let r = req(version, "http://pub.example/a", &["admin.example"]);
+            assert_eq!(hosts_after(r).ok(), Some(vec!["pub.example".to_owned()]));
+            let r = req(version, "http://pub.example/a", &[]);
+            assert_eq!(hosts_after(r).ok(), Some(vec!["pub.example".to_owned()]));
+            let r = req(version, "http://pub.example/a", &["PUB.example"]);
+            assert_eq!(hosts_after(r).ok(), Some(vec!["PUB.example".to_owned()]));
+        }
     }
 }

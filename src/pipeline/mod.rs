@@ -122,6 +122,7 @@ async fn run(
 ) -> Result<Response<ResBody>, GatewayError> {
     // 2. hygiene: limits, path normalisation, header stripping (before anything reads them).
     hygiene::check_limits(&req, rt.config.server.limits.max_header_bytes)?;
+    hygiene::check_host(&mut req)?;
     // A cheap (ref-counted) copy so the normalised path can borrow it while headers change.
     let uri = req.uri().clone();
     let path =

@@ -178,6 +178,7 @@ fn absolute_uri(up: &Upstream, pq: PathAndQuery) -> Result<Uri, GatewayError> {
 /// rest is a protocol failure of the upstream → 502.
 fn classify_pool(err: PoolError) -> GatewayError {
     match err {
+        PoolError::Http(e) if client_body_failed(&e) => GatewayError::BadRequest(CLIENT_BODY),
         PoolError::Connect(e) if e.kind() == std::io::ErrorKind::TimedOut => {
             GatewayError::UpstreamTimeout
         }
@@ -187,11 +188,30 @@ fn classify_pool(err: PoolError) -> GatewayError {
     }
 }
 
-/// Timeouts anywhere in the cause chain → 504; connect failures → 502; the rest is a
-/// protocol failure of the upstream → 502. Never 400: the client did nothing wrong.
+/// The 400 text for a request body that could not be read whole.
+const CLIENT_BODY: &str = "the request body ended early or was malformed";
+
+/// Whether hyper's client failed because the *client's* body (streamed through) failed:
+/// a malformed chunk, a body cut short. That is a 400 (the client's fault), not an
+/// upstream error. hyper reports it as an error of the "user's body stream" whose cause
+/// is the error the listener's `Incoming` body gave.
+fn client_body_failed(err: &hyper::Error) -> bool {
+    err.is_user()
+        && err
+            .source()
+            .is_some_and(|s| s.downcast_ref::<hyper::Error>().is_some())
+}
+
+/// Timeouts anywhere in the cause chain → 504; connect failures → 502; a client body
+/// that failed → 400; the rest is a protocol failure of the upstream → 502.
 fn classify(err: &hyper_util::client::legacy::Error) -> GatewayError {
     let mut source: Option<&(dyn StdError + 'static)> = err.source();
     while let Some(s) = source {
+        if s.downcast_ref::<hyper::Error>()
+            .is_some_and(client_body_failed)
+        {
+            return GatewayError::BadRequest(CLIENT_BODY);
+        }
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             if io.kind() == std::io::ErrorKind::TimedOut {
                 return GatewayError::UpstreamTimeout;

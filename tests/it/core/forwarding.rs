@@ -317,3 +317,23 @@ async fn a_request_framed_twice_never_reaches_the_upstream_with_its_content_leng
         "the upstream saw a Content-Length: {echo}"
     );
 }
+
+#[tokio::test]
+async fn a_malformed_request_body_is_the_clients_400_not_an_upstream_502() {
+    // A chunk size that is not hex, and one that overflows: the body cannot be read.
+    for chunk in ["-3", "FFFFFFFFFFFFFFFF1"] {
+        let request = format!(
+            "POST /h HTTP/1.1\r\nhost: app\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n{chunk}\r\nabc\r\n0\r\n\r\n"
+        );
+        let (gw, mut s) = raw_to_echo_gateway(request.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 400 "), "{chunk}: {text}");
+        let metrics = gw.metrics().await;
+        assert!(
+            !metrics.contains("portcullis_upstream_errors_total{"),
+            "counted as an upstream error: {metrics}"
+        );
+    }
+}

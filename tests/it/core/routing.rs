@@ -132,3 +132,73 @@ routes:
     let r = get(&format!("{}/svc", gw.url), &[]).await;
     assert_eq!(r.echoed_path(), "/base/");
 }
+
+/// One `preserve_host` route, for `pub.example.com` only (other hosts: 404).
+async fn two_host_gateway() -> TestGateway {
+    let up = echo_upstream().await;
+    TestGateway::start(&format!(
+        r#"
+routes:
+  - name: pub
+    match: {{ host: "pub.example.com" }}
+    upstream: "http://{up}"
+    preserve_host: true
+    auth: none
+"#
+    ))
+    .await
+}
+
+/// The `host` the echo upstream received, from a raw HTTP/1.1 exchange.
+async fn raw_status_and_upstream_host(gw: &TestGateway, request: &str) -> (String, String) {
+    let text = crate::support::client::raw(gw.running.addr, request.as_bytes()).await;
+    let status = text.split(' ').nth(1).unwrap_or_default().to_owned();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let host = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["headers"]["host"].as_array().cloned())
+        .map(|hosts| {
+            hosts
+                .iter()
+                .filter_map(|h| h.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    (status, host)
+}
+
+#[tokio::test]
+async fn the_upstream_host_is_always_the_host_the_route_was_chosen_on() {
+    let gw = two_host_gateway().await;
+    // Absolute form naming pub, Host naming another site: routed on pub, and pub is
+    // what a preserve_host upstream sees (RFC 9112 §3.2.2: the target wins).
+    let (status, host) = raw_status_and_upstream_host(
+        &gw,
+        "GET http://pub.example.com/secret HTTP/1.1\r\nHost: admin.example.com\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!((status.as_str(), host.as_str()), ("200", "pub.example.com"));
+    // The plain case for comparison.
+    let (status, host) = raw_status_and_upstream_host(
+        &gw,
+        "GET /secret HTTP/1.1\r\nHost: pub.example.com\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!((status.as_str(), host.as_str()), ("200", "pub.example.com"));
+}
+
+#[tokio::test]
+async fn several_hosts_a_malformed_host_or_none_are_400() {
+    let gw = two_host_gateway().await;
+    for request in [
+        "GET /secret HTTP/1.1\r\nHost: pub.example.com\r\nHost: admin.example.com\r\nConnection: close\r\n\r\n",
+        "GET /secret HTTP/1.1\r\nHost: admin@pub.example.com\r\nConnection: close\r\n\r\n",
+        "GET /secret HTTP/1.1\r\nHost: pub.example.com:abc\r\nConnection: close\r\n\r\n",
+        "GET /secret HTTP/1.1\r\nHost: pub.example.com/x\r\nConnection: close\r\n\r\n",
+        "GET /secret HTTP/1.1\r\nConnection: close\r\n\r\n",
+    ] {
+        let (status, host) = raw_status_and_upstream_host(&gw, request).await;
+        assert_eq!((status.as_str(), host.as_str()), ("400", ""), "{request:?}");
+    }
+}
