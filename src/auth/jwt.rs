@@ -125,10 +125,24 @@ pub fn vet_header(
 /// Whether `token` has the compact-JWS shape (three non-empty base64url parts).
 pub fn looks_like_jwt(token: &str) -> bool {
     let mut parts = token.split('.');
-    let ok = |p: Option<&str>| {
-        p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| BASE64URL[usize::from(b)]))
-    };
-    ok(parts.next()) && ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+    b64_part(parts.next())
+        && b64_part(parts.next())
+        && b64_part(parts.next())
+        && parts.next().is_none()
+}
+
+/// Whether `token` is an unsecured JWS, `header.payload.` with an empty signature
+/// (RFC 7515 §A.5, `alg: none`): never valid, and never worth an introspection call.
+pub fn is_unsigned_jwt(token: &str) -> bool {
+    token.strip_suffix('.').is_some_and(|signed| {
+        let mut parts = signed.split('.');
+        b64_part(parts.next()) && b64_part(parts.next()) && parts.next().is_none()
+    })
+}
+
+/// A non-empty base64url part.
+fn b64_part(p: Option<&str>) -> bool {
+    p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| BASE64URL[usize::from(b)]))
 }
 
 /// Seconds since the epoch, as a float (NumericDate may have fractions).

@@ -278,6 +278,9 @@ impl ProviderRuntime {
                 self.name
             )));
         };
+        if jwt::is_unsigned_jwt(token) {
+            return Err(AuthError::InvalidToken("unsigned JWT (alg none)".into()));
+        }
         let hash = TokenHash::of(token);
         if !jwt::looks_like_jwt(token) {
             return match &self.introspector {

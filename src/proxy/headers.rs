@@ -64,8 +64,11 @@ pub static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
 ];
 
 /// Identity header names stripped on every request even when no route sets them: ours
-/// plus those of oauth2-proxy and common SSO gateways, which upstreams often trust.
-pub const WELL_KNOWN_IDENTITY_HEADERS: [&str; 16] = [
+/// plus those of oauth2-proxy and other SSO gateways and cloud front ends (AWS ALB,
+/// Google IAP, Azure App Service, Pomerium, Apache), which upstreams moved behind
+/// portcullis often still trust; and the path overrides IIS and Symfony honour
+/// (`X-Original-URL`, `X-Rewrite-URL`), which would defeat path-based routes.
+pub const WELL_KNOWN_IDENTITY_HEADERS: [&str; 30] = [
     "x-auth-user",
     "x-auth-email",
     "x-auth-groups",
@@ -82,6 +85,20 @@ pub const WELL_KNOWN_IDENTITY_HEADERS: [&str; 16] = [
     "x-auth-request-access-token",
     "remote-user",
     "x-remote-user",
+    "x-webauth-user",
+    "x-authenticated-user",
+    "x-amzn-oidc-identity",
+    "x-amzn-oidc-data",
+    "x-amzn-oidc-accesstoken",
+    "x-goog-authenticated-user-email",
+    "x-goog-authenticated-user-id",
+    "x-goog-iap-jwt-assertion",
+    "x-ms-client-principal",
+    "x-ms-client-principal-id",
+    "x-ms-client-principal-name",
+    "x-pomerium-jwt-assertion",
+    "x-original-url",
+    "x-rewrite-url",
 ];
 
 /// Comma-separated tokens of every `Connection` header, trimmed, empty ones skipped.

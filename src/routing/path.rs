@@ -100,7 +100,15 @@ fn upper_hex(b: Option<&u8>) -> Option<u8> {
 
 /// A segment's name before any `;` parameters (Tomcat-style `..;x` means `..` there).
 fn before_params(seg: &[u8]) -> &[u8] {
-    match seg.iter().position(|&b| b == b';') {
+    // `%3B` too: an upstream that decodes before it strips path parameters reads
+    // `..%3B` as `..;`.
+    let end = (0..seg.len()).find(|&i| {
+        seg[i] == b';'
+            || seg
+                .get(i..i + 3)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"%3B"))
+    });
+    match end {
         Some(i) => &seg[..i],
         None => seg,
     }

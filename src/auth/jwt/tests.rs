@@ -319,6 +319,12 @@ fn jwt_shape() {
     assert!(!looks_like_jwt("opaque-reference-token"));
     assert!(!looks_like_jwt("a.b.c.d.e"));
     assert!(!looks_like_jwt("a+b.c.d"));
+    assert!(is_unsigned_jwt("eyJ.eyJ."));
+    assert!(!is_unsigned_jwt("eyJ.eyJ.sig"));
+    assert!(!is_unsigned_jwt("eyJ.."));
+    assert!(!is_unsigned_jwt("eyJ."));
+    assert!(!is_unsigned_jwt("a.b.c."));
+    assert!(!is_unsigned_jwt("opaque-reference-token."));
 }
 
 #[tokio::test]

@@ -113,12 +113,18 @@ fn dot_segments_behind_encoded_separators_or_params_are_refused() {
         "/public/.;x/admin",
         "/public/%2e%2e;/admin",
         "/..;",
+        "/public/..%3b/private",
+        "/public/..%3B/private",
+        "/pp/health/%2e%2e%3Bx/secret",
+        "/public/.%3B/admin",
     ] {
         assert_eq!(norm(p), Err(PathError::AmbiguousDotSegment), "{p:?}");
     }
     // A dot that is only part of a name is fine.
     assert_eq!(ok("/a/..x%2Fb"), "/a/..x%2Fb");
     assert_eq!(ok("/a/x;..%2Fb"), "/a/x;..%2Fb");
+    assert_eq!(ok("/a/x%3B..%2Fb"), "/a/x%3B..%2Fb");
+    assert_eq!(ok("/a/..x%3Bb"), "/a/..x%3Bb");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use crate::support::echo_upstream;
 use crate::support::fake_idp::FakeIdp;
 
 /// Every spelling a client might use to pose as the gateway.
-const FORGED: [&str; 24] = [
+const FORGED: [&str; 30] = [
     "X-Auth-User",
     "x-auth-user",
     "X_Auth_User",
@@ -33,6 +33,12 @@ const FORGED: [&str; 24] = [
     "Remote-User",
     "REMOTE_USER",
     "X-Remote-User",
+    "X-Amzn-Oidc-Identity",
+    "X-Goog-Authenticated-User-Email",
+    "X-MS-CLIENT-PRINCIPAL-NAME",
+    "X-Pomerium-Jwt-Assertion",
+    "X-Original-URL",
+    "X_Rewrite_Url",
     // Custom names configured on the `custom` route (stripped on every route).
     "X-Portcullis-Login",
     "x_portcullis_login",

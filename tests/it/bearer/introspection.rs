@@ -259,3 +259,19 @@ async fn jwts_are_introspected_only_with_jwt_fallback() {
     );
     assert_eq!(idp.hits(Endpoint::Introspection), 1);
 }
+
+#[tokio::test]
+async fn an_unsigned_jwt_is_refused_without_asking_the_introspection_endpoint() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    let (idp, _up, gw) = standard_bed(&[]).await;
+    // `alg: none`, empty signature: not JWT-shaped for the local check (no signature),
+    // so it used to go to introspection as if it were a reference token. Even an IdP
+    // that (wrongly) calls it active must not get the chance.
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(user(&idp, "mallory", json!({})).to_string());
+    let unsigned = format!("{header}.{payload}.");
+    idp.add_reference_token(&unsigned, active(&idp, "mallory", json!({})));
+    assert_invalid_token(&bearer(&gw, "/", &unsigned).await, "api", "alg none");
+    assert_eq!(idp.hits(Endpoint::Introspection), 0);
+}
