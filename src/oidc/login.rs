@@ -111,13 +111,16 @@ fn authorization_url(
 }
 
 /// Finishes a login: on success a fresh session cookie and a redirect to where the user
-/// was going.
+/// was going. Once the attempt is found, its cookie is cleared (into `set_cookies`,
+/// which every response carries) whatever the outcome: a refused or failed callback
+/// cannot be replayed with the same attempt.
 pub async fn callback(
     sso: &Sso,
     providers: &[std::sync::Arc<ProviderRuntime>],
     headers: &HeaderMap,
     query: Option<&str>,
     redirect_uri: &str,
+    set_cookies: &mut Vec<HeaderValue>,
 ) -> Result<Response<Full<Bytes>>, GatewayError> {
     let now = unix_now();
     let cookies = RequestCookies::from_headers(headers);
@@ -126,9 +129,7 @@ pub async fn callback(
     // attempt. Refuse before any token request.
     let attempt = finish_login(&cookies, &sso.names, &sso.keys, &state, now)
         .ok_or(GatewayError::BadRequest("unknown or expired login attempt"))?;
-    let clear: Vec<HeaderValue> = clear_login(&sso.names, &attempt.state)
-        .into_iter()
-        .collect();
+    set_cookies.extend(clear_login(&sso.names, &attempt.state));
     let (index, provider) = providers
         .iter()
         .enumerate()
@@ -198,7 +199,7 @@ pub async fn callback(
         }
     }
     let data = session_from(sso, &principal, cfg, &tokens, id_token, now);
-    let mut set = sso
+    let set = sso
         .store
         .save(&data, SaveKind::NewLogin, &cookies, now)
         .await
@@ -207,7 +208,6 @@ pub async fn callback(
             SessionError::Unavailable(why) => GatewayError::Unavailable(why),
             e => GatewayError::Internal(format!("session save: {e}")),
         })?;
-    set.extend(clear);
     tracing::info!(
         provider = provider.name(),
         user = principal.username.as_deref().unwrap_or(&principal.subject),

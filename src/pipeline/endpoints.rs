@@ -30,6 +30,8 @@ pub async fn handle(
     // `&mut` only so `/backchannel_logout` can read its form body.
     req: &mut Request<Incoming>,
     sub: &str,
+    // Cookies the response carries whatever it is (a failed callback clears its attempt).
+    set_cookies: &mut Vec<HeaderValue>,
 ) -> Result<Response<Full<Bytes>>, GatewayError> {
     // Forward-auth serves bearer-only configs too: it needs no session settings.
     if super::forward_auth::is_endpoint(sub) {
@@ -65,6 +67,7 @@ pub async fn handle(
                 req.headers(),
                 query,
                 &callback_url(sso, &origin),
+                set_cookies,
             )
             .await
         }

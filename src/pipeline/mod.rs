@@ -131,7 +131,16 @@ async fn run(
 
     // 3. own endpoints (login, callback, sign-out, userinfo) before any route.
     if let Some(sub) = own_endpoint(&rt.config.server.proxy_prefix, &path) {
-        let resp = endpoints::handle(rt, &log.metrics, conn, peer_trusted, &mut req, sub).await?;
+        let resp = endpoints::handle(
+            rt,
+            &log.metrics,
+            conn,
+            peer_trusted,
+            &mut req,
+            sub,
+            set_cookies,
+        )
+        .await?;
         return Ok(resp.map(Either::Right));
     }
 

@@ -202,6 +202,14 @@ async fn access_denied_is_a_clear_403_page() {
     assert_eq!(last.status, 403, "{}\n{}", chain.describe(), last.text());
     assert!(bed.session_cookies(&bed.browser).is_empty());
     assert_eq!(bed.idp.token_count(Grant::AuthorizationCode), 0);
+    // The refused attempt is over: its cookie is cleared, and the same callback again
+    // finds no attempt.
+    assert!(
+        super::attempt_cookies(&bed.browser).is_empty(),
+        "{:?}",
+        bed.browser.cookies()
+    );
+    assert_eq!(bed.browser.get(&last.url).await.status, 400);
 }
 
 #[tokio::test]
