@@ -159,16 +159,10 @@ fn content_length(head: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// One worker: each worker thread keeps its own upstream connections, and these tests
-/// count them.
+/// One worker: each worker keeps its own upstream connections, and these tests count them.
 async fn gateway_to(up: SocketAddr) -> TestGateway {
-    TestGateway::start_with_workers(&route_to(up), 1).await
-}
-
-fn route_to(up: SocketAddr) -> String {
-    format!(
-        "routes:\n  - name: app\n    match: {{ path_prefix: \"/\" }}\n    upstream: \"http://{up}\"\n    auth: none\n"
-    )
+    let route = format!("routes:\n  - name: app\n    upstream: \"http://{up}\"\n    auth: none\n");
+    TestGateway::start_with_workers(&route, 1).await
 }
 
 /// Three GETs through a gateway to `up`: each answered `hello`, each on a connection of
