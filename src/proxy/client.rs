@@ -78,8 +78,7 @@ pub fn build(route: &RouteConfig, metrics: PoolMetrics) -> Result<UpstreamClient
 impl UpstreamClient {
     /// hyper-util's client for this thread.
     pub fn legacy(&self) -> &LegacyClient {
-        let i = workers::current();
-        &self.legacy[i.min(self.legacy.len() - 1)]
+        &self.legacy[workers::shard_index(self.legacy.len())]
     }
 }
 

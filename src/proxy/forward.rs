@@ -41,18 +41,12 @@ pub async fn forward(
     upgrade: Option<HeaderValue>,
 ) -> Result<Response<UpstreamBody>, GatewayError> {
     let pq = path_and_query(target.upstream, path, req.uri().query())?;
-    if !target.preserve_host {
+    // With `preserve_host` the client's Host stays: hygiene has made it the host the
+    // route was chosen on (an absolute-form or HTTP/2 authority included). A request
+    // without one (HTTP/1.0) gets the upstream's own, as does every other route.
+    if !target.preserve_host || !req.headers().contains_key(HOST) {
         req.headers_mut()
             .insert(HOST, target.client.host_header.clone());
-    } else if !req.headers().contains_key(HOST) {
-        // HTTP/2 clients send :authority instead of Host; keep it for the upstream. A
-        // request with neither (HTTP/1.0) gets the upstream's own.
-        let host = req
-            .uri()
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-            .unwrap_or_else(|| target.client.host_header.clone());
-        req.headers_mut().insert(HOST, host);
     }
     if let (None, Some(pool)) = (&upgrade, &target.client.pool) {
         // Plain-http upstream: the own HTTP/1.1 pool, origin-form request target.

@@ -221,8 +221,7 @@ impl H1Pool {
 impl Inner {
     /// This thread's stack of idle connections.
     fn shard(&self) -> &Mutex<Vec<Idle>> {
-        let i = workers::current();
-        &self.idle[i.min(self.idle.len() - 1)]
+        &self.idle[workers::shard_index(self.idle.len())]
     }
 
     /// The most recently used idle connection that is still usable, and how long it

@@ -50,6 +50,12 @@ pub fn current() -> usize {
     CURRENT.with(Cell::get)
 }
 
+/// Which of `len` per-thread shards (`len` = [`shards()`] when they were made) belongs
+/// to this thread: its worker index, or the last shard for a worker started after them.
+pub fn shard_index(len: usize) -> usize {
+    current().min(len.saturating_sub(1))
+}
+
 /// The default number of workers: one per CPU the process may use (cgroup CPU quotas
 /// included).
 pub fn default_count() -> usize {
@@ -63,11 +69,12 @@ pub struct Busy(Option<Arc<AtomicUsize>>);
 impl Busy {
     /// Counts one unit of load on this thread's worker, if it is one.
     pub fn current() -> Busy {
-        let load = LOAD.with(|l| l.borrow().clone());
-        if let Some(load) = &load {
-            load.fetch_add(1, Ordering::Relaxed);
-        }
-        Busy(load)
+        Busy(LOAD.with(|l| l.borrow().clone()).map(Busy::count))
+    }
+
+    fn count(load: Arc<AtomicUsize>) -> Arc<AtomicUsize> {
+        load.fetch_add(1, Ordering::Relaxed);
+        load
     }
 }
 
@@ -116,16 +123,6 @@ impl Workers {
         Ok(started)
     }
 
-    /// How many workers run.
-    pub fn len(&self) -> usize {
-        self.workers.len()
-    }
-
-    /// Whether there are no workers (never, once started).
-    pub fn is_empty(&self) -> bool {
-        self.workers.is_empty()
-    }
-
     /// Runs the future made by `make` on the least-loaded worker. `make` runs on that
     /// worker, inside its runtime, so what it registers (a socket, timers) belongs to
     /// that worker's reactor.
@@ -141,8 +138,7 @@ impl Workers {
         else {
             return;
         };
-        worker.load.fetch_add(1, Ordering::Relaxed);
-        let load = Busy(Some(worker.load.clone()));
+        let load = Busy(Some(Busy::count(worker.load.clone())));
         worker.handle.spawn(async move {
             let _load = load;
             make().await;
@@ -220,7 +216,7 @@ mod tests {
     #[tokio::test]
     async fn each_connection_goes_to_the_least_loaded_worker_and_runs_there() {
         let workers = Workers::start(2).expect("workers start");
-        assert_eq!(workers.len(), 2);
+        assert_eq!(workers.workers.len(), 2);
         assert!(shards() >= 3, "one shard per worker plus one");
         assert_eq!(current(), 0, "not a worker thread");
         // Two long-lived tasks: the second goes to the worker the first left idle.
@@ -283,7 +279,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn dropping_the_workers_stops_their_tasks() {
+    async fn stopping_the_workers_drops_their_tasks() {
         let workers = Workers::start(1).expect("workers start");
         let (started_tx, started_rx) = oneshot::channel();
         let (never_tx, never_rx) = oneshot::channel::<()>();
