@@ -169,14 +169,16 @@ fn absolute_uri(up: &Upstream, pq: PathAndQuery) -> Result<Uri, GatewayError> {
 }
 
 /// The own pool's failures: connect timeout → 504, other connect failures → 502, the
-/// rest is a protocol failure of the upstream → 502.
+/// rest is a failure of the upstream → 502.
 fn classify_pool(err: PoolError) -> GatewayError {
     match err {
         PoolError::Http(e) if client_body_failed(&e) => GatewayError::BadRequest(CLIENT_BODY),
-        PoolError::Connect(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+        PoolError::Connect(e) | PoolError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
             GatewayError::UpstreamTimeout
         }
         PoolError::Connect(e) => GatewayError::UpstreamConnect(e.to_string()),
+        PoolError::Io(e) => GatewayError::UpstreamProtocol(e.to_string()),
+        PoolError::Protocol(e) => GatewayError::UpstreamProtocol(e.to_string()),
         PoolError::Http(e) if e.is_timeout() => GatewayError::UpstreamTimeout,
         PoolError::Http(e) => GatewayError::UpstreamProtocol(error_chain(&e)),
     }

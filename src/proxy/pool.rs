@@ -1,17 +1,20 @@
 //! The keep-alive pool for plain-http upstreams: HTTP/1.1 connections driven inline by
 //! the request that uses them.
 //!
-//! hyper-util's pool runs every upstream connection as its own task and hands requests,
-//! responses and body chunks to it through channels, so each proxied request costs
-//! several task wake-ups plus a hashed pool lookup. Here a connection is a plain value: a
-//! request without a body takes one from a per-route LIFO stack (one stack per worker
-//! thread, so a connection is polled by the thread whose reactor watches it), polls it
-//! itself until the response head arrives, and hands it to the response body
-//! ([`UpstreamBody`]), which keeps polling it while the body streams and puts it back
-//! once the body has been read to its end. A response abandoned half way (client gone) closes its
-//! connection. A request with a body has its connection driven by a task of its own
-//! while the exchange lasts (`exchange.rs`): its upload must go on whoever reads the
-//! response, and however early the upstream answers.
+//! A connection is a plain value, a socket and its read buffer, kept in a per-route LIFO
+//! stack (one stack per worker thread, so a connection is polled by the thread whose
+//! reactor watches it). A request without a body (most of them) is exchanged by the
+//! gateway's own HTTP/1.1 client codec (`h1.rs`): its head is written straight to the
+//! socket, the response head parsed from it, and the response body ([`UpstreamBody`])
+//! reads and decodes its framing from the same socket while the listener sends it on,
+//! then puts the connection back once the body has ended exactly where the response
+//! did. No task, channel or waker stands between the two legs, as in nginx. A response
+//! abandoned half way (client gone) closes its connection.
+//!
+//! A request with a body is sent by hyper's client connection on the same socket, driven
+//! by a task of its own while the exchange lasts (`exchange.rs`): its upload must go on
+//! whoever reads the response, and however early the upstream answers. The socket goes
+//! back to the pool when hyper is done with it.
 //!
 //! https upstreams and upgrades (websockets) keep using hyper-util (`client.rs`): TLS
 //! sessions, ALPN/h2 and upgraded IO need a connection driven by a task of its own.
@@ -19,38 +22,36 @@
 //! Idle connections are not polled while they sit in the stack; a connection the
 //! upstream closed meanwhile is noticed when it is taken (its EOF is already read) or by
 //! the reaper, which also closes connections idle longer than [`POOL_IDLE`]. A request
-//! that a stale connection refused before sending anything is sent again on the next
-//! connection (hyper hands unsent requests back). One that was sent on a connection idle
-//! for [`RETRY_IDLE`] or more, which then closed without a response (the upstream's
-//! keep-alive timeout racing the request), is sent once more on a new connection when
-//! it is idempotent and has no body (RFC 9110 §9.2.2), as nginx does.
+//! that a stale pooled connection refused before taking any of it is sent on the next
+//! connection. One that was sent on a connection idle for [`RETRY_IDLE`] or more, which
+//! then closed without a response (the upstream's keep-alive timeout racing the
+//! request), is sent once more on a new connection when it is idempotent and has no
+//! body (RFC 9110 §9.2.2), as nginx does.
 
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
-use crate::server::workers;
-use http::{Request, Response};
+use bytes::BytesMut;
+use http::{Method, Request, Response};
 use http_body::Body as _;
 use hyper::body::Incoming;
-use hyper::client::conn::http1::{Builder, Connection, SendRequest};
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::http1::Builder;
 use tokio::net::TcpStream;
+
+use crate::server::workers;
 
 mod body;
 mod dial;
 mod exchange;
+mod h1;
 #[cfg(test)]
 mod tests;
-mod wake;
 
-use body::Link;
 pub use body::{ReqBody, UpstreamBody};
-use exchange::{closed_unanswered, exchange, exchange_detached, retry_copy};
+use exchange::{exchange, exchange_detached, Failure};
+pub use h1::ProtoError;
 
 /// How long an idle connection is kept.
 pub const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -71,6 +72,10 @@ pub enum PoolError {
     /// No connection could be opened (refused, unreachable, name not resolved, timeout).
     Connect(io::Error),
     /// The connection failed while sending the request or reading the response head.
+    Io(io::Error),
+    /// The upstream's response head broke HTTP/1.1.
+    Protocol(ProtoError),
+    /// hyper's client (requests with a body) failed.
     Http(hyper::Error),
 }
 
@@ -105,30 +110,29 @@ struct Inner {
 }
 
 struct Idle {
-    /// Boxed: a connection is a few hundred bytes and moves with every request.
+    /// Boxed: it moves with every request.
     conn: Box<Conn>,
     since: Instant,
 }
 
-/// A connection: hyper's request handle, the connection future that does the IO, and
-/// the waker it is polled with inline.
+/// An upstream connection: the socket and what has been read from it but not yet used
+/// (nothing, between exchanges).
 struct Conn {
-    sender: SendRequest<ReqBody>,
-    io: Connection<TokioIo<TcpStream>, ReqBody>,
-    inline: wake::Inline,
+    io: TcpStream,
+    buf: BytesMut,
 }
 
-impl Conn {
-    /// Polls the connection's IO once; `true` once it has ended (closed or failed).
-    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
-        Pin::new(&mut self.io).poll(cx).is_ready()
-    }
+/// Read buffers larger than this are not kept with an idle connection.
+const MAX_IDLE_BUF: usize = 64 * 1024;
 
-    /// Whether the connection is alive and ready for a request, after letting it take
-    /// in whatever the socket holds (an EOF, a stray byte) without registering a waker.
-    fn reusable(&mut self) -> bool {
-        let mut cx = Context::from_waker(Waker::noop());
-        !self.drive(&mut cx) && self.sender.is_ready()
+impl Conn {
+    /// Whether the connection is idle and still open: nothing unread, and the socket
+    /// holds neither an EOF nor a stray byte. Costs no system call unless the reactor
+    /// has seen the socket become readable.
+    fn reusable(&self) -> bool {
+        let mut probe = [0u8; 1];
+        self.buf.is_empty()
+            && matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 }
 
@@ -162,61 +166,73 @@ impl H1Pool {
     /// Sends `req` (origin-form URI, Host set) and returns the response head; its body
     /// keeps the connection until it has been read.
     pub async fn send(&self, req: Request<Incoming>) -> Result<Response<UpstreamBody>, PoolError> {
-        let mut req = req.map(ReqBody::Client);
-        // The upstream leg is HTTP/1.1 whatever the client spoke (hyper cannot encode
-        // every version a request may carry).
-        *req.version_mut() = http::Version::HTTP_11;
-        let mut retried = false;
+        if !req.body().is_end_stream() {
+            return self.send_with_body(req).await;
+        }
+        // The upstream leg is HTTP/1.1 whatever the client spoke.
+        let (parts, _) = req.into_parts();
+        let mut head = Vec::with_capacity(HEAD_CAPACITY);
+        h1::encode_head(&parts, &mut head);
+        let head_request = parts.method == Method::HEAD;
+        let mut fresh = false;
         loop {
-            let pooled = if retried { None } else { self.inner.checkout() };
-            let (conn, copy) = match pooled {
-                Some((conn, idle_for)) => {
-                    let copy = (idle_for >= RETRY_IDLE).then(|| retry_copy(&req)).flatten();
-                    (conn, Some(copy))
-                }
-                None => (self.inner.connect().await?, None),
+            let pooled = if fresh { None } else { self.inner.checkout() };
+            let idle_for = pooled.as_ref().map(|(_, idle_for)| *idle_for);
+            let mut conn = match pooled {
+                Some((conn, _)) => conn,
+                None => self.inner.connect().await?,
             };
-            let exchanged = if req.body().is_end_stream() {
-                exchange(conn, req).await
-            } else {
-                // The task keeps the connection; the body streams through hyper's channel.
-                let pool = Arc::downgrade(&self.inner);
-                exchange_detached(conn, req, pool)
-                    .await
-                    .map(|resp| (resp, None))
-            };
-            match exchanged {
-                Ok((resp, conn)) => {
-                    let link = conn.map(|conn| Link {
-                        conn,
-                        pool: Arc::downgrade(&self.inner),
-                    });
-                    return Ok(resp.map(|body| UpstreamBody { body, link }));
+            match exchange(&mut conn, &head, head_request).await {
+                Ok(head) => return Ok(UpstreamBody::own(head, conn, Arc::downgrade(&self.inner))),
+                // A stale pooled connection took none of it: the next one.
+                Err(Failure::Unsent(_)) if idle_for.is_some() => {}
+                // Closed unanswered after a long idle: the keep-alive race.
+                Err(Failure::Unanswered(_))
+                    if parts.method.is_idempotent()
+                        && idle_for.is_some_and(|idle| idle >= RETRY_IDLE) =>
+                {
+                    fresh = true;
                 }
-                Err(mut failed) => {
-                    let Some(copy) = copy else {
-                        return Err(PoolError::Http(failed.error));
-                    };
-                    // A stale pooled connection refused the request before writing
-                    // any of it: send it on the next one (or a new one).
-                    if let Some(unsent) = failed.message.take() {
+                Err(failed) => return Err(failed.into()),
+            }
+            self.inner.metrics.retried.inc();
+        }
+    }
+
+    /// A request with a body: hyper's client connection on a pooled socket.
+    async fn send_with_body(
+        &self,
+        req: Request<Incoming>,
+    ) -> Result<Response<UpstreamBody>, PoolError> {
+        let mut req = req.map(ReqBody::Client);
+        // hyper cannot encode every version a request may carry.
+        *req.version_mut() = http::Version::HTTP_11;
+        let mut pooled = true;
+        loop {
+            let conn = match pooled.then(|| self.inner.checkout()).flatten() {
+                Some((conn, _)) => conn,
+                None => {
+                    pooled = false;
+                    self.inner.connect().await?
+                }
+            };
+            match exchange_detached(conn, req, &self.inner).await {
+                Ok(resp) => return Ok(resp.map(UpstreamBody::from)),
+                Err(failed) => match failed.message {
+                    // A stale pooled connection refused it before writing any of it.
+                    Some(unsent) if pooled => {
                         self.inner.metrics.retried.inc();
                         req = unsent;
-                        continue;
                     }
-                    match copy {
-                        Some(copy) if closed_unanswered(&failed.error) => {
-                            self.inner.metrics.retried.inc();
-                            req = copy;
-                            retried = true;
-                        }
-                        _ => return Err(PoolError::Http(failed.error)),
-                    }
-                }
+                    _ => return Err(PoolError::Http(failed.error)),
+                },
             }
         }
     }
 }
+
+/// Room for a typical request head (a browser's is 0.5–2 KiB).
+const HEAD_CAPACITY: usize = 1024;
 
 impl Inner {
     /// This thread's stack of idle connections.
@@ -229,7 +245,7 @@ impl Inner {
     fn checkout(&self) -> Option<(Box<Conn>, Duration)> {
         loop {
             let idle = self.shard().lock().ok()?.pop()?;
-            let mut conn = idle.conn;
+            let conn = idle.conn;
             let idle_for = idle.since.elapsed();
             if idle_for < POOL_IDLE && conn.reusable() {
                 return Some((conn, idle_for));
@@ -237,15 +253,16 @@ impl Inner {
         }
     }
 
-    /// Back into the stack, if it is reusable and there is room.
+    /// Back into the stack, if it is reusable and there is room. (An exchange that
+    /// ended reads nothing more, so the socket's readiness is clear and the check costs
+    /// no system call.)
     fn put(self: &Arc<Self>, mut conn: Box<Conn>) {
-        // Usually the body's last poll left hyper asking for the next request already;
-        // otherwise one more poll settles it (or finds it unusable). Checkout looks again
-        // before any reuse.
-        if !conn.sender.is_ready() && !conn.reusable() {
+        if !conn.reusable() {
             return;
         }
-        conn.inline.release();
+        if conn.buf.capacity() > MAX_IDLE_BUF {
+            conn.buf = BytesMut::new();
+        }
         let Ok(mut idle) = self.shard().lock() else {
             return;
         };
@@ -273,7 +290,7 @@ impl Inner {
             else {
                 continue;
             };
-            taken.retain_mut(|i| now.duration_since(i.since) < POOL_IDLE && i.conn.reusable());
+            taken.retain(|i| now.duration_since(i.since) < POOL_IDLE && i.conn.reusable());
             if let Ok(mut idle) = shard.lock() {
                 let newer = std::mem::replace(&mut *idle, taken);
                 idle.extend(newer);
@@ -293,16 +310,10 @@ impl Inner {
         let stream = dial::dial(addrs, self.connect_timeout)
             .await
             .map_err(PoolError::Connect)?;
-        let (sender, io) = self
-            .builder
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(PoolError::Http)?;
         self.metrics.opened.inc();
         Ok(Box::new(Conn {
-            sender,
-            io,
-            inline: wake::Inline::new(),
+            io: stream,
+            buf: BytesMut::new(),
         }))
     }
 }

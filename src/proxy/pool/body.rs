@@ -1,18 +1,21 @@
-//! The body types of the own pool: [`ReqBody`] (what is sent upstream) and
-//! [`UpstreamBody`] (what comes back, driving its connection while it streams).
+//! The body types of the own pool: [`ReqBody`] (what hyper's client sends upstream) and
+//! [`UpstreamBody`] (what comes back: decoded from its pooled connection by the own
+//! codec, or hyper's).
 
-use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Weak;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
+use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use super::exchange::reserve;
+use super::h1::{self, Decoded};
 use super::{Conn, Inner};
 
-/// A request body sent upstream: the client's, or none (a retried request's copy).
+/// A request body sent upstream by hyper's client: the client's, or none.
 pub enum ReqBody {
     /// Streams from the client.
     Client(Incoming),
@@ -49,88 +52,147 @@ impl Body for ReqBody {
     }
 }
 
-/// A response body from an upstream. For pooled connections it also drives the
-/// connection, and returns it to the pool once the body has been read to its end.
+/// Errors a response body can end with.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body from an upstream.
 pub struct UpstreamBody {
-    pub(super) body: Incoming,
-    pub(super) link: Option<Link>,
+    source: Source,
 }
 
-pub(super) struct Link {
-    pub(super) conn: Box<Conn>,
-    pub(super) pool: Weak<Inner>,
+enum Source {
+    /// Driven by hyper (https upstreams, upgrades, requests with a body).
+    Hyper(Incoming),
+    /// Decoded by the own codec from the connection it holds.
+    Own(Own),
+}
+
+struct Own {
+    /// Until the body has ended (then back to the pool) or failed.
+    conn: Option<Box<Conn>>,
+    framing: h1::Body,
+    keep_alive: bool,
+    pool: Weak<Inner>,
+}
+
+impl Own {
+    /// The body has ended: the connection goes back to the pool if it may.
+    fn finish(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if let (true, Some(pool)) = (self.keep_alive, self.pool.upgrade()) {
+                pool.put(conn);
+            }
+        }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        loop {
+            let Some(conn) = self.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match self.framing.decode(&mut conn.buf) {
+                Ok(Decoded::Data(data)) => {
+                    if self.framing.is_end() {
+                        self.finish();
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Ok(Decoded::End) => {
+                    self.finish();
+                    return Poll::Ready(None);
+                }
+                Ok(Decoded::More) => {}
+                Err(e) => {
+                    self.conn = None;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+            }
+            reserve(&mut conn.buf);
+            match ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut conn.io),
+                cx,
+                &mut conn.buf
+            )) {
+                Ok(0) => {
+                    // Closed: the end of a close-delimited body, or one cut short.
+                    self.keep_alive = false;
+                    if let Err(e) = self.framing.at_eof() {
+                        self.conn = None;
+                        return Poll::Ready(Some(Err(e.into())));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.conn = None;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+            }
+        }
+    }
 }
 
 impl From<Incoming> for UpstreamBody {
-    /// A body whose connection is driven elsewhere (hyper-util's pool).
+    /// A body hyper drives.
     fn from(body: Incoming) -> UpstreamBody {
-        UpstreamBody { body, link: None }
+        UpstreamBody {
+            source: Source::Hyper(body),
+        }
     }
 }
 
 impl UpstreamBody {
-    fn release(&mut self) {
-        if let Some(link) = self.link.take() {
-            if let Some(pool) = link.pool.upgrade() {
-                pool.put(link.conn);
-            }
+    /// The response to an own exchange: `head`, and a body reading from `conn`.
+    pub(super) fn own(
+        head: h1::Head,
+        conn: Box<Conn>,
+        pool: Weak<Inner>,
+    ) -> Response<UpstreamBody> {
+        let mut own = Own {
+            conn: Some(conn),
+            framing: head.body,
+            keep_alive: head.keep_alive,
+            pool,
+        };
+        if own.framing.is_end() {
+            own.finish();
         }
+        let mut resp = Response::new(UpstreamBody {
+            source: Source::Own(own),
+        });
+        *resp.status_mut() = head.status;
+        *resp.headers_mut() = head.headers;
+        resp
     }
 }
 
 impl Body for UpstreamBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = &mut *self;
-        let frame = match &mut this.link {
-            Some(link) => {
-                let Conn { io, inline, .. } = &mut *link.conn;
-                let body = &mut this.body;
-                let mut ended = false;
-                let frame = inline.poll(cx, |cx| {
-                    if !ended {
-                        ended = Pin::new(&mut *io).poll(cx).is_ready();
-                    }
-                    Pin::new(&mut *body).poll_frame(cx)
-                });
-                if ended {
-                    // What it read is in the body channel; it is never reused.
-                    this.link = None;
-                }
-                frame
-            }
-            None => Pin::new(&mut this.body).poll_frame(cx),
-        };
-        match &frame {
-            // The end; trailers are always last (and hyper's server stops asking after
-            // them), so they end the exchange too.
-            Poll::Ready(None) => this.release(),
-            Poll::Ready(Some(Ok(f))) if f.is_trailers() => this.release(),
-            _ => {}
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match &mut self.get_mut().source {
+            Source::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Source::Own(own) => own.poll(cx),
         }
-        frame
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        match &self.source {
+            Source::Hyper(body) => body.is_end_stream(),
+            Source::Own(own) => own.framing.is_end(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
-
-impl Drop for UpstreamBody {
-    fn drop(&mut self) {
-        // A body dropped at its end (hyper stops at a known length) frees its connection;
-        // one dropped before (client gone) closes it with the connection.
-        if self.body.is_end_stream() {
-            self.release();
+        match &self.source {
+            Source::Hyper(body) => body.size_hint(),
+            Source::Own(own) => own
+                .framing
+                .remaining()
+                .map_or_else(SizeHint::default, SizeHint::with_exact),
         }
     }
 }

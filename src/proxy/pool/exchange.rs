@@ -1,25 +1,113 @@
-//! One request/response exchange on a pooled connection, and the rules for sending a
-//! request again.
+//! One request/response exchange on a pooled connection.
 //!
-//! Bodiless requests are exchanged inline: the request's own future polls the
-//! connection. Requests with a body hand their connection to a task for the time of the
-//! exchange, because the upload must go on even when nobody polls the response (a
+//! Bodiless requests are exchanged by the own codec, inline: the request's own future
+//! writes the head and reads the response head. Requests with a body are sent by hyper's
+//! client connection on the pooled socket, driven by a task of its own for the time of
+//! the exchange, because the upload must go on even when nobody polls the response (a
 //! client that sends its whole body before reading) and after the response has ended
 //! (an upstream that answers before reading everything).
 
-use std::future::{poll_fn, Future};
+use std::future::{poll_fn, Future as _};
 use std::io;
-use std::pin::{pin, Pin};
-use std::sync::Weak;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 
+use bytes::BytesMut;
 use http::{Request, Response};
-use http_body::Body as _;
 use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use super::{Conn, Inner, ReqBody};
+use super::h1::{self, ProtoError};
+use super::{Conn, Inner, PoolError, ReqBody};
 
-/// What a failed exchange leaves: the error, and the request when none of it was sent.
+/// Read into a connection's buffer this much at a time...
+pub(super) const READ_CHUNK: usize = 16 * 1024;
+/// ...once less than this is free.
+pub(super) const READ_MIN: usize = 2 * 1024;
+
+/// Makes room in `buf` for the next read.
+pub(super) fn reserve(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < READ_MIN {
+        buf.reserve(READ_CHUNK);
+    }
+}
+
+/// Why an own exchange failed.
+#[derive(Debug)]
+pub(super) enum Failure {
+    /// None of the request was taken: the connection was found closed.
+    Unsent(io::Error),
+    /// Sent, and the connection closed or broke before any byte of a response.
+    Unanswered(io::Error),
+    /// The connection broke within the response head.
+    Io(io::Error),
+    /// The response head broke HTTP/1.1.
+    Protocol(ProtoError),
+}
+
+impl From<Failure> for PoolError {
+    fn from(f: Failure) -> PoolError {
+        match f {
+            Failure::Unsent(e) | Failure::Unanswered(e) | Failure::Io(e) => PoolError::Io(e),
+            Failure::Protocol(e) => PoolError::Protocol(e),
+        }
+    }
+}
+
+/// Writes `head` (a request without a body) on `conn` and reads the response head.
+pub(super) async fn exchange(
+    conn: &mut Conn,
+    head: &[u8],
+    head_request: bool,
+) -> Result<h1::Head, Failure> {
+    let mut written = 0;
+    while written < head.len() {
+        match conn.io.write(&head[written..]).await {
+            Ok(0) if written == 0 => return Err(Failure::Unsent(io::ErrorKind::WriteZero.into())),
+            Ok(0) => return Err(Failure::Unanswered(io::ErrorKind::WriteZero.into())),
+            Ok(n) => written += n,
+            Err(e) if written == 0 => return Err(Failure::Unsent(e)),
+            Err(e) if closed(&e) => return Err(Failure::Unanswered(e)),
+            Err(e) => return Err(Failure::Io(e)),
+        }
+    }
+    loop {
+        if let Some(parsed) =
+            h1::parse_head(&mut conn.buf, head_request).map_err(Failure::Protocol)?
+        {
+            return Ok(parsed);
+        }
+        reserve(&mut conn.buf);
+        match conn.io.read_buf(&mut conn.buf).await {
+            Ok(0) if conn.buf.is_empty() => {
+                return Err(Failure::Unanswered(io::ErrorKind::UnexpectedEof.into()))
+            }
+            Ok(0) => {
+                return Err(Failure::Protocol(ProtoError(
+                    "the upstream closed the connection within the response head",
+                )))
+            }
+            Ok(_) => {}
+            Err(e) if conn.buf.is_empty() && closed(&e) => return Err(Failure::Unanswered(e)),
+            Err(e) => return Err(Failure::Io(e)),
+        }
+    }
+}
+
+/// The connection was closed or reset by the upstream.
+fn closed(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
+/// What a failed hyper exchange leaves: the error, and the request when none of it was
+/// sent.
 pub(super) struct Failed {
     pub(super) error: hyper::Error,
     pub(super) message: Option<Request<ReqBody>>,
@@ -34,100 +122,55 @@ impl From<hyper::client::conn::TrySendError<Request<ReqBody>>> for Failed {
     }
 }
 
-/// Sends `req` on `conn`, polling the connection until the response head arrives.
-/// Returns the connection along with the response unless it has already ended.
-pub(super) async fn exchange(
-    mut conn: Box<Conn>,
-    req: Request<ReqBody>,
-) -> Result<(Response<Incoming>, Option<Box<Conn>>), Failed> {
-    let mut response = pin!(conn.sender.try_send_request(req));
-    let mut conn = Some(conn);
-    let result = poll_fn(|cx| {
-        let Some(c) = &mut conn else {
-            return response.as_mut().poll(cx);
-        };
-        let Conn { io, inline, .. } = &mut **c;
-        let mut ended = false;
-        let polled = inline.poll(cx, |cx| {
-            if !ended {
-                ended = Pin::new(&mut *io).poll(cx).is_ready();
-            }
-            response.as_mut().poll(cx)
-        });
-        if ended {
-            // Dropped at once: a request hyper had queued but not taken (an idle
-            // connection that met its EOF) comes back only when the connection is
-            // dropped, and would otherwise wait for the timeout.
-            conn = None;
-        }
-        polled
-    })
-    .await;
-    match result {
-        Ok(resp) => Ok((resp, conn)),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Sends `req` on `conn`, which a task of its own drives until the exchange is over
-/// (then pools it) or the connection ends.
+/// Sends `req` (with a body) by hyper's client connection on `conn`'s socket, driven by
+/// a task of its own until the exchange is over; the socket then goes back to `pool`
+/// unless the connection ended or hyper holds bytes past the response.
 pub(super) async fn exchange_detached(
-    mut conn: Box<Conn>,
+    conn: Box<Conn>,
     req: Request<ReqBody>,
-    pool: Weak<Inner>,
+    pool: &Arc<Inner>,
 ) -> Result<Response<Incoming>, Failed> {
-    let response = conn.sender.try_send_request(req);
+    let (mut sender, mut connection) = match pool.builder.handshake(TokioIo::new(conn.io)).await {
+        Ok(pair) => pair,
+        Err(error) => {
+            return Err(Failed {
+                error,
+                message: Some(req),
+            })
+        }
+    };
+    let response = sender.try_send_request(req);
+    let pool = Arc::downgrade(pool);
     tokio::spawn(async move {
-        let reusable = poll_fn(|cx| {
-            if conn.drive(cx) {
+        let idle_again = poll_fn(|cx| {
+            if Pin::new(&mut connection).poll(cx).is_ready() {
                 Poll::Ready(false)
-            } else if conn.sender.is_ready() {
-                // Idle again and asking for the next request: both the upload and the
-                // response have been carried to their ends.
+            } else if sender.is_ready() {
+                // Asking for the next request: the upload and the response have both
+                // been carried to their ends.
                 Poll::Ready(true)
             } else {
                 Poll::Pending
             }
         })
         .await;
-        if reusable {
-            if let Some(pool) = pool.upgrade() {
-                pool.put(conn);
-            }
+        if !idle_again {
+            return;
+        }
+        drop(sender);
+        if poll_fn(|cx| connection.poll_without_shutdown(cx))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let parts = connection.into_parts();
+        if let (true, Some(pool)) = (parts.read_buf.is_empty(), pool.upgrade()) {
+            pool.put(Box::new(Conn {
+                io: parts.io.into_inner(),
+                buf: BytesMut::new(),
+            }));
         }
     });
     response.await.map_err(Failed::from)
-}
-
-/// A copy of an idempotent request without a body, for one retry.
-pub(super) fn retry_copy(req: &Request<ReqBody>) -> Option<Request<ReqBody>> {
-    if !req.method().is_idempotent() || !req.body().is_end_stream() {
-        return None;
-    }
-    let mut copy = Request::new(ReqBody::Empty);
-    *copy.method_mut() = req.method().clone();
-    *copy.uri_mut() = req.uri().clone();
-    *copy.version_mut() = req.version();
-    *copy.headers_mut() = req.headers().clone();
-    Some(copy)
-}
-
-/// The connection ended before any response: closed, reset or broken.
-pub(super) fn closed_unanswered(err: &hyper::Error) -> bool {
-    if err.is_incomplete_message() {
-        return true;
-    }
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<io::Error>() {
-            return matches!(
-                io.kind(),
-                io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::BrokenPipe
-            );
-        }
-        source = s.source();
-    }
-    false
 }

@@ -161,49 +161,68 @@ async fn answering_upstream() -> (
     (addr.to_string().parse().expect("authority"), rx)
 }
 
-fn get_request() -> http::Request<super::ReqBody> {
-    http::Request::builder()
-        .uri("/")
-        .header("host", "upstream")
-        .body(super::ReqBody::Empty)
-        .expect("request")
-}
+const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: upstream\r\n\r\n";
 
 #[tokio::test]
-async fn a_request_queued_on_a_connection_that_met_its_eof_comes_back_unsent() {
+async fn an_exchange_on_a_connection_the_upstream_closed_fails_as_unanswered_or_unsent() {
     use http_body_util::BodyExt;
     let (authority, mut upstream) = answering_upstream().await;
     let pool = H1Pool::new(&authority, Duration::from_secs(5), metrics());
     // One full exchange, the body read to its end: the connection goes back idle.
-    let conn = pool.inner.connect().await.expect("connects");
-    let Ok((resp, conn)) = super::exchange::exchange(conn, get_request()).await else {
-        panic!("first exchange failed");
-    };
-    let body = super::UpstreamBody {
-        body: resp.into_body(),
-        link: conn.map(|conn| super::Link {
-            conn,
-            pool: std::sync::Arc::downgrade(&pool.inner),
-        }),
-    };
-    assert_eq!(&body.collect().await.expect("body").to_bytes()[..], b"ok");
-    let (conn, _) = pool.inner.checkout().expect("pooled and ready");
-    // Now the upstream closes it (its keep-alive timeout), and the runtime takes in the
-    // EOF before the next request is polled.
+    let mut conn = pool.inner.connect().await.expect("connects");
+    let head = super::exchange::exchange(&mut conn, GET, false)
+        .await
+        .expect("first exchange");
+    let resp = super::UpstreamBody::own(head, conn, std::sync::Arc::downgrade(&pool.inner));
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(&body[..], b"ok");
+    assert_eq!(idle_count(&pool), 1, "back in the pool at the body's end");
+    let (mut conn, _) = pool.inner.checkout().expect("pooled and ready");
+    // Now the upstream closes it (its keep-alive timeout) before the next request.
     let (close, gone) = upstream.recv().await.expect("accepted");
     let _ = close.send(());
     let _ = gone.await;
-    for _ in 0..8 {
-        tokio::task::yield_now().await;
-    }
     let sent = tokio::time::timeout(
         Duration::from_secs(5),
-        super::exchange::exchange(conn, get_request()),
+        super::exchange::exchange(&mut conn, GET, false),
     )
     .await
-    .expect("answered at once, not left waiting");
-    match sent {
-        Err(failed) => assert!(failed.message.is_some(), "the request comes back unsent"),
-        Ok(_) => panic!("a closed connection answered"),
-    }
+    .expect("failed at once, not left waiting");
+    assert!(
+        matches!(
+            sent,
+            Err(super::Failure::Unanswered(_) | super::Failure::Unsent(_))
+        ),
+        "{sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_response_with_bytes_after_its_end_does_not_go_back_to_the_pool() {
+    use http_body_util::BodyExt;
+    use tokio::io::AsyncWriteExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let authority = listener
+        .local_addr()
+        .expect("addr")
+        .to_string()
+        .parse()
+        .expect("authority");
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf).await;
+        let two = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n";
+        let _ = s.write_all(two).await;
+        let _ = s.read(&mut buf).await;
+    });
+    let pool = H1Pool::new(&authority, Duration::from_secs(5), metrics());
+    let mut conn = pool.inner.connect().await.expect("connects");
+    let head = super::exchange::exchange(&mut conn, GET, false)
+        .await
+        .expect("exchange");
+    let resp = super::UpstreamBody::own(head, conn, std::sync::Arc::downgrade(&pool.inner));
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(&body[..], b"ok");
+    assert_eq!(idle_count(&pool), 0, "desynchronised: closed, not pooled");
 }

@@ -1,0 +1,365 @@
+//! The HTTP/1.1 client codec of the own pool: the request head written upstream, the
+//! response head parsed (httparse) and the response body's framing decoded (RFC 9112
+//! §6–7). Pure functions over buffers, so every rule is tested without sockets.
+//!
+//! It is strict where a lenient reading could desynchronise a pooled connection and so
+//! hand one client's response to another (response splitting): a response framed by
+//! both `Transfer-Encoding` and `Content-Length`, several or malformed `Content-Length`
+//! fields, a transfer coding other than exactly `chunked`, folded or malformed header
+//! lines, bare-LF chunk lines and oversized heads are refused (a 502), as nginx refuses
+//! them. A connection is reused only when its response ended exactly at the end of what
+//! was read (`Body::finish`); anything after it means the two sides disagree on the
+//! framing.
+
+use std::fmt;
+
+use bytes::{Buf as _, Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+/// The largest response head taken (status line and fields); nginx's default is 4–8 KiB,
+/// hyper's about 400 KiB. Large enough for long `Set-Cookie` and CSP headers.
+pub(super) const MAX_HEAD: usize = 64 * 1024;
+/// The most header fields in a response head (hyper's limit).
+const MAX_HEADERS: usize = 100;
+/// The longest chunk-size line, extensions included.
+const MAX_CHUNK_LINE: usize = 4096;
+/// The most trailer bytes after the last chunk (trailers are read and dropped, as nginx
+/// does for proxied HTTP/1 responses).
+const MAX_TRAILERS: usize = 16 * 1024;
+
+/// A response the codec refuses; the text is safe to log (it never quotes the upstream's
+/// bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProtoError(pub &'static str);
+
+impl fmt::Display for ProtoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for ProtoError {}
+
+/// Writes the head of a request without a body: request line in origin form, every
+/// field (already valid: `http` refuses CR, LF and NUL in names and values), blank line.
+/// A `Transfer-Encoding` left in the map is not written (no body follows).
+pub(super) fn encode_head(parts: &http::request::Parts, out: &mut Vec<u8>) {
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    out.extend_from_slice(parts.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &parts.headers {
+        if name == TRANSFER_ENCODING {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+pub(super) struct Head {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    /// How its body is framed.
+    pub(super) body: Body,
+    /// Whether the connection may carry another request after this response.
+    pub(super) keep_alive: bool,
+}
+
+/// Takes the next final response head out of `buf` (informational 1xx heads before it
+/// are skipped); `None` until `buf` holds all of it. `head_request`: the request was
+/// HEAD, so no body follows whatever the fields say.
+pub(super) fn parse_head(
+    buf: &mut BytesMut,
+    head_request: bool,
+) -> Result<Option<Head>, ProtoError> {
+    loop {
+        // (name start, name end, value start, value end) of each field, as offsets into
+        // the head, so the values can share its bytes once it is frozen.
+        let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut res = httparse::Response::new(&mut slots);
+        let (len, code, version, count) = match res.parse(buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                let base = buf.as_ptr() as usize;
+                for (span, h) in spans.iter_mut().zip(res.headers.iter()) {
+                    let name = h.name.as_ptr() as usize - base;
+                    let value = h.value.as_ptr() as usize - base;
+                    *span = (name, name + h.name.len(), value, value + h.value.len());
+                }
+                let code = res.code.unwrap_or(0);
+                (len, code, res.version.unwrap_or(1), res.headers.len())
+            }
+            Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
+                return Err(ProtoError("response head too large"))
+            }
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(ProtoError("too many response header fields"))
+            }
+            Err(_) => return Err(ProtoError("malformed response head")),
+        };
+        if len > MAX_HEAD {
+            return Err(ProtoError("response head too large"));
+        }
+        let status =
+            StatusCode::from_u16(code).map_err(|_| ProtoError("invalid response status"))?;
+        if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+            // 100 Continue, 103 Early Hints: nothing the client asked for on this leg.
+            buf.advance(len);
+            continue;
+        }
+        let head = buf.split_to(len).freeze();
+        let mut headers = HeaderMap::with_capacity(count);
+        for &(ns, ne, vs, ve) in &spans[..count] {
+            let name = HeaderName::from_bytes(&head[ns..ne])
+                .map_err(|_| ProtoError("invalid response header name"))?;
+            let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
+                .map_err(|_| ProtoError("invalid response header value"))?;
+            headers.append(name, value);
+        }
+        let http11 = version == 1;
+        let (body, framed) = framing(&headers, status, head_request, http11)?;
+        let keep_alive = http11 && framed && !has_token(&headers, CONNECTION, "close");
+        return Ok(Some(Head {
+            status,
+            headers,
+            body,
+            keep_alive,
+        }));
+    }
+}
+
+/// The body's framing (RFC 9112 §6.3), and whether it ends on its own (not at EOF).
+fn framing(
+    headers: &HeaderMap,
+    status: StatusCode,
+    head_request: bool,
+    http11: bool,
+) -> Result<(Body, bool), ProtoError> {
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        // Never asked for on this leg; the connection is not reused.
+        return Ok((Body::Length(0), false));
+    }
+    if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        return Ok((Body::Length(0), true));
+    }
+    let mut te = headers.get_all(TRANSFER_ENCODING).iter();
+    if let Some(coding) = te.next() {
+        if headers.contains_key(CONTENT_LENGTH) {
+            return Err(ProtoError("both Transfer-Encoding and Content-Length"));
+        }
+        if !http11 {
+            return Err(ProtoError("Transfer-Encoding in an HTTP/1.0 response"));
+        }
+        let chunked = coding
+            .as_bytes()
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"chunked");
+        if !chunked || te.next().is_some() {
+            return Err(ProtoError("unsupported Transfer-Encoding"));
+        }
+        return Ok((Body::Chunked(Chunk::Size), true));
+    }
+    let mut cl = headers.get_all(CONTENT_LENGTH).iter();
+    let Some(value) = cl.next() else {
+        return Ok((Body::Close, false));
+    };
+    if cl.next().is_some() {
+        return Err(ProtoError("several Content-Length fields"));
+    }
+    let digits = value.as_bytes();
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(ProtoError("invalid Content-Length"));
+    }
+    let len = digits
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    Ok((Body::Length(len), true))
+}
+
+/// Whether a comma-separated field holds `token` (case-insensitive).
+fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+/// A response body's framing and how far it has been read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Body {
+    /// This many bytes left.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked(Chunk),
+    /// Until the upstream closes.
+    Close,
+}
+
+/// Where a chunked body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Chunk {
+    /// At a chunk-size line.
+    Size,
+    /// In a chunk's data, this many bytes left.
+    Data(u64),
+    /// At the CRLF after a chunk's data.
+    DataEnd,
+    /// In the trailer section, this many bytes of it seen.
+    Trailers(usize),
+    /// Past the end.
+    Done,
+}
+
+/// What [`Body::decode`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Decoded {
+    /// Body bytes.
+    Data(Bytes),
+    /// `buf` must be filled further.
+    More,
+    /// The body has ended.
+    End,
+}
+
+impl Body {
+    /// Whether the body has ended (nothing more to read).
+    pub(super) fn is_end(&self) -> bool {
+        matches!(self, Body::Length(0) | Body::Chunked(Chunk::Done))
+    }
+
+    /// Bytes left, when known.
+    pub(super) fn remaining(&self) -> Option<u64> {
+        match self {
+            Body::Length(n) => Some(*n),
+            Body::Chunked(Chunk::Done) => Some(0),
+            _ => None,
+        }
+    }
+
+    /// Takes the next piece of body out of `buf`.
+    pub(super) fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, ProtoError> {
+        loop {
+            match self {
+                Body::Length(0) | Body::Chunked(Chunk::Done) => return Ok(Decoded::End),
+                Body::Length(n) | Body::Chunked(Chunk::Data(n)) => {
+                    if buf.is_empty() {
+                        return Ok(Decoded::More);
+                    }
+                    let take = usize::try_from(*n).map_or(buf.len(), |n| n.min(buf.len()));
+                    *n -= take as u64;
+                    if let Body::Chunked(c @ Chunk::Data(0)) = self {
+                        *c = Chunk::DataEnd;
+                    }
+                    return Ok(Decoded::Data(buf.split_to(take).freeze()));
+                }
+                Body::Close => {
+                    if buf.is_empty() {
+                        return Ok(Decoded::More);
+                    }
+                    return Ok(Decoded::Data(buf.split().freeze()));
+                }
+                Body::Chunked(Chunk::DataEnd) => {
+                    if buf.len() < 2 {
+                        return Ok(Decoded::More);
+                    }
+                    if &buf[..2] != b"\r\n" {
+                        return Err(ProtoError("chunk data longer than its size"));
+                    }
+                    buf.advance(2);
+                    *self = Body::Chunked(Chunk::Size);
+                }
+                Body::Chunked(Chunk::Size) => {
+                    let Some(line) = line(buf, MAX_CHUNK_LINE)? else {
+                        return Ok(Decoded::More);
+                    };
+                    let size = chunk_size(&buf[..line])?;
+                    buf.advance(line + 2);
+                    *self = Body::Chunked(if size == 0 {
+                        Chunk::Trailers(0)
+                    } else {
+                        Chunk::Data(size)
+                    });
+                }
+                Body::Chunked(Chunk::Trailers(seen)) => {
+                    let Some(line) = line(buf, MAX_TRAILERS - *seen)? else {
+                        return Ok(Decoded::More);
+                    };
+                    buf.advance(line + 2);
+                    if line == 0 {
+                        *self = Body::Chunked(Chunk::Done);
+                    } else {
+                        *seen += line + 2;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The upstream closed the connection: the end of a close-delimited body, an error
+    /// for any other body not yet ended.
+    pub(super) fn at_eof(&mut self) -> Result<(), ProtoError> {
+        match self {
+            Body::Close => {
+                *self = Body::Length(0);
+                Ok(())
+            }
+            _ if self.is_end() => Ok(()),
+            _ => Err(ProtoError(
+                "the upstream closed the connection before the body ended",
+            )),
+        }
+    }
+}
+
+/// The length of the CRLF-terminated line at the start of `buf` (without its CRLF);
+/// `None` until `buf` holds all of it. A bare LF, or no line end within `max` bytes, is
+/// refused.
+fn line(buf: &[u8], max: usize) -> Result<Option<usize>, ProtoError> {
+    let window = &buf[..buf.len().min(max)];
+    match memchr::memchr(b'\n', window) {
+        Some(0) => Err(ProtoError("bare LF in chunked framing")),
+        Some(lf) if window[lf - 1] == b'\r' => Ok(Some(lf - 1)),
+        Some(_) => Err(ProtoError("bare LF in chunked framing")),
+        None if buf.len() >= max => Err(ProtoError("chunk line too long")),
+        None => Ok(None),
+    }
+}
+
+/// `chunk-size [ BWS ";" chunk-ext ]` (RFC 9112 §7.1), without its CRLF: 1–16 hex
+/// digits; extensions are ignored but may hold no control character but HTAB (a CR
+/// inside one is how chunk-extension smuggling hides a second line).
+fn chunk_size(line: &[u8]) -> Result<u64, ProtoError> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 || digits > 16 {
+        return Err(ProtoError("invalid chunk size"));
+    }
+    let rest = &line[digits..];
+    let ext = rest.trim_ascii_start();
+    if !(ext.is_empty() || ext[0] == b';')
+        || rest.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    {
+        return Err(ProtoError("invalid chunk size"));
+    }
+    Ok(line[..digits].iter().fold(0u64, |n, &d| {
+        let v = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            _ => d - b'A' + 10,
+        };
+        (n << 4) | u64::from(v)
+    }))
+}
+
+#[cfg(test)]
+#[path = "h1_tests.rs"]
+mod tests;

@@ -1,0 +1,330 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
+//! The own HTTP/1.1 client codec: request heads, response heads and body framing, with
+//! the malformed and ambiguous answers it must refuse.
+
+use bytes::BytesMut;
+use http::StatusCode;
+
+use super::{encode_head, parse_head, Body, Chunk, Decoded, ProtoError, MAX_HEAD};
+
+fn head(raw: &str) -> Result<Option<super::Head>, ProtoError> {
+    parse_head(&mut BytesMut::from(raw), false)
+}
+
+fn parsed(raw: &str) -> super::Head {
+    head(raw).expect("valid").expect("complete")
+}
+
+fn refused(raw: &str) -> &'static str {
+    match head(raw) {
+        Err(ProtoError(why)) => why,
+        Ok(h) => panic!("accepted {raw:?}: {h:?}"),
+    }
+}
+
+#[test]
+fn a_request_head_is_written_in_origin_form_without_transfer_encoding() {
+    let req = http::Request::builder()
+        .method("DELETE")
+        .uri("/a/b?x=1")
+        .header("host", "up:8080")
+        .header("x-multi", "1")
+        .header("x-multi", "2")
+        .header("transfer-encoding", "chunked")
+        .body(())
+        .expect("request");
+    let mut out = Vec::new();
+    encode_head(&req.into_parts().0, &mut out);
+    assert_eq!(
+        String::from_utf8(out).expect("ascii"),
+        "DELETE /a/b?x=1 HTTP/1.1\r\nhost: up:8080\r\nx-multi: 1\r\nx-multi: 2\r\n\r\n"
+    );
+    let (parts, ()) = http::Request::new(()).into_parts();
+    let mut out = Vec::new();
+    encode_head(&parts, &mut out);
+    assert_eq!(&out[..], b"GET / HTTP/1.1\r\n\r\n");
+}
+
+#[test]
+fn a_head_split_anywhere_is_waited_for_then_parsed_whole() {
+    let raw = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-a: b\r\n\r\nok";
+    for cut in 0..raw.len() - 2 {
+        let mut buf = BytesMut::from(&raw[..cut]);
+        assert!(
+            parse_head(&mut buf, false).expect("no error").is_none(),
+            "cut {cut}"
+        );
+        buf.extend_from_slice(&raw.as_bytes()[cut..]);
+        let h = parse_head(&mut buf, false)
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(h.status, StatusCode::OK);
+        assert_eq!(h.headers["x-a"], "b");
+        assert_eq!((h.body, h.keep_alive), (Body::Length(2), true));
+        assert_eq!(&buf[..], b"ok", "the body stays in the buffer");
+    }
+}
+
+#[test]
+fn framing_follows_rfc_9112_section_6_3() {
+    let chunked = parsed("HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked \r\n\r\n");
+    assert_eq!(
+        (chunked.body, chunked.keep_alive),
+        (Body::Chunked(Chunk::Size), true)
+    );
+    let until_close = parsed("HTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!(
+        (until_close.body, until_close.keep_alive),
+        (Body::Close, false)
+    );
+    for no_body in [
+        "HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\n",
+        "HTTP/1.1 304 Not Modified\r\ntransfer-encoding: chunked\r\n\r\n",
+    ] {
+        let h = parsed(no_body);
+        assert_eq!((h.body, h.keep_alive), (Body::Length(0), true), "{no_body}");
+    }
+    let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n");
+    let h = parse_head(&mut buf, true)
+        .expect("valid")
+        .expect("complete");
+    assert_eq!(h.body, Body::Length(0), "a HEAD response has no body");
+    assert_eq!(h.headers["content-length"], "5", "its length is kept");
+    let switching = parsed("HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n");
+    assert_eq!(
+        (switching.body, switching.keep_alive),
+        (Body::Length(0), false)
+    );
+}
+
+#[test]
+fn only_a_framed_http11_response_without_connection_close_keeps_the_connection() {
+    for (raw, keep) in [
+        ("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", true),
+        (
+            "HTTP/1.1 200 OK\r\nconnection: keep-alive\r\ncontent-length: 0\r\n\r\n",
+            true,
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+            false,
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\ncontent-length: 0\r\n\r\n",
+            false,
+        ),
+        ("HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n", false),
+        (
+            "HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 0\r\n\r\n",
+            false,
+        ),
+    ] {
+        assert_eq!(parsed(raw).keep_alive, keep, "{raw}");
+    }
+}
+
+#[test]
+fn informational_heads_are_skipped() {
+    let mut buf = BytesMut::from(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n",
+    );
+    let h = parse_head(&mut buf, false)
+        .expect("valid")
+        .expect("complete");
+    assert_eq!(h.status, StatusCode::CREATED);
+    assert!(h.headers.get("link").is_none());
+    let mut buf = BytesMut::from("HTTP/1.1 100 Continue\r\n\r\n");
+    assert!(parse_head(&mut buf, false).expect("valid").is_none());
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn ambiguous_or_malformed_heads_are_refused() {
+    for (raw, why) in [
+        (
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n",
+            "both Transfer-Encoding and Content-Length",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 5\r\n\r\n",
+            "several Content-Length fields",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
+            "several Content-Length fields",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\n",
+            "invalid Content-Length",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ncontent-length: 5, 5\r\n\r\n",
+            "invalid Content-Length",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ncontent-length: 0x5\r\n\r\n",
+            "invalid Content-Length",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ncontent-length: \r\n\r\n",
+            "invalid Content-Length",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ncontent-length: 1234567890123456789\r\n\r\n",
+            "invalid Content-Length",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n",
+            "unsupported Transfer-Encoding",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n",
+            "unsupported Transfer-Encoding",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked, chunked\r\n\r\n",
+            "unsupported Transfer-Encoding",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n",
+            "unsupported Transfer-Encoding",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: xchunked\r\n\r\n",
+            "unsupported Transfer-Encoding",
+        ),
+        (
+            "HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+            "Transfer-Encoding in an HTTP/1.0 response",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nx-folded: a\r\n b\r\n\r\n",
+            "malformed response head",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ncontent-length : 5\r\n\r\n",
+            "malformed response head",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nbad header\r\n\r\n",
+            "malformed response head",
+        ),
+        ("HTTX/1.1 200 OK\r\n\r\n", "malformed response head"),
+        ("HTTP/2.0 200 OK\r\n\r\n", "malformed response head"),
+        ("HTTP/1.1 20 OK\r\n\r\n", "malformed response head"),
+        ("HTTP/1.1 099 Low\r\n\r\n", "invalid response status"),
+        (
+            "HTTP/1.1 200 OK\r\nx-a: b\rc\r\n\r\n",
+            "malformed response head",
+        ),
+    ] {
+        assert_eq!(refused(raw), why, "{raw:?}");
+    }
+}
+
+#[test]
+fn heads_past_the_limits_are_refused() {
+    let mut many = String::from("HTTP/1.1 200 OK\r\n");
+    for i in 0..101 {
+        many.push_str(&format!("x-{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    assert_eq!(refused(&many), "too many response header fields");
+    let big = format!("HTTP/1.1 200 OK\r\nx-big: {}", "a".repeat(MAX_HEAD));
+    assert_eq!(refused(&big), "response head too large", "even unfinished");
+    let big = format!("HTTP/1.1 200 OK\r\nx-big: {}\r\n\r\n", "a".repeat(MAX_HEAD));
+    assert_eq!(refused(&big), "response head too large");
+}
+
+/// Decodes `wire` fed `step` bytes at a time; the data, and what is left after the end
+/// (in the buffer or not yet fed).
+fn decode(mut body: Body, wire: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>), ProtoError> {
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let mut fed = 0;
+    loop {
+        match body.decode(&mut buf)? {
+            Decoded::Data(d) => {
+                assert!(!d.is_empty(), "no empty frames");
+                out.extend_from_slice(&d);
+            }
+            Decoded::End => {
+                buf.extend_from_slice(&wire[fed..]);
+                return Ok((out, buf.to_vec()));
+            }
+            Decoded::More if fed < wire.len() => {
+                let next = (fed + step).min(wire.len());
+                buf.extend_from_slice(&wire[fed..next]);
+                fed = next;
+            }
+            Decoded::More => {
+                body.at_eof()?;
+            }
+        }
+    }
+}
+
+#[test]
+fn chunked_bodies_decode_alike_however_they_are_split() {
+    let wire =
+        b"3\r\nabc\r\nA;name=\"v\" ;x\r\n0123456789\r\n1 \r\nz\r\n0\r\nx-trailer: 1\r\n\r\nNEXT";
+    for step in 1..wire.len() {
+        let (data, rest) = decode(Body::Chunked(Chunk::Size), wire, step).expect("valid");
+        assert_eq!(&data[..], b"abc0123456789z", "step {step}");
+        assert_eq!(
+            &rest[..],
+            b"NEXT",
+            "bytes after the end stay unread (step {step})"
+        );
+    }
+}
+
+#[test]
+fn length_and_close_delimited_bodies() {
+    for step in [1, 3, 100] {
+        let (data, rest) = decode(Body::Length(5), b"helloEXTRA", step).expect("valid");
+        assert_eq!(&data[..], b"hello");
+        assert_eq!(&rest[..], b"EXTRA", "step {step}");
+        let (data, _) = decode(Body::Close, b"until the end", step).expect("valid");
+        assert_eq!(&data[..], b"until the end");
+    }
+    let cut = decode(Body::Length(10), b"short", 2);
+    assert!(cut.is_err(), "EOF before the length is an error");
+    let cut = decode(Body::Chunked(Chunk::Size), b"5\r\nabc", 2);
+    assert!(cut.is_err(), "EOF inside a chunk is an error");
+    let mut eof = Body::Close;
+    assert_eq!(eof.at_eof(), Ok(()));
+    assert!(eof.is_end());
+}
+
+#[test]
+fn malformed_chunked_framing_is_refused() {
+    let long_ext = format!("1;{}\r\nx\r\n0\r\n\r\n", "e".repeat(5000));
+    let long_trailer = format!("0\r\nx: {}\r\n\r\n", "t".repeat(20_000));
+    for wire in [
+        "3\nabc\r\n0\r\n\r\n",
+        "3\r\nabc\n0\r\n\r\n",
+        "3\r\nabcd\r\n0\r\n\r\n",
+        "g\r\nabc\r\n0\r\n\r\n",
+        "\r\nabc\r\n0\r\n\r\n",
+        "-3\r\nabc\r\n0\r\n\r\n",
+        "0x3\r\nabc\r\n0\r\n\r\n",
+        "3 abc\r\nabc\r\n0\r\n\r\n",
+        "3;a\rb\r\nabc\r\n0\r\n\r\n",
+        "3;a\0b\r\nabc\r\n0\r\n\r\n",
+        "10000000000000000\r\n",
+        "0\r\nx: a\n\r\n",
+        &long_ext,
+        &long_trailer,
+    ] {
+        for step in [1, wire.len()] {
+            let got = decode(Body::Chunked(Chunk::Size), wire.as_bytes(), step);
+            assert!(got.is_err(), "accepted {wire:?} (step {step}): {got:?}");
+        }
+    }
+    // Sixteen hex digits is the most a chunk size may have: taken without overflow.
+    let mut body = Body::Chunked(Chunk::Size);
+    let mut buf = BytesMut::from("ffffffffffffffff\r\n");
+    assert_eq!(body.decode(&mut buf), Ok(Decoded::More));
+    assert_eq!(body, Body::Chunked(Chunk::Data(u64::MAX)));
+}
