@@ -120,12 +120,22 @@ struct Idle {
 struct Conn {
     io: TcpStream,
     buf: BytesMut,
+    /// Scratch space for parsing response heads.
+    spans: Vec<h1::Span>,
 }
 
 /// Read buffers larger than this are not kept with an idle connection.
 const MAX_IDLE_BUF: usize = 64 * 1024;
 
 impl Conn {
+    fn new(io: TcpStream) -> Conn {
+        Conn {
+            io,
+            buf: BytesMut::new(),
+            spans: Vec::new(),
+        }
+    }
+
     /// Whether the connection is idle and still open: nothing unread, and the socket
     /// holds neither an EOF nor a stray byte. Costs no system call unless the reactor
     /// has seen the socket become readable.
@@ -311,10 +321,7 @@ impl Inner {
             .await
             .map_err(PoolError::Connect)?;
         self.metrics.opened.inc();
-        Ok(Box::new(Conn {
-            io: stream,
-            buf: BytesMut::new(),
-        }))
+        Ok(Box::new(Conn::new(stream)))
     }
 }
 

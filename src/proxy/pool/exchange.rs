@@ -74,8 +74,8 @@ pub(super) async fn exchange(
         }
     }
     loop {
-        if let Some(parsed) =
-            h1::parse_head(&mut conn.buf, head_request).map_err(Failure::Protocol)?
+        if let Some(parsed) = h1::parse_head(&mut conn.buf, head_request, &mut conn.spans)
+            .map_err(Failure::Protocol)?
         {
             return Ok(parsed);
         }
@@ -166,10 +166,7 @@ pub(super) async fn exchange_detached(
         }
         let parts = connection.into_parts();
         if let (true, Some(pool)) = (parts.read_buf.is_empty(), pool.upgrade()) {
-            pool.put(Box::new(Conn {
-                io: parts.io.into_inner(),
-                buf: BytesMut::new(),
-            }));
+            pool.put(Box::new(Conn::new(parts.io.into_inner())));
         }
     });
     response.await.map_err(Failed::from)

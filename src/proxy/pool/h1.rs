@@ -12,6 +12,7 @@
 //! framing.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use bytes::{Buf as _, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
@@ -73,29 +74,38 @@ pub(super) struct Head {
     pub(super) keep_alive: bool,
 }
 
+/// Where one field sits in a head: name start and end, value start and end.
+pub(super) type Span = (usize, usize, usize, usize);
+
 /// Takes the next final response head out of `buf` (informational 1xx heads before it
 /// are skipped); `None` until `buf` holds all of it. `head_request`: the request was
-/// HEAD, so no body follows whatever the fields say.
+/// HEAD, so no body follows whatever the fields say. `spans` is scratch space kept by
+/// the connection.
 pub(super) fn parse_head(
     buf: &mut BytesMut,
     head_request: bool,
+    spans: &mut Vec<Span>,
 ) -> Result<Option<Head>, ProtoError> {
     loop {
-        // (name start, name end, value start, value end) of each field, as offsets into
-        // the head, so the values can share its bytes once it is frozen.
-        let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut res = httparse::Response::new(&mut slots);
-        let (len, code, version, count) = match res.parse(buf) {
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut res = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default()
+            .parse_response_with_uninit_headers(&mut res, buf, &mut slots);
+        let (len, code, version) = match parsed {
             Ok(httparse::Status::Complete(len)) => {
+                // Offsets into the head, so the values can share its bytes once it is
+                // frozen.
                 let base = buf.as_ptr() as usize;
-                for (span, h) in spans.iter_mut().zip(res.headers.iter()) {
+                spans.clear();
+                spans.extend(res.headers.iter().map(|h| {
                     let name = h.name.as_ptr() as usize - base;
                     let value = h.value.as_ptr() as usize - base;
-                    *span = (name, name + h.name.len(), value, value + h.value.len());
-                }
-                let code = res.code.unwrap_or(0);
-                (len, code, res.version.unwrap_or(1), res.headers.len())
+                    (name, name + h.name.len(), value, value + h.value.len())
+                }));
+                (len, res.code.unwrap_or(0), res.version.unwrap_or(1))
             }
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
                 return Err(ProtoError("response head too large"))
@@ -117,17 +127,26 @@ pub(super) fn parse_head(
             continue;
         }
         let head = buf.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(count);
-        for &(ns, ne, vs, ve) in &spans[..count] {
+        let mut headers = HeaderMap::with_capacity(spans.len());
+        let mut fields = Fields::default();
+        for &(ns, ne, vs, ve) in spans.iter() {
             let name = HeaderName::from_bytes(&head[ns..ne])
                 .map_err(|_| ProtoError("invalid response header name"))?;
+            let raw = &head[vs..ve];
+            if name == TRANSFER_ENCODING {
+                fields.te.push(raw);
+            } else if name == CONTENT_LENGTH {
+                fields.cl.push(raw);
+            } else if name == CONNECTION {
+                fields.close |= has_token(raw, b"close");
+            }
             let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
                 .map_err(|_| ProtoError("invalid response header value"))?;
             headers.append(name, value);
         }
         let http11 = version == 1;
-        let (body, framed) = framing(&headers, status, head_request, http11)?;
-        let keep_alive = http11 && framed && !has_token(&headers, CONNECTION, "close");
+        let (body, framed) = framing(&fields, status, head_request, http11)?;
+        let keep_alive = http11 && framed && !fields.close;
         return Ok(Some(Head {
             status,
             headers,
@@ -137,9 +156,32 @@ pub(super) fn parse_head(
     }
 }
 
+/// The framing fields of a head, noted while its fields are taken in.
+#[derive(Default)]
+struct Fields<'a> {
+    te: Seen<'a>,
+    cl: Seen<'a>,
+    /// `Connection: close`.
+    close: bool,
+}
+
+/// A field's first value and how often it appeared.
+#[derive(Default)]
+struct Seen<'a> {
+    first: Option<&'a [u8]>,
+    count: usize,
+}
+
+impl<'a> Seen<'a> {
+    fn push(&mut self, value: &'a [u8]) {
+        self.first.get_or_insert(value);
+        self.count += 1;
+    }
+}
+
 /// The body's framing (RFC 9112 §6.3), and whether it ends on its own (not at EOF).
 fn framing(
-    headers: &HeaderMap,
+    fields: &Fields<'_>,
     status: StatusCode,
     head_request: bool,
     http11: bool,
@@ -151,31 +193,24 @@ fn framing(
     if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
         return Ok((Body::Length(0), true));
     }
-    let mut te = headers.get_all(TRANSFER_ENCODING).iter();
-    if let Some(coding) = te.next() {
-        if headers.contains_key(CONTENT_LENGTH) {
+    if let Some(coding) = fields.te.first {
+        if fields.cl.count > 0 {
             return Err(ProtoError("both Transfer-Encoding and Content-Length"));
         }
         if !http11 {
             return Err(ProtoError("Transfer-Encoding in an HTTP/1.0 response"));
         }
-        let chunked = coding
-            .as_bytes()
-            .trim_ascii()
-            .eq_ignore_ascii_case(b"chunked");
-        if !chunked || te.next().is_some() {
+        if fields.te.count > 1 || !coding.trim_ascii().eq_ignore_ascii_case(b"chunked") {
             return Err(ProtoError("unsupported Transfer-Encoding"));
         }
         return Ok((Body::Chunked(Chunk::Size), true));
     }
-    let mut cl = headers.get_all(CONTENT_LENGTH).iter();
-    let Some(value) = cl.next() else {
+    let Some(digits) = fields.cl.first else {
         return Ok((Body::Close, false));
     };
-    if cl.next().is_some() {
+    if fields.cl.count > 1 {
         return Err(ProtoError("several Content-Length fields"));
     }
-    let digits = value.as_bytes();
     if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(ProtoError("invalid Content-Length"));
     }
@@ -185,13 +220,11 @@ fn framing(
     Ok((Body::Length(len), true))
 }
 
-/// Whether a comma-separated field holds `token` (case-insensitive).
-fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|v| {
-        v.as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    })
+/// Whether a comma-separated field value holds `token` (case-insensitive).
+fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 /// A response body's framing and how far it has been read.

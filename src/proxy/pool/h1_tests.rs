@@ -8,7 +8,7 @@ use http::StatusCode;
 use super::{encode_head, parse_head, Body, Chunk, Decoded, ProtoError, MAX_HEAD};
 
 fn head(raw: &str) -> Result<Option<super::Head>, ProtoError> {
-    parse_head(&mut BytesMut::from(raw), false)
+    parse_head(&mut BytesMut::from(raw), false, &mut Vec::new())
 }
 
 fn parsed(raw: &str) -> super::Head {
@@ -51,11 +51,13 @@ fn a_head_split_anywhere_is_waited_for_then_parsed_whole() {
     for cut in 0..raw.len() - 2 {
         let mut buf = BytesMut::from(&raw[..cut]);
         assert!(
-            parse_head(&mut buf, false).expect("no error").is_none(),
+            parse_head(&mut buf, false, &mut Vec::new())
+                .expect("no error")
+                .is_none(),
             "cut {cut}"
         );
         buf.extend_from_slice(&raw.as_bytes()[cut..]);
-        let h = parse_head(&mut buf, false)
+        let h = parse_head(&mut buf, false, &mut Vec::new())
             .expect("valid")
             .expect("complete");
         assert_eq!(h.status, StatusCode::OK);
@@ -85,7 +87,7 @@ fn framing_follows_rfc_9112_section_6_3() {
         assert_eq!((h.body, h.keep_alive), (Body::Length(0), true), "{no_body}");
     }
     let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n");
-    let h = parse_head(&mut buf, true)
+    let h = parse_head(&mut buf, true, &mut Vec::new())
         .expect("valid")
         .expect("complete");
     assert_eq!(h.body, Body::Length(0), "a HEAD response has no body");
@@ -128,13 +130,15 @@ fn informational_heads_are_skipped() {
     let mut buf = BytesMut::from(
         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n",
     );
-    let h = parse_head(&mut buf, false)
+    let h = parse_head(&mut buf, false, &mut Vec::new())
         .expect("valid")
         .expect("complete");
     assert_eq!(h.status, StatusCode::CREATED);
     assert!(h.headers.get("link").is_none());
     let mut buf = BytesMut::from("HTTP/1.1 100 Continue\r\n\r\n");
-    assert!(parse_head(&mut buf, false).expect("valid").is_none());
+    assert!(parse_head(&mut buf, false, &mut Vec::new())
+        .expect("valid")
+        .is_none());
     assert!(buf.is_empty());
 }
 
