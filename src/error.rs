@@ -23,6 +23,13 @@ pub enum GatewayError {
     /// The request headers exceed `server.limits.max_header_bytes`.
     #[error("request headers too large")]
     HeadersTooLarge,
+    /// The request path is longer than the gateway takes (414).
+    #[error("request URI too long")]
+    UriTooLong,
+    /// A method the gateway never forwards (TRACE, TRACK: they would echo the
+    /// credentials and identity headers of the request back to the client).
+    #[error("method not allowed: {0}")]
+    MethodNotAllowed(&'static str),
     /// Authentication failed.
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -71,6 +78,8 @@ impl GatewayError {
                 StatusCode::BAD_REQUEST
             }
             GatewayError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            GatewayError::UriTooLong => StatusCode::URI_TOO_LONG,
+            GatewayError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::Auth(AuthError::Missing | AuthError::InvalidToken(_)) => {
                 StatusCode::UNAUTHORIZED
             }
@@ -99,6 +108,8 @@ impl GatewayError {
                 "invalid_request"
             }
             GatewayError::HeadersTooLarge => "headers_too_large",
+            GatewayError::UriTooLong => "uri_too_long",
+            GatewayError::MethodNotAllowed(_) => "method_not_allowed",
             GatewayError::Auth(AuthError::Missing) => "unauthorized",
             GatewayError::Auth(AuthError::InvalidToken(_)) => "invalid_token",
             GatewayError::Auth(AuthError::IdpUnavailable(_)) => "idp_unavailable",
@@ -132,6 +143,8 @@ impl GatewayError {
                 "The request is malformed."
             }
             GatewayError::HeadersTooLarge => "The request headers are too large.",
+            GatewayError::UriTooLong => "The request URI is too long.",
+            GatewayError::MethodNotAllowed(_) => "This method is not allowed.",
             GatewayError::Auth(AuthError::Missing) => "Authentication is required.",
             GatewayError::Auth(AuthError::InvalidToken(_)) => {
                 "The access token is invalid or expired."
@@ -155,6 +168,9 @@ impl GatewayError {
         }
     }
 }
+
+/// The methods a 405 names: every common one the gateway forwards.
+const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
 /// What `respond` needs to know about the request besides the error.
 pub struct ErrorContext<'a> {
@@ -203,6 +219,13 @@ pub fn respond(err: &GatewayError, ctx: &ErrorContext<'_>) -> Response<Full<Byte
         }
     }
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let GatewayError::MethodNotAllowed(_) = err {
+        // RFC 9110 §15.5.6: a 405 lists what is allowed.
+        h.insert(
+            http::header::ALLOW,
+            HeaderValue::from_static(ALLOWED_METHODS),
+        );
+    }
     if let Some(challenge) = challenge(err, ctx.realm, ctx.schemes) {
         h.insert(WWW_AUTHENTICATE, challenge);
     }

@@ -33,6 +33,17 @@ pub fn check_limits<B>(req: &Request<B>, max_header_bytes: usize) -> Result<(), 
     Ok(())
 }
 
+/// TRACE and TRACK are never forwarded (405, as nginx answers): an upstream would echo
+/// the request as it received it, identity headers and credentials the gateway added
+/// included (cross-site tracing).
+pub fn check_method<B>(req: &Request<B>) -> Result<(), GatewayError> {
+    match req.method().as_str() {
+        "TRACE" => Err(GatewayError::MethodNotAllowed("TRACE")),
+        "TRACK" => Err(GatewayError::MethodNotAllowed("TRACK")),
+        _ => Ok(()),
+    }
+}
+
 /// One Host, well formed, and the same host everywhere (RFC 9112 §3.2, RFC 9113
 /// §8.3.1): 400 for an HTTP/1.1 request without Host, for several Host headers and for
 /// a Host that is not `host[:port]`. A request that names its target's authority

@@ -25,8 +25,8 @@ use hyper::body::Incoming;
 use crate::error::{respond, ErrorContext, GatewayError};
 use crate::proxy::forward::{forward, Target};
 use crate::proxy::pool::UpstreamBody;
-use crate::routing::normalize_path;
 use crate::routing::table::strip_prefix;
+use crate::routing::{normalize_path, PathError};
 use crate::runtime::{Gateway, Runtime};
 use access::{AccessLog, ActiveRequest, Tracked};
 
@@ -122,11 +122,14 @@ async fn run(
 ) -> Result<Response<ResBody>, GatewayError> {
     // 2. hygiene: limits, path normalisation, header stripping (before anything reads them).
     hygiene::check_limits(&req, rt.config.server.limits.max_header_bytes)?;
+    hygiene::check_method(&req)?;
     hygiene::check_host(&mut req)?;
     // A cheap (ref-counted) copy so the normalised path can borrow it while headers change.
     let uri = req.uri().clone();
-    let path =
-        normalize_path(uri.path()).map_err(|_| GatewayError::BadRequest("invalid request path"))?;
+    let path = normalize_path(uri.path()).map_err(|e| match e {
+        PathError::TooLong => GatewayError::UriTooLong,
+        _ => GatewayError::BadRequest("invalid request path"),
+    })?;
     let upgrade = hygiene::clean_request(rt, conn, peer_trusted, &log.request_id, &mut req);
 
     // 3. own endpoints (login, callback, sign-out, userinfo) before any route.

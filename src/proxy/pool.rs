@@ -45,7 +45,7 @@ use crate::server::workers;
 mod body;
 mod dial;
 mod exchange;
-mod h1;
+pub mod h1;
 #[cfg(test)]
 mod tests;
 

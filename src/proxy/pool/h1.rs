@@ -20,7 +20,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 /// The largest response head taken (status line and fields); nginx's default is 4–8 KiB,
 /// hyper's about 400 KiB. Large enough for long `Set-Cookie` and CSP headers.
-pub(super) const MAX_HEAD: usize = 64 * 1024;
+pub const MAX_HEAD: usize = 64 * 1024;
 /// The most header fields in a response head (hyper's limit).
 const MAX_HEADERS: usize = 100;
 /// The longest chunk-size line, extensions included.
@@ -45,7 +45,7 @@ impl std::error::Error for ProtoError {}
 /// Writes the head of a request without a body: request line in origin form, every
 /// field (already valid: `http` refuses CR, LF and NUL in names and values), blank line.
 /// A `Transfer-Encoding` left in the map is not written (no body follows).
-pub(super) fn encode_head(parts: &http::request::Parts, out: &mut Vec<u8>) {
+pub fn encode_head(parts: &http::request::Parts, out: &mut Vec<u8>) {
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
@@ -65,23 +65,25 @@ pub(super) fn encode_head(parts: &http::request::Parts, out: &mut Vec<u8>) {
 
 /// A parsed response head.
 #[derive(Debug)]
-pub(super) struct Head {
-    pub(super) status: StatusCode,
-    pub(super) headers: HeaderMap,
+pub struct Head {
+    /// The final status.
+    pub status: StatusCode,
+    /// Its fields, as received.
+    pub headers: HeaderMap,
     /// How its body is framed.
-    pub(super) body: Body,
+    pub body: Body,
     /// Whether the connection may carry another request after this response.
-    pub(super) keep_alive: bool,
+    pub keep_alive: bool,
 }
 
 /// Where one field sits in a head: name start and end, value start and end.
-pub(super) type Span = (usize, usize, usize, usize);
+pub type Span = (usize, usize, usize, usize);
 
 /// Takes the next final response head out of `buf` (informational 1xx heads before it
 /// are skipped); `None` until `buf` holds all of it. `head_request`: the request was
 /// HEAD, so no body follows whatever the fields say. `spans` is scratch space kept by
 /// the connection.
-pub(super) fn parse_head(
+pub fn parse_head(
     buf: &mut BytesMut,
     head_request: bool,
     spans: &mut Vec<Span>,
@@ -229,7 +231,7 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
 
 /// A response body's framing and how far it has been read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Body {
+pub enum Body {
     /// This many bytes left.
     Length(u64),
     /// Chunked transfer coding.
@@ -240,7 +242,7 @@ pub(super) enum Body {
 
 /// Where a chunked body is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Chunk {
+pub enum Chunk {
     /// At a chunk-size line.
     Size,
     /// In a chunk's data, this many bytes left.
@@ -255,7 +257,7 @@ pub(super) enum Chunk {
 
 /// What [`Body::decode`] found.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Decoded {
+pub enum Decoded {
     /// Body bytes.
     Data(Bytes),
     /// `buf` must be filled further.
@@ -266,12 +268,12 @@ pub(super) enum Decoded {
 
 impl Body {
     /// Whether the body has ended (nothing more to read).
-    pub(super) fn is_end(&self) -> bool {
+    pub fn is_end(&self) -> bool {
         matches!(self, Body::Length(0) | Body::Chunked(Chunk::Done))
     }
 
     /// Bytes left, when known.
-    pub(super) fn remaining(&self) -> Option<u64> {
+    pub fn remaining(&self) -> Option<u64> {
         match self {
             Body::Length(n) => Some(*n),
             Body::Chunked(Chunk::Done) => Some(0),
@@ -280,7 +282,7 @@ impl Body {
     }
 
     /// Takes the next piece of body out of `buf`.
-    pub(super) fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, ProtoError> {
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, ProtoError> {
         loop {
             match self {
                 Body::Length(0) | Body::Chunked(Chunk::Done) => return Ok(Decoded::End),
@@ -340,7 +342,7 @@ impl Body {
 
     /// The upstream closed the connection: the end of a close-delimited body, an error
     /// for any other body not yet ended.
-    pub(super) fn at_eof(&mut self) -> Result<(), ProtoError> {
+    pub fn at_eof(&mut self) -> Result<(), ProtoError> {
         match self {
             Body::Close => {
                 *self = Body::Length(0);

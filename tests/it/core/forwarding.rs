@@ -244,6 +244,28 @@ async fn oversized_headers_get_431() {
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }
 
+#[tokio::test]
+async fn trace_is_405_and_an_overlong_path_is_414() {
+    let up = echo_upstream().await;
+    let gw = TestGateway::start(&one_route(up, "")).await;
+    for method in ["TRACE", "TRACK"] {
+        let req = format!("{method} /x HTTP/1.1\r\nHost: x\r\nCookie: secret=1\r\n\r\n");
+        let answer = raw(gw.running.addr, req.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("\r\nallow: get, head, post"),
+            "{answer}"
+        );
+        assert!(!answer.contains("secret"), "nothing echoed: {answer}");
+    }
+    let long = format!("/{}", "a".repeat(9000));
+    let req = format!("GET {long} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let answer = raw(gw.running.addr, req.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 414"), "{answer}");
+}
+
 /// A gateway in front of the echo upstream (kept alive with it), and a raw connection
 /// to the gateway on which `request` has been written.
 async fn raw_to_echo_gateway(request: &[u8]) -> (TestGateway, tokio::net::TcpStream) {

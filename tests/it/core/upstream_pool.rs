@@ -195,8 +195,7 @@ async fn one_upstream_connection_serves_every_kind_of_response_in_turn() {
     })
     .await;
     let gw = gateway_to(up.addr).await;
-    // An upload (hyper's client on the pooled socket) between bodiless requests (the
-    // own codec): the socket goes back and forth between them.
+    // The upload (hyper's client) and the bodiless requests (own codec) share the socket.
     let steps: [(&str, &str, u16, &str); 8] = [
         ("GET", "/cl?q=1", 200, "hello"),
         ("POST", "/cl", 200, "hello"),
@@ -217,11 +216,7 @@ async fn one_upstream_connection_serves_every_kind_of_response_in_turn() {
         assert_eq!(r.status.as_u16(), status, "{method} {path}");
         assert_eq!(r.text(), expected, "{method} {path}");
     }
-    assert_eq!(
-        up.connections(),
-        1,
-        "every request on one kept-alive connection"
-    );
+    assert_eq!(up.connections(), 1, "every request on one connection");
     let heads = up.heads();
     assert_eq!(heads.len(), 8);
     // Origin-form request target, the upstream's own Host.
