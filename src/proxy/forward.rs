@@ -51,7 +51,7 @@ pub async fn forward(
     if let (None, Some(pool)) = (&upgrade, &target.client.pool) {
         // Plain-http upstream: the own HTTP/1.1 pool, origin-form request target.
         *req.uri_mut() = Uri::from(pq);
-        let mut resp = match tokio::time::timeout(target.response_timeout, pool.send(req)).await {
+        let resp = match tokio::time::timeout(target.response_timeout, pool.send(req)).await {
             Err(_) => return Err(GatewayError::UpstreamTimeout),
             Ok(Err(e)) => return Err(classify_pool(e)),
             Ok(Ok(resp)) => resp,
@@ -61,7 +61,7 @@ pub async fn forward(
                 "101 without an upgrade request".into(),
             ));
         }
-        clean_response(resp.headers_mut())?;
+        // The pool has removed the hop-by-hop fields already.
         return Ok(resp);
     }
     *req.uri_mut() = absolute_uri(target.upstream, pq)?;

@@ -129,6 +129,26 @@ fn hop_by_hop_index(name: &str) -> Option<usize> {
     })
 }
 
+/// Whether a (lower-case) header name is hop-by-hop ([`HOP_BY_HOP`]).
+pub fn is_hop_by_hop(name: &str) -> bool {
+    hop_by_hop_index(name).is_some()
+}
+
+/// Whether a `Connection` value names a header beyond the hop-by-hop ones (and `close`),
+/// which must then be removed too.
+pub fn names_other_headers(connection: &[u8]) -> bool {
+    connection
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .any(|t| {
+            !t.is_empty()
+                && !t.eq_ignore_ascii_case(b"close")
+                && !HOP_BY_HOP
+                    .iter()
+                    .any(|h| t.eq_ignore_ascii_case(h.as_str().as_bytes()))
+        })
+}
+
 /// Removes hop-by-hop headers and every header named in `Connection` (case-insensitive;
 /// invalid names ignored). Use on requests before anything is added, and on responses.
 ///

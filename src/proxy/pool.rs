@@ -34,12 +34,14 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use http::header::CONTENT_LENGTH;
 use http::{Method, Request, Response};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::Builder;
 use tokio::net::TcpStream;
 
+use super::headers::remove_hop_by_hop;
 use crate::server::workers;
 
 mod body;
@@ -173,8 +175,9 @@ impl H1Pool {
         }
     }
 
-    /// Sends `req` (origin-form URI, Host set) and returns the response head; its body
-    /// keeps the connection until it has been read.
+    /// Sends `req` (origin-form URI, Host set, hop-by-hop fields removed) and returns
+    /// the response, its hop-by-hop fields removed; its body keeps the connection until
+    /// it has been read.
     pub async fn send(&self, req: Request<Incoming>) -> Result<Response<UpstreamBody>, PoolError> {
         if !req.body().is_end_stream() {
             return self.send_with_body(req).await;
@@ -227,7 +230,18 @@ impl H1Pool {
                 }
             };
             match exchange_detached(conn, req, &self.inner).await {
-                Ok(resp) => return Ok(resp.map(UpstreamBody::from)),
+                Ok(mut resp) => {
+                    // Cleaned as the own codec cleans: hop-by-hop fields out, and a
+                    // response framed twice refused (response splitting).
+                    if remove_hop_by_hop(resp.headers_mut())
+                        && resp.headers().contains_key(CONTENT_LENGTH)
+                    {
+                        return Err(PoolError::Protocol(ProtoError(
+                            "both Transfer-Encoding and Content-Length",
+                        )));
+                    }
+                    return Ok(resp.map(UpstreamBody::from));
+                }
                 Err(failed) => match failed.message {
                     // A stale pooled connection refused it before writing any of it.
                     Some(unsent) if pooled => {

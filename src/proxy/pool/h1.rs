@@ -15,8 +15,10 @@ use std::fmt;
 use std::mem::MaybeUninit;
 
 use bytes::{Buf as _, Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use crate::proxy::headers::{is_hop_by_hop, names_other_headers};
 
 /// The largest response head taken (status line and fields); nginx's default is 4–8 KiB,
 /// hyper's about 400 KiB. Large enough for long `Set-Cookie` and CSP headers.
@@ -68,7 +70,8 @@ pub fn encode_head(parts: &http::request::Parts, out: &mut Vec<u8>) {
 pub struct Head {
     /// The final status.
     pub status: StatusCode,
-    /// Its fields, as received.
+    /// Its end-to-end fields: the hop-by-hop ones (RFC 9110 §7.6.1) and those
+    /// `Connection` names are left out.
     pub headers: HeaderMap,
     /// How its body is framed.
     pub body: Body,
@@ -135,16 +138,25 @@ pub fn parse_head(
             let name = HeaderName::from_bytes(&head[ns..ne])
                 .map_err(|_| ProtoError("invalid response header name"))?;
             let raw = &head[vs..ve];
-            if name == TRANSFER_ENCODING {
-                fields.te.push(raw);
-            } else if name == CONTENT_LENGTH {
+            if is_hop_by_hop(name.as_str()) {
+                // Framing and connection management of this leg: read, never forwarded.
+                if name == TRANSFER_ENCODING {
+                    fields.te.push(raw);
+                } else if name == CONNECTION {
+                    fields.close |= has_token(raw, b"close");
+                    fields.names_others |= names_other_headers(raw);
+                }
+                continue;
+            }
+            if name == CONTENT_LENGTH {
                 fields.cl.push(raw);
-            } else if name == CONNECTION {
-                fields.close |= has_token(raw, b"close");
             }
             let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
                 .map_err(|_| ProtoError("invalid response header value"))?;
             headers.append(name, value);
+        }
+        if fields.names_others {
+            remove_connection_listed(&head, spans, &mut headers);
         }
         let http11 = version == 1;
         let (body, framed) = framing(&fields, status, head_request, http11)?;
@@ -158,6 +170,23 @@ pub fn parse_head(
     }
 }
 
+/// Removes the fields every `Connection` field of `head` names (RFC 9110 §7.6.1), `Host`
+/// excepted.
+fn remove_connection_listed(head: &[u8], spans: &[Span], headers: &mut HeaderMap) {
+    for &(ns, ne, vs, ve) in spans {
+        if !head[ns..ne].eq_ignore_ascii_case(b"connection") {
+            continue;
+        }
+        for token in head[vs..ve].split(|&b| b == b',') {
+            if let Ok(name) = HeaderName::from_bytes(token.trim_ascii()) {
+                if name != HOST {
+                    headers.remove(name);
+                }
+            }
+        }
+    }
+}
+
 /// The framing fields of a head, noted while its fields are taken in.
 #[derive(Default)]
 struct Fields<'a> {
@@ -165,6 +194,8 @@ struct Fields<'a> {
     cl: Seen<'a>,
     /// `Connection: close`.
     close: bool,
+    /// `Connection` names other fields, to be removed.
+    names_others: bool,
 }
 
 /// A field's first value and how often it appeared.
@@ -224,9 +255,11 @@ fn framing(
 
 /// Whether a comma-separated field value holds `token` (case-insensitive).
 fn has_token(value: &[u8], token: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+    // The usual value, at once.
+    !value.eq_ignore_ascii_case(b"keep-alive")
+        && value
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 /// A response body's framing and how far it has been read.

@@ -332,3 +332,22 @@ fn malformed_chunked_framing_is_refused() {
     assert_eq!(body.decode(&mut buf), Ok(Decoded::More));
     assert_eq!(body, Body::Chunked(Chunk::Data(u64::MAX)));
 }
+
+#[test]
+fn hop_by_hop_fields_and_those_connection_names_are_left_out() {
+    let h = parsed(
+        "HTTP/1.1 200 OK\r\nConnection: x-internal, close, host\r\nX-Internal: secret\r\n\
+         Keep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\nTrailer: x-sum\r\n\
+         Upgrade: h2c\r\nHost: up\r\nX-Kept: 1\r\ncontent-length: 0\r\n\r\n",
+    );
+    let mut names: Vec<&str> = h.headers.keys().map(|n| n.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["content-length", "host", "x-kept"]);
+    assert!(!h.keep_alive, "close is still seen");
+    let chunked = parsed("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
+    assert!(
+        chunked.headers.is_empty(),
+        "the framing field is not forwarded"
+    );
+    assert_eq!(chunked.body, Body::Chunked(Chunk::Size));
+}
