@@ -26,8 +26,8 @@ pub enum GatewayError {
     /// The request path is longer than the gateway takes (414).
     #[error("request URI too long")]
     UriTooLong,
-    /// A method the gateway never forwards (TRACE, TRACK: they would echo the
-    /// credentials and identity headers of the request back to the client).
+    /// A method the gateway never forwards (TRACE, TRACK, CONNECT: see
+    /// `pipeline::hygiene::check_method`).
     #[error("method not allowed: {0}")]
     MethodNotAllowed(&'static str),
     /// Authentication failed.

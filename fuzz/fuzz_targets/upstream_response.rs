@@ -4,6 +4,7 @@
 #![no_main]
 
 use bytes::BytesMut;
+use http::Method;
 use libfuzzer_sys::fuzz_target;
 use portcullis::proxy::pool::h1::{parse_head, Body, Decoded};
 
@@ -11,13 +12,18 @@ fuzz_target!(|data: &[u8]| {
     let Some((&flags, wire)) = data.split_first() else {
         return;
     };
-    let head_request = flags & 1 == 1;
-    let step = usize::from(flags >> 1).max(1);
+    let method = match flags & 3 {
+        0 => Method::GET,
+        1 => Method::HEAD,
+        2 => Method::CONNECT,
+        _ => Method::DELETE,
+    };
+    let step = usize::from(flags >> 2).max(1);
     let mut buf = BytesMut::new();
     let mut spans = Vec::new();
     let mut fed = 0;
     let head = loop {
-        match parse_head(&mut buf, head_request, &mut spans) {
+        match parse_head(&mut buf, &method, &mut spans) {
             Err(_) => return,
             Ok(Some(head)) => break head,
             Ok(None) if fed < wire.len() => {
@@ -42,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
                 total += d.len() as u64;
                 assert!(total <= wire.len() as u64);
             }
-            Ok(Decoded::End) => break,
+            Ok(Decoded::End | Decoded::Trailers(_)) => break,
             Ok(Decoded::More) if fed < wire.len() => {
                 let next = (fed + step).min(wire.len());
                 buf.extend_from_slice(&wire[fed..next]);

@@ -33,13 +33,15 @@ pub fn check_limits<B>(req: &Request<B>, max_header_bytes: usize) -> Result<(), 
     Ok(())
 }
 
-/// TRACE and TRACK are never forwarded (405, as nginx answers): an upstream would echo
-/// the request as it received it, identity headers and credentials the gateway added
-/// included (cross-site tracing).
+/// Methods never forwarded (405, as nginx answers): TRACE and TRACK, which an upstream
+/// answers by echoing the request as it received it, identity headers and credentials
+/// the gateway added included (cross-site tracing); and CONNECT, which would turn a
+/// pooled upstream connection into a tunnel (the gateway is no forward proxy).
 pub fn check_method<B>(req: &Request<B>) -> Result<(), GatewayError> {
     match req.method().as_str() {
         "TRACE" => Err(GatewayError::MethodNotAllowed("TRACE")),
         "TRACK" => Err(GatewayError::MethodNotAllowed("TRACK")),
+        "CONNECT" => Err(GatewayError::MethodNotAllowed("CONNECT")),
         _ => Ok(()),
     }
 }

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use http::header::CONTENT_LENGTH;
-use http::{Method, Request, Response};
+use http::{Request, Response};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::Builder;
@@ -186,7 +186,6 @@ impl H1Pool {
         let (parts, _) = req.into_parts();
         let mut head = Vec::with_capacity(HEAD_CAPACITY);
         h1::encode_head(&parts, &mut head);
-        let head_request = parts.method == Method::HEAD;
         let mut fresh = false;
         loop {
             let pooled = if fresh { None } else { self.inner.checkout() };
@@ -195,7 +194,7 @@ impl H1Pool {
                 Some((conn, _)) => conn,
                 None => self.inner.connect().await?,
             };
-            match exchange(&mut conn, &head, head_request).await {
+            match exchange(&mut conn, &head, &parts.method).await {
                 Ok(head) => return Ok(UpstreamBody::own(head, conn, Arc::downgrade(&self.inner))),
                 // A stale pooled connection took none of it: the next one.
                 Err(Failure::Unsent(_)) if idle_for.is_some() => {}

@@ -101,6 +101,10 @@ impl Own {
                     self.finish();
                     return Poll::Ready(None);
                 }
+                Ok(Decoded::Trailers(trailers)) => {
+                    self.finish();
+                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                }
                 Ok(Decoded::More) => {}
                 Err(e) => {
                     self.conn = None;
@@ -161,6 +165,9 @@ impl UpstreamBody {
         });
         *resp.status_mut() = head.status;
         *resp.headers_mut() = head.headers;
+        if let Some(reason) = head.reason {
+            resp.extensions_mut().insert(reason);
+        }
         resp
     }
 }

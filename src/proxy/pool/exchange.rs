@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use bytes::BytesMut;
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -60,7 +60,7 @@ impl From<Failure> for PoolError {
 pub(super) async fn exchange(
     conn: &mut Conn,
     head: &[u8],
-    head_request: bool,
+    method: &Method,
 ) -> Result<h1::Head, Failure> {
     let mut written = 0;
     while written < head.len() {
@@ -74,8 +74,8 @@ pub(super) async fn exchange(
         }
     }
     loop {
-        if let Some(parsed) = h1::parse_head(&mut conn.buf, head_request, &mut conn.spans)
-            .map_err(Failure::Protocol)?
+        if let Some(parsed) =
+            h1::parse_head(&mut conn.buf, method, &mut conn.spans).map_err(Failure::Protocol)?
         {
             return Ok(parsed);
         }

@@ -16,7 +16,8 @@ use std::mem::MaybeUninit;
 
 use bytes::{Buf as _, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use hyper::ext::ReasonPhrase;
 
 use crate::proxy::headers::{is_hop_by_hop, names_other_headers};
 
@@ -27,9 +28,10 @@ pub const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// The longest chunk-size line, extensions included.
 const MAX_CHUNK_LINE: usize = 4096;
-/// The most trailer bytes after the last chunk (trailers are read and dropped, as nginx
-/// does for proxied HTTP/1 responses).
+/// The most trailer bytes after the last chunk.
 const MAX_TRAILERS: usize = 16 * 1024;
+/// The most trailer fields.
+const MAX_TRAILER_FIELDS: usize = 32;
 
 /// A response the codec refuses; the text is safe to log (it never quotes the upstream's
 /// bytes).
@@ -46,7 +48,7 @@ impl std::error::Error for ProtoError {}
 
 /// Writes the head of a request without a body: request line in origin form, every
 /// field (already valid: `http` refuses CR, LF and NUL in names and values), blank line.
-/// A `Transfer-Encoding` left in the map is not written (no body follows).
+/// No framing field but `Content-Length: 0` is written: no body follows.
 pub fn encode_head(parts: &http::request::Parts, out: &mut Vec<u8>) {
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     out.extend_from_slice(parts.method.as_str().as_bytes());
@@ -54,7 +56,7 @@ pub fn encode_head(parts: &http::request::Parts, out: &mut Vec<u8>) {
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in &parts.headers {
-        if name == TRANSFER_ENCODING {
+        if name == TRANSFER_ENCODING || (name == CONTENT_LENGTH && value != "0") {
             continue;
         }
         out.extend_from_slice(name.as_str().as_bytes());
@@ -70,6 +72,8 @@ pub fn encode_head(parts: &http::request::Parts, out: &mut Vec<u8>) {
 pub struct Head {
     /// The final status.
     pub status: StatusCode,
+    /// The reason phrase, when not the standard one for the status.
+    pub reason: Option<ReasonPhrase>,
     /// Its end-to-end fields: the hop-by-hop ones (RFC 9110 §7.6.1) and those
     /// `Connection` names are left out.
     pub headers: HeaderMap,
@@ -83,12 +87,13 @@ pub struct Head {
 pub type Span = (usize, usize, usize, usize);
 
 /// Takes the next final response head out of `buf` (informational 1xx heads before it
-/// are skipped); `None` until `buf` holds all of it. `head_request`: the request was
-/// HEAD, so no body follows whatever the fields say. `spans` is scratch space kept by
-/// the connection.
+/// are skipped); `None` until `buf` holds all of it. `method` is the request's: a HEAD
+/// response has no body whatever its fields say, a 2xx to CONNECT turns the connection
+/// into a tunnel (the gateway refuses CONNECT before it gets here; this is the second
+/// guard). `spans` is scratch space kept by the connection.
 pub fn parse_head(
     buf: &mut BytesMut,
-    head_request: bool,
+    method: &Method,
     spans: &mut Vec<Span>,
 ) -> Result<Option<Head>, ProtoError> {
     loop {
@@ -99,18 +104,22 @@ pub fn parse_head(
         let mut res = httparse::Response::new(&mut []);
         let parsed = httparse::ParserConfig::default()
             .parse_response_with_uninit_headers(&mut res, buf, &mut slots);
-        let (len, code, version) = match parsed {
+        let (len, code, version, reason) = match parsed {
             Ok(httparse::Status::Complete(len)) => {
                 // Offsets into the head, so the values can share its bytes once it is
                 // frozen.
                 let base = buf.as_ptr() as usize;
+                let reason = res.reason.map(|r| {
+                    let at = r.as_ptr() as usize - base;
+                    (at, at + r.len())
+                });
                 spans.clear();
                 spans.extend(res.headers.iter().map(|h| {
                     let name = h.name.as_ptr() as usize - base;
                     let value = h.value.as_ptr() as usize - base;
                     (name, name + h.name.len(), value, value + h.value.len())
                 }));
-                (len, res.code.unwrap_or(0), res.version.unwrap_or(1))
+                (len, res.code.unwrap_or(0), res.version.unwrap_or(1), reason)
             }
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
                 return Err(ProtoError("response head too large"))
@@ -159,10 +168,17 @@ pub fn parse_head(
             remove_connection_listed(&head, spans, &mut headers);
         }
         let http11 = version == 1;
-        let (body, framed) = framing(&fields, status, head_request, http11)?;
+        let (body, framed) = framing(&fields, status, method, http11)?;
         let keep_alive = http11 && framed && !fields.close;
+        // A reason phrase other than the standard one is passed on as sent.
+        let reason = reason
+            .filter(|&(from, to)| {
+                status.canonical_reason().map(str::as_bytes) != Some(&head[from..to])
+            })
+            .and_then(|(from, to)| ReasonPhrase::try_from(head.slice(from..to)).ok());
         return Ok(Some(Head {
             status,
+            reason,
             headers,
             body,
             keep_alive,
@@ -216,14 +232,19 @@ impl<'a> Seen<'a> {
 fn framing(
     fields: &Fields<'_>,
     status: StatusCode,
-    head_request: bool,
+    method: &Method,
     http11: bool,
 ) -> Result<(Body, bool), ProtoError> {
-    if status == StatusCode::SWITCHING_PROTOCOLS {
-        // Never asked for on this leg; the connection is not reused.
+    if status == StatusCode::SWITCHING_PROTOCOLS
+        || (method == Method::CONNECT && status.is_success())
+    {
+        // A tunnel, never asked for on this leg: the connection is not reused.
         return Ok((Body::Length(0), false));
     }
-    if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+    if method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
         return Ok((Body::Length(0), true));
     }
     if let Some(coding) = fields.te.first {
@@ -282,7 +303,7 @@ pub enum Chunk {
     Data(u64),
     /// At the CRLF after a chunk's data.
     DataEnd,
-    /// In the trailer section, this many bytes of it seen.
+    /// In the trailer section, this many bytes of it checked.
     Trailers(usize),
     /// Past the end.
     Done,
@@ -297,6 +318,8 @@ pub enum Decoded {
     More,
     /// The body has ended.
     End,
+    /// The body has ended with these trailer fields.
+    Trailers(HeaderMap),
 }
 
 impl Body {
@@ -358,16 +381,21 @@ impl Body {
                         Chunk::Data(size)
                     });
                 }
-                Body::Chunked(Chunk::Trailers(seen)) => {
-                    let Some(line) = line(buf, MAX_TRAILERS - *seen)? else {
+                Body::Chunked(Chunk::Trailers(scanned)) => {
+                    // Complete lines are checked where they stand; the section is taken
+                    // out whole once its empty line is in.
+                    let Some(line) = line(&buf[*scanned..], MAX_TRAILERS - *scanned)? else {
                         return Ok(Decoded::More);
                     };
-                    buf.advance(line + 2);
-                    if line == 0 {
-                        *self = Body::Chunked(Chunk::Done);
-                    } else {
-                        *seen += line + 2;
+                    if line > 0 {
+                        *scanned += line + 2;
+                        continue;
                     }
+                    let section = *scanned + 2;
+                    let trailers = trailer_fields(&buf[..section])?;
+                    buf.advance(section);
+                    *self = Body::Chunked(Chunk::Done);
+                    return Ok(trailers.map_or(Decoded::End, Decoded::Trailers));
                 }
             }
         }
@@ -389,6 +417,32 @@ impl Body {
     }
 }
 
+/// The fields of a complete trailer section (its empty line included), without the
+/// hop-by-hop ones and those that must not come in trailers (framing, routing); `None`
+/// when none is left.
+fn trailer_fields(section: &[u8]) -> Result<Option<HeaderMap>, ProtoError> {
+    if section.len() == 2 {
+        return Ok(None);
+    }
+    let mut slots = [httparse::EMPTY_HEADER; MAX_TRAILER_FIELDS];
+    let Ok(httparse::Status::Complete((_, fields))) = httparse::parse_headers(section, &mut slots)
+    else {
+        return Err(ProtoError("malformed trailer section"));
+    };
+    let mut trailers = HeaderMap::new();
+    for field in fields {
+        let name = HeaderName::from_bytes(field.name.as_bytes())
+            .map_err(|_| ProtoError("malformed trailer section"))?;
+        if is_hop_by_hop(name.as_str()) || name == CONTENT_LENGTH || name == HOST {
+            continue;
+        }
+        let value = HeaderValue::from_bytes(field.value)
+            .map_err(|_| ProtoError("malformed trailer section"))?;
+        trailers.append(name, value);
+    }
+    Ok((!trailers.is_empty()).then_some(trailers))
+}
+
 /// The length of the CRLF-terminated line at the start of `buf` (without its CRLF);
 /// `None` until `buf` holds all of it. A bare LF, or no line end within `max` bytes, is
 /// refused.
@@ -403,29 +457,30 @@ fn line(buf: &[u8], max: usize) -> Result<Option<usize>, ProtoError> {
     }
 }
 
-/// `chunk-size [ BWS ";" chunk-ext ]` (RFC 9112 §7.1), without its CRLF: 1–16 hex
-/// digits; extensions are ignored but may hold no control character but HTAB (a CR
-/// inside one is how chunk-extension smuggling hides a second line).
+/// `chunk-size [ BWS ";" chunk-ext ]` (RFC 9112 §7.1), without its CRLF: hex digits
+/// (leading zeros allowed, the value at most `u64::MAX`); extensions are ignored but may
+/// hold no control character but HTAB (a CR inside one is how chunk-extension smuggling
+/// hides a second line).
 fn chunk_size(line: &[u8]) -> Result<u64, ProtoError> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if digits == 0 || digits > 16 {
-        return Err(ProtoError("invalid chunk size"));
-    }
     let rest = &line[digits..];
     let ext = rest.trim_ascii_start();
-    if !(ext.is_empty() || ext[0] == b';')
+    if digits == 0
+        || !(ext.is_empty() || ext[0] == b';')
         || rest.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
     {
         return Err(ProtoError("invalid chunk size"));
     }
-    Ok(line[..digits].iter().fold(0u64, |n, &d| {
+    line[..digits].iter().try_fold(0u64, |n, &d| {
         let v = match d {
             b'0'..=b'9' => d - b'0',
             b'a'..=b'f' => d - b'a' + 10,
             _ => d - b'A' + 10,
         };
-        (n << 4) | u64::from(v)
-    }))
+        n.checked_mul(16)
+            .map(|n| n | u64::from(v))
+            .ok_or(ProtoError("invalid chunk size"))
+    })
 }
 
 #[cfg(test)]

@@ -3,12 +3,12 @@
 //! the malformed and ambiguous answers it must refuse.
 
 use bytes::BytesMut;
-use http::StatusCode;
+use http::{Method, StatusCode};
 
 use super::{encode_head, parse_head, Body, Chunk, Decoded, ProtoError, MAX_HEAD};
 
 fn head(raw: &str) -> Result<Option<super::Head>, ProtoError> {
-    parse_head(&mut BytesMut::from(raw), false, &mut Vec::new())
+    parse_head(&mut BytesMut::from(raw), &Method::GET, &mut Vec::new())
 }
 
 fn parsed(raw: &str) -> super::Head {
@@ -31,6 +31,7 @@ fn a_request_head_is_written_in_origin_form_without_transfer_encoding() {
         .header("x-multi", "1")
         .header("x-multi", "2")
         .header("transfer-encoding", "chunked")
+        .header("content-length", "5")
         .body(())
         .expect("request");
     let mut out = Vec::new();
@@ -39,10 +40,12 @@ fn a_request_head_is_written_in_origin_form_without_transfer_encoding() {
         String::from_utf8(out).expect("ascii"),
         "DELETE /a/b?x=1 HTTP/1.1\r\nhost: up:8080\r\nx-multi: 1\r\nx-multi: 2\r\n\r\n"
     );
-    let (parts, ()) = http::Request::new(()).into_parts();
+    let mut req = http::Request::new(());
+    req.headers_mut()
+        .insert("content-length", http::HeaderValue::from_static("0"));
     let mut out = Vec::new();
-    encode_head(&parts, &mut out);
-    assert_eq!(&out[..], b"GET / HTTP/1.1\r\n\r\n");
+    encode_head(&req.into_parts().0, &mut out);
+    assert_eq!(&out[..], b"GET / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
 }
 
 #[test]
@@ -51,13 +54,13 @@ fn a_head_split_anywhere_is_waited_for_then_parsed_whole() {
     for cut in 0..raw.len() - 2 {
         let mut buf = BytesMut::from(&raw[..cut]);
         assert!(
-            parse_head(&mut buf, false, &mut Vec::new())
+            parse_head(&mut buf, &Method::GET, &mut Vec::new())
                 .expect("no error")
                 .is_none(),
             "cut {cut}"
         );
         buf.extend_from_slice(&raw.as_bytes()[cut..]);
-        let h = parse_head(&mut buf, false, &mut Vec::new())
+        let h = parse_head(&mut buf, &Method::GET, &mut Vec::new())
             .expect("valid")
             .expect("complete");
         assert_eq!(h.status, StatusCode::OK);
@@ -87,7 +90,7 @@ fn framing_follows_rfc_9112_section_6_3() {
         assert_eq!((h.body, h.keep_alive), (Body::Length(0), true), "{no_body}");
     }
     let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n");
-    let h = parse_head(&mut buf, true, &mut Vec::new())
+    let h = parse_head(&mut buf, &Method::HEAD, &mut Vec::new())
         .expect("valid")
         .expect("complete");
     assert_eq!(h.body, Body::Length(0), "a HEAD response has no body");
@@ -130,13 +133,13 @@ fn informational_heads_are_skipped() {
     let mut buf = BytesMut::from(
         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n",
     );
-    let h = parse_head(&mut buf, false, &mut Vec::new())
+    let h = parse_head(&mut buf, &Method::GET, &mut Vec::new())
         .expect("valid")
         .expect("complete");
     assert_eq!(h.status, StatusCode::CREATED);
     assert!(h.headers.get("link").is_none());
     let mut buf = BytesMut::from("HTTP/1.1 100 Continue\r\n\r\n");
-    assert!(parse_head(&mut buf, false, &mut Vec::new())
+    assert!(parse_head(&mut buf, &Method::GET, &mut Vec::new())
         .expect("valid")
         .is_none());
     assert!(buf.is_empty());
@@ -252,7 +255,7 @@ fn decode(mut body: Body, wire: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>)
                 assert!(!d.is_empty(), "no empty frames");
                 out.extend_from_slice(&d);
             }
-            Decoded::End => {
+            Decoded::End | Decoded::Trailers(_) => {
                 buf.extend_from_slice(&wire[fed..]);
                 return Ok((out, buf.to_vec()));
             }
@@ -350,4 +353,50 @@ fn hop_by_hop_fields_and_those_connection_names_are_left_out() {
         "the framing field is not forwarded"
     );
     assert_eq!(chunked.body, Body::Chunked(Chunk::Size));
+}
+
+#[test]
+fn only_a_non_standard_reason_phrase_is_kept() {
+    assert!(parsed("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+        .reason
+        .is_none());
+    let custom = parsed("HTTP/1.1 200 Fine Thanks\r\ncontent-length: 0\r\n\r\n");
+    assert_eq!(
+        custom.reason.as_ref().map(|r| r.as_bytes()),
+        Some(&b"Fine Thanks"[..])
+    );
+}
+
+#[test]
+fn trailer_fields_are_passed_on_without_framing_or_hop_by_hop_ones() {
+    let mut body = Body::Chunked(Chunk::Size);
+    let mut buf = BytesMut::from(
+        "2\r\nok\r\n0\r\nx-checksum: abc\r\ncontent-length: 9\r\nconnection: x\r\nhost: h\r\n\r\nNEXT",
+    );
+    assert!(matches!(body.decode(&mut buf), Ok(Decoded::Data(_))));
+    let Ok(Decoded::Trailers(trailers)) = body.decode(&mut buf) else {
+        panic!("trailers expected");
+    };
+    let names: Vec<&str> = trailers.keys().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["x-checksum"]);
+    assert_eq!(trailers["x-checksum"], "abc");
+    assert!(body.is_end());
+    assert_eq!(&buf[..], b"NEXT");
+    // Only dropped fields: the body just ends.
+    let mut body = Body::Chunked(Chunk::Size);
+    let mut buf = BytesMut::from("0\r\ntransfer-encoding: chunked\r\n\r\n");
+    assert_eq!(body.decode(&mut buf), Ok(Decoded::End));
+}
+
+#[test]
+fn chunk_sizes_may_have_leading_zeros_but_not_overflow() {
+    let (data, _) = decode(
+        Body::Chunked(Chunk::Size),
+        b"00000000000000000003\r\nabc\r\n0\r\n\r\n",
+        7,
+    )
+    .expect("valid");
+    assert_eq!(&data[..], b"abc");
+    let over = decode(Body::Chunked(Chunk::Size), b"0010000000000000000\r\n", 100);
+    assert!(over.is_err(), "2^64 does not fit");
 }

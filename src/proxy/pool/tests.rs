@@ -170,7 +170,7 @@ async fn an_exchange_on_a_connection_the_upstream_closed_fails_as_unanswered_or_
     let pool = H1Pool::new(&authority, Duration::from_secs(5), metrics());
     // One full exchange, the body read to its end: the connection goes back idle.
     let mut conn = pool.inner.connect().await.expect("connects");
-    let head = super::exchange::exchange(&mut conn, GET, false)
+    let head = super::exchange::exchange(&mut conn, GET, &http::Method::GET)
         .await
         .expect("first exchange");
     let resp = super::UpstreamBody::own(head, conn, std::sync::Arc::downgrade(&pool.inner));
@@ -184,7 +184,7 @@ async fn an_exchange_on_a_connection_the_upstream_closed_fails_as_unanswered_or_
     let _ = gone.await;
     let sent = tokio::time::timeout(
         Duration::from_secs(5),
-        super::exchange::exchange(&mut conn, GET, false),
+        super::exchange::exchange(&mut conn, GET, &http::Method::GET),
     )
     .await
     .expect("failed at once, not left waiting");
@@ -218,7 +218,7 @@ async fn a_response_with_bytes_after_its_end_does_not_go_back_to_the_pool() {
     });
     let pool = H1Pool::new(&authority, Duration::from_secs(5), metrics());
     let mut conn = pool.inner.connect().await.expect("connects");
-    let head = super::exchange::exchange(&mut conn, GET, false)
+    let head = super::exchange::exchange(&mut conn, GET, &http::Method::GET)
         .await
         .expect("exchange");
     let resp = super::UpstreamBody::own(head, conn, std::sync::Arc::downgrade(&pool.inner));

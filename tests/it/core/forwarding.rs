@@ -245,11 +245,16 @@ async fn oversized_headers_get_431() {
 }
 
 #[tokio::test]
-async fn trace_is_405_and_an_overlong_path_is_414() {
+async fn trace_and_connect_are_405_and_an_overlong_path_is_414() {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&one_route(up, "")).await;
-    for method in ["TRACE", "TRACK"] {
-        let req = format!("{method} /x HTTP/1.1\r\nHost: x\r\nCookie: secret=1\r\n\r\n");
+    for (method, target) in [
+        ("TRACE", "/x"),
+        ("TRACK", "/x"),
+        ("CONNECT", "/x"),
+        ("CONNECT", "x:443"),
+    ] {
+        let req = format!("{method} {target} HTTP/1.1\r\nHost: x\r\nCookie: secret=1\r\n\r\n");
         let answer = raw(gw.running.addr, req.as_bytes()).await;
         assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
         assert!(
