@@ -50,8 +50,10 @@ enum Command {
     Run,
     /// Validate a config file and print every problem with its field path.
     ///
-    /// Exit status 0 and a one-line summary when valid; 1 and one line per error
-    /// (e.g. `routes[2].upstream: not an absolute http(s) URL`) when not.
+    /// Exit status 0 and a one-line summary when valid (plus a `warning:` line on stderr
+    /// for each setting that is valid but probably unintended, such as sign-in routes
+    /// without server.public_url); 1 and one line per error (e.g. `routes[2].upstream:
+    /// not an absolute http(s) URL`) when not.
     CheckConfig {
         /// The YAML file to check.
         file: PathBuf,
@@ -89,6 +91,9 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     match config::load_file(file) {
         Ok(cfg) => {
             println!("{}", cfg.summary());
+            for warning in cfg.warnings() {
+                eprintln!("warning: {warning}");
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -122,6 +127,9 @@ fn run(config_path: Option<PathBuf>, workers: Option<usize>) -> anyhow::Result<(
         },
     };
     init_logging(cfg.log.format, &cfg.log.level)?;
+    for warning in cfg.warnings() {
+        tracing::warn!("configuration: {warning}");
+    }
     if workers == Some(0) {
         anyhow::bail!("--workers must be at least 1");
     }

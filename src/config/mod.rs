@@ -107,6 +107,30 @@ pub fn decode_session_secret(secret: &Secret) -> Option<Vec<u8>> {
 }
 
 impl Config {
+    /// Valid settings that are probably not what the operator meant, each with its field
+    /// path: `check-config` prints them, and the gateway logs them when it starts.
+    pub fn warnings(&self) -> Vec<ConfigIssue> {
+        let mut warnings = Vec::new();
+        let browser_routes: Vec<&str> = self
+            .routes
+            .iter()
+            .filter(|r| matches!(r.auth, AuthMode::Session | AuthMode::Any))
+            .map(|r| r.name.as_str())
+            .collect();
+        if self.server.public_url.is_none() && !browser_routes.is_empty() {
+            warnings.push(ConfigIssue {
+                path: "server.public_url".into(),
+                message: format!(
+                    "not set while routes sign browsers in ({}): the sign-in callback URL is \
+                     then built from each request's Host header; set it to the address \
+                     browsers use",
+                    browser_routes.join(", ")
+                ),
+            });
+        }
+        warnings
+    }
+
     /// One line for `check-config` and startup logs, e.g.
     /// `config OK: 3 routes (api, app, public), 1 provider (corp), listen 0.0.0.0:8080, admin 127.0.0.1:9090`.
     pub fn summary(&self) -> String {

@@ -302,3 +302,27 @@ fn summary_line() {
         "config OK: 0 routes, 0 providers, listen 0.0.0.0:8080, admin off"
     );
 }
+
+#[test]
+fn sign_in_routes_without_public_url_are_warned_about() {
+    let routes = "routes:\n  - { name: app, upstream: http://a, auth: session }\n  - { name: api, upstream: http://a, auth: bearer, match: { path_prefix: /api } }\n  - { name: both, upstream: http://a, auth: any, match: { path_prefix: /both } }\n";
+    let text = format!("{PROVIDER}session: {{ secrets: [\"{KEY}\"] }}\n{routes}");
+    let warnings = try_load(&text).unwrap().warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].path, "server.public_url");
+    assert!(
+        warnings[0].message.contains("(app, both)"),
+        "{}",
+        warnings[0]
+    );
+    let text = format!(
+        "server: {{ public_url: \"https://app.example.com\" }}\n{PROVIDER}session: {{ secrets: [\"{KEY}\"] }}\n{routes}"
+    );
+    assert!(try_load(&text).unwrap().warnings().is_empty());
+    assert!(
+        try_load("routes: [{ name: r, upstream: 'http://a', auth: none }]")
+            .unwrap()
+            .warnings()
+            .is_empty()
+    );
+}
