@@ -108,17 +108,19 @@ pub fn parse_head(
             Ok(httparse::Status::Complete(len)) => {
                 // Offsets into the head, so the values can share its bytes once it is
                 // frozen.
-                let base = buf.as_ptr() as usize;
-                let reason = res.reason.map(|r| {
-                    let at = r.as_ptr() as usize - base;
-                    (at, at + r.len())
-                });
+                // httparse hands back slices of `buf`, except a reason phrase that is
+                // not UTF-8, which it reports as a static "" (found by fuzzing): every
+                // slice is located with a bounds check, never by bare subtraction.
+                let reason = res.reason.and_then(|r| span_of(buf, r.as_bytes()));
                 spans.clear();
-                spans.extend(res.headers.iter().map(|h| {
-                    let name = h.name.as_ptr() as usize - base;
-                    let value = h.value.as_ptr() as usize - base;
-                    (name, name + h.name.len(), value, value + h.value.len())
-                }));
+                for h in res.headers.iter() {
+                    let (Some(name), Some(value)) =
+                        (span_of(buf, h.name.as_bytes()), span_of(buf, h.value))
+                    else {
+                        return Err(ProtoError("malformed response head"));
+                    };
+                    spans.push((name.0, name.1, value.0, value.1));
+                }
                 (len, res.code.unwrap_or(0), res.version.unwrap_or(1), reason)
             }
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
@@ -170,10 +172,10 @@ pub fn parse_head(
         let http11 = version == 1;
         let (body, framed) = framing(&fields, status, method, http11)?;
         let keep_alive = http11 && framed && !fields.close;
-        // A reason phrase other than the standard one is passed on as sent.
+        // A reason phrase other than the standard one (or none) is passed on as sent.
         let reason = reason
             .filter(|&(from, to)| {
-                status.canonical_reason().map(str::as_bytes) != Some(&head[from..to])
+                to > from && status.canonical_reason().map(str::as_bytes) != Some(&head[from..to])
             })
             .and_then(|(from, to)| ReasonPhrase::try_from(head.slice(from..to)).ok());
         return Ok(Some(Head {
@@ -200,6 +202,19 @@ fn remove_connection_listed(head: &[u8], spans: &[Span], headers: &mut HeaderMap
                 }
             }
         }
+    }
+}
+
+/// Where `part` lies in `buf` (start, end), if it is a slice of it. An empty `part`
+/// from elsewhere is an empty span at the start.
+fn span_of(buf: &[u8], part: &[u8]) -> Option<(usize, usize)> {
+    let start = (part.as_ptr() as usize).checked_sub(buf.as_ptr() as usize);
+    match start {
+        Some(start) if start <= buf.len() && part.len() <= buf.len() - start => {
+            Some((start, start + part.len()))
+        }
+        _ if part.is_empty() => Some((0, 0)),
+        _ => None,
     }
 }
 

@@ -400,3 +400,18 @@ fn chunk_sizes_may_have_leading_zeros_but_not_overflow() {
     let over = decode(Body::Chunked(Chunk::Size), b"0010000000000000000\r\n", 100);
     assert!(over.is_err(), "2^64 does not fit");
 }
+
+#[test]
+fn a_reason_phrase_that_is_not_utf8_is_dropped_not_a_panic() {
+    // Found by fuzzing: httparse reports such a phrase as a static "".
+    let mut buf = BytesMut::from(&b"HTTP/1.1 200 C\xf9\r\ncontent-length: 0\r\n\r\n"[..]);
+    let h = parse_head(&mut buf, &Method::GET, &mut Vec::new())
+        .expect("valid")
+        .expect("complete");
+    assert_eq!(h.status, StatusCode::OK);
+    assert!(h.reason.is_none());
+    let mut buf = BytesMut::from(&b"HTTP/1.1 100 C\xf9\r\n\r\n"[..]);
+    assert!(parse_head(&mut buf, &Method::GET, &mut Vec::new())
+        .expect("valid")
+        .is_none());
+}
