@@ -18,6 +18,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use portcullis::auth::credentials::TokenHash;
 use portcullis::auth::jwks::KeySet;
 use portcullis::auth::jwt::{self, JwtValidator, VerifiedCache, VerifiedToken, ASYMMETRIC_ALGS};
+use portcullis::auth::verified::Verified;
 use serde_json::json;
 
 const ISS: &str = "https://idp.example.com";
@@ -98,7 +99,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| validator.validate(black_box(token), &keys))
         });
         let entry = Arc::new(VerifiedToken {
-            claims: Arc::new(claims),
+            verified: Arc::new(Verified::new(claims)),
             exp,
         });
         rt.block_on(cache.insert(TokenHash::of(token), entry));
@@ -108,7 +109,7 @@ fn bench(c: &mut Criterion) {
                     let hash = TokenHash::of(black_box(token));
                     let hit = cache.get(&hash).await.expect("cached");
                     assert!(validator.still_valid(hit.exp, jwt::unix_now()));
-                    hit.claims.clone()
+                    hit.verified.clone()
                 })
             })
         });

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::credentials::TokenHash;
 use super::jwt::unix_now;
+use super::verified::Verified;
 use super::{AuthError, Claims};
 use crate::config::{ClientAuth, IntrospectionConfig};
 use crate::oidc::http::IdpClient;
@@ -23,7 +24,7 @@ use crate::oidc::{IdpCall, IntrospectionOutcome, ProviderObserver};
 #[derive(Debug)]
 enum Verdict {
     Active {
-        claims: Arc<Claims>,
+        verified: Arc<Verified>,
         exp: Option<f64>,
     },
     Inactive(&'static str),
@@ -104,7 +105,7 @@ impl Introspector {
         endpoint: &str,
         token: &str,
         hash: &TokenHash,
-    ) -> Result<Arc<Claims>, AuthError> {
+    ) -> Result<Arc<Verified>, AuthError> {
         let key = cache_key(&self.provider, endpoint, hash);
         let entry = self
             .cache
@@ -122,12 +123,12 @@ impl Introspector {
             Err(failure) => return Err(AuthError::IdpUnavailable(failure.0.clone())),
         };
         match &entry.verdict {
-            Verdict::Active { claims, exp } => {
+            Verdict::Active { verified, exp } => {
                 let leeway = self.rules.leeway.as_secs_f64();
                 if exp.is_some_and(|exp| unix_now() >= exp + leeway) {
                     return Err(AuthError::InvalidToken("expired (introspection)".into()));
                 }
-                Ok(claims.clone())
+                Ok(verified.clone())
             }
             Verdict::Inactive(reason) => Err(AuthError::InvalidToken((*reason).into())),
         }
@@ -236,7 +237,7 @@ impl Introspector {
             return Verdict::Inactive("wrong aud (introspection)");
         }
         Verdict::Active {
-            claims: Arc::new(body),
+            verified: Arc::new(Verified::new(body)),
             exp,
         }
     }

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::credentials::{TokenHash, BASE64URL};
 use super::jwks::{asymmetric_alg, KeyMiss, KeySet};
+use super::verified::Verified;
 use super::{AuthError, Claims};
 
 /// The algorithms a provider token may use when neither config nor discovery narrows it.
@@ -314,8 +315,8 @@ fn numeric(claims: &Claims, name: &'static str) -> Result<Option<f64>, JwtError>
 /// A token whose signature and claims were checked.
 #[derive(Debug)]
 pub struct VerifiedToken {
-    /// Its claims.
-    pub claims: Arc<Claims>,
+    /// Its claims (and the principal built from them once).
+    pub verified: Arc<Verified>,
     /// Its `exp` (re-checked on every cache hit).
     pub exp: f64,
 }

@@ -21,6 +21,7 @@ use crate::auth::credentials::TokenHash;
 use crate::auth::introspect::{IntrospectionRules, Introspector};
 use crate::auth::jwks::{JwksCache, JwksError, KeyMiss};
 use crate::auth::jwt::{self, JwtError, JwtValidator, VerifiedCache, VerifiedToken};
+use crate::auth::verified::Verified;
 use crate::auth::{AuthError, Claims};
 use crate::config::ProviderConfig;
 
@@ -272,6 +273,11 @@ impl ProviderRuntime {
     /// `jwt_fallback`, introspected when no local key fits); other tokens are introspected
     /// when configured, else refused. Before discovery → [`AuthError::IdpUnavailable`].
     pub async fn authenticate_token(&self, token: &str) -> Result<Arc<Claims>, AuthError> {
+        self.authenticate(token).await.map(|v| v.claims.clone())
+    }
+
+    /// [`Self::authenticate_token`], with the principal the caches build once per token.
+    pub async fn authenticate(&self, token: &str) -> Result<Arc<Verified>, AuthError> {
         let Some(discovered) = self.discovered.load_full() else {
             return Err(AuthError::IdpUnavailable(format!(
                 "provider `{}` not discovered yet",
@@ -318,12 +324,12 @@ impl ProviderRuntime {
         discovered: &Discovered,
         token: &str,
         hash: &TokenHash,
-    ) -> Result<Arc<Claims>, LocalFailure> {
+    ) -> Result<Arc<Verified>, LocalFailure> {
         let validator = &discovered.validator;
         if let Some(hit) = self.verified.get(hash).await {
             self.observer.verified_cache(&self.name, true);
             return if validator.still_valid(hit.exp, jwt::unix_now()) {
-                Ok(hit.claims.clone())
+                Ok(hit.verified.clone())
             } else {
                 Err(LocalFailure::Jwt(JwtError::Invalid("expired")))
             };
@@ -347,13 +353,13 @@ impl ProviderRuntime {
         let (claims, exp) = validator
             .verify(token, &header, key, jwt::unix_now())
             .map_err(LocalFailure::Jwt)?;
-        let claims = Arc::new(claims);
-        let verified = Arc::new(VerifiedToken {
-            claims: claims.clone(),
+        let verified = Arc::new(Verified::new(claims));
+        let entry = Arc::new(VerifiedToken {
+            verified: verified.clone(),
             exp,
         });
-        self.verified.insert(*hash, verified).await;
-        Ok(claims)
+        self.verified.insert(*hash, entry).await;
+        Ok(verified)
     }
 
     async fn introspect(
@@ -361,7 +367,7 @@ impl ProviderRuntime {
         discovered: &Discovered,
         token: &str,
         hash: &TokenHash,
-    ) -> Result<Arc<Claims>, AuthError> {
+    ) -> Result<Arc<Verified>, AuthError> {
         let (Some(introspector), Some(endpoint)) = (
             &self.introspector,
             discovered.metadata.introspection_endpoint.as_deref(),

@@ -15,6 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use super::ResBody;
+use crate::auth::principal::Principal;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::runtime::{Gateway, Runtime};
@@ -121,8 +122,8 @@ pub struct AccessLog {
     pub route: Option<usize>,
     /// Final status.
     pub status: u16,
-    /// Authenticated user, when any.
-    pub user: Option<String>,
+    /// The authenticated principal, when any: its username, else its subject, is logged.
+    pub user: Option<Arc<Principal>>,
     /// The failure, logged once here.
     pub error: Option<GatewayError>,
     /// Released when the record is written.
@@ -191,7 +192,10 @@ impl AccessLog {
             .unwrap_or("-");
         let route = route.map_or("-", |r| &*r.name);
         let request_id = self.request_id.to_str().unwrap_or("-");
-        let user = self.user.as_deref().unwrap_or("-");
+        let user = self
+            .user
+            .as_deref()
+            .map_or("-", |p| p.username.as_deref().unwrap_or(&p.subject));
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
         match &self.error {
             None => tracing::info!(

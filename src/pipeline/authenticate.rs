@@ -3,6 +3,8 @@
 //! `Principal`. A missing session on a browser navigation becomes a login redirect. It
 //! never sets request headers and never decides a status code.
 
+use std::sync::Arc;
+
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
 use hyper::body::Incoming;
@@ -31,8 +33,8 @@ pub struct AuthContext<'a> {
 
 /// Who the request is, and how.
 pub struct Authenticated {
-    /// The principal.
-    pub principal: Principal,
+    /// The principal (shared with the token cache entry it was built for, if any).
+    pub principal: Arc<Principal>,
     /// The session's access token (session authentication only).
     pub session_access_token: Option<String>,
 }
@@ -73,7 +75,7 @@ pub async fn authenticate(
                 session::authenticate(rt, sso, provider_index, req.headers(), ctx.set_cookies)
                     .await
                     .map(|s| Authenticated {
-                        principal: s.principal,
+                        principal: Arc::new(s.principal),
                         session_access_token: s.access_token,
                     })
             }
@@ -116,11 +118,11 @@ async fn bearer(
     provider: &ProviderRuntime,
     provider_index: usize,
     req: &Request<Incoming>,
-) -> Result<Principal, AuthError> {
+) -> Result<Arc<Principal>, AuthError> {
     let cfg = provider.config();
     let creds = credentials::from_headers(req.headers(), &cfg.tokens.schemes)?;
-    let claims = provider.authenticate_token(creds.token).await?;
-    let mut principal = Principal::from_claims(claims, &cfg.claims, provider_index)?;
+    let verified = provider.authenticate(creds.token).await?;
+    let mut principal = verified.principal(&cfg.claims, provider_index)?;
     let wanted = match cfg.userinfo {
         UserinfoMode::Always => true,
         UserinfoMode::Auto => principal.needs_userinfo(&cfg.claims),
@@ -128,7 +130,10 @@ async fn bearer(
     };
     if wanted {
         match provider.userinfo(creds.token).await {
-            Ok(info) => principal.merge_userinfo((*info).clone(), &cfg.claims)?,
+            // A copy of the cached principal, completed for this request.
+            Ok(info) => {
+                Arc::make_mut(&mut principal).merge_userinfo((*info).clone(), &cfg.claims)?
+            }
             // `auto` is best effort: a token without a user behind it (client
             // credentials) has no userinfo, and the token alone was already valid.
             Err(e) if cfg.userinfo == UserinfoMode::Auto => {

@@ -161,12 +161,7 @@ async fn run(
     };
     let authenticated = authenticate::authenticate(rt, route, &path, &req, &mut auth_ctx).await?;
     if let Some(a) = &authenticated {
-        log.user = Some(
-            a.principal
-                .username
-                .clone()
-                .unwrap_or_else(|| a.principal.subject.clone()),
-        );
+        log.user = Some(a.principal.clone());
         authorize::authorize(route, &a.principal)?;
     }
     identity::apply(rt, route, authenticated.as_ref(), &mut req);

@@ -81,6 +81,7 @@ async fn ask(i: &Introspector, idp: &Idp, token: &str) -> Result<Arc<Claims>, Au
         &TokenHash::of(token),
     )
     .await
+    .map(|v| v.claims.clone())
 }
 
 fn hits(idp: &Idp) -> usize {
@@ -230,7 +231,7 @@ async fn concurrent_lookups_of_one_token_make_one_call() {
     tokio::task::yield_now().await;
     idp.gate.add_permits(1);
     for t in tasks {
-        assert_eq!(t.await.unwrap().unwrap()["sub"], "alice");
+        assert_eq!(t.await.unwrap().unwrap().claims["sub"], "alice");
     }
     assert_eq!(hits(&idp), 1);
 }
@@ -255,12 +256,12 @@ fn positive_ttl_is_bounded_by_exp() {
         Duration::from_secs(1),
     );
     let soon = Verdict::Active {
-        claims: Arc::default(),
+        verified: Arc::default(),
         exp: Some(now() as f64 + 20.0),
     };
     assert!(i.ttl(&soon) <= Duration::from_secs(20));
     let late = Verdict::Active {
-        claims: Arc::default(),
+        verified: Arc::default(),
         exp: Some(now() as f64 + 9999.0),
     };
     assert_eq!(i.ttl(&late), Duration::from_secs(300));

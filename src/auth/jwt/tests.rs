@@ -332,14 +332,14 @@ async fn verified_cache_keeps_only_live_tokens() {
     let cache = VerifiedCache::new(10);
     let h = TokenHash::of("t1");
     let live = Arc::new(VerifiedToken {
-        claims: Arc::new(Claims::new()),
+        verified: Arc::default(),
         exp: now() as f64 + 300.0,
     });
     cache.insert(h, live).await;
     assert!(cache.get(&h).await.is_some());
     let dead = TokenHash::of("t2");
     let expired = Arc::new(VerifiedToken {
-        claims: Arc::new(Claims::new()),
+        verified: Arc::default(),
         exp: now() as f64 - 1.0,
     });
     cache.insert(dead, expired).await;
@@ -350,7 +350,7 @@ async fn verified_cache_keeps_only_live_tokens() {
     off.insert(
         h,
         Arc::new(VerifiedToken {
-            claims: Arc::new(Claims::new()),
+            verified: Arc::default(),
             exp: f64::MAX,
         }),
     )
