@@ -284,18 +284,33 @@ impl ProviderRuntime {
                 self.name
             )));
         };
-        if jwt::is_unsigned_jwt(token) {
-            return Err(AuthError::InvalidToken("unsigned JWT (alg none)".into()));
-        }
         let hash = TokenHash::of(token);
-        if !jwt::looks_like_jwt(token) {
-            return match &self.introspector {
-                Some(_) => self.introspect(&discovered, token, &hash).await,
-                None => Err(AuthError::InvalidToken(
-                    "not a JWT and introspection is not configured".into(),
-                )),
-            };
-        }
+        // A token verified before had its shape checked then: a hit skips the checks
+        // (two scans of a token that is often 1 kB or more).
+        let local = match self.verified.get(&hash).await {
+            Some(hit) => {
+                self.observer.verified_cache(&self.name, true);
+                if discovered.validator.still_valid(hit.exp, jwt::unix_now()) {
+                    Ok(hit.verified.clone())
+                } else {
+                    Err(LocalFailure::Jwt(JwtError::Invalid("expired")))
+                }
+            }
+            None => {
+                if jwt::is_unsigned_jwt(token) {
+                    return Err(AuthError::InvalidToken("unsigned JWT (alg none)".into()));
+                }
+                if !jwt::looks_like_jwt(token) {
+                    return match &self.introspector {
+                        Some(_) => self.introspect(&discovered, token, &hash).await,
+                        None => Err(AuthError::InvalidToken(
+                            "not a JWT and introspection is not configured".into(),
+                        )),
+                    };
+                }
+                self.validate_jwt(&discovered, token, &hash).await
+            }
+        };
         let fallback = self.introspector.is_some()
             && self
                 .cfg
@@ -303,8 +318,8 @@ impl ProviderRuntime {
                 .introspection
                 .as_ref()
                 .is_some_and(|i| i.jwt_fallback);
-        match self.validate_jwt(&discovered, token, &hash).await {
-            Ok(claims) => Ok(claims),
+        match local {
+            Ok(verified) => Ok(verified),
             Err(LocalFailure::Jwt(JwtError::UnknownKey) | LocalFailure::Keys(_)) if fallback => {
                 self.introspect(&discovered, token, &hash).await
             }
@@ -325,15 +340,8 @@ impl ProviderRuntime {
         token: &str,
         hash: &TokenHash,
     ) -> Result<Arc<Verified>, LocalFailure> {
+        // The caller has looked in the verified-token cache already.
         let validator = &discovered.validator;
-        if let Some(hit) = self.verified.get(hash).await {
-            self.observer.verified_cache(&self.name, true);
-            return if validator.still_valid(hit.exp, jwt::unix_now()) {
-                Ok(hit.verified.clone())
-            } else {
-                Err(LocalFailure::Jwt(JwtError::Invalid("expired")))
-            };
-        }
         if self.cfg.tokens.verified_cache_size > 0 {
             self.observer.verified_cache(&self.name, false);
         }
