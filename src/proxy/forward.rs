@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use super::client::UpstreamClient;
-use super::headers::remove_hop_by_hop;
+use super::headers::{self, remove_hop_by_hop};
 use super::pool::{PoolError, UpstreamBody};
 use crate::config::Upstream;
 use crate::error::GatewayError;
@@ -124,16 +124,9 @@ pub async fn forward(
     Ok(resp.map(UpstreamBody::from))
 }
 
-/// Hop-by-hop headers out of an upstream response. One framed by `Transfer-Encoding`
-/// that also carries `Content-Length` is refused, as nginx does: forwarded with its
-/// length it would desynchronise the client connection (response splitting).
+/// [`headers::clean_response`] with its refusal as a 502.
 fn clean_response(headers: &mut http::HeaderMap) -> Result<(), GatewayError> {
-    if remove_hop_by_hop(headers) && headers.contains_key(http::header::CONTENT_LENGTH) {
-        return Err(GatewayError::UpstreamProtocol(
-            "both Transfer-Encoding and Content-Length".into(),
-        ));
-    }
-    Ok(())
+    headers::clean_response(headers).map_err(|why| GatewayError::UpstreamProtocol(why.into()))
 }
 
 /// Base path + `path` + `?query`.

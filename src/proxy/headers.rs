@@ -140,13 +140,27 @@ pub fn names_other_headers(connection: &[u8]) -> bool {
     connection
         .split(|&b| b == b',')
         .map(<[u8]>::trim_ascii)
-        .any(|t| {
-            !t.is_empty()
-                && !t.eq_ignore_ascii_case(b"close")
-                && !HOP_BY_HOP
-                    .iter()
-                    .any(|h| t.eq_ignore_ascii_case(h.as_str().as_bytes()))
-        })
+        .any(names_other)
+}
+
+/// Whether one trimmed `Connection` token names a header [`remove_hop_by_hop`] would not
+/// remove anyway.
+fn names_other(token: &[u8]) -> bool {
+    !token.is_empty()
+        && !token.eq_ignore_ascii_case(b"close")
+        && !HOP_BY_HOP
+            .iter()
+            .any(|h| token.eq_ignore_ascii_case(h.as_str().as_bytes()))
+}
+
+/// [`remove_hop_by_hop`] on an upstream response, refusing one framed by both
+/// `Transfer-Encoding` and `Content-Length` (as nginx does): forwarded with its length it
+/// would desynchronise the client connection (response splitting).
+pub fn clean_response(headers: &mut HeaderMap) -> Result<(), &'static str> {
+    if remove_hop_by_hop(headers) && headers.contains_key(http::header::CONTENT_LENGTH) {
+        return Err("both Transfer-Encoding and Content-Length");
+    }
+    Ok(())
 }
 
 /// Removes hop-by-hop headers and every header named in `Connection` (case-insensitive;
@@ -172,14 +186,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) -> bool {
         return false;
     }
     let mut listed: Vec<HeaderName> = Vec::new();
-    for token in connection_tokens(headers) {
-        let known = token.eq_ignore_ascii_case(b"close")
-            || HOP_BY_HOP
-                .iter()
-                .any(|h| token.eq_ignore_ascii_case(h.as_str().as_bytes()));
-        if known {
-            continue;
-        }
+    for token in connection_tokens(headers).filter(|t| names_other(t)) {
         if let Ok(name) = HeaderName::from_bytes(token) {
             if name != HOST {
                 listed.push(name);

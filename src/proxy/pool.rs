@@ -34,14 +34,13 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use http::header::CONTENT_LENGTH;
 use http::{Request, Response};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::Builder;
 use tokio::net::TcpStream;
 
-use super::headers::remove_hop_by_hop;
+use super::headers::clean_response;
 use crate::server::workers;
 
 mod body;
@@ -64,8 +63,8 @@ const MAX_IDLE: usize = 512;
 const MIN_IDLE_PER_WORKER: usize = 64;
 /// How often the reaper looks at the idle connections.
 const REAP_EVERY: Duration = Duration::from_secs(15);
-/// A connection idle this long may meet the upstream's keep-alive timeout: its
-/// idempotent requests keep a copy of their head for one retry.
+/// A connection idle this long may meet the upstream's keep-alive timeout: an
+/// idempotent request it closes on without an answer is sent once more.
 pub const RETRY_IDLE: Duration = Duration::from_secs(1);
 
 /// Why a request could not be exchanged with the upstream.
@@ -122,11 +121,13 @@ struct Idle {
 struct Conn {
     io: TcpStream,
     buf: BytesMut,
+    /// The request head being written (kept: no allocation per request).
+    out: Vec<u8>,
     /// Scratch space for parsing response heads.
     spans: Vec<h1::Span>,
 }
 
-/// Read buffers larger than this are not kept with an idle connection.
+/// Buffers larger than this are not kept with an idle connection.
 const MAX_IDLE_BUF: usize = 64 * 1024;
 
 impl Conn {
@@ -134,6 +135,7 @@ impl Conn {
         Conn {
             io,
             buf: BytesMut::new(),
+            out: Vec::new(),
             spans: Vec::new(),
         }
     }
@@ -184,8 +186,6 @@ impl H1Pool {
         }
         // The upstream leg is HTTP/1.1 whatever the client spoke.
         let (parts, _) = req.into_parts();
-        let mut head = Vec::with_capacity(HEAD_CAPACITY);
-        h1::encode_head(&parts, &mut head);
         let mut fresh = false;
         loop {
             let pooled = if fresh { None } else { self.inner.checkout() };
@@ -194,7 +194,7 @@ impl H1Pool {
                 Some((conn, _)) => conn,
                 None => self.inner.connect().await?,
             };
-            match exchange(&mut conn, &head, &parts.method).await {
+            match exchange(&mut conn, &parts).await {
                 Ok(head) => return Ok(UpstreamBody::own(head, conn, Arc::downgrade(&self.inner))),
                 // A stale pooled connection took none of it: the next one.
                 Err(Failure::Unsent(_)) if idle_for.is_some() => {}
@@ -230,15 +230,9 @@ impl H1Pool {
             };
             match exchange_detached(conn, req, &self.inner).await {
                 Ok(mut resp) => {
-                    // Cleaned as the own codec cleans: hop-by-hop fields out, and a
-                    // response framed twice refused (response splitting).
-                    if remove_hop_by_hop(resp.headers_mut())
-                        && resp.headers().contains_key(CONTENT_LENGTH)
-                    {
-                        return Err(PoolError::Protocol(ProtoError(
-                            "both Transfer-Encoding and Content-Length",
-                        )));
-                    }
+                    // Cleaned as the own codec cleans its responses.
+                    clean_response(resp.headers_mut())
+                        .map_err(|why| PoolError::Protocol(ProtoError(why)))?;
                     return Ok(resp.map(UpstreamBody::from));
                 }
                 Err(failed) => match failed.message {
@@ -253,9 +247,6 @@ impl H1Pool {
         }
     }
 }
-
-/// Room for a typical request head (a browser's is 0.5–2 KiB).
-const HEAD_CAPACITY: usize = 1024;
 
 impl Inner {
     /// This thread's stack of idle connections.
@@ -285,6 +276,9 @@ impl Inner {
         }
         if conn.buf.capacity() > MAX_IDLE_BUF {
             conn.buf = BytesMut::new();
+        }
+        if conn.out.capacity() > MAX_IDLE_BUF {
+            conn.out = Vec::new();
         }
         let Ok(mut idle) = self.shard().lock() else {
             return;

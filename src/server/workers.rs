@@ -236,12 +236,17 @@ mod tests {
         // Worker 1's task ends: the next task goes to worker 1, now the least loaded.
         drop(held.remove(0));
         settled(&workers, 0).await;
-        let (next_tx, next_rx) = oneshot::channel();
-        workers.spawn(move || async move {
-            let _ = next_tx.send(current());
-        });
-        assert_eq!(next_rx.await.expect("task ran"), 1);
+        assert_eq!(next_runs_on(&workers).await, 1);
         drop(held);
+    }
+
+    /// The worker the next spawned task runs on.
+    async fn next_runs_on(workers: &Workers) -> usize {
+        let (tx, rx) = oneshot::channel();
+        workers.spawn(move || async move {
+            let _ = tx.send(current());
+        });
+        rx.await.expect("task ran")
     }
 
     /// Resolves once the tasks queued on `worker` before this call have run.
@@ -270,11 +275,7 @@ mod tests {
         assert_eq!(ran_rx.await.expect("ran"), 1);
         settled(&workers, 0).await;
         // The connection task has ended; its tunnel keeps worker 1 loaded.
-        let (next_tx, next_rx) = oneshot::channel();
-        workers.spawn(move || async move {
-            let _ = next_tx.send(current());
-        });
-        assert_eq!(next_rx.await.expect("ran"), 2);
+        assert_eq!(next_runs_on(&workers).await, 2);
         drop(hold_tx);
     }
 

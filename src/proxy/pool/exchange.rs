@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use bytes::BytesMut;
-use http::{Method, Request, Response};
+use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -56,15 +56,18 @@ impl From<Failure> for PoolError {
     }
 }
 
-/// Writes `head` (a request without a body) on `conn` and reads the response head.
+/// Writes the head of `req` (a request without a body) on `conn`, encoded into the
+/// connection's own buffer, and reads the response head.
 pub(super) async fn exchange(
     conn: &mut Conn,
-    head: &[u8],
-    method: &Method,
+    req: &http::request::Parts,
 ) -> Result<h1::Head, Failure> {
+    conn.out.clear();
+    h1::encode_head(req, &mut conn.out);
+    let Conn { io, out, .. } = &mut *conn;
     let mut written = 0;
-    while written < head.len() {
-        match conn.io.write(&head[written..]).await {
+    while written < out.len() {
+        match io.write(&out[written..]).await {
             Ok(0) if written == 0 => return Err(Failure::Unsent(io::ErrorKind::WriteZero.into())),
             Ok(0) => return Err(Failure::Unanswered(io::ErrorKind::WriteZero.into())),
             Ok(n) => written += n,
@@ -74,8 +77,8 @@ pub(super) async fn exchange(
         }
     }
     loop {
-        if let Some(parsed) =
-            h1::parse_head(&mut conn.buf, method, &mut conn.spans).map_err(Failure::Protocol)?
+        if let Some(parsed) = h1::parse_head(&mut conn.buf, &req.method, &mut conn.spans)
+            .map_err(Failure::Protocol)?
         {
             return Ok(parsed);
         }

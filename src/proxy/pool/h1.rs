@@ -17,11 +17,11 @@ use std::fmt;
 use std::mem::MaybeUninit;
 
 use bytes::{Buf as _, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use hyper::ext::ReasonPhrase;
 
-use crate::proxy::headers::{is_hop_by_hop, names_other_headers};
+use crate::proxy::headers::{is_hop_by_hop, names_other_headers, remove_hop_by_hop};
 
 mod decode;
 pub use decode::{Body, Chunk, Decoded};
@@ -148,15 +148,20 @@ pub fn parse_head(
             let name = HeaderName::from_bytes(&head[ns..ne])
                 .map_err(|_| ProtoError("invalid response header name"))?;
             let raw = &head[vs..ve];
+            // Framing and connection management of this leg: read, never forwarded. A
+            // `Connection` that names other fields (rare) is kept for
+            // `remove_hop_by_hop` to remove them with it.
             if is_hop_by_hop(name.as_str()) {
-                // Framing and connection management of this leg: read, never forwarded.
+                let names_others = name == CONNECTION && names_other_headers(raw);
                 if name == TRANSFER_ENCODING {
                     fields.te.push(raw);
                 } else if name == CONNECTION {
                     fields.close |= has_token(raw, b"close");
-                    fields.names_others |= names_other_headers(raw);
+                    fields.names_others |= names_others;
                 }
-                continue;
+                if !names_others {
+                    continue;
+                }
             }
             if name == CONTENT_LENGTH {
                 fields.cl.push(raw);
@@ -166,7 +171,7 @@ pub fn parse_head(
             headers.append(name, value);
         }
         if fields.names_others {
-            remove_connection_listed(&head, spans, &mut headers);
+            remove_hop_by_hop(&mut headers);
         }
         let http11 = version == 1;
         let (body, framed) = framing(&fields, status, method, http11)?;
@@ -184,23 +189,6 @@ pub fn parse_head(
             body,
             keep_alive,
         }));
-    }
-}
-
-/// Removes the fields every `Connection` field of `head` names (RFC 9110 §7.6.1), `Host`
-/// excepted.
-fn remove_connection_listed(head: &[u8], spans: &[Span], headers: &mut HeaderMap) {
-    for &(ns, ne, vs, ve) in spans {
-        if !head[ns..ne].eq_ignore_ascii_case(b"connection") {
-            continue;
-        }
-        for token in head[vs..ve].split(|&b| b == b',') {
-            if let Ok(name) = HeaderName::from_bytes(token.trim_ascii()) {
-                if name != HOST {
-                    headers.remove(name);
-                }
-            }
-        }
     }
 }
 

@@ -161,21 +161,33 @@ async fn answering_upstream() -> (
     (addr.to_string().parse().expect("authority"), rx)
 }
 
-const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: upstream\r\n\r\n";
+fn get() -> http::request::Parts {
+    let req = http::Request::builder()
+        .uri("/")
+        .header("host", "upstream")
+        .body(())
+        .expect("request");
+    req.into_parts().0
+}
+
+/// One own exchange of a GET on `conn`, its body read to its end (the connection then
+/// goes back to `pool` if it may).
+async fn get_and_read(pool: &H1Pool, mut conn: Box<super::Conn>) -> bytes::Bytes {
+    use http_body_util::BodyExt;
+    let head = super::exchange::exchange(&mut conn, &get())
+        .await
+        .expect("exchange");
+    let resp = super::UpstreamBody::own(head, conn, std::sync::Arc::downgrade(&pool.inner));
+    resp.into_body().collect().await.expect("body").to_bytes()
+}
 
 #[tokio::test]
 async fn an_exchange_on_a_connection_the_upstream_closed_fails_as_unanswered_or_unsent() {
-    use http_body_util::BodyExt;
     let (authority, mut upstream) = answering_upstream().await;
     let pool = H1Pool::new(&authority, Duration::from_secs(5), metrics());
     // One full exchange, the body read to its end: the connection goes back idle.
-    let mut conn = pool.inner.connect().await.expect("connects");
-    let head = super::exchange::exchange(&mut conn, GET, &http::Method::GET)
-        .await
-        .expect("first exchange");
-    let resp = super::UpstreamBody::own(head, conn, std::sync::Arc::downgrade(&pool.inner));
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
-    assert_eq!(&body[..], b"ok");
+    let conn = pool.inner.connect().await.expect("connects");
+    assert_eq!(&get_and_read(&pool, conn).await[..], b"ok");
     assert_eq!(idle_count(&pool), 1, "back in the pool at the body's end");
     let (mut conn, _) = pool.inner.checkout().expect("pooled and ready");
     // Now the upstream closes it (its keep-alive timeout) before the next request.
@@ -184,7 +196,7 @@ async fn an_exchange_on_a_connection_the_upstream_closed_fails_as_unanswered_or_
     let _ = gone.await;
     let sent = tokio::time::timeout(
         Duration::from_secs(5),
-        super::exchange::exchange(&mut conn, GET, &http::Method::GET),
+        super::exchange::exchange(&mut conn, &get()),
     )
     .await
     .expect("failed at once, not left waiting");
@@ -199,7 +211,6 @@ async fn an_exchange_on_a_connection_the_upstream_closed_fails_as_unanswered_or_
 
 #[tokio::test]
 async fn a_response_with_bytes_after_its_end_does_not_go_back_to_the_pool() {
-    use http_body_util::BodyExt;
     use tokio::io::AsyncWriteExt;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let authority = listener
@@ -217,12 +228,7 @@ async fn a_response_with_bytes_after_its_end_does_not_go_back_to_the_pool() {
         let _ = s.read(&mut buf).await;
     });
     let pool = H1Pool::new(&authority, Duration::from_secs(5), metrics());
-    let mut conn = pool.inner.connect().await.expect("connects");
-    let head = super::exchange::exchange(&mut conn, GET, &http::Method::GET)
-        .await
-        .expect("exchange");
-    let resp = super::UpstreamBody::own(head, conn, std::sync::Arc::downgrade(&pool.inner));
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
-    assert_eq!(&body[..], b"ok");
+    let conn = pool.inner.connect().await.expect("connects");
+    assert_eq!(&get_and_read(&pool, conn).await[..], b"ok");
     assert_eq!(idle_count(&pool), 0, "desynchronised: closed, not pooled");
 }
