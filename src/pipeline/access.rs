@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Uri};
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
+use crate::proxy::pool::ReqBody;
 
 use super::ResBody;
 use crate::auth::principal::Principal;
@@ -140,7 +140,7 @@ pub struct AccessLog {
 impl AccessLog {
     /// Starts the record of a request (and counts it in flight).
     pub fn begin(
-        req: &Request<Incoming>,
+        req: &Request<ReqBody>,
         request_id: HeaderValue,
         start: Instant,
         active: ActiveRequest,

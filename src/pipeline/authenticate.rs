@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
-use hyper::body::Incoming;
+use crate::proxy::pool::ReqBody;
 
 use super::session;
 use crate::auth::credentials;
@@ -44,7 +44,7 @@ pub async fn authenticate(
     rt: &Runtime,
     route: &RouteRuntime,
     path: &str,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     ctx: &mut AuthContext<'_>,
 ) -> Result<Option<Authenticated>, GatewayError> {
     let mode = route.config.auth;
@@ -104,7 +104,7 @@ pub async fn authenticate(
 }
 
 /// `<prefix>/start?rd=<the request's path and query>`.
-fn login_url(rt: &Runtime, req: &Request<Incoming>) -> String {
+fn login_url(rt: &Runtime, req: &Request<ReqBody>) -> String {
     let rd = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     format!(
         "{}/start?{}",
@@ -117,7 +117,7 @@ fn login_url(rt: &Runtime, req: &Request<Incoming>) -> String {
 async fn bearer(
     provider: &ProviderRuntime,
     provider_index: usize,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
 ) -> Result<Arc<Principal>, AuthError> {
     let cfg = provider.config();
     let creds = credentials::from_headers(req.headers(), &cfg.tokens.schemes)?;

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
-use hyper::body::Incoming;
+use crate::proxy::pool::ReqBody;
 
 use super::ConnInfo;
 use crate::error::GatewayError;
@@ -28,7 +28,7 @@ pub async fn handle(
     conn: &ConnInfo,
     peer_trusted: bool,
     // `&mut` only so `/backchannel_logout` can read its form body.
-    req: &mut Request<Incoming>,
+    req: &mut Request<ReqBody>,
     sub: &str,
     // Cookies the response carries whatever it is (a failed callback clears its attempt).
     set_cookies: &mut Vec<HeaderValue>,
@@ -144,7 +144,7 @@ pub fn external_origin<B>(
 /// `?provider=name`, else the provider of the route `return_to` leads to, else the first.
 fn pick_provider<'r>(
     rt: &'r Runtime,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     query: Option<&str>,
     return_to: &str,
 ) -> Result<&'r crate::oidc::provider::ProviderRuntime, GatewayError> {
@@ -174,7 +174,7 @@ fn pick_provider<'r>(
 
 async fn userinfo(
     sso: &Sso,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
 ) -> Result<Response<Full<Bytes>>, GatewayError> {
     let cookies = RequestCookies::from_headers(req.headers());
     let data = sso

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
 use http_body_util::Full;
-use hyper::body::Incoming;
+use crate::proxy::pool::ReqBody;
 
 use super::authenticate::{self, AuthContext};
 use super::request_id::X_REQUEST_ID;
@@ -77,7 +77,7 @@ pub async fn handle(
     metrics: &Metrics,
     conn: &ConnInfo,
     peer_trusted: bool,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     sub: &str,
 ) -> Result<Response<Full<Bytes>>, GatewayError> {
     if !peer_trusted {
@@ -169,7 +169,7 @@ pub async fn handle(
 /// Reads the original method, target, host and scheme (the caller is a trusted proxy).
 fn original_request(
     conn: &ConnInfo,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     sub: &str,
 ) -> Result<Original, GatewayError> {
     let h = req.headers();
@@ -279,7 +279,7 @@ fn login_url(
     rt: &Runtime,
     conn: &ConnInfo,
     peer_trusted: bool,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     original: &Original,
 ) -> Option<HeaderValue> {
     let sso = rt.sso.as_ref()?;

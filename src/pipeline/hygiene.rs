@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use http::header::HOST;
 use http::{HeaderValue, Request, Version};
-use hyper::body::Incoming;
+use crate::proxy::pool::ReqBody;
 
 use super::request_id::X_REQUEST_ID;
 use super::ConnInfo;
@@ -122,7 +122,7 @@ pub fn clean_request(
     conn: &ConnInfo,
     peer_trusted: bool,
     request_id: &HeaderValue,
-    req: &mut Request<Incoming>,
+    req: &mut Request<ReqBody>,
 ) -> Option<HeaderValue> {
     let host = request_authority(req);
     let headers = req.headers_mut();

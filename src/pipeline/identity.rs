@@ -5,7 +5,7 @@
 
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
-use hyper::body::Incoming;
+use crate::proxy::pool::ReqBody;
 
 use super::authenticate::Authenticated;
 use crate::config::AuthMode;
@@ -17,7 +17,7 @@ pub fn apply(
     rt: &Runtime,
     route: &RouteRuntime,
     auth: Option<&Authenticated>,
-    req: &mut Request<Incoming>,
+    req: &mut Request<ReqBody>,
 ) {
     let headers = req.headers_mut();
     if let Some(sso) = &rt.sso {

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use http::header::SET_COOKIE;
 use http::{HeaderValue, Request, Response};
 use http_body_util::{Either, Full};
-use hyper::body::Incoming;
+use crate::proxy::pool::ReqBody;
 
 use crate::error::{respond, ErrorContext, GatewayError};
 use crate::proxy::forward::{forward, Target};
@@ -48,7 +48,7 @@ pub struct ConnInfo {
 pub async fn handle(
     gw: &Gateway,
     conn: &ConnInfo,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     active: ActiveRequest,
 ) -> Response<Tracked> {
     let start = Instant::now();
@@ -116,7 +116,7 @@ async fn run(
     conn: &ConnInfo,
     peer_trusted: bool,
     navigation: bool,
-    mut req: Request<Incoming>,
+    mut req: Request<ReqBody>,
     log: &mut AccessLog,
     set_cookies: &mut Vec<HeaderValue>,
 ) -> Result<Response<ResBody>, GatewayError> {

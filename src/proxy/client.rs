@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
-use hyper::body::Incoming;
+use crate::proxy::pool::ReqBody;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -19,7 +19,7 @@ use crate::config::RouteConfig;
 use crate::server::workers;
 
 /// hyper-util's client; request bodies stream from the listener.
-pub type LegacyClient = Client<HttpsConnector<HttpConnector>, Incoming>;
+pub type LegacyClient = Client<HttpsConnector<HttpConnector>, ReqBody>;
 
 /// What a route forwards with. Cheap to clone (every part is a shared handle).
 #[derive(Clone)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::header::{CONNECTION, HOST, UPGRADE};
 use http::uri::{PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
-use hyper::body::Incoming;
+use crate::proxy::pool::ReqBody;
 use hyper_util::rt::TokioIo;
 
 use super::client::UpstreamClient;
@@ -36,7 +36,7 @@ pub struct Target<'a> {
 /// client asked to switch to, if any.
 pub async fn forward(
     target: &Target<'_>,
-    mut req: Request<Incoming>,
+    mut req: Request<ReqBody>,
     path: &str,
     upgrade: Option<HeaderValue>,
 ) -> Result<Response<UpstreamBody>, GatewayError> {

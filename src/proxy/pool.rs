@@ -36,7 +36,6 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use http::{Request, Response};
 use http_body::Body as _;
-use hyper::body::Incoming;
 use hyper::client::conn::http1::Builder;
 use tokio::net::TcpStream;
 
@@ -180,7 +179,7 @@ impl H1Pool {
     /// Sends `req` (origin-form URI, Host set, hop-by-hop fields removed) and returns
     /// the response, its hop-by-hop fields removed; its body keeps the connection until
     /// it has been read.
-    pub async fn send(&self, req: Request<Incoming>) -> Result<Response<UpstreamBody>, PoolError> {
+    pub async fn send(&self, req: Request<ReqBody>) -> Result<Response<UpstreamBody>, PoolError> {
         if !req.body().is_end_stream() {
             return self.send_with_body(req).await;
         }
@@ -214,9 +213,8 @@ impl H1Pool {
     /// A request with a body: hyper's client connection on a pooled socket.
     async fn send_with_body(
         &self,
-        req: Request<Incoming>,
+        mut req: Request<ReqBody>,
     ) -> Result<Response<UpstreamBody>, PoolError> {
-        let mut req = req.map(ReqBody::Client);
         // hyper cannot encode every version a request may carry.
         *req.version_mut() = http::Version::HTTP_11;
         let mut pooled = true;

@@ -26,6 +26,7 @@ use super::workers::Workers;
 use crate::config::ServerConfig;
 use crate::pipeline::access::{ConnState, Tracked};
 use crate::pipeline::{self, ConnInfo};
+use crate::proxy::pool::ReqBody;
 use crate::runtime::Gateway;
 
 /// Per-listener settings fixed at start-up.
@@ -52,6 +53,8 @@ pub struct Protocols {
     http2: http2::Builder<TokioExecutor>,
     /// For the rare client whose first bytes are a split-up HTTP/2 preface.
     auto: auto::Builder<TokioExecutor>,
+    /// The largest HTTP/1 request head read before hyper's server answers 431.
+    max_head: usize,
 }
 
 impl Protocols {
@@ -82,12 +85,23 @@ impl Protocols {
             .timer(TokioTimer::new())
             .max_header_list_size(max_list)
             .max_concurrent_streams(256);
-        Protocols { http1, http2, auto }
+        Protocols {
+            http1,
+            http2,
+            auto,
+            max_head: max_buf,
+        }
     }
 
-    /// The HTTP/1 builder (used by `conn::serve`).
+    /// The HTTP/1 builder (used by `handoff::serve`).
     pub(super) fn http1(&self) -> &http1::Builder {
         &self.http1
+    }
+
+    /// The largest HTTP/1 request head the own server reads before it leaves the
+    /// request to hyper's server (which answers 431).
+    pub(super) fn max_head(&self) -> usize {
+        self.max_head
     }
 }
 
@@ -100,8 +114,8 @@ type ServiceFuture =
 /// The hyper service of one connection: every request goes to `pipeline::handle`.
 #[derive(Clone)]
 pub(super) struct GatewayService {
-    gw: Arc<Gateway>,
-    info: ConnInfo,
+    pub(super) gw: Arc<Gateway>,
+    pub(super) info: ConnInfo,
 }
 
 impl hyper::service::Service<Request<Incoming>> for GatewayService {
@@ -129,6 +143,7 @@ impl hyper::service::Service<Request<Incoming>> for GatewayService {
         let active = state.begin_request();
         let gw = self.gw.clone();
         let info = self.info.clone();
+        let req = req.map(ReqBody::from);
         Box::pin(async move { Ok(pipeline::handle(&gw, &info, req, active).await) })
     }
 }
@@ -248,7 +263,7 @@ async fn serve_plain(stream: TcpStream, peer: SocketAddr, state: Arc<ConnState>,
     let svc = service(shared, peer, false, &state);
     match sniffed {
         Ok(Ok(Sniffed::Http1)) => {
-            conn::serve(stream, true, svc, state, shared).await;
+            conn::serve(stream, svc, state, shared).await;
         }
         Ok(Ok(Sniffed::Http2)) => {
             let conn = shared
@@ -301,7 +316,7 @@ async fn serve_tls(
             .serve_connection(TokioIo::new(tls_stream), svc);
         drive(conn, peer, &state, shared).await;
     } else {
-        conn::serve(tls_stream, false, svc, state, shared).await;
+        conn::serve(tls_stream, svc, state, shared).await;
     }
 }
 

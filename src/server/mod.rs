@@ -4,8 +4,11 @@
 
 pub mod admin;
 mod conn;
+pub mod h1;
+mod handoff;
 pub mod listener;
 pub mod reload;
+mod respond;
 pub mod tls;
 pub mod workers;
 

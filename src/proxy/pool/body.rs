@@ -15,12 +15,20 @@ use super::exchange::reserve;
 use super::h1::{self, Decoded};
 use super::{Conn, Inner};
 
-/// A request body sent upstream by hyper's client: the client's, or none.
+/// A client's request body, as the gateway sees it and hyper's client sends it
+/// upstream: streamed by hyper's server, or none (a request the own HTTP/1 server
+/// parsed: it takes only requests without one, `server::h1`).
 pub enum ReqBody {
     /// Streams from the client.
     Client(Incoming),
     /// No body.
     Empty,
+}
+
+impl From<Incoming> for ReqBody {
+    fn from(body: Incoming) -> ReqBody {
+        ReqBody::Client(body)
+    }
 }
 
 impl Body for ReqBody {

@@ -194,7 +194,7 @@ pub fn parse_head(
 
 /// Where `part` lies in `buf` (start, end), if it is a slice of it. An empty `part`
 /// from elsewhere is an empty span at the start.
-fn span_of(buf: &[u8], part: &[u8]) -> Option<(usize, usize)> {
+pub fn span_of(buf: &[u8], part: &[u8]) -> Option<(usize, usize)> {
     let start = (part.as_ptr() as usize).checked_sub(buf.as_ptr() as usize);
     match start {
         Some(start) if start <= buf.len() && part.len() <= buf.len() - start => {
@@ -277,10 +277,10 @@ fn framing(
 }
 
 /// Whether a comma-separated field value holds `token` (case-insensitive).
-fn has_token(value: &[u8], token: &[u8]) -> bool {
-    // The usual value, at once.
-    !value.eq_ignore_ascii_case(b"keep-alive")
-        && value
+pub fn has_token(value: &[u8], token: &[u8]) -> bool {
+    // The usual values (`keep-alive`, `close`, `trailers`), at once.
+    value.eq_ignore_ascii_case(token)
+        || value
             .split(|&b| b == b',')
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
