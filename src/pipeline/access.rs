@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use crate::proxy::pool::ReqBody;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Uri};
 use http_body::{Body, Frame, SizeHint};
-use crate::proxy::pool::ReqBody;
 
 use super::ResBody;
 use crate::auth::principal::Principal;

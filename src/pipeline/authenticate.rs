@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
+use crate::proxy::pool::ReqBody;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
-use crate::proxy::pool::ReqBody;
 
 use super::session;
 use crate::auth::credentials;

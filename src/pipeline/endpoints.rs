@@ -2,11 +2,11 @@
 //! `start`, `callback`, `sign_out`, `userinfo`. Dispatch and request decoding only; the
 //! flow itself lives in `oidc::{login, logout}`.
 
+use crate::proxy::pool::ReqBody;
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
-use crate::proxy::pool::ReqBody;
 
 use super::ConnInfo;
 use crate::error::GatewayError;

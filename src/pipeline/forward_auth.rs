@@ -17,11 +17,11 @@
 //! from `error::respond`; this module only picks the `GatewayError`. It never forwards
 //! anything upstream and never echoes a request header back.
 
+use crate::proxy::pool::ReqBody;
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
 use http_body_util::Full;
-use crate::proxy::pool::ReqBody;
 
 use super::authenticate::{self, AuthContext};
 use super::request_id::X_REQUEST_ID;

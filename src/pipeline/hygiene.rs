@@ -5,9 +5,9 @@
 
 use std::net::IpAddr;
 
+use crate::proxy::pool::ReqBody;
 use http::header::HOST;
 use http::{HeaderValue, Request, Version};
-use crate::proxy::pool::ReqBody;
 
 use super::request_id::X_REQUEST_ID;
 use super::ConnInfo;

@@ -3,9 +3,9 @@
 //! client's Authorization header travels on (or the session's access token replaces it),
 //! and removes the gateway's own cookies so they never reach the upstream.
 
+use crate::proxy::pool::ReqBody;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
-use crate::proxy::pool::ReqBody;
 
 use super::authenticate::Authenticated;
 use crate::config::AuthMode;

@@ -16,11 +16,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::proxy::pool::ReqBody;
 use bytes::Bytes;
 use http::header::SET_COOKIE;
 use http::{HeaderValue, Request, Response};
 use http_body_util::{Either, Full};
-use crate::proxy::pool::ReqBody;
 
 use crate::error::{respond, ErrorContext, GatewayError};
 use crate::proxy::forward::{forward, Target};

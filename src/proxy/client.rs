@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderValue;
 use crate::proxy::pool::ReqBody;
+use http::HeaderValue;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;

@@ -5,10 +5,10 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
+use crate::proxy::pool::ReqBody;
 use http::header::{CONNECTION, HOST, UPGRADE};
 use http::uri::{PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
-use crate::proxy::pool::ReqBody;
 use hyper_util::rt::TokioIo;
 
 use super::client::UpstreamClient;

@@ -184,7 +184,6 @@ pub(super) async fn serve<I: Parkable>(
                 io,
                 prefix,
                 &svc,
-                &state,
                 shared,
                 watchdog.as_mut(),
                 cancelled.as_mut(),

@@ -19,11 +19,9 @@ use std::mem::MaybeUninit;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{
-    CONNECTION, CONTENT_LENGTH, DATE, TE, TRAILER, TRANSFER_ENCODING,
-};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TE, TRAILER, TRANSFER_ENCODING};
 use http::Version;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use hyper::ext::ReasonPhrase;
 
 use crate::proxy::pool::h1::{has_token, span_of, Span};
@@ -33,6 +31,9 @@ use crate::proxy::pool::ReqBody;
 const MAX_HEADERS: usize = 100;
 
 /// What [`parse_request`] found at the start of the buffer.
+// Taken apart at once by its one caller: boxing the request would cost an allocation
+// per request for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed {
     /// A request the own server serves; its head has been taken out of the buffer.
     Request(Request<ReqBody>, Meta),
@@ -63,36 +64,34 @@ pub fn parse_request(buf: &mut BytesMut, spans: &mut Vec<Span>) -> Parsed {
     }
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
-    let (len, method, target, version) =
-        match httparse::ParserConfig::default().parse_request_with_uninit_headers(
-            &mut req, buf, &mut slots,
-        ) {
-            Ok(httparse::Status::Complete(len)) => {
-                let (Some(method), Some(target), Some(version)) =
-                    (req.method, req.path, req.version)
+    let (len, method, target, version) = match httparse::ParserConfig::default()
+        .parse_request_with_uninit_headers(&mut req, buf, &mut slots)
+    {
+        Ok(httparse::Status::Complete(len)) => {
+            let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version)
+            else {
+                return Parsed::Handoff;
+            };
+            let Ok(method) = Method::from_bytes(method.as_bytes()) else {
+                return Parsed::Handoff;
+            };
+            let Some(target) = span_of(buf, target.as_bytes()) else {
+                return Parsed::Handoff;
+            };
+            spans.clear();
+            for h in req.headers.iter() {
+                let (Some(name), Some(value)) =
+                    (span_of(buf, h.name.as_bytes()), span_of(buf, h.value))
                 else {
                     return Parsed::Handoff;
                 };
-                let Ok(method) = Method::from_bytes(method.as_bytes()) else {
-                    return Parsed::Handoff;
-                };
-                let Some(target) = span_of(buf, target.as_bytes()) else {
-                    return Parsed::Handoff;
-                };
-                spans.clear();
-                for h in req.headers.iter() {
-                    let (Some(name), Some(value)) =
-                        (span_of(buf, h.name.as_bytes()), span_of(buf, h.value))
-                    else {
-                        return Parsed::Handoff;
-                    };
-                    spans.push((name.0, name.1, value.0, value.1));
-                }
-                (len, method, target, version)
+                spans.push((name.0, name.1, value.0, value.1));
             }
-            Ok(httparse::Status::Partial) => return Parsed::Partial,
-            Err(_) => return Parsed::Handoff,
-        };
+            (len, method, target, version)
+        }
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(_) => return Parsed::Handoff,
+    };
     if method == Method::CONNECT {
         return Parsed::Handoff;
     }
@@ -208,7 +207,9 @@ pub fn encode_head<B>(
         // upgrade, which hyper's server handles): hyper's answer to it.
         *keep_alive = false;
         out.extend_from_slice(status_line(meta.version));
-        out.extend_from_slice(b"500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n");
+        out.extend_from_slice(
+            b"500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n",
+        );
         push_date(out);
         out.extend_from_slice(b"\r\n");
         return Framing::Empty;
@@ -358,7 +359,11 @@ fn declared_trailers(headers: &HeaderMap) -> Vec<HeaderName> {
 
 /// Writes the end of a chunked body: the last chunk, the trailer fields `allowed`
 /// names (the others are left out, as are framing fields), the blank line.
-pub fn encode_chunked_end(trailers: Option<&HeaderMap>, allowed: Option<&[HeaderName]>, out: &mut Vec<u8>) {
+pub fn encode_chunked_end(
+    trailers: Option<&HeaderMap>,
+    allowed: Option<&[HeaderName]>,
+    out: &mut Vec<u8>,
+) {
     out.extend_from_slice(b"0\r\n");
     if let (Some(trailers), Some(allowed)) = (trailers, allowed) {
         for (name, value) in trailers {
@@ -438,7 +443,9 @@ fn push_date(out: &mut Vec<u8>) {
         if cache.0 != secs {
             cache.1.clear();
             cache.1.extend_from_slice(b"date: ");
-            cache.1.extend_from_slice(httpdate::fmt_http_date(now).as_bytes());
+            cache
+                .1
+                .extend_from_slice(httpdate::fmt_http_date(now).as_bytes());
             cache.1.extend_from_slice(b"\r\n");
             cache.0 = secs;
         }

@@ -4,8 +4,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Ver
 use hyper::ext::ReasonPhrase;
 
 use super::{
-    encode_chunk_size, encode_chunked_end, encode_head, parse_request, Framing, Meta, Parsed,
-    Size,
+    encode_chunk_size, encode_chunked_end, encode_head, parse_request, Framing, Meta, Parsed, Size,
 };
 
 fn parse(bytes: &[u8]) -> (Parsed, BytesMut) {
@@ -122,16 +121,30 @@ fn keep_alive_follows_version_and_connection() {
     let cases: &[(&[u8], bool)] = &[
         (b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", true),
         (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false),
-        (b"GET / HTTP/1.1\r\nConnection: Keep-Alive, CLOSE\r\n\r\n", false),
+        (
+            b"GET / HTTP/1.1\r\nConnection: Keep-Alive, CLOSE\r\n\r\n",
+            false,
+        ),
         // A later keep-alive does not undo a close.
-        (b"GET / HTTP/1.1\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n", false),
+        (
+            b"GET / HTTP/1.1\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n",
+            false,
+        ),
         (b"GET / HTTP/1.0\r\n\r\n", false),
         (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true),
-        (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n", false),
+        (
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
+            false,
+        ),
     ];
     for (case, keep_alive) in cases {
         let (req, meta, _) = request(case);
-        assert_eq!(meta.keep_alive, *keep_alive, "{:?}", String::from_utf8_lossy(case));
+        assert_eq!(
+            meta.keep_alive,
+            *keep_alive,
+            "{:?}",
+            String::from_utf8_lossy(case)
+        );
         assert_eq!(req.version(), meta.version);
     }
     let (_, meta, _) = request(b"GET / HTTP/1.1\r\nTE: gzip, Trailers\r\n\r\n");
@@ -141,12 +154,18 @@ fn keep_alive_follows_version_and_connection() {
 #[test]
 fn request_targets_parse_as_hyper_parses_them() {
     let (req, _, _) = request(b"GET http://example.com:8080/p?q HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(req.uri().authority().map(|a| a.as_str()), Some("example.com:8080"));
+    assert_eq!(
+        req.uri().authority().map(|a| a.as_str()),
+        Some("example.com:8080")
+    );
     assert_eq!(req.uri().path(), "/p");
     let (req, _, _) = request(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(req.uri(), "*");
     // A target `http::Uri` refuses is hyper's to answer (400).
-    assert!(matches!(parse(b"GET http://[::1/ HTTP/1.1\r\n\r\n").0, Parsed::Handoff));
+    assert!(matches!(
+        parse(b"GET http://[::1/ HTTP/1.1\r\n\r\n").0,
+        Parsed::Handoff
+    ));
 }
 
 const H11: Meta = Meta {
@@ -179,9 +198,15 @@ fn response(status: u16, fields: &[(&str, &str)]) -> Response<()> {
 
 #[test]
 fn a_sized_body_is_framed_by_its_length_and_a_date_is_added() {
-    let resp = response(200, &[("content-type", "text/plain"), ("content-length", "5")]);
+    let resp = response(
+        200,
+        &[("content-type", "text/plain"), ("content-length", "5")],
+    );
     let (text, framing, keep_alive) = encode(&resp, Size::Exact(5), &H11);
-    assert!(text.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"), "{text}");
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"),
+        "{text}"
+    );
     assert_eq!(text.matches("content-length: 5\r\n").count(), 1, "{text}");
     assert!(text.contains("\r\ndate: "), "{text}");
     assert_eq!(framing, Framing::Length(5));
@@ -233,14 +258,20 @@ fn head_204_and_304_have_no_body() {
     let resp = response(200, &[("content-length", "1234")]);
     let (text, framing, _) = encode(&resp, Size::Empty, &head);
     assert_eq!(framing, Framing::Empty);
-    assert!(text.contains("content-length: 1234\r\n"), "HEAD keeps GET's length: {text}");
+    assert!(
+        text.contains("content-length: 1234\r\n"),
+        "HEAD keeps GET's length: {text}"
+    );
     // A generated answer to HEAD states the length GET would get.
     let (text, framing, _) = encode(&response(401, &[]), Size::Exact(40), &head);
     assert_eq!(framing, Framing::Empty);
     assert!(text.contains("content-length: 40\r\n"), "{text}");
 
     for status in [204, 304] {
-        let resp = response(status, &[("content-length", "99"), ("transfer-encoding", "chunked")]);
+        let resp = response(
+            status,
+            &[("content-length", "99"), ("transfer-encoding", "chunked")],
+        );
         let (text, framing, keep_alive) = encode(&resp, Size::Unknown, &H11);
         assert_eq!(framing, Framing::Empty);
         assert!(!text.contains("content-length"), "{text}");
@@ -254,7 +285,13 @@ fn the_connection_field_is_written_by_the_connection() {
     // The client asked to close (or shutdown began): the response says so.
     let mut keep_alive = false;
     let mut out = Vec::new();
-    encode_head(&response(200, &[]), Size::Empty, &H11, &mut keep_alive, &mut out);
+    encode_head(
+        &response(200, &[]),
+        Size::Empty,
+        &H11,
+        &mut keep_alive,
+        &mut out,
+    );
     let text = String::from_utf8(out).expect("ascii");
     assert!(text.contains("connection: close\r\n"), "{text}");
 
@@ -293,7 +330,10 @@ fn status_lines_carry_the_reason_phrase() {
     assert!(text.starts_with("HTTP/1.1 200 Fine Thanks\r\n"), "{text}");
     // An interim status is never a final answer: hyper's 500 in its place.
     let (text, framing, keep_alive) = encode(&response(103, &[]), Size::Empty, &H11);
-    assert!(text.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{text}");
+    assert!(
+        text.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+        "{text}"
+    );
     assert_eq!(framing, Framing::Empty);
     assert!(!keep_alive);
 }
@@ -302,8 +342,15 @@ fn status_lines_carry_the_reason_phrase() {
 fn trailers_go_out_only_when_accepted_and_declared() {
     let resp = response(200, &[(TRAILER.as_str(), "x-checksum, grpc-status")]);
     let (text, framing, _) = encode(&resp, Size::Unknown, &H11);
-    assert_eq!(framing, Framing::Chunked(None), "the client did not send TE: trailers");
-    assert!(text.contains("trailer: x-checksum, grpc-status\r\n"), "{text}");
+    assert_eq!(
+        framing,
+        Framing::Chunked(None),
+        "the client did not send TE: trailers"
+    );
+    assert!(
+        text.contains("trailer: x-checksum, grpc-status\r\n"),
+        "{text}"
+    );
     let accepts = Meta {
         trailers: true,
         ..H11
@@ -331,7 +378,12 @@ fn trailers_go_out_only_when_accepted_and_declared() {
 
 #[test]
 fn chunk_sizes_are_hex() {
-    for (len, line) in [(1usize, "1\r\n"), (15, "f\r\n"), (16, "10\r\n"), (65536, "10000\r\n")] {
+    for (len, line) in [
+        (1usize, "1\r\n"),
+        (15, "f\r\n"),
+        (16, "10\r\n"),
+        (65536, "10000\r\n"),
+    ] {
         let mut out = Vec::new();
         encode_chunk_size(len, &mut out);
         assert_eq!(out, line.as_bytes());

@@ -139,13 +139,13 @@ pub(super) async fn serve<I: Parkable>(
     io: I,
     prefix: Bytes,
     svc: &GatewayService,
-    state: &Arc<ConnState>,
     shared: &Shared,
     mut watchdog: Pin<&mut Sleep>,
     mut cancelled: Pin<&mut WaitForCancellationFuture<'_>>,
     period: Duration,
 ) -> Option<(I, Bytes)> {
     let settings = &shared.settings;
+    let state = &svc.info.state;
     state.force_park.store(false, Ordering::Relaxed);
     state.fresh_bytes.store(false, Ordering::Relaxed);
     // Back to the own server as soon as hyper waits.

@@ -39,12 +39,17 @@ pub(super) async fn send<I: AsyncRead + AsyncWrite + Unpin>(
     keep_alive: &mut bool,
     limits: Limits,
 ) -> io::Result<()> {
-    let Buffers { input, output: out, .. } = bufs;
+    let Buffers {
+        input, output: out, ..
+    } = bufs;
     let stall = limits.stall;
     let size = if resp.body().is_end_stream() {
         Size::Empty
     } else {
-        resp.body().size_hint().exact().map_or(Size::Unknown, Size::Exact)
+        resp.body()
+            .size_hint()
+            .exact()
+            .map_or(Size::Unknown, Size::Exact)
     };
     out.clear();
     let framing = h1::encode_head(&resp, size, meta, keep_alive, out);
@@ -79,8 +84,10 @@ pub(super) async fn send<I: AsyncRead + AsyncWrite + Unpin>(
             None => break,
             Some(Ok(frame)) => frame,
             Some(Err(e)) => {
-                // The upstream failed mid-body: the client must see it cut short, not
-                // complete (no last chunk, no more bytes of a length).
+                // The upstream failed mid-body: what came so far goes out, and the
+                // client sees the body cut short, never complete (no last chunk, no
+                // more bytes of a length).
+                write_all(io, out, stall).await?;
                 return Err(io::Error::other(e));
             }
         };

@@ -3,6 +3,7 @@
 mod cli;
 mod connections;
 mod forwarding;
+mod own_server;
 mod reload;
 mod routing;
 mod server;
