@@ -38,6 +38,7 @@ use super::listener::{GatewayService, Shared};
 use super::respond;
 use crate::pipeline::{self, access::ConnState};
 use crate::proxy::pool::h1::Span;
+use crate::proxy::pool::ReqBody;
 
 /// Open connections above which a waiting HTTP/1 connection frees its buffers.
 pub const EAGER_PARK_ABOVE: i64 = 512;
@@ -180,7 +181,9 @@ pub(super) async fn serve<I: Parkable>(
         // 2a. hyper's server for what the own one leaves.
         let Some((req, meta)) = parsed else {
             let prefix = bufs.input.split().freeze();
-            let back = handoff::serve(
+            // Boxed, as is the request below: a connection's task is as large as its
+            // largest state, and an idle one should not pay for either.
+            let back = Box::pin(handoff::serve(
                 io,
                 prefix,
                 &svc,
@@ -188,7 +191,7 @@ pub(super) async fn serve<I: Parkable>(
                 watchdog.as_mut(),
                 cancelled.as_mut(),
                 period,
-            )
+            ))
             .await;
             let Some((back, rest)) = back else {
                 return;
@@ -198,38 +201,56 @@ pub(super) async fn serve<I: Parkable>(
             continue;
         };
 
-        // 2b. The own server.
-        let active = state.begin_request();
-        let handled = pipeline::handle(&svc.gw, &svc.info, req, active);
-        tokio::pin!(handled);
-        let mut watching = true;
-        let resp = loop {
-            tokio::select! {
-                biased;
-                resp = handled.as_mut() => break resp,
-                // A client that closes while its request is served cancels it (the
-                // upstream request with it); input that arrives is the next request.
-                read = io.read_buf(&mut bufs.input), if watching => match read {
-                    Ok(n) if n > 0 => watching = bufs.input.len() < max_head,
-                    _ => return,
-                },
-            }
-        };
-        let mut keep_alive = meta.keep_alive && !shared.shutdown.is_cancelled();
+        // 2b. The own server. Boxed, as the hand-off above: the request's state
+        // (auth, refresh, upstream exchange, response) is several kB, on the heap while
+        // it lives rather than in every idle connection's task.
         let limits = respond::Limits {
             stall: settings.idle,
             max_input: max_head,
         };
-        let sent = respond::send(&mut io, &mut bufs, resp, &meta, &mut keep_alive, limits).await;
-        if let Err(e) = sent {
-            tracing::debug!(error = %e, "response not sent whole; connection closed");
-            return;
-        }
-        if !keep_alive {
-            respond::close(&mut io, settings.idle).await;
+        let served = Box::pin(serve_request(&mut io, &mut bufs, req, meta, &svc, shared, limits));
+        if !served.await {
             return;
         }
     }
+}
+
+/// Serves one request the own server parsed, and writes its response. False: the
+/// connection ends (closed here, or failed).
+async fn serve_request<I: Parkable>(
+    io: &mut I,
+    bufs: &mut Buffers,
+    req: http::Request<ReqBody>,
+    meta: h1::Meta,
+    svc: &GatewayService,
+    shared: &Shared,
+    limits: respond::Limits,
+) -> bool {
+    let active = svc.info.state.begin_request();
+    let handled = pipeline::handle(&svc.gw, &svc.info, req, active);
+    tokio::pin!(handled);
+    let mut watching = true;
+    let resp = loop {
+        tokio::select! {
+            biased;
+            resp = handled.as_mut() => break resp,
+            // A client that closes while its request is served cancels it (the upstream
+            // request with it); input that arrives is the next request.
+            read = io.read_buf(&mut bufs.input), if watching => match read {
+                Ok(n) if n > 0 => watching = bufs.input.len() < limits.max_input,
+                _ => return false,
+            },
+        }
+    };
+    let mut keep_alive = meta.keep_alive && !shared.shutdown.is_cancelled();
+    if let Err(e) = respond::send(io, bufs, resp, &meta, &mut keep_alive, limits).await {
+        tracing::debug!(error = %e, "response not sent whole; connection closed");
+        return false;
+    }
+    if !keep_alive {
+        respond::close(io, limits.stall).await;
+    }
+    keep_alive
 }
 
 /// Reads into `buf` (which has room) until input arrives; `None` when `deadline`
