@@ -12,7 +12,9 @@ use http::{HeaderValue, Request, Version};
 use super::request_id::X_REQUEST_ID;
 use super::ConnInfo;
 use crate::error::GatewayError;
-use crate::proxy::headers::{remove_hop_by_hop, set_forwarded, trusted, upgrade_protocol};
+use crate::proxy::headers::{
+    remove_hop_by_hop, set_forwarded, strip_underscore_lookalikes, trusted, upgrade_protocol,
+};
 use crate::runtime::Runtime;
 
 /// Whether the TCP peer is one of `server.trusted_proxies`.
@@ -129,6 +131,7 @@ pub fn clean_request(
     let upgrade = upgrade_protocol(headers);
     // hyper's server has already dropped a Content-Length sent beside Transfer-Encoding.
     remove_hop_by_hop(headers);
+    strip_underscore_lookalikes(headers);
     rt.identity_strip.strip(headers);
     let proto = if conn.tls { "https" } else { "http" };
     // Room for X-Forwarded-For/-Proto/-Host and X-Request-Id: hyper sizes the map for

@@ -427,5 +427,8 @@ pub fn set_forwarded(
     }
 }
 
+mod lookalike;
+pub use lookalike::strip_underscore_lookalikes;
+
 #[cfg(test)]
 mod tests;

@@ -87,6 +87,21 @@ pub(super) struct Buffers {
     pub spans: Vec<Span>,
 }
 
+/// The capacity a buffer may keep while its connection waits for the next request.
+const KEEP_CAPACITY: usize = 16 * 1024;
+
+impl Buffers {
+    /// Frees buffers a large request or response grew, before the connection waits.
+    fn trim(&mut self) {
+        if self.input.capacity() > KEEP_CAPACITY {
+            self.input = BytesMut::new();
+        }
+        if self.output.capacity() > KEEP_CAPACITY {
+            self.output = Vec::new();
+        }
+    }
+}
+
 /// Why the loop stopped waiting for input.
 enum Waited {
     /// Input arrived (or the stream failed: the read that follows says so).
@@ -124,7 +139,7 @@ pub(super) async fn serve<I: Parkable>(
         // 1. A request head.
         let mut head_deadline: Option<Instant> = None;
         let parsed = loop {
-            match h1::parse_request(&mut bufs.input, &mut bufs.spans) {
+            match h1::parse_request(&mut bufs.input, &mut bufs.spans, max_head) {
                 Parsed::Request(req, meta) => break Some((req, meta)),
                 Parsed::Handoff => break None,
                 Parsed::Partial if bufs.input.len() >= max_head => break None,
@@ -140,6 +155,9 @@ pub(super) async fn serve<I: Parkable>(
             } else {
                 *head_deadline.get_or_insert_with(|| Instant::now() + settings.header_read)
             };
+            if bufs.input.is_empty() {
+                bufs.trim();
+            }
             if bufs.input.is_empty() && metrics.connections_open.get() > EAGER_PARK_ABOVE {
                 // Park: no buffer while waiting.
                 bufs = Buffers::default();
@@ -204,11 +222,10 @@ pub(super) async fn serve<I: Parkable>(
         // 2b. The own server. Boxed, as the hand-off above: the request's state
         // (auth, refresh, upstream exchange, response) is several kB, on the heap while
         // it lives rather than in every idle connection's task.
-        let limits = respond::Limits {
-            stall: settings.idle,
-            max_input: max_head,
-        };
-        let served = Box::pin(serve_request(&mut io, &mut bufs, req, meta, &svc, shared, limits));
+        let stall = settings.idle;
+        let served = Box::pin(serve_request(
+            &mut io, &mut bufs, req, meta, &svc, shared, stall,
+        ));
         if !served.await {
             return;
         }
@@ -224,31 +241,32 @@ async fn serve_request<I: Parkable>(
     meta: h1::Meta,
     svc: &GatewayService,
     shared: &Shared,
-    limits: respond::Limits,
+    stall: Duration,
 ) -> bool {
     let active = svc.info.state.begin_request();
     let handled = pipeline::handle(&svc.gw, &svc.info, req, active);
     tokio::pin!(handled);
-    let mut watching = true;
+    // A client that closes while its request is served cancels it (the upstream request
+    // with it). Once input is waiting (the next request) the client is no longer
+    // watched: it may have half-closed after pipelining, and is answered (as hyper does).
+    let mut watching = bufs.input.is_empty();
     let resp = loop {
         tokio::select! {
             biased;
             resp = handled.as_mut() => break resp,
-            // A client that closes while its request is served cancels it (the upstream
-            // request with it); input that arrives is the next request.
             read = io.read_buf(&mut bufs.input), if watching => match read {
-                Ok(n) if n > 0 => watching = bufs.input.len() < limits.max_input,
+                Ok(n) if n > 0 => watching = false,
                 _ => return false,
             },
         }
     };
     let mut keep_alive = meta.keep_alive && !shared.shutdown.is_cancelled();
-    if let Err(e) = respond::send(io, bufs, resp, &meta, &mut keep_alive, limits).await {
+    if let Err(e) = respond::send(io, bufs, resp, &meta, &mut keep_alive, stall).await {
         tracing::debug!(error = %e, "response not sent whole; connection closed");
         return false;
     }
     if !keep_alive {
-        respond::close(io, limits.stall).await;
+        respond::close(io, stall).await;
     }
     keep_alive
 }

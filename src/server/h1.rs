@@ -57,8 +57,9 @@ pub struct Meta {
 }
 
 /// Takes the next request head out of `buf` if the own server serves it. `spans` is
-/// scratch space the connection keeps.
-pub fn parse_request(buf: &mut BytesMut, spans: &mut Vec<Span>) -> Parsed {
+/// scratch space the connection keeps. A head longer than `max_head` is hyper's to
+/// refuse (431), however it arrived.
+pub fn parse_request(buf: &mut BytesMut, spans: &mut Vec<Span>, max_head: usize) -> Parsed {
     if buf.is_empty() {
         return Parsed::Partial;
     }
@@ -92,7 +93,7 @@ pub fn parse_request(buf: &mut BytesMut, spans: &mut Vec<Span>) -> Parsed {
         Ok(httparse::Status::Partial) => return Parsed::Partial,
         Err(_) => return Parsed::Handoff,
     };
-    if method == Method::CONNECT {
+    if method == Method::CONNECT || len > max_head {
         return Parsed::Handoff;
     }
     // Decided on the raw bytes, before the head leaves the buffer.
@@ -367,16 +368,36 @@ pub fn encode_chunked_end(
     out.extend_from_slice(b"0\r\n");
     if let (Some(trailers), Some(allowed)) = (trailers, allowed) {
         for (name, value) in trailers {
-            if allowed.contains(name)
-                && *name != CONTENT_LENGTH
-                && *name != TRANSFER_ENCODING
-                && *name != TRAILER
-            {
+            if allowed.contains(name) && trailer_allowed(name) {
                 push_field(out, name.as_str().as_bytes(), value.as_bytes());
             }
         }
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Whether a field may be sent as a trailer: not one that frames, routes, authenticates
+/// or describes the content (RFC 9110 §6.5.1; hyper's list).
+fn trailer_allowed(name: &HeaderName) -> bool {
+    use http::header::{
+        AUTHORIZATION, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, CONTENT_TYPE, HOST,
+        MAX_FORWARDS, SET_COOKIE,
+    };
+    ![
+        AUTHORIZATION,
+        CACHE_CONTROL,
+        CONTENT_ENCODING,
+        CONTENT_LENGTH,
+        CONTENT_RANGE,
+        CONTENT_TYPE,
+        HOST,
+        MAX_FORWARDS,
+        SET_COOKIE,
+        TRAILER,
+        TRANSFER_ENCODING,
+        TE,
+    ]
+    .contains(name)
 }
 
 /// Writes the size line of a chunk of `len` bytes (`len` > 0).

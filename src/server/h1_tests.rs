@@ -10,7 +10,7 @@ use super::{
 fn parse(bytes: &[u8]) -> (Parsed, BytesMut) {
     let mut buf = BytesMut::from(bytes);
     let mut spans = Vec::new();
-    let parsed = parse_request(&mut buf, &mut spans);
+    let parsed = parse_request(&mut buf, &mut spans, 16 * 1024);
     (parsed, buf)
 }
 
@@ -55,7 +55,7 @@ fn a_head_split_anywhere_is_partial_until_complete() {
     for cut in 0..whole.len() {
         let mut buf = BytesMut::from(&whole[..cut]);
         assert!(
-            matches!(parse_request(&mut buf, &mut spans), Parsed::Partial),
+            matches!(parse_request(&mut buf, &mut spans, 1024), Parsed::Partial),
             "cut at {cut}"
         );
         assert_eq!(buf.len(), cut, "a partial head stays in the buffer");
@@ -114,6 +114,12 @@ fn heads_with_a_body_upgrade_or_doubt_are_left_to_hyper_untouched() {
     }
     many.extend_from_slice(b"\r\n");
     assert!(matches!(parse(&many).0, Parsed::Handoff));
+    // A whole head longer than the limit (it arrived in one read): hyper's 431.
+    let long = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(200));
+    let mut buf = BytesMut::from(long.as_bytes());
+    let parsed = parse_request(&mut buf, &mut Vec::new(), 100);
+    assert!(matches!(parsed, Parsed::Handoff));
+    assert_eq!(&buf[..], long.as_bytes());
 }
 
 #[test]
@@ -340,7 +346,10 @@ fn status_lines_carry_the_reason_phrase() {
 
 #[test]
 fn trailers_go_out_only_when_accepted_and_declared() {
-    let resp = response(200, &[(TRAILER.as_str(), "x-checksum, grpc-status")]);
+    let resp = response(
+        200,
+        &[(TRAILER.as_str(), "x-checksum, grpc-status, set-cookie")],
+    );
     let (text, framing, _) = encode(&resp, Size::Unknown, &H11);
     assert_eq!(
         framing,
@@ -348,7 +357,7 @@ fn trailers_go_out_only_when_accepted_and_declared() {
         "the client did not send TE: trailers"
     );
     assert!(
-        text.contains("trailer: x-checksum, grpc-status\r\n"),
+        text.contains("trailer: x-checksum, grpc-status, set-cookie\r\n"),
         "{text}"
     );
     let accepts = Meta {
@@ -359,7 +368,7 @@ fn trailers_go_out_only_when_accepted_and_declared() {
     let Framing::Chunked(Some(allowed)) = framing else {
         panic!("{framing:?}")
     };
-    assert_eq!(allowed, ["x-checksum", "grpc-status"]);
+    assert_eq!(allowed, ["x-checksum", "grpc-status", "set-cookie"]);
     // Not chunked: no Trailer field.
     let (text, _, _) = encode(&resp, Size::Exact(2), &accepts);
     assert!(!text.contains("trailer"), "{text}");
@@ -367,9 +376,11 @@ fn trailers_go_out_only_when_accepted_and_declared() {
     let mut fields = HeaderMap::new();
     fields.insert("x-checksum", HeaderValue::from_static("abc"));
     fields.insert("x-undeclared", HeaderValue::from_static("no"));
+    fields.insert("set-cookie", HeaderValue::from_static("sid=evil"));
     fields.insert(CONTENT_LENGTH, HeaderValue::from_static("1"));
     let mut out = Vec::new();
     encode_chunked_end(Some(&fields), Some(&allowed), &mut out);
+    // Undeclared fields, and fields no trailer may carry, are left out.
     assert_eq!(out, b"0\r\nx-checksum: abc\r\n\r\n");
     out.clear();
     encode_chunked_end(Some(&fields), None, &mut out);

@@ -37,12 +37,11 @@ pub(super) async fn send<I: AsyncRead + AsyncWrite + Unpin>(
     resp: Response<Tracked>,
     meta: &Meta,
     keep_alive: &mut bool,
-    limits: Limits,
+    stall: Duration,
 ) -> io::Result<()> {
     let Buffers {
         input, output: out, ..
     } = bufs;
-    let stall = limits.stall;
     let size = if resp.body().is_end_stream() {
         Size::Empty
     } else {
@@ -77,7 +76,7 @@ pub(super) async fn send<I: AsyncRead + AsyncWrite + Unpin>(
             Poll::Ready(frame) => frame,
             Poll::Pending => {
                 write_all(io, out, stall).await?;
-                next_frame(io, &mut body, input, limits.max_input).await?
+                next_frame(io, &mut body, input).await?
             }
         };
         let frame = match frame {
@@ -149,31 +148,22 @@ pub(super) async fn send<I: AsyncRead + AsyncWrite + Unpin>(
     write_all(io, out, stall).await
 }
 
-/// What the connection allows a response.
-#[derive(Clone, Copy)]
-pub(super) struct Limits {
-    /// The longest a write may make no progress.
-    pub stall: Duration,
-    /// Input read ahead (the next request) is not buffered past this.
-    pub max_input: usize,
-}
-
 /// Waits for the body's next frame while watching the client: a client that closes
 /// ends the response (and the upstream exchange behind it) at once, as hyper's server
-/// does; input that arrives meanwhile is the next request, kept in `input`.
+/// does. Input that arrives meanwhile is the next request, kept in `input`; from then
+/// on the client is not watched (it may have half-closed after pipelining).
 async fn next_frame<I: AsyncRead + Unpin>(
     io: &mut I,
     body: &mut Tracked,
     input: &mut BytesMut,
-    max_input: usize,
 ) -> io::Result<Option<Result<Frame<Bytes>, BodyError>>> {
-    let mut watching = input.len() < max_input;
+    let mut watching = input.is_empty();
     loop {
         tokio::select! {
             biased;
             frame = body.frame() => return Ok(frame),
             read = io.read_buf(input), if watching => match read {
-                Ok(n) if n > 0 => watching = input.len() < max_input,
+                Ok(n) if n > 0 => watching = false,
                 Ok(_) => return Err(io::ErrorKind::ConnectionAborted.into()),
                 Err(e) => return Err(e),
             },

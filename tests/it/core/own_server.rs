@@ -344,3 +344,57 @@ GET /p4 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?} {text}");
     assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 4, "{text}");
 }
+
+#[tokio::test]
+async fn a_head_over_the_size_limit_is_refused_however_it_arrives() {
+    let up = echo_upstream().await;
+    let gw = TestGateway::start(&config(up)).await;
+    // Twice the default 16 KiB, in pieces that a growing read buffer could take whole.
+    let head = format!("GET /big?q={} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(30_000));
+    let mut s = client(&gw).await;
+    let mut at = 0usize;
+    for piece in [3000, 4000, 8000, usize::MAX] {
+        let end = at.saturating_add(piece).min(head.len());
+        let _ = s.write_all(&head.as_bytes()[at..end]).await;
+        at = end;
+    }
+    let text = read_to_close(&mut s).await;
+    assert!(text.starts_with("HTTP/1.1 431 "), "{}", &text[..text.len().min(200)]);
+}
+
+#[tokio::test]
+async fn a_pipelined_request_is_answered_after_the_client_half_closes() {
+    // As under hyper's server: input waiting behind the request being served means the
+    // client is not watched for a hang-up, so its end of stream does not cancel it. (The
+    // last request, with nothing behind it, is cancelled by the end of stream: a
+    // client that closes is indistinguishable from one that half-closes.)
+    let up = echo_upstream().await;
+    let gw = TestGateway::start(&config(up)).await;
+    let mut s = client(&gw).await;
+    s.write_all(b"GET /r0 HTTP/1.1\r\nHost: t\r\n\r\nGET /r1 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .expect("write");
+    s.shutdown().await.expect("half-close");
+    let text = read_to_close(&mut s).await;
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("\"/r0\""), "{text}");
+}
+
+#[tokio::test]
+async fn underscore_lookalikes_of_framing_and_forwarding_fields_never_reach_the_upstream() {
+    let up = echo_upstream().await;
+    let gw = TestGateway::start(&config(up)).await;
+    let mut s = client(&gw).await;
+    s.write_all(
+        b"GET /u HTTP/1.1\r\nHost: t\r\nTransfer_Encoding: chunked\r\nContent_Length: 5\r\n\
+X_Forwarded_For: 6.6.6.6\r\nX_App_Key: kept\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let text = read_to_close(&mut s).await.to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 200 "), "{text}");
+    assert!(text.contains("x_app_key"), "{text}");
+    assert!(!text.contains("transfer_encoding"), "{text}");
+    assert!(!text.contains("content_length"), "{text}");
+    assert!(!text.contains("6.6.6.6"), "{text}");
+}
