@@ -350,7 +350,10 @@ async fn a_head_over_the_size_limit_is_refused_however_it_arrives() {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&config(up)).await;
     // Twice the default 16 KiB, in pieces that a growing read buffer could take whole.
-    let head = format!("GET /big?q={} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(30_000));
+    let head = format!(
+        "GET /big?q={} HTTP/1.1\r\nHost: t\r\n\r\n",
+        "a".repeat(30_000)
+    );
     let mut s = client(&gw).await;
     let mut at = 0usize;
     for piece in [3000, 4000, 8000, usize::MAX] {
@@ -359,7 +362,11 @@ async fn a_head_over_the_size_limit_is_refused_however_it_arrives() {
         at = end;
     }
     let text = read_to_close(&mut s).await;
-    assert!(text.starts_with("HTTP/1.1 431 "), "{}", &text[..text.len().min(200)]);
+    assert!(
+        text.starts_with("HTTP/1.1 431 "),
+        "{}",
+        &text[..text.len().min(200)]
+    );
 }
 
 #[tokio::test]
