@@ -30,7 +30,7 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     /// Open client connections.
     pub connections_open: IntGauge,
-    /// Open HTTP/1 client connections parked between requests (no buffers held).
+    /// Open HTTP/1 client connections waiting for their next request.
     pub connections_idle: IntGauge,
     /// Config reloads by result (`ok`, `error`).
     pub reloads: IntCounterVec,
@@ -102,7 +102,7 @@ impl Metrics {
         let connections_open = IntGauge::new("connections_open", "Open client connections")?;
         let connections_idle = IntGauge::new(
             "connections_idle",
-            "Open HTTP/1 client connections parked between requests",
+            "Open HTTP/1 client connections waiting for their next request",
         )?;
         let reloads = IntCounterVec::new(
             Opts::new("config_reloads_total", "Configuration reloads by result"),

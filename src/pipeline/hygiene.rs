@@ -129,7 +129,8 @@ pub fn clean_request(
     let host = request_authority(req);
     let headers = req.headers_mut();
     let upgrade = upgrade_protocol(headers);
-    // hyper's server has already dropped a Content-Length sent beside Transfer-Encoding.
+    // A Content-Length sent beside Transfer-Encoding never gets here: hyper's server
+    // drops it, and the own server leaves every request with either to hyper's.
     remove_hop_by_hop(headers);
     strip_underscore_lookalikes(headers);
     rt.identity_strip.strip(headers);

@@ -1,7 +1,8 @@
 //! The public listener: accept loop, TLS handshake, protocol choice (HTTP/1.1, h2c
 //! prior knowledge, ALPN), graceful drain. It hands each request to `pipeline::handle`
-//! and nothing else. HTTP/1 connections are served by [`super::conn`], which parks
-//! them between requests; HTTP/2 connections by hyper's HTTP/2 server directly.
+//! and nothing else. HTTP/1 connections are served by [`super::conn`]: the own HTTP/1
+//! server for requests without a body, hyper's for the rest, on the same stream; HTTP/2
+//! connections by hyper's HTTP/2 server directly.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
