@@ -30,6 +30,9 @@ use crate::proxy::pool::ReqBody;
 /// The most header fields in a request head (hyper's limit; more is hyper's 431).
 const MAX_HEADERS: usize = 100;
 
+/// Fields the gateway usually adds to a request (see `build`).
+const ADDED_FIELDS: usize = 8;
+
 /// What [`parse_request`] found at the start of the buffer.
 // Taken apart at once by its one caller: boxing the request would cost an allocation
 // per request for nothing.
@@ -136,7 +139,9 @@ fn build(
     let mut keep_alive = http11;
     let mut close = false;
     let mut trailers = false;
-    let mut headers = HeaderMap::with_capacity(spans.len());
+    // Room for what the gateway adds before forwarding (X-Forwarded-For/-Proto/-Host,
+    // X-Request-Id, identity headers): growing the map rehashes every field.
+    let mut headers = HeaderMap::with_capacity(spans.len() + ADDED_FIELDS);
     for &(ns, ne, vs, ve) in spans {
         let name = HeaderName::from_bytes(&head[ns..ne]).ok()?;
         let value = HeaderValue::from_maybe_shared(head.slice(vs..ve)).ok()?;

@@ -142,7 +142,8 @@ pub fn parse_head(
             continue;
         }
         let head = buf.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(spans.len());
+        // Room for X-Request-Id and cookies the gateway sets on the response.
+        let mut headers = HeaderMap::with_capacity(spans.len() + 2);
         let mut fields = Fields::default();
         for &(ns, ne, vs, ve) in spans.iter() {
             let name = HeaderName::from_bytes(&head[ns..ne])
