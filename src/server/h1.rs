@@ -31,7 +31,7 @@ use crate::proxy::pool::ReqBody;
 const MAX_HEADERS: usize = 100;
 
 /// Fields the gateway usually adds to a request (see `build`).
-const ADDED_FIELDS: usize = 8;
+const ADDED_FIELDS: usize = 5;
 
 /// What [`parse_request`] found at the start of the buffer.
 // Taken apart at once by its one caller: boxing the request would cost an allocation

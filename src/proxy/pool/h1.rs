@@ -142,8 +142,9 @@ pub fn parse_head(
             continue;
         }
         let head = buf.split_to(len).freeze();
-        // Room for X-Request-Id and cookies the gateway sets on the response.
-        let mut headers = HeaderMap::with_capacity(spans.len() + 2);
+        // Room for the X-Request-Id the gateway sets on the response (`Connection`,
+        // counted in `spans`, is not kept: one more slot).
+        let mut headers = HeaderMap::with_capacity(spans.len() + 1);
         let mut fields = Fields::default();
         for &(ns, ne, vs, ve) in spans.iter() {
             let name = HeaderName::from_bytes(&head[ns..ne])
