@@ -12,6 +12,9 @@ use http::{Method, Response, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use portcullis::server::h1::{encode_head, parse_request, Parsed, Size};
 
+/// Small, so that heads over the limit are reached often.
+const MAX_HEAD: usize = 512;
+
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, wire)) = data.split_first() else {
         return;
@@ -22,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let mut fed = 0;
     loop {
         let before = buf.clone();
-        match parse_request(&mut buf, &mut spans) {
+        match parse_request(&mut buf, &mut spans, MAX_HEAD) {
             Parsed::Handoff => {
                 assert_eq!(buf, before, "a hand-off leaves the buffer as it was");
                 return;
@@ -39,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
             Parsed::Request(req, meta) => {
                 assert!(before.ends_with(&buf), "the rest is what followed the head");
                 assert!(buf.len() < before.len(), "a head was taken");
+                assert!(before.len() - buf.len() <= MAX_HEAD, "a head over the limit");
                 let h = req.headers();
                 for name in [CONTENT_LENGTH, TRANSFER_ENCODING, EXPECT, UPGRADE] {
                     assert!(!h.contains_key(&name), "{name} on the own path");
