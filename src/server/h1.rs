@@ -173,5 +173,4 @@ mod response;
 pub use response::{encode_chunk_size, encode_chunked_end, encode_head, Framing, Size};
 
 #[cfg(test)]
-#[path = "h1_tests.rs"]
 mod tests;

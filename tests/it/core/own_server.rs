@@ -84,16 +84,21 @@ async fn client(gw: &TestGateway) -> TcpStream {
     TcpStream::connect(gw.running.addr).await.expect("connect")
 }
 
+/// Sends `request` on a new connection and returns everything until the gateway closes.
+async fn exchange(gw: &TestGateway, request: &[u8]) -> String {
+    let mut s = client(gw).await;
+    // A refused head may be answered (and the connection closed) before all of it is
+    // written.
+    let _ = s.write_all(request).await;
+    read_to_close(&mut s).await
+}
+
 #[tokio::test]
 async fn http_1_0_clients_keep_the_connection_only_when_they_ask() {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&config(up)).await;
 
-    let mut s = client(&gw).await;
-    s.write_all(b"GET /a HTTP/1.0\r\n\r\n")
-        .await
-        .expect("write");
-    let text = read_to_close(&mut s).await;
+    let text = exchange(&gw, b"GET /a HTTP/1.0\r\n\r\n").await;
     assert!(text.starts_with("HTTP/1.0 200 OK\r\n"), "{text}");
     assert!(!text.to_ascii_lowercase().contains("keep-alive"), "{text}");
 
@@ -111,11 +116,11 @@ async fn http_1_0_clients_keep_the_connection_only_when_they_ask() {
 async fn a_client_asking_to_close_gets_connection_close_and_a_closed_connection() {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&config(up)).await;
-    let mut s = client(&gw).await;
-    s.write_all(b"GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let text = read_to_close(&mut s).await;
+    let text = exchange(
+        &gw,
+        b"GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.contains("connection: close\r\n"), "{text}");
     assert!(text.contains("\r\ndate: "), "a Date is sent: {text}");
@@ -152,11 +157,7 @@ async fn a_body_of_unknown_length_is_chunked_for_1_1_and_ends_with_the_connectio
         .expect("write");
     read_until(&mut s, &mut seen, "0\r\n\r\n").await;
 
-    let mut s = client(&gw).await;
-    s.write_all(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-        .await
-        .expect("write");
-    let text = read_to_close(&mut s).await;
+    let text = exchange(&gw, b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").await;
     assert!(text.starts_with("HTTP/1.0 200 OK\r\n"), "{text}");
     assert!(!text.contains("transfer-encoding"), "{text}");
     assert!(
@@ -195,11 +196,7 @@ async fn a_body_the_upstream_cuts_short_is_cut_short_for_the_client() {
     )
     .await;
     let gw = TestGateway::start(&config(up)).await;
-    let mut s = client(&gw).await;
-    s.write_all(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n")
-        .await
-        .expect("write");
-    let text = read_to_close(&mut s).await;
+    let text = exchange(&gw, b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n").await;
     assert!(text.contains("content-length: 100\r\n"), "{text}");
     assert!(text.ends_with("\r\n\r\n0123456789"), "{text}");
 
@@ -210,11 +207,7 @@ async fn a_body_the_upstream_cuts_short_is_cut_short_for_the_client() {
     )
     .await;
     let gw = TestGateway::start(&config(up)).await;
-    let mut s = client(&gw).await;
-    s.write_all(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n")
-        .await
-        .expect("write");
-    let text = read_to_close(&mut s).await;
+    let text = exchange(&gw, b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n").await;
     assert!(text.ends_with("5\r\nhello\r\n"), "{text}");
 }
 
@@ -308,19 +301,13 @@ async fn bodies_upgrades_and_bad_heads_go_to_hyper_on_the_same_connection() {
     );
 
     // A malformed head gets hyper's 400, a huge one its 431; neither reaches upstream.
-    let mut s = client(&gw).await;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n")
-        .await
-        .expect("write");
-    let text = read_to_close(&mut s).await;
+    let text = exchange(&gw, b"GET / HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n").await;
     assert!(text.starts_with("HTTP/1.1 400 "), "{text}");
-    let mut s = client(&gw).await;
     let big = format!(
         "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
         "a".repeat(70_000)
     );
-    let _ = s.write_all(big.as_bytes()).await;
-    let text = read_to_close(&mut s).await;
+    let text = exchange(&gw, big.as_bytes()).await;
     assert!(text.starts_with("HTTP/1.1 431 "), "{text}");
 }
 
@@ -328,15 +315,13 @@ async fn bodies_upgrades_and_bad_heads_go_to_hyper_on_the_same_connection() {
 async fn pipelined_requests_mixing_own_and_hyper_heads_are_answered_in_order() {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&config(up)).await;
-    let mut s = client(&gw).await;
     // All at once: the own server reads the POST's head (and maybe more) before it
     // knows hyper must serve it; nothing may be lost or answered twice.
     let all = b"GET /p1 HTTP/1.1\r\nHost: t\r\n\r\n\
 POST /p2 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc\
 GET /p3 HTTP/1.1\r\nHost: t\r\n\r\n\
 GET /p4 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    s.write_all(all).await.expect("write");
-    let text = read_to_close(&mut s).await;
+    let text = exchange(&gw, all).await;
     let order: Vec<usize> = ["/p1", "/p2", "/p3", "/p4"]
         .iter()
         .map(|p| text.find(&format!("\"{p}\"")).unwrap_or(usize::MAX))
@@ -391,14 +376,10 @@ async fn a_pipelined_request_is_answered_after_the_client_half_closes() {
 async fn underscore_lookalikes_of_framing_and_forwarding_fields_never_reach_the_upstream() {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&config(up)).await;
-    let mut s = client(&gw).await;
-    s.write_all(
+    let request =
         b"GET /u HTTP/1.1\r\nHost: t\r\nTransfer_Encoding: chunked\r\nContent_Length: 5\r\n\
-X_Forwarded_For: 6.6.6.6\r\nX_App_Key: kept\r\nConnection: close\r\n\r\n",
-    )
-    .await
-    .expect("write");
-    let text = read_to_close(&mut s).await.to_ascii_lowercase();
+X_Forwarded_For: 6.6.6.6\r\nX_App_Key: kept\r\nConnection: close\r\n\r\n";
+    let text = exchange(&gw, request).await.to_ascii_lowercase();
     assert!(text.starts_with("http/1.1 200 "), "{text}");
     assert!(text.contains("x_app_key"), "{text}");
     assert!(!text.contains("transfer_encoding"), "{text}");
