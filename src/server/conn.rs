@@ -22,7 +22,6 @@
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -36,7 +35,7 @@ use super::h1::{self, Parsed};
 use super::handoff;
 use super::listener::{GatewayService, Shared};
 use super::respond;
-use crate::pipeline::{self, access::ConnState};
+use crate::pipeline;
 use crate::proxy::pool::h1::Span;
 use crate::proxy::pool::ReqBody;
 
@@ -111,13 +110,9 @@ enum Waited {
 }
 
 /// Serves an HTTP/1 connection until it closes.
-pub(super) async fn serve<I: Parkable>(
-    io: I,
-    svc: GatewayService,
-    state: Arc<ConnState>,
-    shared: &Shared,
-) {
+pub(super) async fn serve<I: Parkable>(io: I, svc: GatewayService, shared: &Shared) {
     let settings = &shared.settings;
+    let state = &svc.info.state;
     let metrics = &shared.gw.metrics;
     let max_head = shared.protocols.max_head();
     // The watchdog is never armed further out than this, so a phase that starts later
@@ -155,26 +150,24 @@ pub(super) async fn serve<I: Parkable>(
             } else {
                 *head_deadline.get_or_insert_with(|| Instant::now() + settings.header_read)
             };
-            if bufs.input.is_empty() {
+            let idle = bufs.input.is_empty();
+            if idle {
                 bufs.trim();
-            }
-            if bufs.input.is_empty() && metrics.connections_open.get() > EAGER_PARK_ABOVE {
-                // Park: no buffer while waiting.
-                bufs = Buffers::default();
-                metrics.connections_idle.inc();
-                let waited = park(&io, watchdog.as_mut(), cancelled.as_mut(), deadline, period);
-                let waited = waited.await;
-                metrics.connections_idle.dec();
-                if let Waited::Close = waited {
-                    return;
+                if metrics.connections_open.get() > EAGER_PARK_ABOVE {
+                    // Park: no buffer while waiting.
+                    bufs = Buffers::default();
+                    metrics.connections_idle.inc();
+                    let waited = park(&io, watchdog.as_mut(), cancelled.as_mut(), deadline, period);
+                    let waited = waited.await;
+                    metrics.connections_idle.dec();
+                    if let Waited::Close = waited {
+                        return;
+                    }
                 }
+                metrics.connections_idle.inc();
             }
             if bufs.input.capacity() - bufs.input.len() < READ_CHUNK / 2 {
                 bufs.input.reserve(READ_CHUNK);
-            }
-            let idle = bufs.input.is_empty();
-            if idle {
-                metrics.connections_idle.inc();
             }
             let read = read_until(
                 &mut io,

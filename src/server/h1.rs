@@ -21,7 +21,7 @@ use http::header::{CONNECTION, TE};
 use http::Version;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 
-use crate::proxy::pool::h1::{has_token, span_of, Span};
+use crate::proxy::pool::h1::{has_token, record_spans, span_of, Span};
 use crate::proxy::pool::ReqBody;
 
 /// The most header fields in a request head (hyper's limit; more is hyper's 431).
@@ -79,14 +79,8 @@ pub fn parse_request(buf: &mut BytesMut, spans: &mut Vec<Span>, max_head: usize)
             let Some(target) = span_of(buf, target.as_bytes()) else {
                 return Parsed::Handoff;
             };
-            spans.clear();
-            for h in req.headers.iter() {
-                let (Some(name), Some(value)) =
-                    (span_of(buf, h.name.as_bytes()), span_of(buf, h.value))
-                else {
-                    return Parsed::Handoff;
-                };
-                spans.push((name.0, name.1, value.0, value.1));
+            if !record_spans(buf, req.headers, spans) {
+                return Parsed::Handoff;
             }
             (len, method, target, version)
         }

@@ -264,7 +264,7 @@ async fn serve_plain(stream: TcpStream, peer: SocketAddr, state: Arc<ConnState>,
     let svc = service(shared, peer, false, &state);
     match sniffed {
         Ok(Ok(Sniffed::Http1)) => {
-            conn::serve(stream, svc, state, shared).await;
+            conn::serve(stream, svc, shared).await;
         }
         Ok(Ok(Sniffed::Http2)) => {
             let conn = shared
@@ -317,7 +317,7 @@ async fn serve_tls(
             .serve_connection(TokioIo::new(tls_stream), svc);
         drive(conn, peer, &state, shared).await;
     } else {
-        conn::serve(tls_stream, svc, state, shared).await;
+        conn::serve(tls_stream, svc, shared).await;
     }
 }
 

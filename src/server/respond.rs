@@ -53,20 +53,16 @@ pub(super) async fn send<I: AsyncRead + AsyncWrite + Unpin>(
     out.clear();
     let framing = h1::encode_head(&resp, size, meta, keep_alive, out);
     let mut body = resp.into_body();
-    let allowed = match &framing {
-        Framing::Empty => {
-            // Dropping the body ends its access log record with what was sent.
-            return write_all(io, out, stall).await;
-        }
+    // Bytes still owed to a length; chunked, with the trailer names allowed.
+    let (mut remaining, chunked, allowed) = match framing {
+        // Dropping the body ends its access log record with what was sent.
+        Framing::Empty => return write_all(io, out, stall).await,
         Framing::Length(0) if size == Size::Empty => return write_all(io, out, stall).await,
-        Framing::Chunked(allowed) => allowed.clone(),
-        Framing::Length(_) | Framing::Close => None,
+        Framing::Length(n) => (Some(n), false, None),
+        Framing::Chunked(allowed) => (None, true, allowed),
+        // `encode_head` has ended keep-alive: the body ends with the connection.
+        Framing::Close => (None, false, None),
     };
-    let mut remaining = match framing {
-        Framing::Length(n) => Some(n),
-        _ => None,
-    };
-    let chunked = matches!(framing, Framing::Chunked(_));
     let mut trailers: Option<HeaderMap> = None;
     loop {
         // Frames that are ready go into the same write; the output is flushed before
@@ -139,9 +135,6 @@ pub(super) async fn send<I: AsyncRead + AsyncWrite + Unpin>(
         }
         (_, true) => h1::encode_chunked_end(trailers.as_ref(), allowed.as_deref(), out),
         _ => {}
-    }
-    if matches!(framing, Framing::Close) {
-        *keep_alive = false;
     }
     // `body` has ended: its access log record is written as it drops.
     drop(body);

@@ -111,14 +111,8 @@ pub fn parse_head(
                 // not UTF-8, which it reports as a static "" (found by fuzzing): every
                 // slice is located with a bounds check, never by bare subtraction.
                 let reason = res.reason.and_then(|r| span_of(buf, r.as_bytes()));
-                spans.clear();
-                for h in res.headers.iter() {
-                    let (Some(name), Some(value)) =
-                        (span_of(buf, h.name.as_bytes()), span_of(buf, h.value))
-                    else {
-                        return Err(ProtoError("malformed response head"));
-                    };
-                    spans.push((name.0, name.1, value.0, value.1));
+                if !record_spans(buf, res.headers, spans) {
+                    return Err(ProtoError("malformed response head"));
                 }
                 (len, res.code.unwrap_or(0), res.version.unwrap_or(1), reason)
             }
@@ -192,6 +186,20 @@ pub fn parse_head(
             keep_alive,
         }));
     }
+}
+
+/// Records where each parsed field's name and value lie in `buf` (false: one does not
+/// lie in it), so that they can share its bytes once it is frozen.
+pub fn record_spans(buf: &[u8], fields: &[httparse::Header<'_>], spans: &mut Vec<Span>) -> bool {
+    spans.clear();
+    for h in fields {
+        let (Some(name), Some(value)) = (span_of(buf, h.name.as_bytes()), span_of(buf, h.value))
+        else {
+            return false;
+        };
+        spans.push((name.0, name.1, value.0, value.1));
+    }
+    true
 }
 
 /// Where `part` lies in `buf` (start, end), if it is a slice of it. An empty `part`
@@ -269,13 +277,20 @@ fn framing(
     if fields.cl.count > 1 {
         return Err(ProtoError("several Content-Length fields"));
     }
-    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(ProtoError("invalid Content-Length"));
-    }
-    let len = digits
-        .iter()
-        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let len = content_length(digits).ok_or(ProtoError("invalid Content-Length"))?;
     Ok((Body::Length(len), true))
+}
+
+/// A `Content-Length` value: 1 to 18 digits, nothing else (no sign, no list).
+pub fn content_length(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        digits
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')),
+    )
 }
 
 /// Whether a comma-separated field value holds `token` (case-insensitive).

@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, Response, StatusCode, Version};
 use hyper::ext::ReasonPhrase;
 
 use super::Meta;
-use crate::proxy::pool::h1::has_token;
+use crate::proxy::pool::h1::{content_length, has_token};
 
 /// How a response body goes on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,8 +96,7 @@ pub fn encode_head<B>(
     };
 
     out.extend_from_slice(status_line(meta.version));
-    let mut code = itoa_status(parts_status);
-    out.extend_from_slice(code.as_bytes());
+    out.extend_from_slice(itoa_status(parts_status).as_bytes());
     out.push(b' ');
     match resp.extensions().get::<ReasonPhrase>() {
         Some(reason) => out.extend_from_slice(reason.as_bytes()),
@@ -177,13 +176,7 @@ fn push_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
     let mut found = None;
     for value in headers.get_all(CONTENT_LENGTH) {
-        let digits = value.as_bytes();
-        if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let n = digits
-            .iter()
-            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        let n = content_length(value.as_bytes())?;
         if found.is_some_and(|f| f != n) {
             return None;
         }
@@ -268,7 +261,7 @@ struct Digits {
 }
 
 impl Digits {
-    fn as_bytes(&mut self) -> &[u8] {
+    fn as_bytes(&self) -> &[u8] {
         &self.buf[self.at..]
     }
 }
