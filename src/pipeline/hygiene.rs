@@ -169,18 +169,23 @@ pub fn is_navigation<B>(req: &Request<B>) -> bool {
     if !(req.method() == Method::GET || req.method() == Method::HEAD) {
         return false;
     }
-    let h = req.headers();
-    if h.get("x-requested-with")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"xmlhttprequest"))
-    {
+    // One pass over the fields, not a lookup (a name parse and a hash) per field name.
+    let (mut requested_with, mut mode, mut html) = (None, None, false);
+    for (name, value) in req.headers() {
+        if name == http::header::ACCEPT {
+            html = html || value.to_str().is_ok_and(|s| s.contains("text/html"));
+        } else if name == "sec-fetch-mode" {
+            mode = mode.or(Some(value));
+        } else if name == "x-requested-with" {
+            requested_with = requested_with.or(Some(value));
+        }
+    }
+    if requested_with.is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"xmlhttprequest")) {
         return false;
     }
-    match h.get("sec-fetch-mode") {
+    match mode {
         Some(mode) => mode.as_bytes() == b"navigate",
-        None => h
-            .get_all(http::header::ACCEPT)
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|s| s.contains("text/html"))),
+        None => html,
     }
 }
 
@@ -203,6 +208,39 @@ mod tests {
             .iter()
             .map(|h| h.to_str().unwrap_or("?").to_owned())
             .collect())
+    }
+
+    #[test]
+    fn navigation_rule() {
+        let nav = |method: &str, fields: &[(&str, &str)]| {
+            let mut b = Request::builder().method(method).uri("/a");
+            for (n, v) in fields {
+                b = b.header(*n, *v);
+            }
+            b.body(()).is_ok_and(|r| is_navigation(&r))
+        };
+        let html = ("accept", "text/html,application/xhtml+xml");
+        assert!(nav("GET", &[html]));
+        assert!(nav("HEAD", &[("accept", "*/*"), html]), "any Accept line");
+        assert!(!nav("GET", &[("accept", "application/json")]));
+        assert!(!nav("GET", &[]));
+        assert!(!nav("POST", &[html, ("sec-fetch-mode", "navigate")]));
+        // Fetch metadata wins over Accept, either way; the first value counts.
+        assert!(nav("GET", &[("sec-fetch-mode", "navigate")]));
+        assert!(!nav("GET", &[html, ("sec-fetch-mode", "cors")]));
+        assert!(!nav(
+            "GET",
+            &[("sec-fetch-mode", "cors"), ("sec-fetch-mode", "navigate")]
+        ));
+        assert!(!nav("GET", &[html, ("x-requested-with", "xmlhttprequest")]));
+        assert!(!nav(
+            "GET",
+            &[
+                ("sec-fetch-mode", "navigate"),
+                ("X-Requested-With", "XMLHttpRequest")
+            ]
+        ));
+        assert!(nav("GET", &[html, ("x-requested-with", "other")]));
     }
 
     #[test]

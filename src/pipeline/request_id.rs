@@ -46,7 +46,7 @@ pub fn generate() -> HeaderValue {
         let nibble = (raw >> (124 - 4 * i)) & 0x0f;
         *out = DIGITS[nibble as usize];
     }
-    HeaderValue::from_bytes(&hex).unwrap_or(HeaderValue::from_static("0"))
+    crate::proxy::slab::header_value(&hex).unwrap_or(HeaderValue::from_static("0"))
 }
 
 thread_local! {

@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 use super::client::UpstreamClient;
 use super::headers::{self, remove_hop_by_hop};
 use super::pool::{PoolError, UpstreamBody};
+use super::slab;
 use crate::config::Upstream;
 use crate::error::GatewayError;
 use crate::server::workers;
@@ -135,14 +136,10 @@ fn path_and_query(
     path: &str,
     query: Option<&str>,
 ) -> Result<PathAndQuery, GatewayError> {
-    let mut pq =
-        String::with_capacity(up.base_path.len() + path.len() + 1 + query.map_or(0, str::len));
-    pq.push_str(&up.base_path);
-    pq.push_str(path);
-    if let Some(q) = query {
-        pq.push('?');
-        pq.push_str(q);
-    }
+    let pq = match query {
+        Some(q) => slab::join(&[up.base_path.as_bytes(), path.as_bytes(), b"?", q.as_bytes()]),
+        None => slab::join(&[up.base_path.as_bytes(), path.as_bytes()]),
+    };
     PathAndQuery::from_maybe_shared(pq)
         .map_err(|_| GatewayError::BadRequest("path cannot be forwarded"))
 }

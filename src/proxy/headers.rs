@@ -148,6 +148,7 @@ pub fn names_other_headers(connection: &[u8]) -> bool {
 fn names_other(token: &[u8]) -> bool {
     !token.is_empty()
         && !token.eq_ignore_ascii_case(b"close")
+        && !token.eq_ignore_ascii_case(b"keep-alive")
         && !HOP_BY_HOP
             .iter()
             .any(|h| token.eq_ignore_ascii_case(h.as_str().as_bytes()))
@@ -384,7 +385,7 @@ pub fn set_forwarded(
             }
         }
         // Nothing of the client's is left: set all three fresh.
-        if let Ok(xff) = HeaderValue::from_bytes(ip) {
+        if let Ok(xff) = crate::proxy::slab::header_value(ip) {
             headers.insert(X_FORWARDED_FOR, xff);
         }
         if let Some(v) = proto_value(proto) {

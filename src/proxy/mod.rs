@@ -4,4 +4,5 @@ pub mod client;
 pub mod forward;
 pub mod headers;
 pub mod pool;
+pub mod slab;
 pub mod tls;

@@ -129,6 +129,7 @@ pub(super) async fn serve<I: Parkable>(io: I, svc: GatewayService, shared: &Shar
 
     let mut io = io;
     let mut bufs = Buffers::default();
+    let mut request_state = None;
     let mut first = true;
     loop {
         // 1. A request head.
@@ -154,8 +155,9 @@ pub(super) async fn serve<I: Parkable>(io: I, svc: GatewayService, shared: &Shar
             if idle {
                 bufs.trim();
                 if metrics.connections_open.get() > EAGER_PARK_ABOVE {
-                    // Park: no buffer while waiting.
+                    // Park: no buffer (and no request state) while waiting.
                     bufs = Buffers::default();
+                    request_state = None;
                     metrics.connections_idle.inc();
                     let waited = park(&io, watchdog.as_mut(), cancelled.as_mut(), deadline, period);
                     let waited = waited.await;
@@ -213,55 +215,75 @@ pub(super) async fn serve<I: Parkable>(io: I, svc: GatewayService, shared: &Shar
         };
 
         // 2b. The own server. Boxed, as the hand-off above: the request's state
-        // (auth, refresh, upstream exchange, response) is several kB, on the heap while
-        // it lives rather than in every idle connection's task.
+        // (auth, refresh, upstream exchange, response) is several kB, on the heap rather
+        // than in every idle connection's task. The box is the connection's, reused by
+        // each request (no allocation per request) and freed when the connection parks.
         let stall = settings.idle;
-        let served = Box::pin(serve_request(
-            &mut io, &mut bufs, req, meta, &svc, shared, stall,
-        ));
-        if !served.await {
+        let served = serve_request(io, bufs, req, meta, &svc, shared, stall);
+        let Some((back, rest)) = reuse(&mut request_state, served).await else {
             return;
-        }
+        };
+        (io, bufs) = (back, rest);
     }
 }
 
-/// Serves one request the own server parsed, and writes its response. False: the
-/// connection ends (closed here, or failed).
+/// `fut` in `slot`'s box (made on first use, then reused: the future is the same type
+/// for every request of a connection, and the one before it has completed).
+fn reuse<F: Future>(slot: &mut Option<Pin<Box<F>>>, fut: F) -> Pin<&mut F> {
+    let boxed = match slot.take() {
+        Some(mut boxed) => {
+            boxed.set(fut);
+            boxed
+        }
+        None => Box::pin(fut),
+    };
+    slot.insert(boxed).as_mut()
+}
+
+/// Serves one request the own server parsed, and writes its response. Gives the
+/// stream and buffers back when the connection goes on; `None`: it ends (closed here,
+/// or failed).
 async fn serve_request<I: Parkable>(
-    io: &mut I,
-    bufs: &mut Buffers,
+    mut io: I,
+    mut bufs: Buffers,
     req: http::Request<ReqBody>,
     meta: h1::Meta,
     svc: &GatewayService,
     shared: &Shared,
     stall: Duration,
-) -> bool {
+) -> Option<(I, Buffers)> {
     let active = svc.info.state.begin_request();
-    let handled = pipeline::handle(&svc.gw, &svc.info, req, active);
-    tokio::pin!(handled);
-    // A client that closes while its request is served cancels it (the upstream request
-    // with it). Once input is waiting (the next request) the client is no longer
-    // watched: it may have half-closed after pipelining, and is answered (as hyper does).
-    let mut watching = bufs.input.is_empty();
-    let resp = loop {
-        tokio::select! {
-            biased;
-            resp = handled.as_mut() => break resp,
-            read = io.read_buf(&mut bufs.input), if watching => match read {
-                Ok(n) if n > 0 => watching = false,
-                _ => return false,
-            },
+    // In a block of its own, so that the pipeline's state and the writer's below share
+    // their room in this future.
+    let resp = {
+        let handled = pipeline::handle(&svc.gw, &svc.info, req, active);
+        tokio::pin!(handled);
+        // A client that closes while its request is served cancels it (the upstream
+        // request with it). Once input is waiting (the next request) the client is no
+        // longer watched: it may have half-closed after pipelining, and is answered (as
+        // hyper does).
+        let mut watching = bufs.input.is_empty();
+        loop {
+            tokio::select! {
+                biased;
+                resp = handled.as_mut() => break resp,
+                read = io.read_buf(&mut bufs.input), if watching => match read {
+                    Ok(n) if n > 0 => watching = false,
+                    _ => return None,
+                },
+            }
         }
     };
     let mut keep_alive = meta.keep_alive && !shared.shutdown.is_cancelled();
-    if let Err(e) = respond::send(io, bufs, resp, &meta, &mut keep_alive, stall).await {
+    if let Err(e) = respond::send(&mut io, &mut bufs, resp, &meta, &mut keep_alive, stall).await {
         tracing::debug!(error = %e, "response not sent whole; connection closed");
-        return false;
+        return None;
     }
     if !keep_alive {
-        respond::close(io, stall).await;
+        respond::close(&mut io, stall).await;
+        return None;
     }
-    keep_alive
+    Some((io, bufs))
 }
 
 /// Reads into `buf` (which has room) until input arrives; `None` when `deadline`
