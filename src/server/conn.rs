@@ -346,3 +346,24 @@ async fn park<I: Parkable>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt as _;
+
+    #[test]
+    fn the_request_state_box_is_made_once_and_reused() {
+        // One async fn, so every call has the same future type, as serve_request does.
+        async fn request(n: u32) -> u32 {
+            n
+        }
+        let mut slot = None;
+        let first = reuse(&mut slot, request(1));
+        let at = std::ptr::from_ref(&*first);
+        assert_eq!(first.now_or_never(), Some(1));
+        let second = reuse(&mut slot, request(2));
+        assert_eq!(std::ptr::from_ref(&*second), at, "a new box per request");
+        assert_eq!(second.now_or_never(), Some(2), "the new request runs");
+    }
+}
