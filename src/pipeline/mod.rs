@@ -148,8 +148,10 @@ async fn run(
     }
 
     // 4. route on the normalised path, the same one that is forwarded.
-    let host = hygiene::request_host(&req);
-    let index = rt.table.find(host, &path).ok_or(GatewayError::NotFound)?;
+    let index = rt
+        .table
+        .find_by(|| hygiene::request_host(&req), &path)
+        .ok_or(GatewayError::NotFound)?;
     log.route = Some(index);
     let route = &rt.routes[index];
 

@@ -115,10 +115,25 @@ impl RouteTable {
     ///
     /// A missing or malformed host only matches host-less routes.
     pub fn find(&self, host: Option<&str>, path: &str) -> Option<usize> {
-        let host = host.and_then(host_only);
+        self.find_by(|| host, path)
+    }
+
+    /// [`find`](Self::find) with the host read (and parsed) only when a route bound to
+    /// a host has a prefix that matches: never for a table of host-less routes.
+    pub fn find_by<'h>(&self, host: impl FnOnce() -> Option<&'h str>, path: &str) -> Option<usize> {
+        let mut host = Some(host);
+        let mut parsed = None;
         self.entries
             .iter()
-            .find(|e| e.host.matches(host) && prefix_matches(&e.prefix, path))
+            .find(|e| {
+                prefix_matches(&e.prefix, path)
+                    && match &e.host {
+                        HostKey::Any => true,
+                        key => key.matches(*parsed.get_or_insert_with(|| {
+                            host.take().and_then(|h| h()).and_then(host_only)
+                        })),
+                    }
+            })
             .map(|e| e.index)
     }
 }

@@ -262,3 +262,38 @@ fn table_len() {
     assert!(!t.is_empty());
     assert!(RouteTable::default().is_empty());
 }
+
+#[test]
+fn the_host_is_read_once_and_only_for_host_bound_routes() {
+    let routes = vec![
+        route("app", Some("app.example.com"), "/app"),
+        route("wild", Some("*.example.com"), "/"),
+        route("root", None, "/"),
+    ];
+    let t = RouteTable::new(&routes);
+    let reads = std::cell::Cell::new(0);
+    let host = |h: &'static str| {
+        reads.set(reads.get() + 1);
+        Some(h)
+    };
+    // Both host-bound entries are tried: the host is read once for them.
+    assert_eq!(
+        names(&routes, t.find_by(|| host("x.example.com"), "/app")),
+        Some("wild")
+    );
+    assert_eq!(reads.get(), 1);
+    assert_eq!(
+        names(&routes, t.find_by(|| host("other.org"), "/a")),
+        Some("root")
+    );
+    assert_eq!(reads.get(), 2);
+    // A garbage host matches only the host-less route, as with `find`.
+    assert_eq!(
+        names(&routes, t.find_by(|| host("a b@x.example.com"), "/")),
+        Some("root")
+    );
+    let hostless = [route("root", None, "/")];
+    let t = RouteTable::new(&hostless);
+    assert_eq!(t.find_by(|| host("never.read"), "/x"), Some(0));
+    assert_eq!(reads.get(), 3, "a host-less table never reads the host");
+}
