@@ -52,11 +52,8 @@ pub async fn forward(
     if let (None, Some(pool)) = (&upgrade, &target.client.pool) {
         // Plain-http upstream: the own HTTP/1.1 pool, origin-form request target.
         *req.uri_mut() = Uri::from(pq);
-        let resp = match tokio::time::timeout(target.response_timeout, pool.send(req)).await {
-            Err(_) => return Err(GatewayError::UpstreamTimeout),
-            Ok(Err(e)) => return Err(classify_pool(e)),
-            Ok(Ok(resp)) => resp,
-        };
+        let deadline = tokio::time::Instant::now() + target.response_timeout;
+        let resp = pool.send(req, deadline).await.map_err(classify_pool)?;
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             return Err(GatewayError::UpstreamProtocol(
                 "101 without an upgrade request".into(),
@@ -163,6 +160,7 @@ fn absolute_uri(up: &Upstream, pq: PathAndQuery) -> Result<Uri, GatewayError> {
 fn classify_pool(err: PoolError) -> GatewayError {
     match err {
         PoolError::Http(e) if client_body_failed(&e) => GatewayError::BadRequest(CLIENT_BODY),
+        PoolError::Timeout => GatewayError::UpstreamTimeout,
         PoolError::Connect(e) | PoolError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
             GatewayError::UpstreamTimeout
         }

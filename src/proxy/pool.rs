@@ -29,6 +29,7 @@
 //! body (RFC 9110 §9.2.2), as nginx does.
 
 use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -38,6 +39,7 @@ use http::{Request, Response};
 use http_body::Body as _;
 use hyper::client::conn::http1::Builder;
 use tokio::net::TcpStream;
+use tokio::time::{Instant as TokioInstant, Sleep};
 
 use super::headers::clean_response;
 use crate::server::workers;
@@ -50,7 +52,7 @@ pub mod h1;
 mod tests;
 
 pub use body::{ReqBody, UpstreamBody};
-use exchange::{exchange, exchange_detached, Failure};
+use exchange::{exchange_by, exchange_detached, Failure};
 pub use h1::ProtoError;
 
 /// How long an idle connection is kept.
@@ -77,6 +79,8 @@ pub enum PoolError {
     Protocol(ProtoError),
     /// hyper's client (requests with a body) failed.
     Http(hyper::Error),
+    /// No response head by the deadline.
+    Timeout,
 }
 
 /// The counters a pool reports to (one route's series).
@@ -124,6 +128,11 @@ struct Conn {
     out: Vec<u8>,
     /// Scratch space for parsing response heads.
     spans: Vec<h1::Span>,
+    /// The response deadline of the exchange under way, made on the first one and
+    /// moved by each later one: pushing a registered timer later is one atomic store in
+    /// tokio (no timer-wheel work), where a timer per request is registered and
+    /// removed every time.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 /// Buffers larger than this are not kept with an idle connection.
@@ -136,6 +145,7 @@ impl Conn {
             buf: BytesMut::new(),
             out: Vec::new(),
             spans: Vec::new(),
+            timer: None,
         }
     }
 
@@ -179,9 +189,15 @@ impl H1Pool {
     /// Sends `req` (origin-form URI, Host set, hop-by-hop fields removed) and returns
     /// the response, its hop-by-hop fields removed; its body keeps the connection until
     /// it has been read.
-    pub async fn send(&self, req: Request<ReqBody>) -> Result<Response<UpstreamBody>, PoolError> {
+    pub async fn send(
+        &self,
+        req: Request<ReqBody>,
+        deadline: TokioInstant,
+    ) -> Result<Response<UpstreamBody>, PoolError> {
         if !req.body().is_end_stream() {
-            return self.send_with_body(req).await;
+            return tokio::time::timeout_at(deadline, self.send_with_body(req))
+                .await
+                .map_err(|_| PoolError::Timeout)?;
         }
         // The upstream leg is HTTP/1.1 whatever the client spoke.
         let (parts, _) = req.into_parts();
@@ -191,9 +207,11 @@ impl H1Pool {
             let idle_for = pooled.as_ref().map(|(_, idle_for)| *idle_for);
             let mut conn = match pooled {
                 Some((conn, _)) => conn,
-                None => self.inner.connect().await?,
+                None => tokio::time::timeout_at(deadline, self.inner.connect())
+                    .await
+                    .map_err(|_| PoolError::Timeout)??,
             };
-            match exchange(&mut conn, &parts).await {
+            match exchange_by(&mut conn, &parts, deadline).await {
                 Ok(head) => return Ok(UpstreamBody::own(head, conn, Arc::downgrade(&self.inner))),
                 // A stale pooled connection took none of it: the next one.
                 Err(Failure::Unsent(_)) if idle_for.is_some() => {}
@@ -204,6 +222,7 @@ impl H1Pool {
                 {
                     fresh = true;
                 }
+                Err(Failure::TimedOut) => return Err(PoolError::Timeout),
                 Err(failed) => return Err(failed.into()),
             }
             self.inner.metrics.retried.inc();

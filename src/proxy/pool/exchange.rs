@@ -18,6 +18,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::time::Instant;
 
 use super::h1::{self, ProtoError};
 use super::{Conn, Inner, PoolError, ReqBody};
@@ -45,6 +46,8 @@ pub(super) enum Failure {
     Io(io::Error),
     /// The response head broke HTTP/1.1.
     Protocol(ProtoError),
+    /// No response head by the deadline.
+    TimedOut,
 }
 
 impl From<Failure> for PoolError {
@@ -52,8 +55,36 @@ impl From<Failure> for PoolError {
         match f {
             Failure::Unsent(e) | Failure::Unanswered(e) | Failure::Io(e) => PoolError::Io(e),
             Failure::Protocol(e) => PoolError::Protocol(e),
+            Failure::TimedOut => PoolError::Timeout,
         }
     }
+}
+
+/// [`exchange`] with a deadline for the response head, on the connection's own timer
+/// (see `Conn::timer`).
+pub(super) async fn exchange_by(
+    conn: &mut Conn,
+    req: &http::request::Parts,
+    deadline: Instant,
+) -> Result<h1::Head, Failure> {
+    let mut timer = match conn.timer.take() {
+        Some(mut timer) => {
+            timer.as_mut().reset(deadline);
+            timer
+        }
+        None => Box::pin(tokio::time::sleep_until(deadline)),
+    };
+    let result = {
+        let exchanged = exchange(conn, req);
+        tokio::pin!(exchanged);
+        poll_fn(|cx| match exchanged.as_mut().poll(cx) {
+            Poll::Ready(r) => Poll::Ready(r),
+            Poll::Pending => timer.as_mut().poll(cx).map(|()| Err(Failure::TimedOut)),
+        })
+        .await
+    };
+    conn.timer = Some(timer);
+    result
 }
 
 /// Writes the head of `req` (a request without a body) on `conn`, encoded into the

@@ -5,6 +5,7 @@ mod connections;
 mod forwarding;
 mod own_server;
 mod reload;
+mod response_timeout;
 mod routing;
 mod server;
 mod upstream_pool;
