@@ -83,6 +83,9 @@ pub struct Runtime {
     pub providers: Vec<Arc<ProviderRuntime>>,
     /// Browser SSO (sessions), when `session.secrets` is configured.
     pub sso: Option<crate::oidc::sso::Sso>,
+    /// The metrics registry (the process's; reached through the snapshot a request
+    /// already holds, so that a request takes no reference of its own).
+    pub metrics: Arc<Metrics>,
 }
 
 /// What building a snapshot needs besides the config.
@@ -172,6 +175,7 @@ impl Runtime {
         let sso = crate::oidc::sso::Sso::build(&config)?;
         Ok(Runtime {
             sso,
+            metrics: ctx.metrics.clone(),
             table: RouteTable::new(&config.routes),
             identity_strip: IdentityHeaderSet::for_routes(&config.routes),
             routes,

@@ -17,8 +17,7 @@ use http_body::{Body, Frame, SizeHint};
 use super::ResBody;
 use crate::auth::principal::Principal;
 use crate::error::GatewayError;
-use crate::metrics::Metrics;
-use crate::runtime::{Gateway, Runtime};
+use crate::runtime::Runtime;
 
 /// Activity of one client connection, shared by the listener (idle watchdog, HTTP/1
 /// parking), its IO wrapper and the requests served on it.
@@ -128,10 +127,9 @@ pub struct AccessLog {
     pub error: Option<GatewayError>,
     /// Released when the record is written.
     active: Option<ActiveRequest>,
-    /// The snapshot the request runs on (route metrics).
-    rt: Arc<Runtime>,
-    /// The metrics registry.
-    pub metrics: Arc<Metrics>,
+    /// The snapshot the request runs on: the request's one reference to it (its
+    /// phases borrow it from here), its routes' and the process's metrics.
+    pub rt: Arc<Runtime>,
     /// Response bytes sent so far.
     bytes: u64,
     written: bool,
@@ -144,10 +142,9 @@ impl AccessLog {
         request_id: HeaderValue,
         start: Instant,
         active: ActiveRequest,
-        rt: &Arc<Runtime>,
-        gw: &Gateway,
+        rt: Arc<Runtime>,
     ) -> AccessLog {
-        gw.metrics.in_flight.inc();
+        rt.metrics.in_flight.inc();
         AccessLog {
             method: req.method().clone(),
             uri: req.uri().clone(),
@@ -159,8 +156,7 @@ impl AccessLog {
             user: None,
             error: None,
             active: Some(active),
-            rt: rt.clone(),
-            metrics: gw.metrics.clone(),
+            rt,
             bytes: 0,
             written: false,
         }
@@ -176,7 +172,7 @@ impl AccessLog {
             self.status = CLIENT_CLOSED_REQUEST;
         }
         let elapsed = self.start.elapsed();
-        self.metrics.in_flight.dec();
+        self.rt.metrics.in_flight.dec();
         self.active.take();
         let bytes = self.bytes;
         let rt = &self.rt;

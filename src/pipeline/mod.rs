@@ -52,17 +52,17 @@ pub async fn handle(
     active: ActiveRequest,
 ) -> Response<Tracked> {
     let start = Instant::now();
-    // 1. snapshot: the only load of shared state for this request.
+    // 1. snapshot: the only load of shared state for this request. The access log
+    // keeps it until the response ends; the phases borrow it from there.
     let rt = gw.snapshot();
     let peer_trusted = hygiene::peer_trusted(&rt, conn.peer.ip());
     let request_id = request_id::take_or_generate(req.headers(), peer_trusted);
-    let mut log = AccessLog::begin(&req, request_id.clone(), start, active, &rt, gw);
     let navigation = hygiene::is_navigation(&req);
+    let mut log = AccessLog::begin(&req, request_id.clone(), start, active, rt);
     // Cookies to set on the response whatever it is (session refresh, login, deletions).
     let mut set_cookies: Vec<HeaderValue> = Vec::new();
 
     let result = run(
-        &rt,
         conn,
         peer_trusted,
         navigation,
@@ -74,14 +74,14 @@ pub async fn handle(
     let mut resp = match result {
         Ok(resp) => resp,
         Err(err) => {
-            let route = log.route.and_then(|i| rt.routes.get(i));
+            let route = log.route.and_then(|i| log.rt.routes.get(i));
             let realm = route.map(|r| &*r.name);
             let resp = respond(
                 &err,
                 &ErrorContext {
                     request_id: &request_id,
                     realm,
-                    schemes: route.map_or(&[], |r| rt.accepted_schemes(r)),
+                    schemes: route.map_or(&[], |r| log.rt.accepted_schemes(r)),
                     html: navigation,
                 },
             );
@@ -112,7 +112,6 @@ fn own_endpoint<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
 
 /// Phases 2–8. Returns the upstream's (or an own endpoint's) response.
 async fn run(
-    rt: &Runtime,
     conn: &ConnInfo,
     peer_trusted: bool,
     navigation: bool,
@@ -120,6 +119,7 @@ async fn run(
     log: &mut AccessLog,
     set_cookies: &mut Vec<HeaderValue>,
 ) -> Result<Response<ResBody>, GatewayError> {
+    let rt: &Runtime = &log.rt;
     // 2. hygiene: limits, path normalisation, header stripping (before anything reads them).
     hygiene::check_limits(&req, rt.config.server.limits.max_header_bytes)?;
     hygiene::check_method(&req)?;
@@ -136,7 +136,7 @@ async fn run(
     if let Some(sub) = own_endpoint(&rt.config.server.proxy_prefix, &path) {
         let resp = endpoints::handle(
             rt,
-            &log.metrics,
+            &rt.metrics,
             conn,
             peer_trusted,
             &mut req,
@@ -157,7 +157,7 @@ async fn run(
 
     // 5. authenticate, 6. authorize, 7. identity headers.
     let mut auth_ctx = authenticate::AuthContext {
-        metrics: &log.metrics,
+        metrics: &rt.metrics,
         navigation,
         set_cookies,
     };
