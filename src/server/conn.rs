@@ -280,7 +280,7 @@ async fn serve_request<I: Parkable>(
         return None;
     }
     if !keep_alive {
-        respond::close(&mut io, stall).await;
+        respond::close(&mut io, &mut bufs.input, stall).await;
         return None;
     }
     Some((io, bufs))

@@ -203,8 +203,35 @@ async fn write_slice<W: AsyncWrite + Unpin>(
     }
 }
 
+/// The longest a closing connection reads what its client still sends.
+const LINGER: Duration = Duration::from_secs(2);
+/// The most it reads then.
+const LINGER_BYTES: usize = 64 * 1024;
+
 /// Ends the connection after its last response: FIN (and TLS close_notify), bounded by
-/// `stall`.
-pub(super) async fn close<W: AsyncWrite + Unpin>(io: &mut W, stall: Duration) {
-    let _ = tokio::time::timeout(stall, io.shutdown()).await;
+/// `stall`, then a lingering close (RFC 9112 §9.6, nginx's `lingering_close`): what the
+/// client still sends (a pipelined request, the rest of a body) is read and dropped
+/// until it closes its side, for at most [`LINGER`] and [`LINGER_BYTES`]. Closed with
+/// unread input, the socket would answer with a reset, and a reset can destroy the
+/// response the client has not read yet.
+pub(super) async fn close<I: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut I,
+    sink: &mut BytesMut,
+    stall: Duration,
+) {
+    if !matches!(tokio::time::timeout(stall, io.shutdown()).await, Ok(Ok(()))) {
+        return;
+    }
+    let drain = async {
+        let mut read = 0;
+        while read < LINGER_BYTES {
+            sink.clear();
+            sink.reserve(4096);
+            match io.read_buf(sink).await {
+                Ok(n) if n > 0 => read += n,
+                _ => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER.min(stall), drain).await;
 }

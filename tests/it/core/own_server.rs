@@ -386,3 +386,23 @@ X_Forwarded_For: 6.6.6.6\r\nX_App_Key: kept\r\nConnection: close\r\n\r\n";
     assert!(!text.contains("content_length"), "{text}");
     assert!(!text.contains("6.6.6.6"), "{text}");
 }
+
+#[tokio::test]
+async fn a_closed_connection_lingers_instead_of_resetting_what_the_client_still_sends() {
+    let up = echo_upstream().await;
+    let gw = TestGateway::start(&config(up)).await;
+    let mut s = client(&gw).await;
+    s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let resp = read_to_close(&mut s).await;
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    // The gateway has sent its FIN and reads on (RFC 9112 §9.6): what arrives now is
+    // dropped. A socket closed outright would answer the first write with a reset, and
+    // the second would fail.
+    for _ in 0..2 {
+        s.write_all(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write after the response: the gateway lingers");
+    }
+}
