@@ -48,6 +48,9 @@ pub struct ConnState {
     pub body_open: AtomicBool,
     /// HTTP/1: hyper's last read would have blocked (it waits for input).
     pub read_blocked: AtomicBool,
+    /// HTTP/1 (hyper's server): 1 + milliseconds since `epoch` when hyper's writes
+    /// started to block; 0 while they make progress.
+    pub write_blocked_ms: AtomicU64,
 }
 
 impl ConnState {
@@ -60,9 +63,33 @@ impl ConnState {
     }
 
     fn touch(&self) {
-        if let Some(epoch) = self.epoch {
-            let ms = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-            self.last_activity_ms.store(ms, Ordering::Relaxed);
+        if self.epoch.is_some() {
+            self.last_activity_ms
+                .store(self.now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.map_or(0, |epoch| {
+            u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+        })
+    }
+
+    /// Notes whether a write to the client would block (`blocked`) or went through.
+    pub fn write_blocked(&self, blocked: bool) {
+        if !blocked {
+            self.write_blocked_ms.store(0, Ordering::Relaxed);
+        } else if self.write_blocked_ms.load(Ordering::Relaxed) == 0 {
+            let since = self.now_ms().saturating_add(1);
+            self.write_blocked_ms.store(since, Ordering::Relaxed);
+        }
+    }
+
+    /// For how long writes to the client have made no progress.
+    pub fn write_stalled_for(&self) -> std::time::Duration {
+        match self.write_blocked_ms.load(Ordering::Relaxed) {
+            0 => std::time::Duration::ZERO,
+            since => std::time::Duration::from_millis(self.now_ms().saturating_sub(since - 1)),
         }
     }
 

@@ -11,7 +11,8 @@
 //!
 //! While hyper has the stream, this loop keeps the connection's deadlines with the
 //! connection's one lazily re-armed watchdog (no per-request timer): `idle` after the
-//! last response, `header_read` for a head that stays incomplete (slowloris), and the
+//! last response, `header_read` for a head that stays incomplete (slowloris), `idle`
+//! for a response the client does not read (writes without progress), and the
 //! graceful drain on shutdown.
 
 use std::future::{poll_fn, Future};
@@ -93,7 +94,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ParkIo<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.unflushed = true;
-        Pin::new(&mut this.io).poll_write(cx, buf)
+        let written = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.state.write_blocked(written.is_pending());
+        written
     }
 
     fn poll_write_vectored(
@@ -103,7 +106,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ParkIo<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.unflushed = true;
-        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.state.write_blocked(written.is_pending());
+        written
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -114,6 +119,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ParkIo<I> {
         // hyper flushes its own buffer completely before it flushes the stream.
         let this = self.get_mut();
         let flushed = Pin::new(&mut this.io).poll_flush(cx);
+        this.state.write_blocked(flushed.is_pending());
         if matches!(flushed, Poll::Ready(Ok(()))) {
             this.unflushed = false;
         }
@@ -177,6 +183,11 @@ pub(super) async fn serve<I: Parkable>(
             }
             _ = watchdog.as_mut() => {
                 let now = Instant::now();
+                // A client that stopped reading its response must not hold the
+                // connection (and the upstream one behind it): `idle` without progress.
+                if state.write_stalled_for() >= settings.idle {
+                    return None;
+                }
                 if let Some(give_up) = drain_deadline {
                     // A client that stopped reading must not hold the connection.
                     if now >= give_up {

@@ -8,5 +8,6 @@ mod reload;
 mod response_timeout;
 mod routing;
 mod server;
+mod slow_client;
 mod upstream_pool;
 mod workers;
