@@ -154,6 +154,7 @@ pub(super) async fn serve<I: Parkable>(
     let state = &svc.info.state;
     state.force_park.store(false, Ordering::Relaxed);
     state.fresh_bytes.store(false, Ordering::Relaxed);
+    state.write_blocked(false);
     // Back to the own server as soon as hyper waits.
     state.park_now.store(true, Ordering::Relaxed);
     let started = Instant::now();
