@@ -63,10 +63,8 @@ impl ConnState {
     }
 
     fn touch(&self) {
-        if self.epoch.is_some() {
-            self.last_activity_ms
-                .store(self.now_ms(), Ordering::Relaxed);
-        }
+        self.last_activity_ms
+            .store(self.now_ms(), Ordering::Relaxed);
     }
 
     fn now_ms(&self) -> u64 {

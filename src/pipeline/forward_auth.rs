@@ -19,7 +19,7 @@
 
 use crate::proxy::pool::ReqBody;
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, LOCATION, SET_COOKIE};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
 use http_body_util::Full;
 
@@ -260,18 +260,7 @@ fn single<'h>(h: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, Ga
 /// The proxy-mode rule (`hygiene::is_navigation`) applied to the ORIGINAL method: the
 /// sub-request's own method says nothing (nginx, Traefik and Envoy differ).
 fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
-    let mut probe = Request::new(());
-    *probe.method_mut() = method.clone();
-    for name in [
-        ACCEPT,
-        HeaderName::from_static("sec-fetch-mode"),
-        HeaderName::from_static("x-requested-with"),
-    ] {
-        for v in headers.get_all(&name) {
-            probe.headers_mut().append(name.clone(), v.clone());
-        }
-    }
-    hygiene::is_navigation(&probe)
+    hygiene::navigation(method, headers)
 }
 
 /// `<public origin><prefix>/start?rd=<original URL>`.
@@ -302,6 +291,7 @@ fn login_url(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::ACCEPT;
 
     #[test]
     fn endpoint_paths() {

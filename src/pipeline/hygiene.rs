@@ -165,13 +165,18 @@ fn request_authority<B>(req: &Request<B>) -> Option<HeaderValue> {
 /// redirect or an HTML page: GET/HEAD with `Sec-Fetch-Mode: navigate`, or, from clients
 /// that don't send fetch metadata, an `Accept` that names `text/html`. XHR never is.
 pub fn is_navigation<B>(req: &Request<B>) -> bool {
-    use http::Method;
-    if !(req.method() == Method::GET || req.method() == Method::HEAD) {
+    navigation(req.method(), req.headers())
+}
+
+/// [`is_navigation`] for a request given as its method and fields (forward-auth applies
+/// it to the original request a proxy describes).
+pub fn navigation(method: &http::Method, headers: &http::HeaderMap) -> bool {
+    if !(method == http::Method::GET || method == http::Method::HEAD) {
         return false;
     }
     // One pass over the fields, not a lookup (a name parse and a hash) per field name.
     let (mut requested_with, mut mode, mut html) = (None, None, false);
-    for (name, value) in req.headers() {
+    for (name, value) in headers {
         if name == http::header::ACCEPT {
             html = html || value.to_str().is_ok_and(|s| s.contains("text/html"));
         } else if name == "sec-fetch-mode" {

@@ -5,8 +5,8 @@
 //! request id goes to the upstream, the client and the access log) allocates a second
 //! one to share it. Values cut from a shared chunk cost neither: each is a reference to
 //! the chunk, a clone is a reference count. A chunk is freed when the last value cut
-//! from it is dropped; a request that lives long (a websocket tunnel) keeps at most its
-//! chunk, [`CHUNK`] bytes, alive.
+//! from it is dropped; a request that lives long (a long poll, a streamed response)
+//! keeps at most its chunk, [`CHUNK`] bytes, alive.
 
 use std::cell::RefCell;
 

@@ -48,6 +48,16 @@ struct ParkIo<I> {
     unflushed: bool,
 }
 
+impl<I> ParkIo<I> {
+    /// Notes a write hyper made: its buffer may now hold part of a response (until the
+    /// next flush), and whether the client is taking what is written.
+    fn wrote(&mut self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        self.unflushed = true;
+        self.state.write_blocked(written.is_pending());
+        written
+    }
+}
+
 impl<I: AsyncRead + Unpin> AsyncRead for ParkIo<I> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -93,10 +103,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ParkIo<I> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        this.unflushed = true;
         let written = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.state.write_blocked(written.is_pending());
-        written
+        this.wrote(written)
     }
 
     fn poll_write_vectored(
@@ -105,10 +113,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ParkIo<I> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        this.unflushed = true;
         let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.state.write_blocked(written.is_pending());
-        written
+        this.wrote(written)
     }
 
     fn is_write_vectored(&self) -> bool {
