@@ -9,10 +9,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use crate::proxy::pool::h1::RawFields;
 use crate::proxy::pool::ReqBody;
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Uri};
+use http::{HeaderValue, Method, Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
+use http_body_util::Either;
 
 use super::ResBody;
 use crate::auth::principal::Principal;
@@ -268,6 +270,26 @@ impl Tracked {
     /// Wraps `inner`; the log is emitted exactly once.
     pub fn new(inner: ResBody, log: AccessLog) -> Tracked {
         Tracked { inner, log }
+    }
+
+    /// The upstream's fields not in the response's `HeaderMap` (`UpstreamBody::raw_fields`).
+    pub fn raw_fields(&self) -> Option<&RawFields> {
+        match &self.inner {
+            Either::Left(upstream) => upstream.raw_fields(),
+            Either::Right(_) => None,
+        }
+    }
+
+    /// Moves those fields into the `HeaderMap` of `resp`, for a response that leaves
+    /// through hyper.
+    pub fn merge_raw_fields(resp: &mut Response<Tracked>) {
+        let raw = match &mut resp.body_mut().inner {
+            Either::Left(upstream) => upstream.take_raw_fields(),
+            Either::Right(_) => None,
+        };
+        if let Some(raw) = raw {
+            raw.append_to(resp.headers_mut());
+        }
     }
 }
 

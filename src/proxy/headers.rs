@@ -111,27 +111,34 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
         .filter(|t| !t.is_empty())
 }
 
-/// The position of a (lower-case) header name in [`HOP_BY_HOP`]: a `match` on the name
-/// (dispatched on its length) instead of comparing it with each of them.
-fn hop_by_hop_index(name: &str) -> Option<usize> {
-    Some(match name {
-        "connection" => 0,
-        "keep-alive" => 1,
-        "proxy-connection" => 2,
-        "proxy-authenticate" => 3,
-        "proxy-authorization" => 4,
-        "te" => 5,
-        "trailer" => 6,
-        "transfer-encoding" => 7,
-        "upgrade" => 8,
-        "expect" => 9,
-        _ => return None,
-    })
+/// The position of a header name (any case, as it came off the wire) in [`HOP_BY_HOP`]:
+/// only names of the same length are compared.
+pub fn hop_by_hop_index(name: &[u8]) -> Option<usize> {
+    HOP_BY_HOP_NAMES
+        .iter()
+        .position(|h| h.len() == name.len() && name.eq_ignore_ascii_case(h.as_bytes()))
 }
+
+/// The names of [`HOP_BY_HOP`], in its order.
+const HOP_BY_HOP_NAMES: [&str; HOP_BY_HOP_COUNT] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+];
+
+/// `Connection`'s position in [`HOP_BY_HOP`].
+pub const CONNECTION_INDEX: usize = 0;
 
 /// Whether a (lower-case) header name is hop-by-hop ([`HOP_BY_HOP`]).
 pub fn is_hop_by_hop(name: &str) -> bool {
-    hop_by_hop_index(name).is_some()
+    hop_by_hop_index(name.as_bytes()).is_some()
 }
 
 /// Whether a `Connection` value names a header beyond the hop-by-hop ones (and `close`),
@@ -178,7 +185,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) -> bool {
     let mut present = [false; HOP_BY_HOP_COUNT];
     let mut any = false;
     for key in headers.keys() {
-        if let Some(i) = hop_by_hop_index(key.as_str()) {
+        if let Some(i) = hop_by_hop_index(key.as_str().as_bytes()) {
             present[i] = true;
             any = true;
         }
@@ -204,7 +211,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) -> bool {
 }
 
 /// Where `Transfer-Encoding` stands in [`HOP_BY_HOP`].
-const TRANSFER_ENCODING_INDEX: usize = 7;
+pub const TRANSFER_ENCODING_INDEX: usize = 7;
 
 /// The `Upgrade` value when the request asks for a protocol switch (`Connection` holds the
 /// `upgrade` token and exactly one `Upgrade` header is present). Read it BEFORE

@@ -50,7 +50,7 @@ fn is_lookalike(name: &str) -> bool {
     let Ok(folded) = std::str::from_utf8(folded) else {
         return false;
     };
-    hop_by_hop_index(folded).is_some() || CONTROLLED.contains(&folded)
+    hop_by_hop_index(folded.as_bytes()).is_some() || CONTROLLED.contains(&folded)
 }
 
 #[cfg(test)]

@@ -315,11 +315,30 @@ fn ipv4_is_written_like_display() {
 #[test]
 fn hop_by_hop_index_matches_the_list() {
     for (i, name) in HOP_BY_HOP.iter().enumerate() {
-        assert_eq!(hop_by_hop_index(name.as_str()), Some(i), "{name}");
+        assert_eq!(
+            hop_by_hop_index(name.as_str().as_bytes()),
+            Some(i),
+            "{name}"
+        );
+        let upper = name.as_str().to_ascii_uppercase();
+        assert_eq!(
+            hop_by_hop_index(upper.as_bytes()),
+            Some(i),
+            "any case: {upper}"
+        );
     }
-    assert_eq!(hop_by_hop_index("content-length"), None);
-    assert_eq!(hop_by_hop_index("Connection"), None, "names are lower-case");
+    for other in [
+        "content-length",
+        "connections",
+        "t",
+        "x-upgrade",
+        "trailers",
+        "",
+    ] {
+        assert_eq!(hop_by_hop_index(other.as_bytes()), None, "{other}");
+    }
     assert_eq!(HOP_BY_HOP[TRANSFER_ENCODING_INDEX], TRANSFER_ENCODING);
+    assert_eq!(HOP_BY_HOP[CONNECTION_INDEX], http::header::CONNECTION);
 }
 
 #[test]

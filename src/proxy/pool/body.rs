@@ -12,7 +12,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use super::exchange::reserve;
-use super::h1::{self, Decoded};
+use super::h1::{self, Decoded, RawFields};
 use super::{Conn, Inner};
 
 /// A client's request body, as the gateway sees it and hyper's client sends it
@@ -76,6 +76,8 @@ enum Source {
 }
 
 struct Own {
+    /// The response's fields as the upstream sent them (see `h1::RawFields`).
+    raw: Option<RawFields>,
     /// Until the body has ended (then back to the pool) or failed.
     conn: Option<Box<Conn>>,
     framing: h1::Body,
@@ -159,7 +161,9 @@ impl UpstreamBody {
         conn: Box<Conn>,
         pool: Weak<Inner>,
     ) -> Response<UpstreamBody> {
+        let raw = (!head.raw.is_empty()).then_some(head.raw);
         let mut own = Own {
+            raw,
             conn: Some(conn),
             framing: head.body,
             keep_alive: head.keep_alive,
@@ -177,6 +181,26 @@ impl UpstreamBody {
             resp.extensions_mut().insert(reason);
         }
         resp
+    }
+}
+
+impl UpstreamBody {
+    /// The response's fields as the upstream sent them, when the own codec read them and
+    /// the response's `HeaderMap` does not hold them (see `h1::RawFields`).
+    pub fn raw_fields(&self) -> Option<&RawFields> {
+        match &self.source {
+            Source::Own(own) => own.raw.as_ref(),
+            Source::Hyper(_) => None,
+        }
+    }
+
+    /// Takes them out, for a response that goes out with all its fields in its
+    /// `HeaderMap`.
+    pub fn take_raw_fields(&mut self) -> Option<RawFields> {
+        match &mut self.source {
+            Source::Own(own) => own.raw.take(),
+            Source::Hyper(_) => None,
+        }
     }
 }
 

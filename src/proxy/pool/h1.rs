@@ -16,15 +16,20 @@
 use std::fmt;
 use std::mem::MaybeUninit;
 
-use bytes::{Buf as _, BytesMut};
+use bytes::{Buf as _, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use hyper::ext::ReasonPhrase;
 
-use crate::proxy::headers::{is_hop_by_hop, names_other_headers, remove_hop_by_hop};
+use crate::proxy::headers::{
+    hop_by_hop_index, is_hop_by_hop, names_other_headers, remove_hop_by_hop, CONNECTION_INDEX,
+    TRANSFER_ENCODING_INDEX, X_REQUEST_ID,
+};
 
 mod decode;
+mod fields;
 pub use decode::{Body, Chunk, Decoded};
+pub use fields::{Kind, RawFields};
 
 /// The largest response head taken (status line and fields); nginx's default is 4–8 KiB,
 /// hyper's about 400 KiB. Large enough for long `Set-Cookie` and CSP headers.
@@ -73,8 +78,11 @@ pub struct Head {
     pub status: StatusCode,
     /// The reason phrase, when not the standard one for the status.
     pub reason: Option<ReasonPhrase>,
-    /// Its end-to-end fields: the hop-by-hop ones (RFC 9110 §7.6.1) and those
-    /// `Connection` names are left out.
+    /// Its end-to-end fields as the upstream sent them: the hop-by-hop ones (RFC 9110
+    /// §7.6.1) and the upstream's `X-Request-Id` are left out.
+    pub raw: RawFields,
+    /// Empty, unless `Connection` named other fields to leave out: then it holds the
+    /// end-to-end fields instead of `raw`.
     pub headers: HeaderMap,
     /// How its body is framed.
     pub body: Body,
@@ -136,39 +144,45 @@ pub fn parse_head(
             continue;
         }
         let head = buf.split_to(len).freeze();
-        // Room for the X-Request-Id the gateway sets on the response (`Connection`,
-        // counted in `spans`, is not kept: one more slot).
-        let mut headers = HeaderMap::with_capacity(spans.len() + 1);
+        // One pass over the names as sent: the framing and connection fields are read,
+        // never forwarded; the others are kept where they lie.
         let mut fields = Fields::default();
+        let mut raw = RawFields::with_capacity(head.clone(), spans.len());
         for &(ns, ne, vs, ve) in spans.iter() {
-            let name = HeaderName::from_bytes(&head[ns..ne])
-                .map_err(|_| ProtoError("invalid response header name"))?;
-            let raw = &head[vs..ve];
-            // Framing and connection management of this leg: read, never forwarded. A
-            // `Connection` that names other fields (rare) is kept for
-            // `remove_hop_by_hop` to remove them with it.
-            if is_hop_by_hop(name.as_str()) {
-                let names_others = name == CONNECTION && names_other_headers(raw);
-                if name == TRANSFER_ENCODING {
-                    fields.te.push(raw);
-                } else if name == CONNECTION {
-                    fields.close |= has_token(raw, b"close");
-                    fields.names_others |= names_others;
-                }
-                if !names_others {
+            let value = &head[vs..ve];
+            let kind = match classify(&head[ns..ne]) {
+                Class::HopByHop(i) => {
+                    if i == TRANSFER_ENCODING_INDEX {
+                        fields.te.push(value);
+                    } else if i == CONNECTION_INDEX {
+                        fields.close |= has_token(value, b"close");
+                        fields.names_others |= names_other_headers(value);
+                    }
                     continue;
                 }
+                // The gateway answers every request with its own (`pipeline::handle`
+                // replaces the upstream's).
+                Class::RequestId => continue,
+                Class::ContentLength => {
+                    fields.cl.push(value);
+                    Kind::ContentLength
+                }
+                Class::Date => Kind::Date,
+                Class::Plain => Kind::Plain,
+            };
+            if !raw.push((ns, ne), (vs, ve), kind) {
+                return Err(ProtoError("malformed response head"));
             }
-            if name == CONTENT_LENGTH {
-                fields.cl.push(raw);
-            }
-            let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
-                .map_err(|_| ProtoError("invalid response header value"))?;
-            headers.append(name, value);
         }
-        if fields.names_others {
-            remove_hop_by_hop(&mut headers);
-        }
+        // A `Connection` that names other fields (rare): they go too, which takes the
+        // names as `HeaderName`s.
+        let headers = if fields.names_others {
+            let map = header_map(&head, spans)?;
+            raw = RawFields::with_capacity(head.clone(), 0);
+            map
+        } else {
+            HeaderMap::new()
+        };
         let http11 = version == 1;
         let (body, framed) = framing(&fields, status, method, http11)?;
         let keep_alive = http11 && framed && !fields.close;
@@ -182,9 +196,53 @@ pub fn parse_head(
             status,
             reason,
             headers,
+            raw,
             body,
             keep_alive,
         }));
+    }
+}
+
+/// The end-to-end fields of a head whose `Connection` names others, as a `HeaderMap`
+/// with those removed.
+fn header_map(head: &Bytes, spans: &[Span]) -> Result<HeaderMap, ProtoError> {
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    for &(ns, ne, vs, ve) in spans {
+        let name = HeaderName::from_bytes(&head[ns..ne])
+            .map_err(|_| ProtoError("invalid response header name"))?;
+        // `Connection` stays for `remove_hop_by_hop` to remove the fields it names.
+        if (is_hop_by_hop(name.as_str()) && name != CONNECTION) || name == X_REQUEST_ID {
+            continue;
+        }
+        let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
+            .map_err(|_| ProtoError("invalid response header value"))?;
+        headers.append(name, value);
+    }
+    remove_hop_by_hop(&mut headers);
+    Ok(headers)
+}
+
+/// What the codec does with a field, by its name in any case.
+enum Class {
+    /// Hop-by-hop: its position in `HOP_BY_HOP`.
+    HopByHop(usize),
+    ContentLength,
+    Date,
+    RequestId,
+    Plain,
+}
+
+fn classify(name: &[u8]) -> Class {
+    if let Some(i) = hop_by_hop_index(name) {
+        Class::HopByHop(i)
+    } else if name.eq_ignore_ascii_case(b"content-length") {
+        Class::ContentLength
+    } else if name.eq_ignore_ascii_case(b"date") {
+        Class::Date
+    } else if name.eq_ignore_ascii_case(b"x-request-id") {
+        Class::RequestId
+    } else {
+        Class::Plain
     }
 }
 

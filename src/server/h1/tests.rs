@@ -185,7 +185,7 @@ const H11: Meta = Meta {
 fn encode(resp: &Response<()>, size: Size, meta: &Meta) -> (String, Framing, bool) {
     let mut out = Vec::new();
     let mut keep_alive = meta.keep_alive;
-    let framing = encode_head(resp, size, meta, &mut keep_alive, &mut out);
+    let framing = encode_head(resp, None, size, meta, &mut keep_alive, &mut out);
     let text = String::from_utf8(out).expect("ascii head");
     assert!(text.ends_with("\r\n\r\n"), "{text}");
     (text, framing, keep_alive)
@@ -294,6 +294,7 @@ fn the_connection_field_is_written_by_the_connection() {
     let mut out = Vec::new();
     encode_head(
         &response(200, &[]),
+        None,
         Size::Empty,
         &H11,
         &mut keep_alive,
@@ -400,4 +401,40 @@ fn chunk_sizes_are_hex() {
         encode_chunk_size(len, &mut out);
         assert_eq!(out, line.as_bytes());
     }
+}
+
+#[test]
+fn an_upstream_head_is_written_from_its_fields_as_sent_then_the_gateways() {
+    let mut buf = BytesMut::from(
+        "HTTP/1.1 200 OK\r\nServer: up\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\n\
+         Content-Length: 2\r\nConnection: keep-alive\r\nX-Request-Id: forged\r\n\r\nok",
+    );
+    let upstream = crate::proxy::pool::h1::parse_head(&mut buf, &Method::GET, &mut Vec::new())
+        .expect("valid")
+        .expect("complete");
+    let resp = response(200, &[("x-request-id", "gw-1"), ("set-cookie", "s=1")]);
+    let encode_raw = |size: Size, meta: &Meta| {
+        let mut out = Vec::new();
+        let mut keep_alive = meta.keep_alive;
+        encode_head(
+            &resp,
+            Some(&upstream.raw),
+            size,
+            meta,
+            &mut keep_alive,
+            &mut out,
+        );
+        String::from_utf8(out).expect("ascii head")
+    };
+    assert_eq!(
+        encode_raw(Size::Exact(2), &H11),
+        "HTTP/1.1 200 OK\r\nServer: up\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\n\
+         x-request-id: gw-1\r\nset-cookie: s=1\r\ncontent-length: 2\r\n\r\n",
+        "one length (the framing's), one date (the upstream's), one request id (ours)"
+    );
+    // HEAD: the length GET would have is the upstream's own field.
+    let head = Meta { head: true, ..H11 };
+    let text = encode_raw(Size::Empty, &head);
+    assert_eq!(text.matches("ength: 2\r\n").count(), 1, "{text}");
+    assert!(text.contains("Content-Length: 2\r\n"), "{text}");
 }

@@ -9,5 +9,6 @@ mod response_timeout;
 mod routing;
 mod server;
 mod slow_client;
+mod upstream_fields;
 mod upstream_pool;
 mod workers;

@@ -1,0 +1,123 @@
+//! The upstream's response fields reach the client whole, whichever server writes the
+//! response: the own HTTP/1 server (a GET), hyper's HTTP/1 server (a request with a
+//! body) and HTTP/2. Its framing and connection fields and its `X-Request-Id` never do:
+//! the gateway writes its own.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::support::client::{get, get_h2c, raw, send};
+use crate::support::TestGateway;
+
+const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\nServer: fixed\r\nX-Custom: a, b\r\n\
+    Set-Cookie: one=1\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nX-Request-Id: forged\r\n\
+    KEEP-ALIVE: timeout=5\r\nConnection: keep-alive\r\nset-cookie: two=2\r\n\
+    Content-Length: 2\r\n\r\nok";
+
+/// An upstream that answers every request on a connection with `ANSWER`.
+async fn fixed_upstream() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut input = Vec::new();
+                loop {
+                    // A request ends at its blank line plus the body its length gives.
+                    while let Some(end) = input.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&input[..end]).to_ascii_lowercase();
+                        let body: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if input.len() < end + 4 + body {
+                            break;
+                        }
+                        input.drain(..end + 4 + body);
+                        if s.write_all(ANSWER).await.is_err() {
+                            return;
+                        }
+                    }
+                    let mut chunk = [0u8; 4096];
+                    match s.read(&mut chunk).await {
+                        Ok(n) if n > 0 => input.extend_from_slice(&chunk[..n]),
+                        _ => return,
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn assert_fields(headers: &HeaderMap, via: &str) {
+    let all = |name: &str| -> Vec<&str> {
+        headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().expect("text"))
+            .collect()
+    };
+    assert_eq!(all("server"), ["fixed"], "{via}");
+    assert_eq!(all("x-custom"), ["a, b"], "{via}");
+    assert_eq!(all("set-cookie"), ["one=1", "two=2"], "{via}");
+    assert_eq!(all("date"), ["Thu, 01 Jan 2026 00:00:00 GMT"], "{via}");
+    let ids = all("x-request-id");
+    assert_eq!(ids.len(), 1, "{via}: {ids:?}");
+    assert_ne!(ids[0], "forged", "{via}");
+    assert!(all("keep-alive").is_empty(), "{via}");
+    assert!(all("content-length").len() <= 1, "{via}");
+}
+
+#[tokio::test]
+async fn upstream_fields_pass_whole_through_every_server() {
+    let up = fixed_upstream().await;
+    let gw = TestGateway::start(&format!(
+        "server:\n  listen: \"127.0.0.1:0\"\nadmin:\n  listen: \"127.0.0.1:0\"\n\
+         routes:\n  - name: r\n    upstream: \"http://{up}\"\n    auth: none\n"
+    ))
+    .await;
+    let url = format!("http://{}/x", gw.running.addr);
+
+    let own = get(&url, &[]).await;
+    assert_eq!(own.body, "ok");
+    assert_fields(&own.headers, "own server");
+
+    let handed_off = send("POST", &url, &[], Bytes::from_static(b"hi")).await;
+    assert_eq!(handed_off.body, "ok");
+    assert_fields(&handed_off.headers, "hyper's HTTP/1 server");
+
+    let h2 = get_h2c(gw.running.addr, "/x").await;
+    assert_eq!(h2.body, "ok");
+    assert_fields(&h2.headers, "HTTP/2");
+
+    // On the own server's wire: the upstream's names as it sent them. A bodiless request
+    // that hyper's server takes (it has a Content-Length) goes upstream the same way.
+    for (request, custom) in [
+        (
+            &b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"[..],
+            "X-Custom",
+        ),
+        (
+            &b"GET /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"[..],
+            "x-custom",
+        ),
+    ] {
+        let text = raw(gw.running.addr, request).await;
+        let lower = text.to_ascii_lowercase();
+        assert!(text.contains(&format!("\r\n{custom}: a, b\r\n")), "{text}");
+        assert_eq!(lower.matches("\r\nset-cookie:").count(), 2, "{text}");
+        assert_eq!(lower.matches("\r\nx-request-id:").count(), 1, "{text}");
+        assert_eq!(lower.matches("\r\ncontent-length:").count(), 1, "{text}");
+        assert_eq!(lower.matches("\r\ndate:").count(), 1, "{text}");
+        assert!(
+            !lower.contains("forged") && !lower.contains("keep-alive:"),
+            "{text}"
+        );
+    }
+}
