@@ -42,7 +42,7 @@ pub const X_AUTH_GROUPS: HeaderName = HeaderName::from_static("x-auth-groups");
 pub const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
 
 /// How many names [`HOP_BY_HOP`] holds.
-pub const HOP_BY_HOP_COUNT: usize = 10;
+pub const HOP_BY_HOP_COUNT: usize = 11;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1 plus de-facto ones); never forwarded either way.
 ///
@@ -61,7 +61,12 @@ pub static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
     TRANSFER_ENCODING,
     UPGRADE,
     http::header::EXPECT,
+    HTTP2_SETTINGS,
 ];
+
+/// The settings of an `h2c` upgrade: connection-specific (RFC 7540 §3.2.1), never
+/// forwarded.
+const HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
 
 /// Identity header names stripped on every request even when no route sets them: ours
 /// plus those of oauth2-proxy and other SSO gateways and cloud front ends (AWS ALB,
@@ -131,6 +136,7 @@ const HOP_BY_HOP_NAMES: [&str; HOP_BY_HOP_COUNT] = [
     "transfer-encoding",
     "upgrade",
     "expect",
+    "http2-settings",
 ];
 
 /// `Connection`'s position in [`HOP_BY_HOP`].
@@ -213,16 +219,22 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) -> bool {
 /// Where `Transfer-Encoding` stands in [`HOP_BY_HOP`].
 pub const TRANSFER_ENCODING_INDEX: usize = 7;
 
-/// The `Upgrade` value when the request asks for a protocol switch (`Connection` holds the
-/// `upgrade` token and exactly one `Upgrade` header is present). Read it BEFORE
-/// [`remove_hop_by_hop`], then re-add `Connection: upgrade` and `Upgrade: <value>`.
+/// The `Upgrade` value when the request asks for a switch to WebSocket (`Connection` holds
+/// the `upgrade` token and exactly one `Upgrade` header names `websocket`, any case, RFC
+/// 6455 §4.1). Read it BEFORE [`remove_hop_by_hop`], then re-add `Connection: upgrade`
+/// and `Upgrade: <value>`. Any other protocol is no upgrade: the request goes on as a
+/// plain one without the fields. A tunnel of another protocol would carry requests the
+/// gateway never sees: `h2c` (HTTP/2 streams to any path of the upstream, past routing
+/// and authentication: the h2c smuggling of Traefik and YARP advisories).
 pub fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
     if !connection_tokens(headers).any(|t| t.eq_ignore_ascii_case(b"upgrade")) {
         return None;
     }
     let mut values = headers.get_all(UPGRADE).iter();
     match (values.next(), values.next()) {
-        (Some(v), None) if !v.is_empty() => Some(v.clone()),
+        (Some(v), None) if v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"websocket") => {
+            Some(v.clone())
+        }
         _ => None,
     }
 }
@@ -350,10 +362,16 @@ fn proto_value(proto: &'static str) -> Option<HeaderValue> {
     }
 }
 
+/// A field of the forwarding family: what only a trusted proxy may tell the upstream.
+fn forwarding_field(name: &HeaderName) -> bool {
+    name.as_str().starts_with("x-forwarded-") || *name == FORWARDED || *name == X_REAL_IP
+}
+
 /// Sets forwarding metadata for the upstream.
 ///
-/// Untrusted peer: every client `X-Forwarded-For/-Proto/-Host`, `Forwarded` and
-/// `X-Real-IP` is dropped and `XFF = peer`, `XFP = proto`, `XFH = host` are set fresh.
+/// Untrusted peer: every client `X-Forwarded-*` (`-Prefix`, `-Port`, `-Ssl`… too, which
+/// frameworks build URLs and the https flag from), `Forwarded` and `X-Real-IP` is
+/// dropped, and `XFF = peer`, `XFP = proto`, `XFH = host` are set fresh.
 /// Trusted peer (see [`trusted`]): `peer` is appended to the existing XFF chain (all
 /// XFF lines are joined into one), existing XFP/XFH are kept, missing ones set.
 /// `host` is the client's original Host (read before it is rewritten).
@@ -379,15 +397,13 @@ pub fn set_forwarded(
     let ip = &ip_buf[..ip_len];
 
     if !peer_trusted {
-        let client_set = [
-            X_FORWARDED_FOR,
-            X_FORWARDED_PROTO,
-            X_FORWARDED_HOST,
-            FORWARDED,
-            X_REAL_IP,
-        ];
-        if headers.keys().any(|k| client_set.contains(k)) {
-            for name in client_set {
+        if headers.keys().any(forwarding_field) {
+            let forged: Vec<HeaderName> = headers
+                .keys()
+                .filter(|k| forwarding_field(k))
+                .cloned()
+                .collect();
+            for name in forged {
                 headers.remove(name);
             }
         }

@@ -11,7 +11,7 @@ use http::{HeaderMap, HeaderName};
 
 use super::hop_by_hop_index;
 
-/// Names the gateway controls besides the hop-by-hop ones.
+/// Names the gateway controls besides the hop-by-hop ones and the `X-Forwarded-*` family.
 const CONTROLLED: &[&str] = &[
     "content-length",
     "host",
@@ -39,7 +39,7 @@ pub fn strip_underscore_lookalikes(headers: &mut HeaderMap) {
 
 /// Whether a (lower-case) name with `_` in it reads as a controlled one.
 fn is_lookalike(name: &str) -> bool {
-    let mut folded = [0u8; 24];
+    let mut folded = [0u8; 48];
     let Some(folded) = folded.get_mut(..name.len()) else {
         // Longer than any controlled name.
         return false;
@@ -50,7 +50,9 @@ fn is_lookalike(name: &str) -> bool {
     let Ok(folded) = std::str::from_utf8(folded) else {
         return false;
     };
-    hop_by_hop_index(folded.as_bytes()).is_some() || CONTROLLED.contains(&folded)
+    hop_by_hop_index(folded.as_bytes()).is_some()
+        || CONTROLLED.contains(&folded)
+        || folded.starts_with("x-forwarded-")
 }
 
 #[cfg(test)]
@@ -67,6 +69,8 @@ mod tests {
             "content_length",
             "x_forwarded_for",
             "x-forwarded_proto",
+            "x_forwarded_prefix",
+            "x_forwarded_tls_client_cert_info",
             "connection_",
             "upgrade",
             "te",

@@ -107,6 +107,19 @@ fn upgrade_is_detected_before_stripping() {
     assert_eq!(upgrade_protocol(&h), None);
     let h = map(&[("connection", "x-upgrade"), ("upgrade", "websocket")]);
     assert_eq!(upgrade_protocol(&h), None);
+    let h = map(&[("connection", "Upgrade"), ("upgrade", "WebSocket")]);
+    assert_eq!(
+        upgrade_protocol(&h),
+        Some(HeaderValue::from_static("WebSocket"))
+    );
+    // Any protocol but WebSocket is no upgrade: h2c would tunnel requests past routing.
+    for other in ["h2c", "HTTP/2.0", "websocket, h2c", "TLS/1.2", "websockets"] {
+        let h = map(&[
+            ("connection", "Upgrade, HTTP2-Settings"),
+            ("upgrade", other),
+        ]);
+        assert_eq!(upgrade_protocol(&h), None, "{other}");
+    }
 }
 
 #[test]

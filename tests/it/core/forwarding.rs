@@ -61,6 +61,15 @@ async fn forwarded_headers_are_fresh_from_untrusted_peers() {
             ("forwarded", "for=1.2.3.4"),
             ("x-request-id", "client-chosen"),
             ("host", "app.test"),
+            // The rest of the family frameworks build URLs and the https flag from.
+            ("x-forwarded-prefix", "//evil.test"),
+            ("x-forwarded-port", "443"),
+            ("x-forwarded-ssl", "on"),
+            ("x-forwarded-scheme", "https"),
+            ("x-forwarded-server", "evil.test"),
+            ("x-forwarded-uri", "/admin"),
+            ("x-forwarded-method", "DELETE"),
+            ("x-real-ip", "1.2.3.4"),
         ],
     )
     .await;
@@ -68,6 +77,18 @@ async fn forwarded_headers_are_fresh_from_untrusted_peers() {
     assert_eq!(r.echoed("x-forwarded-proto").as_deref(), Some("http"));
     assert_eq!(r.echoed("x-forwarded-host").as_deref(), Some("app.test"));
     assert_eq!(r.echoed("forwarded"), None);
+    for gone in [
+        "x-forwarded-prefix",
+        "x-forwarded-port",
+        "x-forwarded-ssl",
+        "x-forwarded-scheme",
+        "x-forwarded-server",
+        "x-forwarded-uri",
+        "x-forwarded-method",
+        "x-real-ip",
+    ] {
+        assert_eq!(r.echoed(gone), None, "{gone} from an untrusted client");
+    }
     // The upstream and the client see the same, gateway-generated, request id.
     let id = r.header("x-request-id").expect("id").to_owned();
     assert_ne!(id, "client-chosen");
@@ -89,11 +110,13 @@ async fn forwarded_headers_are_appended_for_trusted_peers() {
         &[
             ("x-forwarded-for", "1.2.3.4"),
             ("x-forwarded-proto", "https"),
+            ("x-forwarded-prefix", "/app"),
             ("x-request-id", "lb-123"),
             ("host", "app.test"),
         ],
     )
     .await;
+    assert_eq!(r.echoed("x-forwarded-prefix").as_deref(), Some("/app"));
     assert_eq!(
         r.echoed("x-forwarded-for").as_deref(),
         Some("1.2.3.4, 127.0.0.1")
@@ -223,6 +246,34 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
         let mut back = vec![0u8; msg.len()];
         s.read_exact(&mut back).await.expect("read tunnel");
         assert_eq!(back, msg);
+    }
+}
+
+#[tokio::test]
+async fn only_websocket_is_tunnelled_an_h2c_upgrade_is_a_plain_request() {
+    // The echo upstream switches to any protocol it is asked for: an h2c tunnel through
+    // the gateway would carry HTTP/2 requests to any path, past routing and auth.
+    let up = echo_upstream().await;
+    let gw = TestGateway::start(&one_route(up, "")).await;
+    let answer = raw(
+        gw.running.addr,
+        b"GET /h2c HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let r = get(
+        &format!("{}/h2c", gw.url),
+        &[
+            ("connection", "Upgrade, HTTP2-Settings"),
+            ("upgrade", "h2c"),
+            ("http2-settings", "AAMAAABkAARAAAAAAAIAAAAA"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    for gone in ["upgrade", "http2-settings", "connection"] {
+        assert_eq!(r.echoed(gone), None, "{gone} reached the upstream");
     }
 }
 
