@@ -194,8 +194,7 @@ impl Introspector {
     fn ttl(&self, verdict: &Verdict) -> Duration {
         match verdict {
             Verdict::Active { exp: Some(exp), .. } => {
-                let left = Duration::from_secs_f64((exp - unix_now()).max(0.0));
-                left.min(self.cfg.cache_ttl)
+                crate::auth::jwt::bounded_secs(exp - unix_now(), self.cfg.cache_ttl)
             }
             Verdict::Active { exp: None, .. } => self.cfg.cache_ttl,
             Verdict::Inactive(_) => self.cfg.negative_cache_ttl,

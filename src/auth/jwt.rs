@@ -153,6 +153,16 @@ pub fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// A number of seconds computed from a token's NumericDates, as a `Duration` no longer
+/// than `cap`: a negative number (or NaN) is zero, and one too large for a `Duration`
+/// (`"exp": 1e20`, which `Duration::from_secs_f64` would panic on) is `cap`.
+pub fn bounded_secs(secs: f64, cap: Duration) -> Duration {
+    Duration::try_from_secs_f64(secs.max(0.0)).map_or(cap, |d| d.min(cap))
+}
+
+/// The longest a verified token stays cached, whatever its `exp` says.
+const MAX_CACHED: Duration = Duration::from_secs(24 * 3600);
+
 /// One provider's token rules.
 #[derive(Debug, Clone)]
 pub struct JwtValidator {
@@ -331,7 +341,7 @@ impl moka::Expiry<TokenHash, Arc<VerifiedToken>> for UntilExp {
         value: &Arc<VerifiedToken>,
         _created_at: Instant,
     ) -> Option<Duration> {
-        Some(Duration::from_secs_f64((value.exp - unix_now()).max(0.0)))
+        Some(bounded_secs(value.exp - unix_now(), MAX_CACHED))
     }
 }
 

@@ -132,7 +132,10 @@ impl LogoutToken<'_> {
             Some(exp) => exp + self.leeway,
             None => self.iat + MAX_AGE.as_secs_f64() + self.leeway,
         };
-        Duration::from_secs_f64((until - now).max(60.0))
+        // At most an hour: the token is refused anyway once its `iat` is older than
+        // `MAX_AGE` (plus leeway, at most five minutes), whatever its `exp` says.
+        crate::auth::jwt::bounded_secs(until - now, Duration::from_secs(3600))
+            .max(Duration::from_secs(60))
     }
 }
 

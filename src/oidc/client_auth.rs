@@ -145,7 +145,7 @@ impl ClientAuthenticator {
             "iss": self.client_id,
             "sub": self.client_id,
             "aud": endpoint,
-            "jti": random_token(),
+            "jti": random_token().ok_or(ClientAuthError::Sign)?,
             "iat": now,
             "exp": now + ASSERTION_LIFETIME_SECS,
         });
@@ -207,12 +207,13 @@ fn load_key(path: &Path) -> Result<AssertionKey, ClientAuthError> {
     }
 }
 
-/// 256 random bits, base64url (state, nonce, PKCE verifier, jti).
-pub fn random_token() -> String {
+/// 256 random bits, base64url (state, nonce, PKCE verifier, jti); `None` when the system
+/// has no randomness to give (aws-lc's DRBG fails only without an OS entropy source):
+/// the caller fails closed rather than use a predictable value.
+pub fn random_token() -> Option<String> {
     let mut raw = [0u8; 32];
-    // aws-lc's DRBG fails only without an OS entropy source; then nothing is safe anyway.
-    let _ = aws_lc_rs::rand::fill(&mut raw);
-    URL_SAFE_NO_PAD.encode(raw)
+    aws_lc_rs::rand::fill(&mut raw).ok()?;
+    Some(URL_SAFE_NO_PAD.encode(raw))
 }
 
 /// The PKCE S256 challenge of `verifier` (RFC 7636 §4.2).
@@ -235,8 +236,8 @@ mod tests {
 
     #[test]
     fn random_tokens_are_unique_and_url_safe() {
-        let a = random_token();
-        assert_ne!(a, random_token());
+        let a = random_token().expect("randomness");
+        assert_ne!(a, random_token().expect("randomness"));
         assert_eq!(a.len(), 43);
         assert!(a
             .bytes()

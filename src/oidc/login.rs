@@ -60,10 +60,12 @@ pub fn start(
         .as_deref()
         .ok_or_else(|| GatewayError::Internal("provider has no authorization_endpoint".into()))?;
     let cfg = provider.config();
+    let random =
+        || random_token().ok_or_else(|| GatewayError::Internal("no randomness for a login".into()));
     let attempt = LoginAttempt {
-        state: random_token(),
-        nonce: random_token(),
-        pkce_verifier: random_token(),
+        state: random()?,
+        nonce: random()?,
+        pkce_verifier: random()?,
         return_to,
         provider: cfg.name.clone(),
         created_at: unix_now(),

@@ -124,9 +124,11 @@ pub fn origin_of(u: &Uri) -> String {
     )
 }
 
-/// Claim names that routes use through `{claims.x}` templates or `allow.claims`.
+/// Claim names that routes use through `{claims.x}` templates or `allow.claims`, and
+/// those the policy reads itself: `email_verified` (an `email_domains` rule refuses an
+/// unverified address) and the scopes.
 fn kept_claims(config: &Config) -> Vec<String> {
-    let mut out: Vec<String> = vec!["scope".into(), "scp".into()];
+    let mut out: Vec<String> = vec!["scope".into(), "scp".into(), "email_verified".into()];
     let mut add = |path: &str| {
         let top = path.split('.').next().unwrap_or(path);
         if !top.is_empty() && !out.iter().any(|c| c == top) {

@@ -357,3 +357,15 @@ async fn verified_cache_keeps_only_live_tokens() {
     .await;
     assert!(off.get(&h).await.is_none());
 }
+
+#[test]
+fn seconds_from_token_dates_are_bounded_never_a_panic() {
+    use super::bounded_secs;
+    let cap = Duration::from_secs(60);
+    assert_eq!(bounded_secs(1.5, cap), Duration::from_millis(1500));
+    assert_eq!(bounded_secs(-5.0, cap), Duration::ZERO);
+    assert_eq!(bounded_secs(f64::NAN, cap), Duration::ZERO);
+    assert_eq!(bounded_secs(1e20, cap), cap);
+    assert_eq!(bounded_secs(f64::INFINITY, cap), cap);
+    assert_eq!(bounded_secs(3600.0, cap), cap);
+}

@@ -125,6 +125,10 @@ async fn only_a_boolean_true_active_within_its_lifetime_counts() {
             active(&idp, "ok", json!({"aud": ["x", "api1"]})),
         ),
         ("no aud", active(&idp, "ok", json!({"aud": null}))),
+        (
+            "exp beyond any Duration",
+            active(&idp, "ok", json!({"exp": 1e20})),
+        ),
     ] {
         let token = idp.new_reference_token(body);
         let r = bearer(&gw, "/", &token).await;

@@ -203,6 +203,13 @@ async fn time_claims_are_enforced_with_leeway() {
     );
     let r = bearer(&gw, "/", &idp.sign(skewed)).await;
     assert_eq!(r.status, 200, "{}", r.text());
+    // An `exp` beyond any `Duration` is a valid number: accepted, and cached without a
+    // panic (twice: verified, then from the cache).
+    let far = idp.sign(user(&idp, "alice", json!({"exp": 1e20})));
+    for _ in 0..2 {
+        let r = bearer(&gw, "/", &far).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use serde_json::json;
 
-use super::Bed;
+use super::{user_claims, Bed, Setup};
 use crate::support::browser::{Browser, Hop, Kind};
 
 #[track_caller]
@@ -122,6 +122,27 @@ async fn the_route_policy_applies_to_session_users() {
     bed.as_user("alice");
     let alice = Browser::new();
     let chain = bed.login_with(&alice, "/admin/x").await;
+    assert_eq!(chain.last().echoed("x-auth-user").as_deref(), Some("alice"));
+}
+
+#[tokio::test]
+async fn an_unverified_email_fails_the_email_domain_rule_for_session_users() {
+    // A provider that lets users register an address without proving it: the session
+    // must keep `email_verified` for the rule to see it, as the bearer path does.
+    let bed = Bed::start(Setup::default().app("allow: { email_domains: [example.com] }")).await;
+    let mut claims = user_claims("mallory");
+    claims["email_verified"] = json!(false);
+    bed.idp.set_login_user("sub-mallory", claims);
+    let chain = bed.browser.follow(&bed.url("/app/x")).await;
+    assert_eq!(
+        chain.last().status,
+        403,
+        "an unverified example.com address passed:\n{}",
+        chain.describe()
+    );
+    bed.as_user("alice");
+    let alice = Browser::new();
+    let chain = bed.login_with(&alice, "/app/x").await;
     assert_eq!(chain.last().echoed("x-auth-user").as_deref(), Some("alice"));
 }
 
