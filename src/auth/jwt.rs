@@ -221,6 +221,12 @@ impl JwtValidator {
         vet_header(token, &self.algs, &["jwt", "at+jwt"])
     }
 
+    /// [`header`](Self::header) for an ID token: an access token's `typ` (`at+jwt`, RFC
+    /// 9068 §2.1, there to keep access tokens from passing as ID tokens) is refused.
+    pub fn id_token_header(&self, token: &str) -> Result<TokenHeader, JwtError> {
+        vet_header(token, &self.algs, &["jwt"])
+    }
+
     /// Verifies the signature with `key`, then the claims. Returns claims and `exp`.
     pub fn verify(
         &self,

@@ -157,10 +157,16 @@ pub async fn verify<'p>(
         .get("iss")
         .and_then(Value::as_str)
         .ok_or(bad("iss missing"))?;
-    let provider = providers
-        .iter()
-        .find(|p| p.config().issuer == iss)
+    // Several providers may share an issuer (two clients of one realm): the token is for
+    // the one its `aud` names (Back-Channel Logout 1.0 §2.6), checked again below.
+    let mut same_issuer = providers.iter().filter(|p| p.config().issuer == iss);
+    let first = same_issuer
+        .next()
         .ok_or(bad("iss names no configured provider"))?;
+    let provider = std::iter::once(first)
+        .chain(same_issuer)
+        .find(|p| names_audience(&unverified, &p.config().client_id))
+        .unwrap_or(first);
     let (jwks, algs) = provider
         .signing_keys()
         .ok_or_else(|| GatewayError::Unavailable("provider not discovered yet".into()))?;
@@ -223,6 +229,15 @@ pub fn check_claims(
     check_claims_at(claims, client_id, leeway, crate::auth::jwt::unix_now())
 }
 
+/// Whether the token's `aud` (a string or an array) names `client_id`.
+fn names_audience(claims: &Claims, client_id: &str) -> bool {
+    match claims.get("aud") {
+        Some(Value::String(a)) => a == client_id,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    }
+}
+
 /// [`check_claims`] at time `now`.
 pub fn check_claims_at(
     claims: &Claims,
@@ -231,12 +246,7 @@ pub fn check_claims_at(
     now: f64,
 ) -> Result<Checked, GatewayError> {
     let leeway = leeway.as_secs_f64();
-    let aud_ok = match claims.get("aud") {
-        Some(Value::String(a)) => a == client_id,
-        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(client_id)),
-        _ => false,
-    };
-    if !aud_ok {
+    if !names_audience(claims, client_id) {
         return Err(bad("aud does not contain the client id"));
     }
     let iat = number(claims, "iat")?.ok_or(bad("iat missing"))?;

@@ -44,6 +44,17 @@ pub struct ProviderMetadata {
     /// PKCE methods.
     #[serde(default)]
     pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// RFC 9207: the provider puts `iss` into every authorization response, so one
+    /// without it is refused (a mix-up attack). Taken as given; only `true` counts.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: Option<serde_json::Value>,
+}
+
+impl ProviderMetadata {
+    /// Whether authorization responses must carry `iss` (RFC 9207 §3).
+    pub fn requires_iss(&self) -> bool {
+        self.authorization_response_iss_parameter_supported == Some(serde_json::Value::Bool(true))
+    }
 }
 
 /// Why discovery failed.

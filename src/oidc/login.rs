@@ -140,12 +140,21 @@ pub async fn callback(
             "login attempt names an unknown provider",
         ))?;
     let cfg = provider.config();
-    if let Some(iss) = query_get(query, "iss") {
-        if iss != cfg.issuer {
+    let meta = provider
+        .metadata()
+        .ok_or_else(|| GatewayError::Unavailable("provider not discovered yet".into()))?;
+    match query_get(query, "iss") {
+        Some(iss) if iss != cfg.issuer => {
             return Err(GatewayError::BadRequest(
                 "iss parameter does not match the provider",
-            ));
+            ))
         }
+        None if meta.requires_iss() => {
+            return Err(GatewayError::BadRequest(
+                "iss parameter missing from a provider that always sends it",
+            ))
+        }
+        _ => {}
     }
     if query_get(query, "error").is_some() {
         return Err(GatewayError::LoginRefused);
@@ -153,9 +162,6 @@ pub async fn callback(
     let code = query_get(query, "code")
         .filter(|c| !c.is_empty())
         .ok_or(GatewayError::BadRequest("callback without code"))?;
-    let meta = provider
-        .metadata()
-        .ok_or_else(|| GatewayError::Unavailable("provider not discovered yet".into()))?;
     let token_endpoint = meta
         .token_endpoint
         .as_deref()
@@ -208,6 +214,10 @@ pub async fn callback(
         .map_err(|e| match e {
             // Redis unreachable: 503 + Retry-After, not a gateway bug.
             SessionError::Unavailable(why) => GatewayError::Unavailable(why),
+            e @ SessionError::TooLarge { .. } => GatewayError::Internal(format!(
+                "session save: {e}: the session does not fit in cookies under \
+                 server.limits.max_header_bytes; use session.store: redis, or raise the limit"
+            )),
             e => GatewayError::Internal(format!("session save: {e}")),
         })?;
     tracing::info!(

@@ -97,7 +97,10 @@ impl Sso {
         };
         let store: Arc<dyn SessionStore> = match &redis {
             Some(r) => r.clone(),
-            None => Arc::new(CookieStore::new(names.clone(), keys.clone(), limits)),
+            None => Arc::new(
+                CookieStore::new(names.clone(), keys.clone(), limits)
+                    .with_budget(cookie_budget(config)),
+            ),
         };
         Ok(Some(Sso {
             store,
@@ -113,6 +116,20 @@ impl Sso {
             refresh_enabled: config.session.refresh,
         }))
     }
+}
+
+/// Room left in a request's head for everything but the session cookies (request line,
+/// the browser's usual fields, other cookies).
+const HEAD_ROOM: usize = 4096;
+
+/// How many bytes the session cookies may take: what `server.limits.max_header_bytes`
+/// leaves after [`HEAD_ROOM`].
+fn cookie_budget(config: &Config) -> usize {
+    config
+        .server
+        .limits
+        .max_header_bytes
+        .saturating_sub(HEAD_ROOM)
 }
 
 /// `scheme://authority` of a URL.

@@ -110,7 +110,7 @@ async fn token_call(
         return serde_json::from_slice::<TokenResponse>(&resp.body)
             .map_err(|_| TokenError::Unavailable("token response is not valid JSON".into()));
     }
-    if (400..500).contains(&status) {
+    if (400..500).contains(&status) && !transient(status) {
         // 400/401 with an OAuth error body: the grant or the client was refused.
         let code = serde_json::from_slice::<ErrorBody>(&resp.body)
             .map(|b| sanitize(&b.error))
@@ -118,6 +118,12 @@ async fn token_call(
         return Err(TokenError::Refused(code));
     }
     Err(TokenError::Unavailable(format!("HTTP {status}")))
+}
+
+/// A 4xx that says "not now" rather than "no": timeout, too early, rate limited. A
+/// refresh that meets it must not end the session.
+fn transient(status: u16) -> bool {
+    matches!(status, 408 | 425 | 429)
 }
 
 /// POSTs `fields` to `endpoint` with the client's authentication added (form fields or

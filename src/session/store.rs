@@ -12,7 +12,10 @@ use http::HeaderValue;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::codec::{encode, open, present_session_cookies, reassemble, SessionData, SessionLimits};
+use super::codec::{
+    encode, open, present_session_cookies, reassemble, SessionData, SessionLimits, CHUNK_SIZE,
+    MAX_CHUNKS,
+};
 use super::cookie::{delete_cookies, set_cookie, CookieNames, RequestCookies};
 use super::keys::SessionKeys;
 use super::SessionError;
@@ -62,6 +65,8 @@ pub struct CookieStore {
     names: CookieNames,
     keys: SessionKeys,
     limits: SessionLimits,
+    /// The most bytes the session cookies may take in a request's `Cookie` field.
+    budget: usize,
     /// Sessions already decrypted and parsed, by [`cache_key`] of the sealed value: a
     /// browser sends the same cookie on every request, and opening it (AES-GCM over
     /// ~3 kB, then JSON) is most of a session route's cost.
@@ -128,7 +133,45 @@ impl CookieStore {
             names,
             keys,
             limits,
+            budget: CHUNK_SIZE * MAX_CHUNKS,
             decoded,
+        }
+    }
+
+    /// With the session cookies held to `bytes` of a request's `Cookie` field (cookie
+    /// names included), and never more than the chunks allow: a session cookie the
+    /// listener's header limit refuses would answer every later request, sign-out
+    /// included, with a 431 until it expired.
+    pub fn with_budget(mut self, bytes: usize) -> CookieStore {
+        self.budget = bytes.min(CHUNK_SIZE * MAX_CHUNKS);
+        self
+    }
+
+    /// The cookies of `data` within the budget: without the ID token when only that way
+    /// (it serves only as `id_token_hint` at sign-out), else [`SessionError::TooLarge`].
+    fn fit(&self, data: &SessionData) -> Result<Vec<(String, String)>, SessionError> {
+        let name = self.names.session();
+        let size = |cookies: &[(String, String)]| {
+            cookies
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 3)
+                .sum::<usize>()
+        };
+        let mut fresh = encode(data, name, &self.keys)?;
+        if size(&fresh) > self.budget && data.id_token.is_some() {
+            let lean = SessionData {
+                id_token: None,
+                ..data.clone()
+            };
+            fresh = encode(&lean, name, &self.keys)?;
+            tracing::debug!("session kept without its ID token to fit the cookie budget");
+        }
+        match size(&fresh) {
+            bytes if bytes > self.budget => Err(SessionError::TooLarge {
+                bytes,
+                max: self.budget,
+            }),
+            _ => Ok(fresh),
         }
     }
 
@@ -173,7 +216,7 @@ impl CookieStore {
             return Ok(delete_cookies(&self.names, present));
         }
         let max_age = data.remaining(now, &self.limits);
-        let fresh = encode(data, self.names.session(), &self.keys)?;
+        let fresh = self.fit(data)?;
         let mut out = Vec::with_capacity(fresh.len() + present.len());
         for (name, value) in &fresh {
             out.push(set_cookie(&self.names, name, value, max_age)?);

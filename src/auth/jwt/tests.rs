@@ -369,3 +369,32 @@ fn seconds_from_token_dates_are_bounded_never_a_panic() {
     assert_eq!(bounded_secs(f64::INFINITY, cap), cap);
     assert_eq!(bounded_secs(3600.0, cap), cap);
 }
+
+#[test]
+fn an_id_token_header_refuses_the_access_token_type() {
+    let v = validator();
+    let token = |typ: Option<&str>| {
+        let mut header = json!({"alg": "RS256", "kid": "rsa-1"});
+        if let Some(t) = typ {
+            header["typ"] = json!(t);
+        }
+        rsa_key().sign_raw(&header, &claims())
+    };
+    for ok in [None, Some("JWT"), Some("application/jwt")] {
+        assert!(v.id_token_header(&token(ok)).is_ok(), "{ok:?}");
+    }
+    for refused in ["at+jwt", "application/at+jwt", "AT+JWT", "logout+jwt"] {
+        assert!(
+            matches!(
+                v.id_token_header(&token(Some(refused))),
+                Err(JwtError::Invalid("typ not accepted"))
+            ),
+            "{refused}"
+        );
+        assert_eq!(
+            v.header(&token(Some(refused))).is_ok(),
+            refused.ends_with("at+jwt") || refused == "AT+JWT",
+            "as an access token: {refused}"
+        );
+    }
+}

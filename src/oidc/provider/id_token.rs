@@ -40,7 +40,7 @@ impl ProviderRuntime {
             return Err(invalid("not a JWS"));
         }
         let header = validator
-            .header(token)
+            .id_token_header(token)
             .map_err(|e| invalid(&format!("{e:?}")))?;
         let kid = header.kid.as_deref();
         let mut keys = self

@@ -176,3 +176,29 @@ fn a_cached_session_still_honours_its_limits_and_its_exact_value() {
     );
     assert_eq!(block_on(other.load_cached(&rc, NOW)), None);
 }
+
+#[test]
+fn a_session_over_the_cookie_budget_loses_its_id_token_then_is_refused() {
+    let s = store().with_budget(6000);
+    let mut d = data(2000);
+    d.id_token = Some("i".repeat(3000));
+    // Fits once the ID token (only a sign-out hint) is left out.
+    let set = s.save_now(&d, &RequestCookies::default(), NOW).unwrap();
+    let h = browser(&set);
+    assert!(h.len() <= 6000, "{} bytes", h.len());
+    let loaded = block_on(s.load_cached(&RequestCookies::parse(&h), NOW)).unwrap();
+    assert_eq!(loaded.id_token, None);
+    assert_eq!(loaded.access_token, d.access_token);
+    // Within the budget, the ID token stays.
+    let mut small = data(100);
+    small.id_token = Some("i".repeat(100));
+    let set = s.save_now(&small, &RequestCookies::default(), NOW).unwrap();
+    let h = browser(&set);
+    let loaded = block_on(s.load_cached(&RequestCookies::parse(&h), NOW)).unwrap();
+    assert_eq!(loaded.id_token, small.id_token);
+    // Too large even without it: refused, so no cookie the listener would refuse is set.
+    assert!(matches!(
+        s.save_now(&data(7000), &RequestCookies::default(), NOW),
+        Err(SessionError::TooLarge { max: 6000, .. })
+    ));
+}

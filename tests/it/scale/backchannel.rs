@@ -5,10 +5,12 @@
 
 use serde_json::{json, Value};
 
-use super::{post_logout, Pair};
-use crate::sso::Bed;
+use super::{post_logout, setup, Pair};
+use crate::sso::{new_secret, Bed};
+use crate::support::browser::Browser;
 use crate::support::client::Resp;
 use crate::support::fake_idp::FakeIdp;
+use crate::support::redis::RedisServer;
 
 #[track_caller]
 fn assert_400(r: &Resp, what: &str) {
@@ -150,4 +152,39 @@ async fn with_the_cookie_store_backchannel_logout_is_not_implemented() {
     let r = post_logout(&bed.public, "x.y.z").await;
     assert_eq!(r.status, 501, "{}", r.text());
     assert!(r.text().contains("session.store: redis"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn a_logout_token_is_for_the_provider_its_aud_names_among_those_sharing_an_issuer() {
+    // Two clients of one realm: same issuer, different client ids. The token for the
+    // second must not be checked against the first (and refused for its aud).
+    let redis = RedisServer::start().await;
+    let mut s = setup(&redis.url(), &new_secret());
+    s.more_providers = vec![
+        "- name: second".into(),
+        "  issuer: \"$ISSUER\"".into(),
+        "  client_id: second-client".into(),
+        "  client_auth: none".into(),
+    ];
+    let bed = Bed::start(s).await;
+    bed.idp.set_id_token_patch(json!({ "sid": "sid-1" }));
+    let browser = Browser::new();
+    bed.login_with(&browser, "/app/x").await;
+    let token = |aud: &str, jti: &str| {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = Some(bed.idp.kid());
+        h.typ = Some("logout+jwt".into());
+        let claims = json!({"iss": bed.idp.issuer(), "aud": aud, "jti": jti, "sid": "sid-0",
+            "iat": crate::support::fake_idp::now(), "events": {super::EVENT: {}}});
+        bed.idp.sign_with_header(h, claims)
+    };
+    let r = post_logout(&bed.public, &token("second-client", "j-second")).await;
+    assert_eq!(r.status, 200, "the second client's token: {}", r.text());
+    let r = post_logout(&bed.public, &token(super::CLIENT_ID, "j-first")).await;
+    assert_eq!(r.status, 200, "the first client's token: {}", r.text());
+    assert_400(
+        &post_logout(&bed.public, &token("third-client", "j-third")).await,
+        "an aud naming neither",
+    );
+    assert_eq!(browser.api_get(&bed.url("/app/x")).await.status, 200);
 }

@@ -4,7 +4,9 @@
 //! session; the ones caught before the exchange must not call the token endpoint.
 
 use super::login::until_authorize;
-use super::Bed;
+use serde_json::json;
+
+use super::{Bed, Setup};
 use crate::support::browser::{enc, query_of, Browser, Hop};
 use crate::support::fake_idp::Grant;
 
@@ -189,6 +191,34 @@ async fn the_iss_parameter_must_be_the_issuer() {
 }
 
 #[tokio::test]
+async fn a_provider_that_announces_iss_must_send_it() {
+    // RFC 9207 §2.4: with `authorization_response_iss_parameter_supported`, a response
+    // without `iss` may come from another provider (mix-up): refused.
+    let bed = Bed::start(Setup {
+        discovery_patch: Some(json!({"authorization_response_iss_parameter_supported": true})),
+        ..Setup::default()
+    })
+    .await;
+    bed.idp.set_authorize_iss(None);
+    let cb = callback_url(&bed, &bed.browser, "/app/x").await;
+    assert!(!cb.contains("iss="), "{cb}");
+    let hop = bed.browser.get(&cb).await;
+    assert_eq!(
+        hop.status,
+        400,
+        "no iss: {}\n{}",
+        hop.describe(),
+        hop.text()
+    );
+    assert_eq!(bed.idp.token_count(Grant::AuthorizationCode), 0);
+    assert!(bed.session_cookies(&bed.browser).is_empty());
+    let issuer = bed.idp.issuer();
+    bed.idp.set_authorize_iss(Some(&issuer));
+    let chain = bed.login_with(&Browser::new(), "/app/y").await;
+    assert_eq!(chain.last().echoed("x-auth-user").as_deref(), Some("alice"));
+}
+
+#[tokio::test]
 async fn access_denied_is_a_clear_403_page() {
     let bed = Bed::standard().await;
     bed.idp.set_authorize_error(Some("access_denied"));
@@ -214,7 +244,6 @@ async fn access_denied_is_a_clear_403_page() {
 
 #[tokio::test]
 async fn id_token_claims_are_fully_validated() {
-    use serde_json::json;
     let bed = Bed::standard().await;
     let now = crate::support::fake_idp::now();
     let ok = |patch| (true, patch);

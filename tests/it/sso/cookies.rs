@@ -326,3 +326,21 @@ async fn secrets_rotation_first_encrypts_all_decrypt() {
         "sealed with the new secret, read with only the old one",
     );
 }
+
+#[tokio::test]
+async fn a_session_too_big_for_the_header_limit_is_never_set() {
+    // The default `max_header_bytes` (16 KiB): a session of this size would make every
+    // later request of the browser a 431, sign-out included, until it expired.
+    let bed = Bed::standard().await;
+    let mut huge = big_user();
+    huge["groups"] = json!((0..120)
+        .map(|i| format!("team-with-a-rather-long-name-{i:03}"))
+        .collect::<Vec<_>>());
+    bed.idp.set_login_user("sub-carol", huge);
+    let chain = bed.browser.follow(&bed.url("/app/x")).await;
+    assert_eq!(chain.last().status, 500, "{}", chain.describe());
+    assert!(bed.session_cookies(&bed.browser).is_empty());
+    // Not locked out: answered (a new login), not refused for its header size.
+    let hop = bed.browser.get(&bed.url("/app/x")).await;
+    assert_eq!(hop.status, 302, "{}", hop.describe());
+}

@@ -295,18 +295,24 @@ async fn a_refreshed_id_token_for_another_subject_is_not_adopted() {
     );
 }
 
-/// A provider that cannot be reached during a refresh is not a refusal: the request gets
-/// a 503 (never a 401 or a login redirect) and the session survives for when it is back.
+/// A provider that cannot be reached during a refresh, or that asks to slow down (429),
+/// is not a refusal: the request gets a 503 (never a 401 or a login redirect) and the
+/// session survives for when it is back.
 #[tokio::test]
 async fn an_unreachable_provider_during_refresh_does_not_end_the_session() {
+    use crate::support::fake_idp::Mode;
+    for mode in [Mode::Down, Mode::TooManyRequests] {
+        unavailable_during_refresh(mode).await;
+    }
+}
+
+async fn unavailable_during_refresh(mode: crate::support::fake_idp::Mode) {
     let bed = Bed::standard().await;
     bed.idp.set_token_lifetime(1);
     bed.login("/app/x").await;
     wait_past(bed.idp.last_issued().expect("issued").expires_at).await;
-    bed.idp.set_mode(
-        crate::support::fake_idp::Endpoint::Token,
-        crate::support::fake_idp::Mode::Down,
-    );
+    bed.idp
+        .set_mode(crate::support::fake_idp::Endpoint::Token, mode);
     let url = bed.url("/app/x");
     let hop = bed.browser.api_get(&url).await;
     assert_eq!(

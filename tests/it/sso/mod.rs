@@ -65,6 +65,9 @@ pub struct Setup {
     pub scheme: &'static str,
     /// Applied to the FakeIdp's discovery document before the gateway starts.
     pub discovery_patch: Option<Value>,
+    /// More providers, as YAML lines at the level of `- name:` (unindented; `$ISSUER`
+    /// stands for the FakeIdp's issuer).
+    pub more_providers: Vec<String>,
 }
 
 impl Default for Setup {
@@ -78,6 +81,7 @@ impl Default for Setup {
             secrets: vec![new_secret()],
             scheme: "http",
             discovery_patch: None,
+            more_providers: Vec::new(),
         }
     }
 }
@@ -352,10 +356,17 @@ fn render(
         Auth::Public => "none".to_owned(),
     };
     let secrets: Vec<String> = s.secrets.iter().map(|x| format!("\"{x}\"")).collect();
+    // With more providers, the routes name theirs.
+    let provider_line = if s.more_providers.is_empty() {
+        ""
+    } else {
+        "    provider: idp\n"
+    };
     let route = |name: &str, auth: &str, extra: &[String]| {
         format!(
             "  - name: {name}\n    match: {{ path_prefix: \"/{name}/\" }}\n    upstream: \
-             \"http://{up}\"\n    auth: {auth}\n{}",
+             \"http://{up}\"\n    auth: {auth}\n{}{}",
+            if auth == "none" { "" } else { provider_line },
             indent(extra, 4)
         )
     };
@@ -365,12 +376,13 @@ fn render(
          providers:\n  - name: idp\n    issuer: \"{issuer}\"\n    client_id: {CLIENT_ID}\n    \
          client_auth: {auth}\n    scopes: [openid, profile, email, offline_access]\n    \
          auth_params: {{ prompt: login, acr_values: \"urn:test:loa:2\" }}\n    \
-         tokens:\n      audiences: [api1]\n{provider}\
+         tokens:\n      audiences: [api1]\n{provider}{more_providers}\
          session:\n  secrets: [{secrets}]\n{session}\
          routes:\n{app}{admin}{api}{open}",
         server = indent(&s.server, 2),
         issuer = idp.issuer(),
         provider = indent(&s.provider, 4),
+        more_providers = indent(&s.more_providers, 2).replace("$ISSUER", &idp.issuer()),
         secrets = secrets.join(", "),
         session = indent(&s.session, 2),
         app = route("app", "session", &s.app),

@@ -88,6 +88,12 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Resp, Dropp
                 &json!({"error": "invalid_client"}),
             ))
         }
+        Mode::TooManyRequests => {
+            return Ok(json_resp(
+                StatusCode::TOO_MANY_REQUESTS,
+                &json!({"error": "slow_down"}),
+            ))
+        }
     }
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {

@@ -75,6 +75,8 @@ pub enum Mode {
     /// `401` with `{"error":"invalid_client"}`, as when the provider stops accepting the
     /// caller's client credentials (seed 001's introspection answer to a bad secret).
     Unauthorized,
+    /// `429 Too Many Requests` with an OAuth-looking error body (a rate limiter).
+    TooManyRequests,
 }
 
 /// How a client authenticated to the introspection endpoint (last call).
