@@ -26,7 +26,15 @@ pub fn apply(
     if route.config.auth != AuthMode::None && !route.config.forward_authorization {
         headers.remove(AUTHORIZATION);
     }
-    let Some(a) = auth else { return };
+    let Some(a) = auth else {
+        // A public path of a route that checks bearer tokens: a token of its schemes
+        // passed on here was never checked, yet the upstream may trust the route to
+        // have checked every one it sees.
+        if matches!(route.config.auth, AuthMode::Bearer | AuthMode::Any) {
+            remove_token_credentials(headers, rt.accepted_schemes(route));
+        }
+        return;
+    };
     route.identity.apply(&a.principal, headers);
     if route.config.pass_access_token {
         if let Some(token) = &a.session_access_token {
@@ -35,5 +43,19 @@ pub fn apply(
                 headers.insert(AUTHORIZATION, v);
             }
         }
+    }
+}
+
+/// Removes `Authorization` values whose scheme is one of `schemes` (any case).
+fn remove_token_credentials(headers: &mut http::HeaderMap, schemes: &[String]) {
+    let is_token = |v: &HeaderValue| {
+        let scheme = v.as_bytes().trim_ascii_start();
+        let scheme = scheme.split(|&b| b == b' ').next().unwrap_or_default();
+        schemes
+            .iter()
+            .any(|s| s.as_bytes().eq_ignore_ascii_case(scheme))
+    };
+    if headers.get_all(AUTHORIZATION).iter().any(is_token) {
+        headers.remove(AUTHORIZATION);
     }
 }

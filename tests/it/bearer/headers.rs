@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{standard_bed, user};
 use crate::support::bearer::{
-    bearer, config, echoed_headers, raw_get, route, start_ready, ProviderYaml,
+    bearer, config, echoed_headers, raw_get, route, start_ready, with_auth, ProviderYaml,
 };
 use crate::support::client::get;
 use crate::support::echo_upstream;
@@ -120,7 +120,7 @@ async fn forged_identity_headers_never_reach_the_upstream() {
 }
 
 #[tokio::test]
-async fn forward_authorization_false_strips_the_token_upstream() {
+async fn only_verified_tokens_travel_on_and_forward_authorization_false_strips_them() {
     let (idp, _up, gw) =
         standard_bed(&["forward_authorization: false", "public_paths: [/pub]"]).await;
     let token = idp.sign(user(&idp, "alice", json!({})));
@@ -132,11 +132,27 @@ async fn forward_authorization_false_strips_the_token_upstream() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.echoed("authorization"), None, "public path");
 
-    // The default (true) passes it on.
-    let (idp, _up, gw) = standard_bed(&[]).await;
+    // The default (true) passes on a token it verified…
+    let (idp, _up, gw) = standard_bed(&["public_paths: [/pub]"]).await;
     let token = idp.sign(user(&idp, "alice", json!({})));
     let r = bearer(&gw, "/x", &token).await;
     assert_eq!(r.echoed("authorization"), Some(format!("Bearer {token}")));
+    // …never one it did not: on a public path a forged token would reach an upstream
+    // that trusts the route to have checked every bearer token it sees.
+    let forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.";
+    let r = bearer(&gw, "/pub/x", forged).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.echoed("authorization"),
+        None,
+        "unverified token on a public path"
+    );
+    // Credentials of another scheme are the upstream's own business.
+    let r = with_auth(&gw, "/pub/x", "Basic YWxpY2U6cHc=").await;
+    assert_eq!(
+        r.echoed("authorization").as_deref(),
+        Some("Basic YWxpY2U6cHc=")
+    );
 }
 
 #[tokio::test]
