@@ -1,9 +1,10 @@
 // Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Hop-by-hop, identity-stripping and X-Forwarded-* tests.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
+use crate::config::model::Cidr;
 
 fn map(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut h = HeaderMap::new();
