@@ -140,16 +140,13 @@ pub async fn callback(
             "login attempt names an unknown provider",
         ))?;
     let cfg = provider.config();
-    let meta = provider
-        .metadata()
-        .ok_or_else(|| GatewayError::Unavailable("provider not discovered yet".into()))?;
     match query_get(query, "iss") {
         Some(iss) if iss != cfg.issuer => {
             return Err(GatewayError::BadRequest(
                 "iss parameter does not match the provider",
             ))
         }
-        None if meta.requires_iss() => {
+        None if provider.metadata().is_some_and(|m| m.requires_iss()) => {
             return Err(GatewayError::BadRequest(
                 "iss parameter missing from a provider that always sends it",
             ))
@@ -162,6 +159,9 @@ pub async fn callback(
     let code = query_get(query, "code")
         .filter(|c| !c.is_empty())
         .ok_or(GatewayError::BadRequest("callback without code"))?;
+    let meta = provider
+        .metadata()
+        .ok_or_else(|| GatewayError::Unavailable("provider not discovered yet".into()))?;
     let token_endpoint = meta
         .token_endpoint
         .as_deref()

@@ -119,17 +119,14 @@ impl Sso {
 }
 
 /// Room left in a request's head for everything but the session cookies (request line,
-/// the browser's usual fields, other cookies).
+/// the browser's usual fields, other cookies): a quarter of the limit, at most this.
 const HEAD_ROOM: usize = 4096;
 
 /// How many bytes the session cookies may take: what `server.limits.max_header_bytes`
-/// leaves after [`HEAD_ROOM`].
+/// leaves after the head room (12 KiB of the default 16 KiB).
 fn cookie_budget(config: &Config) -> usize {
-    config
-        .server
-        .limits
-        .max_header_bytes
-        .saturating_sub(HEAD_ROOM)
+    let limit = config.server.limits.max_header_bytes;
+    limit - (limit / 4).min(HEAD_ROOM)
 }
 
 /// `scheme://authority` of a URL.

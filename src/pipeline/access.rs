@@ -281,14 +281,28 @@ impl Tracked {
     }
 
     /// Moves those fields into the `HeaderMap` of `resp`, for a response that leaves
-    /// through hyper.
+    /// through hyper: ahead of the gateway's, in the order the own server writes them
+    /// (the gateway's `Set-Cookie` comes last, so it wins over an upstream's of the same
+    /// name).
     pub fn merge_raw_fields(resp: &mut Response<Tracked>) {
         let raw = match &mut resp.body_mut().inner {
             Either::Left(upstream) => upstream.take_raw_fields(),
             Either::Right(_) => None,
         };
-        if let Some(raw) = raw {
-            raw.append_to(resp.headers_mut());
+        let Some(raw) = raw else { return };
+        let gateway = std::mem::take(resp.headers_mut());
+        let headers = resp.headers_mut();
+        headers.reserve(raw.len() + gateway.len());
+        raw.append_to(headers);
+        let mut name = None;
+        for (next, value) in gateway {
+            // `None`: another value of the name before.
+            if next.is_some() {
+                name = next;
+            }
+            if let Some(name) = &name {
+                headers.append(name.clone(), value);
+            }
         }
     }
 }

@@ -50,7 +50,12 @@ pub fn apply(
 fn remove_token_credentials(headers: &mut http::HeaderMap, schemes: &[String]) {
     let is_token = |v: &HeaderValue| {
         let scheme = v.as_bytes().trim_ascii_start();
-        let scheme = scheme.split(|&b| b == b' ').next().unwrap_or_default();
+        // The scheme ends at any whitespace: upstreams that split on it read
+        // `Bearer<TAB>token` as a bearer token too.
+        let scheme = scheme
+            .split(|&b| b == b' ' || b == b'\t')
+            .next()
+            .unwrap_or_default();
         schemes
             .iter()
             .any(|s| s.as_bytes().eq_ignore_ascii_case(scheme))

@@ -26,7 +26,7 @@ use crate::error::{respond, ErrorContext, GatewayError};
 use crate::proxy::forward::{forward, Target};
 use crate::proxy::pool::UpstreamBody;
 use crate::routing::table::strip_prefix;
-use crate::routing::{normalize_path, PathError};
+use crate::routing::{normalize_path, without_params, PathError};
 use crate::runtime::{Gateway, Runtime};
 use access::{AccessLog, ActiveRequest, Tracked};
 
@@ -152,6 +152,16 @@ async fn run(
         .table
         .find_by(|| hygiene::request_host(&req), &path)
         .ok_or(GatewayError::NotFound)?;
+    // Servlet upstreams drop `;` parameters (`/admin;x/users` is `/admin/users` there):
+    // a path whose parameters change its route is refused, whichever route is stricter
+    // (Spring Security CVE-2016-9879, Shiro CVE-2020-1957).
+    if let Some(bare) = without_params(&path) {
+        if rt.table.find_by(|| hygiene::request_host(&req), &bare) != Some(index) {
+            return Err(GatewayError::BadRequest(
+                "path parameters would change the route",
+            ));
+        }
+    }
     log.route = Some(index);
     let route = &rt.routes[index];
 

@@ -7,5 +7,5 @@
 pub mod path;
 pub mod table;
 
-pub use path::{normalize_path, PathError, MAX_PATH_LEN};
+pub use path::{normalize_path, without_params, PathError, MAX_PATH_LEN};
 pub use table::{host_only, is_public, prefix_matches, strip_prefix, RouteTable};

@@ -98,6 +98,27 @@ fn upper_hex(b: Option<&u8>) -> Option<u8> {
         .and_then(hex_val)
 }
 
+/// `path` with every segment's `;` parameters (also `%3B`) removed, as Servlet
+/// containers (Tomcat, Jetty, Spring) read it: `/admin;x/users` is `/admin/users` there.
+/// `None` when there are none (no allocation: the usual case).
+pub fn without_params(path: &str) -> Option<String> {
+    if !path.bytes().any(|b| b == b';' || b == b'%') {
+        return None;
+    }
+    let mut bare = String::with_capacity(path.len());
+    let mut changed = false;
+    for (i, seg) in path.split('/').enumerate() {
+        if i > 0 {
+            bare.push('/');
+        }
+        let name = before_params(seg.as_bytes());
+        changed |= name.len() != seg.len();
+        // `before_params` cuts at an ASCII byte: still UTF-8.
+        bare.push_str(seg.get(..name.len()).unwrap_or(seg));
+    }
+    changed.then_some(bare)
+}
+
 /// A segment's name before any `;` parameters (Tomcat-style `..;x` means `..` there).
 fn before_params(seg: &[u8]) -> &[u8] {
     // `%3B` too: an upstream that decodes before it strips path parameters reads

@@ -186,14 +186,12 @@ pub fn host_only(authority: &str) -> Option<&str> {
 /// spellings mean the same thing and a client cannot dodge a `/v1/` rule (or public path)
 /// by leaving the slash off. `/` matches every path.
 ///
-/// A `;` ends a segment too: `/admin` matches `/admin;x/users`, which Servlet containers
-/// (Tomcat, Jetty, Spring) serve as `/admin/users` after dropping the path parameter.
-/// Otherwise `/admin;x/users` would go to a less strict route (`/`) while the upstream
-/// served the `/admin` one (Spring Security CVE-2016-9879, Shiro CVE-2020-1957).
+/// `;` parameters are part of the segment here (`/admin` does not match `/admin;x`);
+/// `pipeline` refuses a path whose parameters would change its route (`without_params`).
 pub fn prefix_matches(prefix: &str, path: &str) -> bool {
     let base = prefix.strip_suffix('/').unwrap_or(prefix);
     match path.strip_prefix(base) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/') || rest.starts_with(';'),
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
         None => false,
     }
 }
@@ -206,7 +204,7 @@ pub fn is_public(public_paths: &[String], path: &str) -> bool {
 
 /// The path to forward when a route has `strip_prefix`: `path` without `prefix`, always
 /// starting with `/` (`/api/x` − `/api` = `/x`; `/api` − `/api/` = `/`). Returns `path`
-/// unchanged when `prefix` does not match it, or ends in a path parameter (`/api;x/y`).
+/// unchanged when `prefix` does not match it.
 pub fn strip_prefix<'a>(path: &'a str, prefix: &str) -> &'a str {
     let base = prefix.strip_suffix('/').unwrap_or(prefix);
     match path.strip_prefix(base) {

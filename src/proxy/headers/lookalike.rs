@@ -39,7 +39,17 @@ pub fn strip_underscore_lookalikes(headers: &mut HeaderMap) {
 
 /// Whether a (lower-case) name with `_` in it reads as a controlled one.
 fn is_lookalike(name: &str) -> bool {
-    let mut folded = [0u8; 48];
+    // The forwarding family whatever its length (`x_forwarded_tls_client_cert_info`…).
+    let family = b"x-forwarded-";
+    if name.len() > family.len()
+        && name
+            .bytes()
+            .zip(family)
+            .all(|(n, f)| n == *f || (n == b'_' && *f == b'-'))
+    {
+        return true;
+    }
+    let mut folded = [0u8; 24];
     let Some(folded) = folded.get_mut(..name.len()) else {
         // Longer than any controlled name.
         return false;
@@ -50,9 +60,7 @@ fn is_lookalike(name: &str) -> bool {
     let Ok(folded) = std::str::from_utf8(folded) else {
         return false;
     };
-    hop_by_hop_index(folded.as_bytes()).is_some()
-        || CONTROLLED.contains(&folded)
-        || folded.starts_with("x-forwarded-")
+    hop_by_hop_index(folded.as_bytes()).is_some() || CONTROLLED.contains(&folded)
 }
 
 #[cfg(test)]
@@ -71,6 +79,7 @@ mod tests {
             "x-forwarded_proto",
             "x_forwarded_prefix",
             "x_forwarded_tls_client_cert_info",
+            "x_forwarded_a_name_longer_than_any_buffer_the_check_might_use",
             "connection_",
             "upgrade",
             "te",

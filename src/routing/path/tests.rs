@@ -236,3 +236,20 @@ fn properties_on_generated_paths() {
         }
     }
 }
+
+#[test]
+fn path_parameters_are_removed_as_servlet_containers_read_them() {
+    assert_eq!(without_params("/admin/users"), None);
+    assert_eq!(without_params("/a%20b"), None, "an escape but no parameter");
+    for (with, bare) in [
+        ("/admin;x/users", "/admin/users"),
+        ("/api;x/admin;y=1/users", "/api/admin/users"),
+        ("/admin%3Bx/users", "/admin/users"),
+        ("/admin%3bx", "/admin"),
+        ("/users;jsessionid=1", "/users"),
+        ("/;x/a", "//a"),
+        ("/é;x/b", "/é/b"),
+    ] {
+        assert_eq!(without_params(with).as_deref(), Some(bare), "{with}");
+    }
+}

@@ -147,6 +147,8 @@ async fn only_verified_tokens_travel_on_and_forward_authorization_false_strips_t
         None,
         "unverified token on a public path"
     );
+    let r = with_auth(&gw, "/pub/x", &format!("Bearer\t{forged}")).await;
+    assert_eq!(r.echoed("authorization"), None, "a tab after the scheme");
     // Credentials of another scheme are the upstream's own business.
     let r = with_auth(&gw, "/pub/x", "Basic YWxpY2U6cHc=").await;
     assert_eq!(

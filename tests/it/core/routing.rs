@@ -202,3 +202,25 @@ async fn several_hosts_a_malformed_host_or_none_are_400() {
         assert_eq!((status.as_str(), host.as_str()), ("400", ""), "{request:?}");
     }
 }
+
+#[tokio::test]
+async fn path_parameters_that_would_change_the_route_are_refused() {
+    // Servlet upstreams read `/v1;x/items` as `/v1/items`: routed as written it would
+    // take another (here: any) route than the one the upstream serves.
+    let gw = gateway().await;
+    for path in [
+        "/v1;x/items",
+        "/a;jsessionid=1/x",
+        "/v1%3Bx/items",
+        "/v1%3bx",
+    ] {
+        let r = get(&format!("{}{path}", gw.url), &[("host", "other.test")]).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+    }
+    // Parameters that keep the route are passed on as they are.
+    assert_eq!(
+        path_via(&gw, "other.test", "/v1/items;jsessionid=1").await,
+        "/v1route/v1/items;jsessionid=1"
+    );
+    assert_eq!(path_via(&gw, "other.test", "/b;x/c").await, "/any/b;x/c");
+}

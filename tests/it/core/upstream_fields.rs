@@ -72,6 +72,9 @@ fn assert_fields(headers: &HeaderMap, via: &str) {
     assert_ne!(ids[0], "forged", "{via}");
     assert!(all("keep-alive").is_empty(), "{via}");
     assert!(all("content-length").len() <= 1, "{via}");
+    // The upstream's fields first, then the gateway's, whichever server wrote them.
+    let at = |name: &str| headers.keys().position(|k| k == name);
+    assert!(at("server") < at("x-request-id"), "{via}: {headers:?}");
 }
 
 #[tokio::test]
