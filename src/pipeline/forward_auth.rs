@@ -93,7 +93,8 @@ pub async fn handle(
     // from the auth service into a 500).
     let index = rt
         .table
-        .find(original.host.as_deref(), &path)
+        .find_unambiguous(|| original.host.as_deref(), &path)
+        .map_err(|_| GatewayError::BadRequest(super::PARAMS_CHANGE_ROUTE))?
         .ok_or(GatewayError::Forbidden(
             "no route for the forward-auth request",
         ))?;

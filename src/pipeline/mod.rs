@@ -26,7 +26,7 @@ use crate::error::{respond, ErrorContext, GatewayError};
 use crate::proxy::forward::{forward, Target};
 use crate::proxy::pool::UpstreamBody;
 use crate::routing::table::strip_prefix;
-use crate::routing::{normalize_path, without_params, PathError};
+use crate::routing::{normalize_path, PathError};
 use crate::runtime::{Gateway, Runtime};
 use access::{AccessLog, ActiveRequest, Tracked};
 
@@ -104,6 +104,9 @@ pub async fn handle(
     resp.map(|body| Tracked::new(body, log))
 }
 
+/// The 400 text for a path whose `;` parameters would change its route.
+pub const PARAMS_CHANGE_ROUTE: &str = "path parameters would change the route";
+
 /// The path after the gateway's own prefix, when the request is for one of its endpoints.
 fn own_endpoint<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
     let rest = path.strip_prefix(prefix)?;
@@ -150,18 +153,9 @@ async fn run(
     // 4. route on the normalised path, the same one that is forwarded.
     let index = rt
         .table
-        .find_by(|| hygiene::request_host(&req), &path)
+        .find_unambiguous(|| hygiene::request_host(&req), &path)
+        .map_err(|_| GatewayError::BadRequest(PARAMS_CHANGE_ROUTE))?
         .ok_or(GatewayError::NotFound)?;
-    // Servlet upstreams drop `;` parameters (`/admin;x/users` is `/admin/users` there):
-    // a path whose parameters change its route is refused, whichever route is stricter
-    // (Spring Security CVE-2016-9879, Shiro CVE-2020-1957).
-    if let Some(bare) = without_params(&path) {
-        if rt.table.find_by(|| hygiene::request_host(&req), &bare) != Some(index) {
-            return Err(GatewayError::BadRequest(
-                "path parameters would change the route",
-            ));
-        }
-    }
     log.route = Some(index);
     let route = &rt.routes[index];
 

@@ -6,6 +6,7 @@
 //! [`super::normalize_path`]), never allocate per lookup, and never match a prefix in the
 //! middle of a segment (`/api` never matches `/apix`).
 
+use super::path::without_params;
 use crate::config::model::{HostMatch, RouteConfig};
 
 /// The host condition of one entry, ordered by precedence.
@@ -118,6 +119,22 @@ impl RouteTable {
         self.find_by(|| host, path)
     }
 
+    /// [`find_by`](Self::find_by), refusing a path whose `;` parameters would change its
+    /// route: Servlet containers drop them (`/admin;x/users` is `/admin/users` there), so
+    /// either route could be the one the upstream serves (Spring Security CVE-2016-9879,
+    /// Shiro CVE-2020-1957). `Err` for such a path, whichever route is stricter.
+    pub fn find_unambiguous<'h>(
+        &self,
+        host: impl Fn() -> Option<&'h str>,
+        path: &str,
+    ) -> Result<Option<usize>, ParamsChangeRoute> {
+        let found = self.find_by(&host, path);
+        match without_params(path) {
+            Some(bare) if self.find_by(&host, &bare) != found => Err(ParamsChangeRoute),
+            _ => Ok(found),
+        }
+    }
+
     /// [`find`](Self::find) with the host read (and parsed) only when a route bound to
     /// a host has a prefix that matches: never for a table of host-less routes.
     pub fn find_by<'h>(&self, host: impl FnOnce() -> Option<&'h str>, path: &str) -> Option<usize> {
@@ -137,6 +154,10 @@ impl RouteTable {
             .map(|e| e.index)
     }
 }
+
+/// A path whose `;` parameters would change its route ([`RouteTable::find_unambiguous`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamsChangeRoute;
 
 /// Removes one trailing dot (`example.com.` is the same host).
 fn trim_host(h: &str) -> &str {
@@ -187,7 +208,7 @@ pub fn host_only(authority: &str) -> Option<&str> {
 /// by leaving the slash off. `/` matches every path.
 ///
 /// `;` parameters are part of the segment here (`/admin` does not match `/admin;x`);
-/// `pipeline` refuses a path whose parameters would change its route (`without_params`).
+/// [`RouteTable::find_unambiguous`] refuses a path whose parameters would change its route.
 pub fn prefix_matches(prefix: &str, path: &str) -> bool {
     let base = prefix.strip_suffix('/').unwrap_or(prefix);
     match path.strip_prefix(base) {

@@ -221,7 +221,7 @@ async fn forged_identity_headers_on_the_sub_request_are_never_echoed() {
 async fn ambiguous_or_missing_originals_are_400() {
     let bed = Bed::start("[\"127.0.0.1\"]").await;
     let token = format!("Bearer {}", bed.token("alice", &["staff"]));
-    let cases: [&[(&str, &str)]; 5] = [
+    let cases: [&[(&str, &str)]; 6] = [
         // Nothing says which request is asked about.
         &[("authorization", &token)],
         // nginx's header and a client-smuggled Traefik header disagree.
@@ -240,6 +240,8 @@ async fn ambiguous_or_missing_originals_are_400() {
             ("x-original-uri", "/public/x"),
             ("x-original-uri", "/admin/x"),
         ],
+        // Path parameters that would change the route (a Servlet app reads /public/y).
+        &[("x-original-uri", "/public;x/y")],
     ];
     for (i, h) in cases.iter().enumerate() {
         let r = ask(&bed, h).await;
