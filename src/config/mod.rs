@@ -118,12 +118,19 @@ impl Config {
             .map(|r| r.name.as_str())
             .collect();
         if self.server.public_url.is_none() && !browser_routes.is_empty() {
+            // Without TLS here, nothing says the browser's address is https.
+            let cookies = if self.server.tls.is_none() {
+                "; session cookies are then also set without Secure (no server.tls): behind \
+                 a TLS proxy they would travel over plain http too"
+            } else {
+                ""
+            };
             warnings.push(ConfigIssue {
                 path: "server.public_url".into(),
                 message: format!(
                     "not set while routes sign browsers in ({}): the sign-in callback URL is \
-                     then built from each request's Host header; set it to the address \
-                     browsers use",
+                     then built from each request's Host header{cookies}; set it to the \
+                     address browsers use",
                     browser_routes.join(", ")
                 ),
             });

@@ -315,6 +315,11 @@ fn sign_in_routes_without_public_url_are_warned_about() {
         "{}",
         warnings[0]
     );
+    assert!(
+        warnings[0].message.contains("without Secure"),
+        "no TLS here: {}",
+        warnings[0]
+    );
     let text = format!(
         "server: {{ public_url: \"https://app.example.com\" }}\n{PROVIDER}session: {{ secrets: [\"{KEY}\"] }}\n{routes}"
     );
