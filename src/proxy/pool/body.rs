@@ -16,8 +16,9 @@ use super::h1::{self, Decoded, RawFields};
 use super::{Conn, Inner};
 
 /// A client's request body, as the gateway sees it and hyper's client sends it
-/// upstream: streamed by hyper's server, or none (a request the own HTTP/1 server
-/// parsed: it takes only requests without one, `server::h1`).
+/// upstream: streamed by hyper's server (its data only: trailers are not forwarded), or
+/// none (a request the own HTTP/1 server parsed: it takes only requests without one,
+/// `server::h1`).
 pub enum ReqBody {
     /// Streams from the client.
     Client(Incoming),
@@ -40,7 +41,15 @@ impl Body for ReqBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         match self.get_mut() {
-            ReqBody::Client(body) => Pin::new(body).poll_frame(cx),
+            ReqBody::Client(body) => loop {
+                match ready!(Pin::new(&mut *body).poll_frame(cx)) {
+                    // Trailers come after the head the gateway cleaned: an identity or
+                    // forwarding field sent as one would reach the upstream unchecked
+                    // (hyper's HTTP/2 client sends every trailer). They are left out.
+                    Some(Ok(frame)) if frame.is_trailers() => {}
+                    other => return Poll::Ready(other),
+                }
+            },
             ReqBody::Empty => Poll::Ready(None),
         }
     }

@@ -5,6 +5,7 @@ mod connections;
 mod forwarding;
 mod own_server;
 mod reload;
+mod request_trailers;
 mod response_timeout;
 mod routing;
 mod server;
