@@ -16,9 +16,6 @@ const CONTROLLED: &[&str] = &[
     "content-length",
     "host",
     "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
     "x-real-ip",
     "x-request-id",
 ];

@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::support::{echo_upstream, TestGateway};
+use crate::support::{echo_upstream, fixed_upstream, TestGateway};
 
 fn config(up: SocketAddr) -> String {
     format!(
@@ -18,34 +18,6 @@ fn config(up: SocketAddr) -> String {
          admin:\n  listen: \"127.0.0.1:0\"\n\
          routes:\n  - name: r\n    upstream: \"http://{up}\"\n    auth: none\n"
     )
-}
-
-/// An upstream that answers every request head on a connection with `response`, and
-/// closes the connection after it when `close` is set.
-async fn raw_upstream(response: &'static [u8], close: bool) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                loop {
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..end + 4);
-                        if s.write_all(response).await.is_err() || close {
-                            return;
-                        }
-                    }
-                    let mut chunk = [0u8; 4096];
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-            });
-        }
-    });
-    addr
 }
 
 /// Everything the gateway sends until it closes the connection (bounded).
@@ -132,7 +104,7 @@ const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTraile
 
 #[tokio::test]
 async fn a_body_of_unknown_length_is_chunked_for_1_1_and_ends_with_the_connection_for_1_0() {
-    let up = raw_upstream(CHUNKED, false).await;
+    let up = fixed_upstream(CHUNKED, false).await;
     let gw = TestGateway::start(&config(up)).await;
 
     let mut s = client(&gw).await;
@@ -172,7 +144,7 @@ async fn upstream_trailers_never_break_the_framing() {
     // `Trailer` is hop-by-hop to the gateway (as to Go's and hyper's proxies), so the
     // upstream's trailer fields are not passed on; the chunked body still ends right,
     // whether the client accepts trailers or not.
-    let up = raw_upstream(CHUNKED, false).await;
+    let up = fixed_upstream(CHUNKED, false).await;
     let gw = TestGateway::start(&config(up)).await;
     let mut s = client(&gw).await;
     let mut seen = Vec::new();
@@ -190,7 +162,7 @@ async fn upstream_trailers_never_break_the_framing() {
 #[tokio::test]
 async fn a_body_the_upstream_cuts_short_is_cut_short_for_the_client() {
     // Promises 100 bytes, sends 10 and closes.
-    let up = raw_upstream(
+    let up = fixed_upstream(
         b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
         true,
     )
@@ -201,7 +173,7 @@ async fn a_body_the_upstream_cuts_short_is_cut_short_for_the_client() {
     assert!(text.ends_with("\r\n\r\n0123456789"), "{text}");
 
     // Chunked, ending without its last chunk: no last chunk reaches the client.
-    let up = raw_upstream(
+    let up = fixed_upstream(
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
         true,
     )
@@ -213,7 +185,7 @@ async fn a_body_the_upstream_cuts_short_is_cut_short_for_the_client() {
 
 #[tokio::test]
 async fn head_204_and_304_answers_carry_no_body_and_the_next_request_follows() {
-    let up = raw_upstream(
+    let up = fixed_upstream(
         b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 50\r\n\r\n",
         false,
     )

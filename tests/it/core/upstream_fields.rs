@@ -3,57 +3,16 @@
 //! body) and HTTP/2. Its framing and connection fields and its `X-Request-Id` never do:
 //! the gateway writes its own.
 
-use std::net::SocketAddr;
-
 use bytes::Bytes;
 use http::HeaderMap;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 use crate::support::client::{get, get_h2c, raw, send};
-use crate::support::TestGateway;
+use crate::support::{fixed_upstream, TestGateway};
 
 const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\nServer: fixed\r\nX-Custom: a, b\r\n\
     Set-Cookie: one=1\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nX-Request-Id: forged\r\n\
     KEEP-ALIVE: timeout=5\r\nConnection: keep-alive\r\nset-cookie: two=2\r\n\
     Content-Length: 2\r\n\r\nok";
-
-/// An upstream that answers every request on a connection with `ANSWER`.
-async fn fixed_upstream() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut input = Vec::new();
-                loop {
-                    // A request ends at its blank line plus the body its length gives.
-                    while let Some(end) = input.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&input[..end]).to_ascii_lowercase();
-                        let body: usize = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse().ok())
-                            .unwrap_or(0);
-                        if input.len() < end + 4 + body {
-                            break;
-                        }
-                        input.drain(..end + 4 + body);
-                        if s.write_all(ANSWER).await.is_err() {
-                            return;
-                        }
-                    }
-                    let mut chunk = [0u8; 4096];
-                    match s.read(&mut chunk).await {
-                        Ok(n) if n > 0 => input.extend_from_slice(&chunk[..n]),
-                        _ => return,
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
 
 fn assert_fields(headers: &HeaderMap, via: &str) {
     let all = |name: &str| -> Vec<&str> {
@@ -79,7 +38,7 @@ fn assert_fields(headers: &HeaderMap, via: &str) {
 
 #[tokio::test]
 async fn upstream_fields_pass_whole_through_every_server() {
-    let up = fixed_upstream().await;
+    let up = fixed_upstream(ANSWER, false).await;
     let gw = TestGateway::start(&format!(
         "server:\n  listen: \"127.0.0.1:0\"\nadmin:\n  listen: \"127.0.0.1:0\"\n\
          routes:\n  - name: r\n    upstream: \"http://{up}\"\n    auth: none\n"

@@ -166,28 +166,34 @@ async fn a_code_injected_into_another_attempt_fails_pkce() {
     assert!(why.contains("PKCE"), "refused for another reason: {why}");
 }
 
-#[tokio::test]
-async fn the_iss_parameter_must_be_the_issuer() {
-    let bed = Bed::standard().await;
-    bed.idp
-        .set_authorize_iss(Some("http://127.0.0.1:1/not-the-issuer"));
-    let cb = callback_url(&bed, &bed.browser, "/app/x").await;
+/// The callback URL of a login on `bed` (with or without an `iss`) is refused (400)
+/// before any token request and leaves no session; once the provider sends its own
+/// issuer, a login succeeds.
+async fn refused_until_the_issuer_is_right(bed: &Bed, what: &str, with_iss: bool) {
+    let cb = callback_url(bed, &bed.browser, "/app/x").await;
+    assert_eq!(cb.contains("iss="), with_iss, "{what}: {cb}");
     let hop = bed.browser.get(&cb).await;
     assert_eq!(
         hop.status,
         400,
-        "wrong iss: {}\n{}",
+        "{what}: {}\n{}",
         hop.describe(),
         hop.text()
     );
     assert_eq!(bed.idp.token_count(Grant::AuthorizationCode), 0);
     assert!(bed.session_cookies(&bed.browser).is_empty());
-    // The right issuer is accepted.
     let issuer = bed.idp.issuer();
     bed.idp.set_authorize_iss(Some(&issuer));
-    let fresh = Browser::new();
-    let chain = bed.login_with(&fresh, "/app/y").await;
+    let chain = bed.login_with(&Browser::new(), "/app/y").await;
     assert_eq!(chain.last().echoed("x-auth-user").as_deref(), Some("alice"));
+}
+
+#[tokio::test]
+async fn the_iss_parameter_must_be_the_issuer() {
+    let bed = Bed::standard().await;
+    bed.idp
+        .set_authorize_iss(Some("http://127.0.0.1:1/not-the-issuer"));
+    refused_until_the_issuer_is_right(&bed, "wrong iss", true).await;
 }
 
 #[tokio::test]
@@ -200,22 +206,7 @@ async fn a_provider_that_announces_iss_must_send_it() {
     })
     .await;
     bed.idp.set_authorize_iss(None);
-    let cb = callback_url(&bed, &bed.browser, "/app/x").await;
-    assert!(!cb.contains("iss="), "{cb}");
-    let hop = bed.browser.get(&cb).await;
-    assert_eq!(
-        hop.status,
-        400,
-        "no iss: {}\n{}",
-        hop.describe(),
-        hop.text()
-    );
-    assert_eq!(bed.idp.token_count(Grant::AuthorizationCode), 0);
-    assert!(bed.session_cookies(&bed.browser).is_empty());
-    let issuer = bed.idp.issuer();
-    bed.idp.set_authorize_iss(Some(&issuer));
-    let chain = bed.login_with(&Browser::new(), "/app/y").await;
-    assert_eq!(chain.last().echoed("x-auth-user").as_deref(), Some("alice"));
+    refused_until_the_issuer_is_right(&bed, "no iss", false).await;
 }
 
 #[tokio::test]

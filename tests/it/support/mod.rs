@@ -124,6 +124,45 @@ pub async fn echo_upstream() -> SocketAddr {
     addr
 }
 
+/// An upstream that answers every request on a connection with `response` (a request
+/// ends at its blank line plus the body its `Content-Length` gives), and closes the
+/// connection after the first answer when `close` is set.
+pub async fn fixed_upstream(response: &'static [u8], close: bool) -> SocketAddr {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut input = Vec::new();
+                loop {
+                    while let Some(end) = input.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&input[..end]).to_ascii_lowercase();
+                        let body: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if input.len() < end + 4 + body {
+                            break;
+                        }
+                        input.drain(..end + 4 + body);
+                        if s.write_all(response).await.is_err() || close {
+                            return;
+                        }
+                    }
+                    let mut chunk = [0u8; 4096];
+                    match s.read(&mut chunk).await {
+                        Ok(n) if n > 0 => input.extend_from_slice(&chunk[..n]),
+                        _ => return,
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
 /// An address where nothing listens (connections are refused).
 pub async fn closed_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
