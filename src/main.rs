@@ -134,7 +134,7 @@ fn run(config_path: Option<PathBuf>, workers: Option<usize>) -> anyhow::Result<(
         anyhow::bail!("--workers must be at least 1");
     }
     // The control runtime: accept loop, admin listener, reload, background refreshes.
-    // Connections are served by the worker threads (`server::workers`).
+    // Connections are served by the worker threads (`transport::workers`).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

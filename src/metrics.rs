@@ -191,8 +191,8 @@ impl Metrics {
     }
 
     /// The upstream pool counters of one route.
-    pub fn pool(&self, route: &str) -> crate::proxy::pool::PoolMetrics {
-        crate::proxy::pool::PoolMetrics {
+    pub fn pool(&self, route: &str) -> crate::transport::upstream::PoolMetrics {
+        crate::transport::upstream::PoolMetrics {
             opened: self.upstream_connections.with_label_values(&[route]),
             retried: self.upstream_retries.with_label_values(&[route]),
         }

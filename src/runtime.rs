@@ -15,10 +15,10 @@ use crate::auth::identity::IdentityHeaders;
 use crate::config::{Config, RouteConfig};
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::oidc::provider::{ProviderError, ProviderRuntime};
-use crate::proxy::client::{self, UpstreamClient};
 use crate::proxy::headers::IdentityHeaderSet;
-use crate::proxy::tls::TlsError;
 use crate::routing::table::RouteTable;
+use crate::transport::tls::TlsError;
+use crate::transport::upstream::client::{self, UpstreamClient};
 
 /// A config that parsed but cannot be put into service.
 #[derive(Debug, Error)]

@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use http::header::{CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
 use http::{Method, Response, StatusCode};
 use libfuzzer_sys::fuzz_target;
-use portcullis::server::h1::{encode_head, parse_request, Parsed, Size};
+use portcullis::transport::h1::{encode_head, parse_request, Parsed, Size};
 
 /// Small, so that heads over the limit are reached often.
 const MAX_HEAD: usize = 512;

@@ -7,7 +7,7 @@
 use bytes::BytesMut;
 use http::Method;
 use libfuzzer_sys::fuzz_target;
-use portcullis::proxy::pool::h1::{parse_head, Body, Decoded};
+use portcullis::transport::upstream::h1::{parse_head, Body, Decoded};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, wire)) = data.split_first() else {

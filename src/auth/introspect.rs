@@ -17,7 +17,7 @@ use super::jwt::unix_now;
 use super::verified::Verified;
 use super::{AuthError, Claims};
 use crate::config::{ClientAuth, IntrospectionConfig};
-use crate::oidc::http::IdpClient;
+use crate::idp::IdpClient;
 use crate::oidc::{IdpCall, IntrospectionOutcome, ProviderObserver};
 
 /// A cached introspection verdict.

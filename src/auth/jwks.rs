@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use thiserror::Error;
 
-use crate::oidc::http::{HttpError, IdpClient};
+use crate::idp::{HttpError, IdpClient};
 use crate::oidc::{IdpCall, ProviderObserver};
 
 mod keys;

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::http::{HttpError, IdpClient};
+use crate::idp::{HttpError, IdpClient};
 
 /// The fields of a discovery document the gateway uses; unknown fields are ignored.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

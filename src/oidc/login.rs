@@ -9,7 +9,6 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
 use super::client_auth::{pkce_challenge, random_token};
-use super::http::form_encode;
 use super::provider::ProviderRuntime;
 use super::sso::Sso;
 use super::tokens::{self, TokenError};
@@ -18,6 +17,7 @@ use crate::auth::principal::Principal;
 use crate::auth::{AuthError, Claims};
 use crate::config::{ProviderConfig, UserinfoMode};
 use crate::error::GatewayError;
+use crate::idp::form_encode;
 use crate::session::codec::SessionData;
 use crate::session::cookie::RequestCookies;
 use crate::session::login::{clear_login, finish_login, start_login, LoginAttempt};

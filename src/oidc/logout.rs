@@ -8,12 +8,12 @@ use bytes::Bytes;
 use http::{HeaderMap, Response};
 use http_body_util::Full;
 
-use super::http::form_encode;
 use super::login::redirect;
 use super::provider::ProviderRuntime;
 use super::sso::Sso;
 use super::tokens;
 use crate::error::GatewayError;
+use crate::idp::form_encode;
 use crate::session::cookie::RequestCookies;
 use crate::session::unix_now;
 

@@ -7,7 +7,6 @@
 pub mod backchannel;
 pub mod client_auth;
 pub mod discovery;
-pub mod http;
 pub mod login;
 pub mod logout;
 pub mod provider;

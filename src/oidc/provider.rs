@@ -15,7 +15,6 @@ use arc_swap::ArcSwapOption;
 use thiserror::Error;
 
 use super::discovery::{self, DiscoveryError, ProviderMetadata};
-use super::http::{HttpError, IdpClient};
 use super::{IdpCall, ProviderObserver};
 use crate::auth::credentials::TokenHash;
 use crate::auth::introspect::{IntrospectionRules, Introspector};
@@ -24,6 +23,7 @@ use crate::auth::jwt::{self, JwtError, JwtValidator, VerifiedCache, VerifiedToke
 use crate::auth::verified::Verified;
 use crate::auth::{AuthError, Claims};
 use crate::config::ProviderConfig;
+use crate::idp::{HttpError, IdpClient};
 
 /// Timeout of every call to an identity provider.
 pub const IDP_TIMEOUT: Duration = Duration::from_secs(10);

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::client_auth::ClientAuthenticator;
-use super::http::IdpClient;
 use super::tokens::{self, TokenError, TokenResponse};
+use crate::idp::IdpClient;
 
 use crate::auth::credentials::TokenHash;
 

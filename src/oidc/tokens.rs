@@ -6,7 +6,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use super::client_auth::{ClientAuthError, ClientAuthenticator};
-use super::http::{HttpError, IdpClient};
+use crate::idp::{HttpError, IdpClient};
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Clone, Deserialize)]
@@ -133,7 +133,7 @@ async fn authenticated_post(
     auth: &ClientAuthenticator,
     endpoint: &str,
     fields: &[(&str, &str)],
-) -> Result<super::http::IdpResponse, TokenError> {
+) -> Result<crate::idp::IdpResponse, TokenError> {
     let applied = auth.apply(endpoint)?;
     let mut form: Vec<(&str, &str)> = fields.to_vec();
     form.extend(applied.form.iter().map(|(k, v)| (*k, v.as_str())));

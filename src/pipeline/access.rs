@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use crate::proxy::pool::h1::RawFields;
-use crate::proxy::pool::ReqBody;
+use crate::transport::upstream::h1::RawFields;
+use crate::transport::upstream::ReqBody;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};

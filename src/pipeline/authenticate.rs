@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::proxy::pool::ReqBody;
+use crate::transport::upstream::ReqBody;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
 
@@ -15,8 +15,8 @@ use crate::auth::principal::Principal;
 use crate::auth::AuthError;
 use crate::config::{AuthMode, UserinfoMode};
 use crate::error::GatewayError;
+use crate::idp::form_encode;
 use crate::metrics::Metrics;
-use crate::oidc::http::form_encode;
 use crate::oidc::provider::ProviderRuntime;
 use crate::routing::table::is_public;
 use crate::runtime::{RouteRuntime, Runtime};

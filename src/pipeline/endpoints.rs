@@ -2,7 +2,7 @@
 //! `start`, `callback`, `sign_out`, `userinfo`. Dispatch and request decoding only; the
 //! flow itself lives in `oidc::{login, logout}`.
 
-use crate::proxy::pool::ReqBody;
+use crate::transport::upstream::ReqBody;
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response};

@@ -17,7 +17,7 @@
 //! from `error::respond`; this module only picks the `GatewayError`. It never forwards
 //! anything upstream and never echoes a request header back.
 
-use crate::proxy::pool::ReqBody;
+use crate::transport::upstream::ReqBody;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
@@ -29,8 +29,8 @@ use super::{authorize, endpoints, hygiene, ConnInfo};
 use crate::auth::AuthError;
 use crate::config::AuthMode;
 use crate::error::{respond, ErrorContext, GatewayError};
+use crate::idp::form_encode;
 use crate::metrics::Metrics;
-use crate::oidc::http::form_encode;
 use crate::routing::normalize_path;
 use crate::runtime::Runtime;
 

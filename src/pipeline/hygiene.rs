@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use crate::proxy::pool::ReqBody;
+use crate::transport::upstream::ReqBody;
 use http::header::HOST;
 use http::{HeaderValue, Request, Version};
 

@@ -3,7 +3,7 @@
 //! client's Authorization header travels on (or the session's access token replaces it),
 //! and removes the gateway's own cookies so they never reach the upstream.
 
-use crate::proxy::pool::ReqBody;
+use crate::transport::upstream::ReqBody;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
 

@@ -5,19 +5,19 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use crate::proxy::pool::ReqBody;
+use crate::transport::upstream::ReqBody;
 use http::header::{CONNECTION, HOST, UPGRADE};
 use http::uri::{PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 
-use super::client::UpstreamClient;
 use super::headers::{self, remove_hop_by_hop};
-use super::pool::{PoolError, UpstreamBody};
 use super::slab;
 use crate::config::Upstream;
 use crate::error::GatewayError;
-use crate::server::workers;
+use crate::transport::upstream::client::UpstreamClient;
+use crate::transport::upstream::{PoolError, UpstreamBody};
+use crate::transport::workers;
 
 /// What the forwarder needs from the route.
 pub struct Target<'a> {

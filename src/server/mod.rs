@@ -3,14 +3,7 @@
 //! `shutdown_grace`). Owns no request logic.
 
 pub mod admin;
-mod conn;
-pub mod h1;
-mod handoff;
-pub mod listener;
 pub mod reload;
-mod respond;
-pub mod tls;
-pub mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,8 +18,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::proxy::tls::TlsError;
 use crate::runtime::{BuildError, Gateway};
+use crate::transport::tls::TlsError;
+use crate::transport::{listener, server_tls as tls, workers};
 
 /// Why the gateway could not start.
 #[derive(Debug, Error)]

@@ -316,7 +316,8 @@ async fn an_idempotent_request_meeting_a_keep_alive_timeout_is_sent_again() {
     assert_eq!(first.status.as_u16(), 200);
     // Past the idle time from which a pooled connection's requests keep a copy for a
     // retry (pool::RETRY_IDLE, 1 s).
-    tokio::time::sleep(portcullis::proxy::pool::RETRY_IDLE + Duration::from_millis(100)).await;
+    tokio::time::sleep(portcullis::transport::upstream::RETRY_IDLE + Duration::from_millis(100))
+        .await;
     let retried = get(&format!("{}/b", gw.url), &[]).await;
     assert_eq!(
         (retried.status.as_u16(), retried.text().as_str()),
@@ -335,7 +336,8 @@ async fn an_idempotent_request_meeting_a_keep_alive_timeout_is_sent_again() {
     );
 
     // A request with a body is not repeated: the upstream may have acted on it.
-    tokio::time::sleep(portcullis::proxy::pool::RETRY_IDLE + Duration::from_millis(100)).await;
+    tokio::time::sleep(portcullis::transport::upstream::RETRY_IDLE + Duration::from_millis(100))
+        .await;
     let post = send(
         "POST",
         &format!("{}/c", gw.url),

@@ -41,8 +41,8 @@ use hyper::client::conn::http1::Builder;
 use tokio::net::TcpStream;
 use tokio::time::{Instant as TokioInstant, Sleep};
 
-use super::headers::clean_response;
-use crate::server::workers;
+use crate::proxy::headers::clean_response;
+use crate::transport::workers;
 
 mod body;
 mod dial;
@@ -50,6 +50,8 @@ mod exchange;
 pub mod h1;
 #[cfg(test)]
 mod tests;
+
+pub mod client;
 
 pub use body::{ReqBody, UpstreamBody};
 use exchange::{exchange_by, exchange_detached, Failure};
@@ -104,7 +106,7 @@ struct Inner {
     port: u16,
     connect_timeout: Duration,
     builder: Builder,
-    /// One stack per worker thread (`server::workers`): a connection is reused only by
+    /// One stack per worker thread (`transport::workers`): a connection is reused only by
     /// the thread whose reactor watches its socket.
     idle: Box<[Mutex<Vec<Idle>>]>,
     /// Idle connections kept per stack.

@@ -21,8 +21,8 @@ use http::header::{CONNECTION, TE};
 use http::Version;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 
-use crate::proxy::pool::h1::{has_token, record_spans, span_of, Span};
-use crate::proxy::pool::ReqBody;
+use crate::transport::upstream::h1::{has_token, record_spans, span_of, Span};
+use crate::transport::upstream::ReqBody;
 
 /// The most header fields in a request head (hyper's limit; more is hyper's 431).
 const MAX_HEADERS: usize = 100;

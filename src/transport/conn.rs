@@ -36,8 +36,8 @@ use super::handoff;
 use super::listener::{GatewayService, Shared};
 use super::respond;
 use crate::pipeline;
-use crate::proxy::pool::h1::Span;
-use crate::proxy::pool::ReqBody;
+use crate::transport::upstream::h1::Span;
+use crate::transport::upstream::ReqBody;
 
 /// Open connections above which a waiting HTTP/1 connection frees its buffers.
 pub const EAGER_PARK_ABOVE: i64 = 512;

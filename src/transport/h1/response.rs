@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, Response, StatusCode, Version};
 use hyper::ext::ReasonPhrase;
 
 use super::Meta;
-use crate::proxy::pool::h1::{content_length, has_token, Kind, RawFields};
+use crate::transport::upstream::h1::{content_length, has_token, Kind, RawFields};
 
 /// How a response body goes on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rustls::ServerConfig;
 
 use crate::config::TlsFiles;
-use crate::proxy::tls::{load_certs, load_key, provider, TlsError};
+use crate::transport::tls::{load_certs, load_key, provider, TlsError};
 
 /// Reads the PEM files and builds the server config.
 pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {

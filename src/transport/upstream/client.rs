@@ -6,17 +6,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::proxy::pool::ReqBody;
+use crate::transport::upstream::ReqBody;
 use http::HeaderValue;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::pool::{H1Pool, PoolMetrics, POOL_IDLE};
-use super::tls::{client_config, TlsError};
+use super::{H1Pool, PoolMetrics, POOL_IDLE};
 use crate::config::RouteConfig;
-use crate::server::workers;
+use crate::transport::tls::{client_config, TlsError};
+use crate::transport::workers;
 
 /// hyper-util's client; request bodies stream from the listener.
 pub type LegacyClient = Client<HttpsConnector<HttpConnector>, ReqBody>;
@@ -26,7 +26,7 @@ pub type LegacyClient = Client<HttpsConnector<HttpConnector>, ReqBody>;
 pub struct UpstreamClient {
     /// https upstreams, and upgrade requests to any upstream: one client (and so one
     /// pool) per worker thread, since hyper-util drives each connection with a task on
-    /// the thread that opened it (`server::workers`).
+    /// the thread that opened it (`transport::workers`).
     legacy: Arc<[LegacyClient]>,
     /// Plain-http upstreams (every request but upgrades); `None` for https.
     pub pool: Option<H1Pool>,

@@ -101,7 +101,7 @@ pub struct IdpClient {
 impl IdpClient {
     /// Builds a client trusting the system roots plus `ca_file`, with a per-call timeout.
     pub fn new(ca_file: Option<&Path>, timeout: Duration) -> Result<Self, HttpError> {
-        let tls = crate::proxy::tls::client_config(ca_file, None)
+        let tls = crate::transport::tls::client_config(ca_file, None)
             .map_err(|e| HttpError::Tls(e.to_string()))?;
         let mut http = HttpConnector::new();
         // hyper-rustls decides the scheme; the inner connector must accept https URIs.

@@ -15,7 +15,13 @@ fn parse(bytes: &[u8]) -> (Parsed, BytesMut) {
     (parsed, buf)
 }
 
-fn request(bytes: &[u8]) -> (http::Request<crate::proxy::pool::ReqBody>, Meta, BytesMut) {
+fn request(
+    bytes: &[u8],
+) -> (
+    http::Request<crate::transport::upstream::ReqBody>,
+    Meta,
+    BytesMut,
+) {
     match parse(bytes) {
         (Parsed::Request(req, meta), rest) => (req, meta, rest),
         (Parsed::Partial, _) => panic!("partial: {:?}", String::from_utf8_lossy(bytes)),
@@ -409,9 +415,10 @@ fn an_upstream_head_is_written_from_its_fields_as_sent_then_the_gateways() {
         "HTTP/1.1 200 OK\r\nServer: up\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\n\
          Content-Length: 2\r\nConnection: keep-alive\r\nX-Request-Id: forged\r\n\r\nok",
     );
-    let upstream = crate::proxy::pool::h1::parse_head(&mut buf, &Method::GET, &mut Vec::new())
-        .expect("valid")
-        .expect("complete");
+    let upstream =
+        crate::transport::upstream::h1::parse_head(&mut buf, &Method::GET, &mut Vec::new())
+            .expect("valid")
+            .expect("complete");
     let resp = response(200, &[("x-request-id", "gw-1"), ("set-cookie", "s=1")]);
     let encode_raw = |size: Size, meta: &Meta| {
         let mut out = Vec::new();

@@ -27,8 +27,8 @@ use super::workers::Workers;
 use crate::config::ServerConfig;
 use crate::pipeline::access::{ConnState, Tracked};
 use crate::pipeline::{self, ConnInfo};
-use crate::proxy::pool::ReqBody;
 use crate::runtime::Gateway;
+use crate::transport::upstream::ReqBody;
 
 /// Per-listener settings fixed at start-up.
 #[derive(Clone)]

@@ -1,6 +1,6 @@
 //! The end-to-end fields of an upstream response, kept as the upstream sent them: where
 //! each name and value lies in the head's bytes. The own HTTP/1 server writes them to
-//! the client from there (`server::h1::encode_head`); only a response that goes out
+//! the client from there (`transport::h1::encode_head`); only a response that goes out
 //! through hyper (HTTP/2, requests with a body) has them turned into a `HeaderMap`
 //! ([`RawFields::append_to`]). That spares each proxied response a name lookup, a value
 //! copy check and a hash-table insert per field, and the table itself.

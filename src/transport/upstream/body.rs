@@ -18,7 +18,7 @@ use super::{Conn, Inner};
 /// A client's request body, as the gateway sees it and hyper's client sends it
 /// upstream: streamed by hyper's server (its data only: trailers are not forwarded), or
 /// none (a request the own HTTP/1 server parsed: it takes only requests without one,
-/// `server::h1`).
+/// `transport::h1`).
 pub enum ReqBody {
     /// Streams from the client.
     Client(Incoming),
