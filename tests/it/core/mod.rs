@@ -3,7 +3,7 @@
 mod cli;
 mod connections;
 mod forwarding;
-mod own_server;
+mod http1;
 mod reload;
 mod request_trailers;
 mod response_timeout;
