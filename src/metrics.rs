@@ -26,6 +26,9 @@ pub struct Metrics {
     pub upstream_connections: IntCounterVec,
     /// Requests sent again after a pooled upstream connection turned out stale, by route.
     pub upstream_retries: IntCounterVec,
+    /// `Set-Cookie` fields of upstream responses dropped because they named one of the
+    /// gateway's cookies, by route.
+    pub upstream_cookies_dropped: IntCounterVec,
     /// Requests currently being served.
     pub in_flight: IntGauge,
     /// Open client connections.
@@ -56,6 +59,8 @@ pub struct RouteMetrics {
     pub by_class: [IntCounter; 5],
     /// Latency histogram of the route.
     pub latency: Histogram,
+    /// Upstream `Set-Cookie` fields dropped on the route (they named a gateway cookie).
+    pub cookies_dropped: IntCounter,
 }
 
 /// Status-class label values, indexed like [`RouteMetrics::by_class`].
@@ -95,6 +100,13 @@ impl Metrics {
             Opts::new(
                 "upstream_retries_total",
                 "Requests sent again after a pooled upstream connection turned out stale",
+            ),
+            &["route"],
+        )?;
+        let upstream_cookies_dropped = IntCounterVec::new(
+            Opts::new(
+                "upstream_cookies_dropped_total",
+                "Set-Cookie fields of upstream responses dropped: they named a gateway cookie",
             ),
             &["route"],
         )?;
@@ -151,6 +163,7 @@ impl Metrics {
         registry.register(Box::new(upstream_errors.clone()))?;
         registry.register(Box::new(upstream_connections.clone()))?;
         registry.register(Box::new(upstream_retries.clone()))?;
+        registry.register(Box::new(upstream_cookies_dropped.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(connections_open.clone()))?;
         registry.register(Box::new(connections_idle.clone()))?;
@@ -169,6 +182,7 @@ impl Metrics {
             upstream_errors,
             upstream_connections,
             upstream_retries,
+            upstream_cookies_dropped,
             in_flight,
             connections_open,
             connections_idle,
@@ -187,6 +201,7 @@ impl Metrics {
         RouteMetrics {
             by_class: STATUS_CLASSES.map(|c| self.requests.with_label_values(&[route, c])),
             latency: self.latency.with_label_values(&[route]),
+            cookies_dropped: self.upstream_cookies_dropped.with_label_values(&[route]),
         }
     }
 

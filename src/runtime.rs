@@ -66,6 +66,9 @@ pub struct RouteRuntime {
     /// Pre-rendered metric labels `[route, "bearer"|"session"]` → outcome counters are
     /// looked up with these.
     pub auth_method: &'static str,
+    /// An upstream `Set-Cookie` naming a gateway cookie has been logged for this route
+    /// (logged once per route and configuration; every one is counted).
+    pub cookie_guard_logged: std::sync::atomic::AtomicBool,
 }
 
 /// The immutable snapshot.
@@ -170,6 +173,7 @@ impl Runtime {
                     crate::config::AuthMode::Any => "any",
                     crate::config::AuthMode::None => "none",
                 },
+                cookie_guard_logged: std::sync::atomic::AtomicBool::new(false),
             });
         }
         let sso = crate::oidc::sso::Sso::build(&config)?;

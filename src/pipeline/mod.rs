@@ -10,6 +10,7 @@ pub mod forward_auth;
 pub mod hygiene;
 pub mod identity;
 pub mod request_id;
+pub mod respond;
 pub mod session;
 
 use std::sync::Arc;
@@ -17,11 +18,10 @@ use std::time::Instant;
 
 use crate::transport::upstream::ReqBody;
 use bytes::Bytes;
-use http::header::SET_COOKIE;
 use http::{HeaderValue, Request, Response};
 use http_body_util::{Either, Full};
 
-use crate::error::{respond, ErrorContext, GatewayError};
+use crate::error::{self, ErrorContext, GatewayError};
 use crate::proxy::forward::{forward, Target};
 use crate::routing::table::strip_prefix;
 use crate::routing::{normalize_path, PathError};
@@ -61,7 +61,7 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Res
         Err(err) => {
             let route = log.route.and_then(|i| log.rt.routes.get(i));
             let realm = route.map(|r| &*r.name);
-            let resp = respond(
+            let resp = error::respond(
                 &err,
                 &ErrorContext {
                     request_id: &request_id,
@@ -80,11 +80,13 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Res
             resp.map(Either::Right)
         }
     };
-    resp.headers_mut()
-        .insert(request_id::X_REQUEST_ID, request_id);
-    for cookie in set_cookies {
-        resp.headers_mut().append(SET_COOKIE, cookie);
-    }
+    // 9. respond: the response-side rules, for every response.
+    let route = log.route.and_then(|i| log.rt.routes.get(i));
+    let out = respond::Outgoing {
+        request_id,
+        set_cookies,
+    };
+    respond::finish(&log.rt, route, &mut resp, out);
     log.status = resp.status().as_u16();
     resp.map(|body| Tracked::new(body, log))
 }
@@ -93,10 +95,7 @@ impl Handler for Gateway {
     type Body = Tracked;
 
     async fn call(self: Arc<Self>, req: Request<ReqBody>, conn: ConnInfo) -> Response<Tracked> {
-        let mut resp = handle(&self, &conn, req).await;
-        // hyper writes the fields of the `HeaderMap` only.
-        Tracked::merge_raw_fields(&mut resp);
-        resp
+        handle(&self, &conn, req).await
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod cli;
 mod connections;
+mod cookie_guard;
 mod forwarding;
 mod http1;
 mod reload;
