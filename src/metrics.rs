@@ -29,6 +29,8 @@ pub struct Metrics {
     /// `Set-Cookie` fields of upstream responses dropped because they named one of the
     /// gateway's cookies, by route.
     pub upstream_cookies_dropped: IntCounterVec,
+    /// Access log lines dropped because the writer could not keep up.
+    pub access_log_dropped: IntCounter,
     /// Requests currently being served.
     pub in_flight: IntGauge,
     /// Open client connections.
@@ -110,6 +112,10 @@ impl Metrics {
             ),
             &["route"],
         )?;
+        let access_log_dropped = IntCounter::new(
+            "access_log_dropped_total",
+            "Access log lines dropped: the log output could not keep up",
+        )?;
         let in_flight = IntGauge::new("requests_in_flight", "Requests being served")?;
         let connections_open = IntGauge::new("connections_open", "Open client connections")?;
         let connections_idle = IntGauge::new(
@@ -164,6 +170,7 @@ impl Metrics {
         registry.register(Box::new(upstream_connections.clone()))?;
         registry.register(Box::new(upstream_retries.clone()))?;
         registry.register(Box::new(upstream_cookies_dropped.clone()))?;
+        registry.register(Box::new(access_log_dropped.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(connections_open.clone()))?;
         registry.register(Box::new(connections_idle.clone()))?;
@@ -183,6 +190,7 @@ impl Metrics {
             upstream_connections,
             upstream_retries,
             upstream_cookies_dropped,
+            access_log_dropped,
             in_flight,
             connections_open,
             connections_idle,

@@ -165,6 +165,8 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A tracing EnvFilter directive, e.g. `info` or `portcullis=debug,info`.
     pub level: String,
+    /// `log.access`: one access line per request (independent of `level`).
+    pub access: bool,
 }
 
 /// `log.format`

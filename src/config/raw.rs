@@ -117,6 +117,7 @@ impl Default for RawAdmin {
 pub(crate) struct RawLog {
     pub format: String,
     pub level: String,
+    pub access: String,
 }
 
 impl Default for RawLog {
@@ -124,6 +125,7 @@ impl Default for RawLog {
         RawLog {
             format: "pretty".into(),
             level: "info".into(),
+            access: "on".into(),
         }
     }
 }

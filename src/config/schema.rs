@@ -63,7 +63,11 @@ pub(crate) const LIMITS: &[Field] = &[("max_header_bytes", Shape::UInt)];
 
 pub(crate) const ADMIN: &[Field] = &[("listen", Shape::Str)];
 
-pub(crate) const LOG: &[Field] = &[("format", Shape::Str), ("level", Shape::Str)];
+pub(crate) const LOG: &[Field] = &[
+    ("format", Shape::Str),
+    ("level", Shape::Str),
+    ("access", Shape::Str),
+];
 
 pub(crate) const PROVIDER: &[Field] = &[
     ("name", Shape::Str),

@@ -256,7 +256,19 @@ fn log(cx: &mut Ctx<'_>, raw: RawLog) -> LogConfig {
             ),
         );
     }
-    LogConfig { format, level }
+    let access = match raw.access.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" => true,
+        "off" | "false" => false,
+        other => {
+            cx.push("log.access", format!("`{other}` is not one of: on, off"));
+            true
+        }
+    };
+    LogConfig {
+        format,
+        level,
+        access,
+    }
 }
 
 fn session(cx: &mut Ctx<'_>, raw: RawSession, routes: &[RouteConfig]) -> SessionConfig {

@@ -14,6 +14,7 @@ use http::{HeaderValue, Method, Request, Uri};
 use http_body::{Body, Frame, SizeHint};
 
 use super::ResBody;
+use crate::access_log;
 use crate::auth::principal::Principal;
 use crate::error::GatewayError;
 use crate::runtime::Runtime;
@@ -96,33 +97,37 @@ impl AccessLog {
             .user
             .as_deref()
             .map_or("-", |p| p.username.as_deref().unwrap_or(&p.subject));
-        let duration_ms = elapsed.as_secs_f64() * 1000.0;
-        match &self.error {
-            None => tracing::info!(
-                target: "access",
-                method = %self.method,
+        let method = self.method.as_str();
+        let path = self.uri.path();
+        if rt.config.log.access && access_log::installed() {
+            let record = access_log::Record {
+                method,
                 host,
-                path = self.uri.path(),
+                path,
                 route,
-                status = self.status,
-                duration_ms,
+                status: self.status,
+                duration: elapsed,
                 bytes,
                 request_id,
                 user,
-            ),
-            Some(err) => tracing::warn!(
+                error: self.error.as_ref().map(|e| e as &dyn std::fmt::Display),
+            };
+            if !access_log::log(&record) {
+                rt.metrics.access_log_dropped.inc();
+            }
+        } else if let Some(err) = &self.error {
+            // No access line to carry it: the failure goes to the diagnostic log.
+            tracing::warn!(
                 target: "access",
-                method = %self.method,
+                method,
                 host,
-                path = self.uri.path(),
+                path,
                 route,
                 status = self.status,
-                duration_ms,
-                bytes,
                 request_id,
                 user,
                 error = %err,
-            ),
+            );
         }
     }
 }
