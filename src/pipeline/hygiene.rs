@@ -3,6 +3,7 @@
 //! metadata from untrusted peers; then sets fresh X-Forwarded-* and X-Request-Id.
 //! It runs before anything reads a header, and never consults the route.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use crate::proxy::pool::ReqBody;
@@ -15,6 +16,7 @@ use crate::error::GatewayError;
 use crate::proxy::headers::{
     remove_hop_by_hop, set_forwarded, strip_underscore_lookalikes, trusted, upgrade_protocol,
 };
+use crate::routing::{self, PathError};
 use crate::runtime::Runtime;
 
 /// Whether the TCP peer is one of `server.trusted_proxies`.
@@ -115,6 +117,17 @@ fn valid_host(host: &[u8]) -> bool {
     name.iter()
         .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
         && port.iter().all(u8::is_ascii_digit)
+}
+
+/// The request's path in the one form it is routed on and forwarded in
+/// ([`crate::routing::request_path`] under `server.escaped_slashes`): 414 past the length
+/// cap, 400 for anything else it refuses.
+pub fn request_path<'p>(rt: &Runtime, raw: &'p str) -> Result<Cow<'p, str>, GatewayError> {
+    routing::request_path(raw, rt.config.server.escaped_slashes).map_err(|e| match e {
+        PathError::TooLong => GatewayError::UriTooLong,
+        PathError::EscapedSlash => GatewayError::BadRequest("escaped '/' or '\\' in the path"),
+        _ => GatewayError::BadRequest("invalid request path"),
+    })
 }
 
 /// Strips what a client must not control and sets the forwarding metadata. Returns the
