@@ -13,9 +13,7 @@ use http::{HeaderValue, Request, Version};
 use super::request_id::X_REQUEST_ID;
 use super::ConnInfo;
 use crate::error::GatewayError;
-use crate::proxy::headers::{
-    remove_hop_by_hop, set_forwarded, strip_underscore_lookalikes, trusted, upgrade_protocol,
-};
+use crate::proxy::headers::{remove_hop_by_hop, set_forwarded, trusted, upgrade_protocol};
 use crate::routing::{self, PathError};
 use crate::runtime::Runtime;
 
@@ -145,7 +143,7 @@ pub fn clean_request(
     // A Content-Length sent beside Transfer-Encoding never gets here: hyper's server
     // drops it, and the own server leaves every request with either to hyper's.
     remove_hop_by_hop(headers);
-    strip_underscore_lookalikes(headers);
+    // Identity headers and look-alikes of the fields the gateway controls, in one pass.
     rt.identity_strip.strip(headers);
     let proto = if conn.tls { "https" } else { "http" };
     // Room for X-Forwarded-For/-Proto/-Host and X-Request-Id: hyper sizes the map for

@@ -3,6 +3,7 @@
 mod cli;
 mod connections;
 mod forwarding;
+mod lenient_upstreams;
 mod own_server;
 mod reload;
 mod request_trailers;
