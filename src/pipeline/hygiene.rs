@@ -13,7 +13,9 @@ use http::{HeaderValue, Request, Version};
 use super::request_id::X_REQUEST_ID;
 use super::ConnInfo;
 use crate::error::GatewayError;
-use crate::proxy::headers::{remove_hop_by_hop, set_forwarded, trusted, upgrade_protocol};
+use crate::proxy::headers::{
+    canonical_content_length, remove_hop_by_hop, set_forwarded, trusted, upgrade_protocol,
+};
 use crate::routing::{self, PathError};
 use crate::runtime::Runtime;
 
@@ -128,7 +130,8 @@ pub fn request_path<'p>(rt: &Runtime, raw: &'p str) -> Result<Cow<'p, str>, Gate
     })
 }
 
-/// Strips what a client must not control and sets the forwarding metadata. Returns the
+/// Strips what a client must not control, writes `Content-Length` in its canonical form
+/// (400 when it is no plain decimal) and sets the forwarding metadata. Returns the
 /// requested upgrade protocol (websocket…), which the forwarder re-adds for the upstream.
 pub fn clean_request(
     rt: &Runtime,
@@ -136,7 +139,7 @@ pub fn clean_request(
     peer_trusted: bool,
     request_id: &HeaderValue,
     req: &mut Request<ReqBody>,
-) -> Option<HeaderValue> {
+) -> Result<Option<HeaderValue>, GatewayError> {
     let host = request_authority(req);
     let headers = req.headers_mut();
     let upgrade = upgrade_protocol(headers);
@@ -145,13 +148,15 @@ pub fn clean_request(
     remove_hop_by_hop(headers);
     // Identity headers and look-alikes of the fields the gateway controls, in one pass.
     rt.identity_strip.strip(headers);
+    canonical_content_length(headers)
+        .map_err(|_| GatewayError::BadRequest("invalid Content-Length"))?;
     let proto = if conn.tls { "https" } else { "http" };
     // Room for X-Forwarded-For/-Proto/-Host and X-Request-Id: hyper sizes the map for
     // the headers it parsed, so these would otherwise grow it one step at a time.
     headers.reserve(4);
     set_forwarded(headers, conn.peer.ip(), peer_trusted, proto, host.as_ref());
     headers.insert(X_REQUEST_ID, request_id.clone());
-    upgrade
+    Ok(upgrade)
 }
 
 /// The host the client asked for: the absolute-form/HTTP-2 authority, else `Host`.

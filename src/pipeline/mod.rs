@@ -126,7 +126,7 @@ async fn run(
     // A cheap (ref-counted) copy so the normalised path can borrow it while headers change.
     let uri = req.uri().clone();
     let path = hygiene::request_path(rt, uri.path())?;
-    let upgrade = hygiene::clean_request(rt, conn, peer_trusted, &log.request_id, &mut req);
+    let upgrade = hygiene::clean_request(rt, conn, peer_trusted, &log.request_id, &mut req)?;
 
     // 3. own endpoints (login, callback, sign-out, userinfo) before any route.
     if let Some(sub) = own_endpoint(&rt.config.server.proxy_prefix, &path) {

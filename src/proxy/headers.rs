@@ -339,6 +339,9 @@ mod forwarded;
 use forwarded::write_ipv4;
 pub use forwarded::{set_forwarded, trusted};
 
+mod length;
+pub use length::{canonical_content_length, InvalidContentLength};
+
 mod lookalike;
 
 #[cfg(test)]
