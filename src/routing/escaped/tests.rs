@@ -115,3 +115,97 @@ fn the_hot_path_borrows() {
         ));
     }
 }
+
+/// Reference for a decoding upstream: every `%` (`25`)* (`2F`|`5C`), any case, is `/`.
+fn upstream_reading(path: &str) -> String {
+    let b = path.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let mut j = i + 1;
+        while b[i] == b'%' && b.get(j..j + 2) == Some(b"25") {
+            j += 2;
+        }
+        match b.get(j..j + 2) {
+            Some(w)
+                if b[i] == b'%'
+                    && (w.eq_ignore_ascii_case(b"2f") || w.eq_ignore_ascii_case(b"5c")) =>
+            {
+                out.push('/');
+                i = j + 2;
+            }
+            _ => {
+                out.push(char::from(b[i]));
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The fuzz target's properties (fuzz/fuzz_targets/normalize_path.rs) on generated paths:
+/// each mode's path is a fixed point of it, `reject`/`decode` leave no escaped separator,
+/// and a path the table accepts reaches the same route as a decoding upstream reads it.
+#[test]
+fn no_accepted_spelling_is_served_from_another_route() {
+    const PARTS: &[&str] = &[
+        "/", "//", ".", "..", "%2e", "%2f", "%2F", "%5c", "%5C", "%25", "%252f", "%255C", "25",
+        "2F", "admin", "api", "v1", "a", "b", "c", ";", ";x", "%3b", "%", "x",
+    ];
+    let cfg = crate::config::load_str(
+        "routes:
+  - { name: open, upstream: \"http://127.0.0.1:1\", auth: none }
+  - { name: admin, match: { path_prefix: /admin }, upstream: \"http://127.0.0.1:1\", auth: none }
+  - { name: api, match: { path_prefix: /api/v1/ }, upstream: \"http://127.0.0.1:1\", auth: none }
+  - { name: deep, match: { path_prefix: /a/b/c }, upstream: \"http://127.0.0.1:1\", auth: none }
+",
+    )
+    .unwrap();
+    let table = crate::routing::RouteTable::new(&cfg.routes);
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        usize::try_from(state % 1_000_003).unwrap()
+    };
+    let mut judged = 0;
+    for _ in 0..100_000 {
+        let mut raw = String::new();
+        for _ in 0..1 + next() % 8 {
+            raw.push_str(PARTS[next() % PARTS.len()]);
+        }
+        if !raw.starts_with('/') {
+            raw.insert(0, '/');
+        }
+        for mode in [Reject, Decode, Keep] {
+            let Ok(p) = request_path(&raw, mode) else {
+                continue;
+            };
+            assert!(
+                matches!(request_path(&p, mode), Ok(Cow::Borrowed(again)) if again == p),
+                "{mode:?}: {raw:?} -> {p:?} is no fixed point"
+            );
+            if mode != Keep {
+                assert!(!has_escaped_separator(&p), "{mode:?}: {raw:?} -> {p:?}");
+            }
+            let Ok(route) = table.find_unambiguous(|| None, &p) else {
+                continue;
+            };
+            let read = upstream_reading(&p);
+            let Ok(reading) = normalize_path(&read) else {
+                continue;
+            };
+            judged += 1;
+            assert_eq!(
+                table.find(None, &reading),
+                route,
+                "{mode:?}: {raw:?} judged as {p:?}, served as {reading:?}"
+            );
+            if let Some(bare) = crate::routing::without_params(&reading) {
+                assert_eq!(table.find(None, &bare), route, "{raw:?} served as {bare:?}");
+            }
+        }
+    }
+    assert!(judged > 10_000, "too few paths accepted: {judged}");
+}
