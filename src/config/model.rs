@@ -67,6 +67,23 @@ pub struct ServerConfig {
     pub limits: ServerLimits,
     /// Prefix of the gateway's own endpoints (default `/oauth2`), no trailing slash.
     pub proxy_prefix: String,
+    /// What a request path holding an escaped `/` or `\` gets (default: refused).
+    pub escaped_slashes: EscapedSlashes,
+}
+
+/// `server.escaped_slashes`: what happens to a path with `%2F` or `%5C` in it (any case,
+/// also escaped again: `%252F`), after Envoy's `path_with_escaped_slashes_action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EscapedSlashes {
+    /// 400 (Envoy's `REJECT_REQUEST`).
+    #[default]
+    Reject,
+    /// `%2F` and `%5C` become `/`; the decoded path is routed and forwarded
+    /// (`UNESCAPE_AND_FORWARD`). Escaped again (`%252F`): 400.
+    Decode,
+    /// Forwarded as written (`KEEP_UNCHANGED`), unless the decoded reading would take
+    /// another route: 400.
+    Keep,
 }
 
 /// PEM certificate chain + private key.

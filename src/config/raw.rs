@@ -38,6 +38,7 @@ pub(crate) struct RawServer {
     pub timeouts: RawServerTimeouts,
     pub limits: RawLimits,
     pub proxy_prefix: String,
+    pub escaped_slashes: String,
 }
 
 impl Default for RawServer {
@@ -50,6 +51,7 @@ impl Default for RawServer {
             timeouts: RawServerTimeouts::default(),
             limits: RawLimits::default(),
             proxy_prefix: "/oauth2".into(),
+            escaped_slashes: "reject".into(),
         }
     }
 }

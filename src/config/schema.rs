@@ -49,6 +49,7 @@ pub(crate) const SERVER: &[Field] = &[
     ("timeouts", Shape::Obj(SERVER_TIMEOUTS)),
     ("limits", Shape::Obj(LIMITS)),
     ("proxy_prefix", Shape::Str),
+    ("escaped_slashes", Shape::Str),
 ];
 
 pub(crate) const TLS: &[Field] = &[("cert_file", Shape::Str), ("key_file", Shape::Str)];

@@ -15,8 +15,8 @@ use super::checks::{self, MIN_SECRET_BYTES};
 use super::duration::parse_duration;
 use super::issues::{index_path, Issues};
 use super::model::{
-    AdminConfig, AuthMode, Config, LogConfig, LogFormat, RouteConfig, Secret, ServerConfig,
-    ServerLimits, ServerTimeouts, SessionConfig, SessionStoreKind, TlsFiles,
+    AdminConfig, AuthMode, Config, EscapedSlashes, LogConfig, LogFormat, RouteConfig, Secret,
+    ServerConfig, ServerLimits, ServerTimeouts, SessionConfig, SessionStoreKind, TlsFiles,
 };
 use super::raw::{RawAdmin, RawConfig, RawLog, RawServer, RawSession};
 use super::{validate_provider, validate_route};
@@ -151,6 +151,18 @@ fn server(cx: &mut Ctx<'_>, raw: RawServer) -> ServerConfig {
             "/oauth2".to_owned()
         }
     };
+    let escaped_slashes = match raw.escaped_slashes.trim() {
+        "reject" => EscapedSlashes::Reject,
+        "decode" => EscapedSlashes::Decode,
+        "keep" => EscapedSlashes::Keep,
+        other => {
+            cx.push(
+                "server.escaped_slashes",
+                format!("`{other}` is not one of: reject, decode, keep"),
+            );
+            EscapedSlashes::Reject
+        }
+    };
     ServerConfig {
         listen,
         public_url,
@@ -159,6 +171,7 @@ fn server(cx: &mut Ctx<'_>, raw: RawServer) -> ServerConfig {
         timeouts,
         limits,
         proxy_prefix,
+        escaped_slashes,
     }
 }
 

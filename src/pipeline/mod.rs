@@ -24,7 +24,6 @@ use http_body_util::{Either, Full};
 use crate::error::{self, ErrorContext, GatewayError};
 use crate::proxy::forward::{forward, Target};
 use crate::routing::table::strip_prefix;
-use crate::routing::{normalize_path, PathError};
 use crate::runtime::{Gateway, Runtime};
 use crate::transport::upstream::UpstreamBody;
 pub use crate::transport::ConnInfo;
@@ -99,9 +98,6 @@ impl Handler for Gateway {
     }
 }
 
-/// The 400 text for a path whose `;` parameters would change its route.
-pub const PARAMS_CHANGE_ROUTE: &str = "path parameters would change the route";
-
 /// The path after the gateway's own prefix, when the request is for one of its endpoints.
 fn own_endpoint<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
     let rest = path.strip_prefix(prefix)?;
@@ -124,11 +120,8 @@ async fn run(
     hygiene::check_host(&mut req)?;
     // A cheap (ref-counted) copy so the normalised path can borrow it while headers change.
     let uri = req.uri().clone();
-    let path = normalize_path(uri.path()).map_err(|e| match e {
-        PathError::TooLong => GatewayError::UriTooLong,
-        _ => GatewayError::BadRequest("invalid request path"),
-    })?;
-    let upgrade = hygiene::clean_request(rt, conn, peer_trusted, &log.request_id, &mut req);
+    let path = hygiene::request_path(rt, uri.path())?;
+    let upgrade = hygiene::clean_request(rt, conn, peer_trusted, &log.request_id, &mut req)?;
 
     // 3. own endpoints (login, callback, sign-out, userinfo) before any route.
     if let Some(sub) = own_endpoint(&rt.config.server.proxy_prefix, &path) {
@@ -149,7 +142,7 @@ async fn run(
     let index = rt
         .table
         .find_unambiguous(|| hygiene::request_host(&req), &path)
-        .map_err(|_| GatewayError::BadRequest(PARAMS_CHANGE_ROUTE))?
+        .map_err(|e| GatewayError::BadRequest(e.why()))?
         .ok_or(GatewayError::NotFound)?;
     log.route = Some(index);
     let route = &rt.routes[index];

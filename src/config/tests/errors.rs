@@ -286,6 +286,7 @@ server:
   public_url: "https://gw.example.com/app"
   tls: { cert_file: /nonexistent/cert.pem }
   proxy_prefix: "/"
+  escaped_slashes: unescape
   limits: { max_header_bytes: 10 }
 admin: { listen: "127.0.0.1:8080" }
 log: { format: xml, level: infoo }
@@ -299,6 +300,11 @@ log: { format: xml, level: infoo }
         "is required when cert_file is set",
     );
     assert_issue(&errs, "server.proxy_prefix", "must not be `/`");
+    assert_issue(
+        &errs,
+        "server.escaped_slashes",
+        "`unescape` is not one of: reject, decode, keep",
+    );
     assert_issue(&errs, "server.limits.max_header_bytes", "between 1024");
     assert_issue(&errs, "admin.listen", "must differ from server.listen");
     assert_issue(&errs, "log.format", "`xml`");
