@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use thiserror::Error;
 
+use super::client_auth::{ClientAuthError, ClientAuthenticator};
 use super::discovery::{self, DiscoveryError, ProviderMetadata};
 use super::http::{HttpError, IdpClient};
 use super::{IdpCall, ProviderObserver};
@@ -47,6 +48,14 @@ pub enum ProviderError {
         provider: String,
         /// Cause.
         source: HttpError,
+    },
+    /// The introspection client's key is unusable.
+    #[error("provider `{provider}`: tokens.introspection: {source}")]
+    ClientAuth {
+        /// Provider name.
+        provider: String,
+        /// Cause.
+        source: ClientAuthError,
     },
     /// Discovery failed.
     #[error("provider `{provider}`: {source}")]
@@ -99,14 +108,31 @@ impl ProviderRuntime {
             cfg.tokens.jwks_refetch_interval,
             observer.clone(),
         );
-        let introspector = cfg.tokens.introspection.clone().map(|icfg| {
-            let rules = IntrospectionRules {
-                issuer: cfg.issuer.clone(),
-                audiences: cfg.tokens.audiences.clone(),
-                leeway: cfg.tokens.leeway,
-            };
-            Introspector::new(name.clone(), icfg, rules, client.clone(), observer.clone())
-        });
+        let introspector = match cfg.tokens.introspection.clone() {
+            None => None,
+            Some(icfg) => {
+                let auth = ClientAuthenticator::for_introspection(&icfg).map_err(|source| {
+                    ProviderError::ClientAuth {
+                        provider: cfg.name.clone(),
+                        source,
+                    }
+                })?;
+                let rules = IntrospectionRules {
+                    issuer: cfg.issuer.clone(),
+                    audiences: cfg.tokens.audiences.clone(),
+                    leeway: cfg.tokens.leeway,
+                };
+                let client = client.clone();
+                Some(Introspector::new(
+                    name.clone(),
+                    icfg,
+                    rules,
+                    client,
+                    auth,
+                    observer.clone(),
+                ))
+            }
+        };
         Ok(ProviderRuntime {
             verified: VerifiedCache::new(cfg.tokens.verified_cache_size),
             userinfo: moka::future::Cache::builder()
