@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod http;
 pub mod login;
 pub mod logout;
+pub mod metadata;
 pub mod provider;
 pub mod refresh;
 pub mod sso;

@@ -15,9 +15,10 @@ use arc_swap::ArcSwapOption;
 use thiserror::Error;
 
 use super::client_auth::{ClientAuthError, ClientAuthenticator};
-use super::discovery::{self, DiscoveryError, ProviderMetadata};
+use super::discovery::{DiscoveryError, ProviderMetadata};
 use super::http::{HttpError, IdpClient};
-use super::{IdpCall, ProviderObserver};
+use super::metadata::EndpointSources;
+use super::ProviderObserver;
 use crate::auth::credentials::TokenHash;
 use crate::auth::introspect::{IntrospectionRules, Introspector};
 use crate::auth::jwks::{JwksCache, JwksError, KeyMiss};
@@ -69,6 +70,7 @@ pub enum ProviderError {
 
 struct Discovered {
     metadata: Arc<ProviderMetadata>,
+    sources: EndpointSources,
     validator: JwtValidator,
     at: Instant,
 }
@@ -186,57 +188,6 @@ impl ProviderRuntime {
     /// JWKS counters (fetches, failures, rate-limited refetches).
     pub fn jwks_stats(&self) -> &crate::auth::jwks::JwksStats {
         self.jwks.stats()
-    }
-
-    /// Fetches and installs the discovery document, then warms the JWKS (a JWKS failure is
-    /// logged and counted but does not fail discovery: keys are fetched again on demand).
-    pub async fn discover(&self) -> Result<(), ProviderError> {
-        let started = Instant::now();
-        let result =
-            discovery::fetch(&self.client, &self.cfg.discovery_url, &self.cfg.issuer).await;
-        self.observer.idp_call(
-            &self.name,
-            IdpCall::Discovery,
-            started.elapsed(),
-            result.is_ok(),
-        );
-        let metadata = result.map_err(|source| ProviderError::Discovery {
-            provider: self.cfg.name.clone(),
-            source,
-        })?;
-        if self.introspector.is_some() && metadata.introspection_endpoint.is_none() {
-            tracing::error!(provider = %self.name, "introspection is configured but discovery has no introspection_endpoint");
-        }
-        let algs = JwtValidator::allowed_algs(
-            self.cfg.signing_algs.as_deref(),
-            metadata.id_token_signing_alg_values_supported.as_deref(),
-        );
-        let tokens = &self.cfg.tokens;
-        let validator = JwtValidator::new(
-            self.cfg.issuer.clone(),
-            tokens.audiences.clone(),
-            tokens.leeway,
-            algs,
-        );
-        if let Some(old) = self.discovered.load().as_ref() {
-            if old.validator.algs() != validator.algs() {
-                // Tokens verified under the old allowlist must be judged again.
-                self.verified.clear();
-            }
-        }
-        let uri_changed = self.jwks.set_uri(&metadata.jwks_uri);
-        self.discovered.store(Some(Arc::new(Discovered {
-            metadata: Arc::new(metadata),
-            validator,
-            at: Instant::now(),
-        })));
-        if uri_changed || self.jwks.is_stale() {
-            if let Err(e) = self.jwks.refresh().await {
-                tracing::warn!(provider = %self.name, error = %e, "JWKS warm-up failed");
-            }
-        }
-        tracing::info!(provider = %self.name, "provider discovered");
-        Ok(())
     }
 
     /// Starts the background task: discovery retried with exponential backoff (1 s → 60 s)
@@ -407,7 +358,8 @@ impl ProviderRuntime {
             discovered.metadata.introspection_endpoint.as_deref(),
         ) else {
             return Err(AuthError::IdpUnavailable(format!(
-                "provider `{}` has no introspection endpoint",
+                "provider `{}` has no introspection endpoint (not in discovery, RFC 8414 \
+                 metadata or config)",
                 self.name
             )));
         };
@@ -426,6 +378,7 @@ enum LocalFailure {
     Keys(JwksError),
 }
 
+mod discover;
 mod id_token;
 mod reuse;
 mod userinfo;

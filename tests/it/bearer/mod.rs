@@ -8,6 +8,7 @@ mod headers;
 mod introspection;
 mod jwks;
 mod jwt;
+mod metadata;
 mod policy;
 mod providers;
 mod seeds;
