@@ -12,6 +12,7 @@ mod metadata;
 mod policy;
 mod providers;
 mod seeds;
+mod userinfo;
 
 use std::net::SocketAddr;
 
