@@ -110,7 +110,7 @@ pub async fn resolve(
             Ok(m) => (m, Source::Discovery),
             Err(DiscoveryError::Http(HttpError::Status(404))) if default_discovery_url(cfg) => {
                 match rfc8414(client, &cfg.issuer).await {
-                    Lookup::Found(m) => (m, Source::Rfc8414),
+                    Lookup::Found(m) => (*m, Source::Rfc8414),
                     Lookup::Absent(why) | Lookup::Failed(why) => {
                         return Err(DiscoveryError::Missing {
                             discovery: "HTTP 404".into(),
@@ -134,7 +134,7 @@ pub async fn resolve(
         || (cfg.tokens.introspection.is_some() && metadata.introspection_endpoint.is_none());
     if wanted && primary == Source::Discovery {
         match rfc8414(client, &cfg.issuer).await {
-            Lookup::Found(extra) => fill(&mut metadata, &mut sources, extra, Source::Rfc8414),
+            Lookup::Found(extra) => fill(&mut metadata, &mut sources, *extra, Source::Rfc8414),
             Lookup::Absent(why) => {
                 tracing::debug!(provider = %cfg.name, why = %why, "no RFC 8414 metadata");
             }
@@ -222,8 +222,8 @@ fn fill_from_previous(m: &mut ProviderMetadata, s: &mut EndpointSources, old: &R
 
 /// What the RFC 8414 lookup found.
 enum Lookup {
-    /// A document for this issuer.
-    Found(ProviderMetadata),
+    /// A document for this issuer (boxed: the other variants are small).
+    Found(Box<ProviderMetadata>),
     /// No document for this issuer (404s, wrong issuer, not metadata): why.
     Absent(String),
     /// At least one location could not be asked (timeout, connection, 5xx): why.
@@ -258,7 +258,7 @@ async fn rfc8414(client: &IdpClient, issuer: &str) -> Lookup {
     let mut transient = false;
     for url in rfc8414_urls(issuer) {
         match discovery::fetch_document(client, &url, issuer).await {
-            Ok(m) => return Lookup::Found(m),
+            Ok(m) => return Lookup::Found(Box::new(m)),
             Err(e) => {
                 transient |= match &e {
                     DiscoveryError::Http(HttpError::Status(s)) => *s >= 500 || *s == 429,
