@@ -12,6 +12,7 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::identity::IdentityHeaders;
+use crate::auth::wanted::WantedClaims;
 use crate::config::{Config, RouteConfig};
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::oidc::provider::{ProviderError, ProviderRuntime};
@@ -63,6 +64,8 @@ pub struct RouteRuntime {
     pub metrics: RouteMetrics,
     /// Its compiled identity header templates.
     pub identity: IdentityHeaders,
+    /// The claims its templates and `allow` rules read (`userinfo: auto`).
+    pub wanted: WantedClaims,
     /// Pre-rendered metric labels `[route, "bearer"|"session"]` → outcome counters are
     /// looked up with these.
     pub auth_method: &'static str,
@@ -161,7 +164,9 @@ impl Runtime {
                     reason,
                 }
             })?;
+            let wanted = WantedClaims::for_route(rc, &identity);
             routes.push(RouteRuntime {
+                wanted,
                 config: rc.clone(),
                 name: Arc::from(rc.name.as_str()),
                 client,

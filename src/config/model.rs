@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use http::{HeaderName, Uri};
 
+mod endpoints;
+pub use endpoints::EndpointOverrides;
+
 /// A secret string (client secret, cookie key). `Debug`/`Display` never reveal it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -226,6 +229,8 @@ pub struct ProviderConfig {
     pub tokens: TokensConfig,
     /// Where identity attributes come from.
     pub claims: ClaimsConfig,
+    /// Endpoints written in the config; each one wins over discovery.
+    pub endpoints: EndpointOverrides,
 }
 
 /// `providers[].client_auth`
@@ -274,10 +279,13 @@ pub struct TokensConfig {
 pub struct IntrospectionConfig {
     /// Client (API resource) id used to authenticate to the introspection endpoint.
     pub client_id: String,
-    /// Its secret.
-    pub client_secret: Secret,
-    /// `client_secret_basic` (default) or `client_secret_post`.
+    /// Its secret (the secret-based methods).
+    pub client_secret: Option<Secret>,
+    /// `client_auth` (older name `auth_method`): `client_secret_basic` (default),
+    /// `client_secret_post` or `private_key_jwt`.
     pub auth_method: ClientAuth,
+    /// private_key_jwt: the signing key (its own, else the provider's `private_key_file`).
+    pub private_key_file: Option<PathBuf>,
     /// Upper bound of a positive result's cache life (never past the token's exp).
     pub cache_ttl: Duration,
     /// Cache life of an inactive result.

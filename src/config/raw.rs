@@ -150,6 +150,11 @@ pub(crate) struct RawProvider {
     pub signing_algs: Option<Vec<String>>,
     pub tokens: RawTokens,
     pub claims: RawClaims,
+    pub jwks_uri: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub introspection_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
+    pub end_session_endpoint: Option<String>,
 }
 
 impl Default for RawProvider {
@@ -169,6 +174,11 @@ impl Default for RawProvider {
             signing_algs: None,
             tokens: RawTokens::default(),
             claims: RawClaims::default(),
+            jwks_uri: None,
+            userinfo_endpoint: None,
+            introspection_endpoint: None,
+            revocation_endpoint: None,
+            end_session_endpoint: None,
         }
     }
 }
@@ -205,7 +215,11 @@ impl Default for RawTokens {
 pub(crate) struct RawIntrospection {
     pub client_id: String,
     pub client_secret: Option<String>,
-    pub auth_method: String,
+    /// `None` = client_secret_basic; `auth_method` is its older name.
+    pub client_auth: Option<String>,
+    pub auth_method: Option<String>,
+    /// `None` = the provider's `private_key_file`.
+    pub private_key_file: Option<String>,
     pub cache_ttl: String,
     pub negative_cache_ttl: String,
     pub cache_size: u64,
@@ -217,7 +231,9 @@ impl Default for RawIntrospection {
         RawIntrospection {
             client_id: String::new(),
             client_secret: None,
-            auth_method: "client_secret_basic".into(),
+            client_auth: None,
+            auth_method: None,
+            private_key_file: None,
             cache_ttl: "5m".into(),
             negative_cache_ttl: "10s".into(),
             cache_size: 10_000,

@@ -19,7 +19,7 @@ use super::model::{
     ServerConfig, ServerLimits, ServerTimeouts, SessionConfig, SessionStoreKind, TlsFiles,
 };
 use super::raw::{RawAdmin, RawConfig, RawLog, RawServer, RawSession};
-use super::{validate_provider, validate_route};
+use super::{validate_credentials, validate_provider, validate_route};
 
 /// Bounds of `server.limits.max_header_bytes`; below 1 KiB ordinary browsers fail.
 const MIN_HEADER_BYTES: u64 = 1024;
@@ -77,6 +77,7 @@ pub(crate) fn validate(
     let log = log(&mut cx, raw.log);
     let providers = validate_provider::providers(&mut cx, raw.providers);
     let routes = validate_route::routes(&mut cx, raw.routes, &providers, &server.proxy_prefix);
+    validate_credentials::login_credentials(&mut cx, &providers, &routes);
     let session = session(&mut cx, raw.session, &routes);
     let config = Config {
         server,

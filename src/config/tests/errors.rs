@@ -336,7 +336,6 @@ providers:
 "#;
     let errs = errors(text);
     assert_issue(&errs, "providers[0].client_id", "is required");
-    assert_issue(&errs, "providers[0].client_secret", "client_secret_post");
     assert_issue(&errs, "providers[0].scopes", "`openid`");
     assert_issue(
         &errs,
@@ -355,7 +354,6 @@ providers:
     assert_issue(&errs, "providers[0].claims.username", "at least one");
     assert_issue(&errs, "providers[0].claims.groups[0]", "empty segment");
     assert_issue(&errs, "providers[1].name", "duplicate provider name `a`");
-    assert_issue(&errs, "providers[1].private_key_file", "private_key_jwt");
     assert_issue(
         &errs,
         "providers[1].tokens.introspection.client_secret",
