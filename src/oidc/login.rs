@@ -268,6 +268,10 @@ fn token_error(e: TokenError) -> GatewayError {
         TokenError::Unavailable(why) => GatewayError::Unavailable(why),
         TokenError::Refused(_) => GatewayError::LoginFailed("the provider refused the code"),
         TokenError::ClientAuth(e) => GatewayError::Internal(e.to_string()),
+        e @ TokenError::TokenType(_) => {
+            tracing::warn!(error = %e, "login refused");
+            GatewayError::LoginFailed("the provider issued a token type this gateway cannot use")
+        }
     }
 }
 

@@ -279,3 +279,24 @@ async fn an_id_token_outside_the_signing_alg_allowlist_is_refused() {
         "RS256 ID token, ES256 only",
     );
 }
+
+#[tokio::test]
+async fn a_token_type_other_than_bearer_fails_the_login() {
+    // RFC 6749 §7.1: a client must not use a token whose type it does not understand.
+    let bed = Bed::standard().await;
+    let mut exchanges = 0;
+    for token_type in [Some("mac"), Some("MAC"), Some("N_A"), Some("DPoP"), None] {
+        bed.idp.set_token_type(token_type);
+        let browser = Browser::new();
+        let chain = browser.follow(&bed.url("/app/x")).await;
+        let what = format!("token_type {token_type:?}");
+        assert_eq!(chain.last().status, 403, "{what}: {}", chain.describe());
+        assert_refused(&bed, &browser, chain.last(), &what);
+        exchanges += 1;
+        assert_eq!(bed.idp.token_count(Grant::AuthorizationCode), exchanges);
+    }
+    // `Bearer` in any case is the one type that works.
+    bed.idp.set_token_type(Some("bEaReR"));
+    let chain = bed.login_with(&Browser::new(), "/app/y").await;
+    assert_eq!(chain.last().echoed("x-auth-user").as_deref(), Some("alice"));
+}
