@@ -45,7 +45,7 @@ pub async fn authenticate(
         .map_err(store_unavailable)?;
     let mut working = match loaded {
         Loaded::Live { data, stale_seal } => Working {
-            data,
+            data: *data,
             dirty: stale_seal,
         },
         // Deleted on the response that refuses it, whatever it is (login redirect, 401,
@@ -75,7 +75,7 @@ pub async fn authenticate(
     let reloaded = match &lock {
         Some(_) => match sso.store.read(&cookies, now).await {
             Ok(Loaded::Live { data, stale_seal }) => {
-                working.data = data;
+                working.data = *data;
                 working.dirty |= stale_seal;
                 Ok(())
             }

@@ -152,7 +152,7 @@ impl RedisStore {
                 if !data.subject.is_empty() && data.is_live(now, &self.limits) =>
             {
                 Loaded::Live {
-                    data,
+                    data: Box::new(data),
                     stale_seal: !(cookie_current && record_current),
                 }
             }

@@ -45,8 +45,8 @@ pub enum Loaded {
     Unreadable,
     /// A live session.
     Live {
-        /// The session.
-        data: SessionData,
+        /// The session (boxed: it is large, and the other outcomes carry nothing).
+        data: Box<SessionData>,
         /// Sealed (the cookie, or a server-side record) with an older `session.secrets`
         /// entry: saving it once seals it with the current one, so that the older entry
         /// can be retired without logging anyone out.
@@ -58,7 +58,7 @@ impl Loaded {
     /// The live session, if any.
     pub fn into_live(self) -> Option<SessionData> {
         match self {
-            Loaded::Live { data, .. } => Some(data),
+            Loaded::Live { data, .. } => Some(*data),
             Loaded::None | Loaded::Unreadable => None,
         }
     }
@@ -258,7 +258,7 @@ impl CookieStore {
         };
         match data.is_live(now, &self.limits) {
             true => Loaded::Live {
-                data,
+                data: Box::new(data),
                 stale_seal: !current,
             },
             false => Loaded::None,
