@@ -70,11 +70,11 @@ fn starts_authority(path: &[u8]) -> bool {
 /// The path of a relative reference or absolute URL (empty when none).
 fn path_of(url: &str) -> &str {
     let rest = match url.find("://") {
-        Some(i) => {
+        Some(i) if !url.starts_with('/') => {
             let after = &url[i + 3..];
             &after[after.find(['/', '?', '#']).unwrap_or(after.len())..]
         }
-        None => url,
+        _ => url,
     };
     &rest[..rest.find(['?', '#']).unwrap_or(rest.len())]
 }
