@@ -104,13 +104,9 @@ impl RedisStore {
         self.conn.is_cluster()
     }
 
-    /// The session id the request's cookie carries, if it authenticates.
-    fn session_id(&self, cookies: &RequestCookies<'_>) -> Option<String> {
-        self.session_id_current(cookies).map(|(id, _)| id)
-    }
-
-    /// [`RedisStore::session_id`], and whether the current key sealed it.
-    fn session_id_current(&self, cookies: &RequestCookies<'_>) -> Option<(String, bool)> {
+    /// The session id the request's cookie carries, if it authenticates, and whether
+    /// the current key sealed it.
+    fn session_id(&self, cookies: &RequestCookies<'_>) -> Option<(String, bool)> {
         let name = self.names.session();
         // Exactly one value: two cookies of that name are ambiguous, hence no session.
         let mut values = cookies.get_all(name);
@@ -143,7 +139,7 @@ impl RedisStore {
         cookies: &RequestCookies<'_>,
         now: u64,
     ) -> Result<Loaded, SessionError> {
-        let Some((id, cookie_current)) = self.session_id_current(cookies) else {
+        let Some((id, cookie_current)) = self.session_id(cookies) else {
             return Ok(Loaded::absent_or_unreadable(cookies, self.names.session()));
         };
         let found = self.read(&handle_of(&id)).await?;
@@ -160,15 +156,6 @@ impl RedisStore {
         })
     }
 
-    /// The live session the request carries ([`RedisStore::read_now`]).
-    pub async fn load_now(
-        &self,
-        cookies: &RequestCookies<'_>,
-        now: u64,
-    ) -> Result<Option<SessionData>, SessionError> {
-        self.read_now(cookies, now).await.map(Loaded::into_live)
-    }
-
     /// [`SessionStore::save`].
     pub async fn save_now(
         &self,
@@ -177,7 +164,7 @@ impl RedisStore {
         cookies: &RequestCookies<'_>,
         now: u64,
     ) -> Result<Vec<HeaderValue>, SessionError> {
-        let current = self.session_id(cookies);
+        let current = self.session_id(cookies).map(|(id, _)| id);
         let present = present_session_cookies(cookies, self.names.session());
         if !data.is_live(now, &self.limits) {
             if let Some(id) = &current {
@@ -296,7 +283,7 @@ impl RedisStore {
 
     /// [`SessionStore::delete`].
     pub async fn delete_now(&self, cookies: &RequestCookies<'_>) -> Vec<HeaderValue> {
-        if let Some(id) = self.session_id(cookies) {
+        if let Some((id, _)) = self.session_id(cookies) {
             self.remove(&handle_of(&id)).await;
         }
         let mut present = present_session_cookies(cookies, self.names.session());
@@ -353,7 +340,7 @@ impl RedisStore {
         &self,
         cookies: &RequestCookies<'_>,
     ) -> Result<Option<RefreshLock>, SessionError> {
-        let Some(id) = self.session_id(cookies) else {
+        let Some((id, _)) = self.session_id(cookies) else {
             return Ok(None);
         };
         let key = lock_key(&handle_of(&id));
