@@ -262,8 +262,8 @@ impl Idp {
             .unwrap_or_default()
             .trim()
             .to_owned();
-        let back = store.load_now(&RequestCookies::parse(&pair), t).await?;
-        if back.as_ref() != Some(&data) {
+        let back = store.read_now(&RequestCookies::parse(&pair), t).await?;
+        if back.into_live().as_ref() != Some(&data) {
             return Err("the Redis session does not load back".into());
         }
         Ok(pair)

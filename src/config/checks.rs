@@ -160,6 +160,32 @@ pub(crate) fn check_domain(s: &str) -> Result<String, String> {
     }
 }
 
+/// An `allowed_redirect_domains` entry: a [`check_domain`] host, optionally followed by
+/// `:<port>` (1–65535) or `:*`; returned lower-cased and trimmed.
+pub(crate) fn check_redirect_domain(s: &str) -> Result<String, String> {
+    let trimmed = s.trim();
+    // An IPv6 literal has colons of its own: the port can only follow its `]`.
+    let port_at = match trimmed.rfind(']') {
+        Some(close) => trimmed[close..].find(':').map(|i| close + i),
+        None => trimmed.rfind(':'),
+    };
+    let Some(colon) = port_at else {
+        return check_domain(trimmed);
+    };
+    let (host, port) = (&trimmed[..colon], &trimmed[colon + 1..]);
+    let port_ok = port == "*"
+        || (!port.is_empty()
+            && port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|p| p != 0));
+    if !port_ok {
+        return Err(format!(
+            "`{s}`: the port must be a number from 1 to 65535, or `*` for any port"
+        ));
+    }
+    check_domain(host).map(|h| format!("{h}:{port}"))
+}
+
 /// Normalises an absolute path: resolves `.`/`..` segments and collapses `//`, keeping a
 /// trailing `/`. Errors on a missing leading `/`, query, fragment, `%` or whitespace,
 /// because a prefix that differs from the request normaliser's output would never match.

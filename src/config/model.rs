@@ -324,7 +324,9 @@ pub struct SessionConfig {
     pub store: SessionStoreKind,
     /// Redis URL (store: redis).
     pub redis_url: Option<Secret>,
-    /// Allowed redirect targets (`.example.com` = dot-bounded suffix, else exact host).
+    /// Allowed redirect targets (`.example.com` = dot-bounded suffix, else exact host),
+    /// each optionally with `:<port>` or `:*` (without: default ports and the public
+    /// URL's port only).
     pub allowed_redirect_domains: Vec<String>,
     /// Where to go after sign-out when the provider has no end_session endpoint.
     pub logout_redirect: Option<String>,

@@ -373,7 +373,7 @@ fn session(cx: &mut Ctx<'_>, raw: RawSession, routes: &[RouteConfig]) -> Session
     }
     let mut allowed_redirect_domains = Vec::new();
     for (i, d) in raw.allowed_redirect_domains.iter().enumerate() {
-        match checks::check_domain(d) {
+        match checks::check_redirect_domain(d) {
             Ok(d) => allowed_redirect_domains.push(d),
             Err(msg) => cx.push(&index_path("session.allowed_redirect_domains", i), msg),
         }

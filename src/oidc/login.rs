@@ -1,7 +1,7 @@
 //! The authorization code flow: `start` (PKCE S256, state, nonce, login attempt cookie,
-//! redirect to the provider) and `callback` (attempt lookup, RFC 9207 `iss` check, code
-//! exchange with the configured client authentication, ID token validation, userinfo,
-//! fresh session). Every failure is a `GatewayError`; nothing here picks a status code.
+//! redirect to the provider) and `callback` (no repeated parameter, attempt lookup,
+//! RFC 9207 `iss` check, code exchange with the configured client authentication, ID
+//! token validation, userinfo, fresh session). Every failure is a `GatewayError`; nothing here picks a status code.
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
@@ -12,7 +12,7 @@ use super::client_auth::{pkce_challenge, random_token};
 use super::provider::ProviderRuntime;
 use super::sso::Sso;
 use super::tokens::{self, TokenError};
-use super::urlenc::query_get;
+use super::urlenc::{query_get, repeated_name};
 use crate::auth::principal::Principal;
 use crate::auth::{AuthError, Claims};
 use crate::config::{ProviderConfig, UserinfoMode};
@@ -124,6 +124,14 @@ pub async fn callback(
     redirect_uri: &str,
     set_cookies: &mut Vec<HeaderValue>,
 ) -> Result<Response<Full<Bytes>>, GatewayError> {
+    // RFC 6749 §3.1: a repeated parameter (`code`, `state`, `iss`, `error`…) makes the
+    // response ambiguous; which value a reader takes is how mix-up and injection
+    // attacks slip through. Refused before anything else, the token request included.
+    if repeated_name(query).is_some() {
+        return Err(GatewayError::BadRequest(
+            "callback repeats a parameter (RFC 6749 §3.1)",
+        ));
+    }
     let now = unix_now();
     let cookies = RequestCookies::from_headers(headers);
     let state = query_get(query, "state").unwrap_or_default();
@@ -268,6 +276,10 @@ fn token_error(e: TokenError) -> GatewayError {
         TokenError::Unavailable(why) => GatewayError::Unavailable(why),
         TokenError::Refused(_) => GatewayError::LoginFailed("the provider refused the code"),
         TokenError::ClientAuth(e) => GatewayError::Internal(e.to_string()),
+        e @ TokenError::TokenType(_) => {
+            tracing::warn!(error = %e, "login refused");
+            GatewayError::LoginFailed("the provider issued a token type this gateway cannot use")
+        }
     }
 }
 

@@ -13,7 +13,8 @@ use crate::idp::{HttpError, IdpClient};
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
-    /// Usually `Bearer`.
+    /// `Bearer` (any case) in every response [`token_call`] returns: see
+    /// [`is_usable_token_type`]. Empty when the provider left it out.
     #[serde(default)]
     pub token_type: String,
     /// Lifetime of the access token in seconds.
@@ -39,6 +40,24 @@ pub enum TokenError {
     /// Local set-up problem (client assertion).
     #[error(transparent)]
     ClientAuth(#[from] ClientAuthError),
+    /// The provider issued tokens of a type this gateway cannot use (RFC 6749 §7.1):
+    /// the type, sanitised, or `(none)`.
+    #[error("token endpoint issued token_type `{0}`, which this gateway cannot use (Bearer only)")]
+    TokenType(String),
+}
+
+/// The access-token types this gateway knows how to use. RFC 6749 §7.1: a client must
+/// not use an access token whose type it does not understand; a `mac` or unknown type
+/// is not a bearer token, and presenting it as one would be wrong. `DPoP` (RFC 9449)
+/// joins this list when sender-constrained tokens are supported.
+pub const USABLE_TOKEN_TYPES: &[&str] = &["Bearer"];
+
+/// Whether a token response's `token_type` is one of [`USABLE_TOKEN_TYPES`] (compared
+/// case-insensitively: RFC 6749 §5.1).
+pub fn is_usable_token_type(token_type: &str) -> bool {
+    USABLE_TOKEN_TYPES
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(token_type))
 }
 
 #[derive(Deserialize)]
@@ -107,8 +126,16 @@ async fn token_call(
     let resp = authenticated_post(http, auth, endpoint, fields).await?;
     let status = resp.status.as_u16();
     if resp.status.is_success() {
-        return serde_json::from_slice::<TokenResponse>(&resp.body)
-            .map_err(|_| TokenError::Unavailable("token response is not valid JSON".into()));
+        let tokens = serde_json::from_slice::<TokenResponse>(&resp.body)
+            .map_err(|_| TokenError::Unavailable("token response is not valid JSON".into()))?;
+        if !is_usable_token_type(&tokens.token_type) {
+            let shown = match sanitize(&tokens.token_type) {
+                t if t.is_empty() => "(none)".to_owned(),
+                t => t,
+            };
+            return Err(TokenError::TokenType(shown));
+        }
+        return Ok(tokens);
     }
     if (400..500).contains(&status) && !transient(status) {
         // 400/401 with an OAuth error body: the grant or the client was refused.
@@ -156,4 +183,21 @@ fn sanitize(code: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(64)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bearer_in_any_case_is_usable() {
+        for ok in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            assert!(is_usable_token_type(ok), "{ok}");
+        }
+        for bad in [
+            "", "mac", "MAC", "DPoP", "N_A", "Bearer ", " Bearer", "Bearerx", "Basic",
+        ] {
+            assert!(!is_usable_token_type(bad), "{bad:?}");
+        }
+    }
 }

@@ -19,6 +19,7 @@ use crate::routing::table::host_only;
 use crate::runtime::Runtime;
 use crate::session::cookie::RequestCookies;
 use crate::session::redirect::safe_redirect;
+use crate::session::store::Loaded;
 use crate::session::unix_now;
 
 /// Serves `sub` (the path after the prefix, e.g. `/callback`).
@@ -84,7 +85,7 @@ pub async fn handle(
             let come_back = format!("{origin}{}/sign_out", rt.config.server.proxy_prefix);
             logout::sign_out(sso, &rt.providers, req.headers(), after, &come_back).await
         }
-        "/userinfo" => userinfo(sso, req).await,
+        "/userinfo" => userinfo(sso, req, set_cookies).await,
         "/backchannel_logout" => crate::oidc::backchannel::handle(sso, &rt.providers, req).await,
         _ => Err(GatewayError::NotFound),
     }
@@ -191,14 +192,24 @@ fn pick_provider<'r>(
 async fn userinfo(
     sso: &Sso,
     req: &Request<ReqBody>,
+    set_cookies: &mut Vec<HeaderValue>,
 ) -> Result<Response<Full<Bytes>>, GatewayError> {
     let cookies = RequestCookies::from_headers(req.headers());
-    let data = sso
+    let loaded = sso
         .store
-        .load(&cookies, unix_now())
+        .read(&cookies, unix_now())
         .await
-        .map_err(|e| GatewayError::Unavailable(e.to_string()))?
-        .ok_or(GatewayError::Auth(crate::auth::AuthError::Missing))?;
+        .map_err(|e| GatewayError::Unavailable(e.to_string()))?;
+    let missing = GatewayError::Auth(crate::auth::AuthError::Missing);
+    let data = match loaded {
+        Loaded::Live { data, .. } => *data,
+        // As on every route: the 401 that refuses a dead cookie also deletes it.
+        Loaded::Unreadable => {
+            set_cookies.extend(sso.store.delete(&cookies).await);
+            return Err(missing);
+        }
+        Loaded::None => return Err(missing),
+    };
     let body = serde_json::json!({
         "sub": data.subject,
         "user": data.username,

@@ -1,7 +1,8 @@
 //! Session authentication for `auth: session` / `any` routes: loads the session from the
 //! store, refreshes the access token near expiry (coalesced), keeps the idle timer alive,
-//! and turns the session into a `Principal`. Cookie updates are returned as `Set-Cookie`
-//! values for the response; a failed refresh ends the session.
+//! re-seals a session sealed with an older secret, and turns the session into a
+//! `Principal`. Cookie updates are returned as `Set-Cookie` values for the response; a
+//! failed refresh ends the session, and unreadable session cookies are deleted.
 
 use http::{HeaderMap, HeaderValue};
 use serde_json::Value;
@@ -13,7 +14,7 @@ use crate::oidc::tokens::TokenError;
 use crate::runtime::Runtime;
 use crate::session::codec::SessionData;
 use crate::session::cookie::RequestCookies;
-use crate::session::store::SaveKind;
+use crate::session::store::{Loaded, SaveKind};
 use crate::session::unix_now;
 
 /// Refresh when the access token has less than this left.
@@ -37,21 +38,33 @@ pub async fn authenticate(
 ) -> Result<SessionAuth, AuthError> {
     let now = unix_now();
     let cookies = RequestCookies::from_headers(headers);
-    let mut data = sso
+    let loaded = sso
         .store
-        .load(&cookies, now)
+        .read(&cookies, now)
         .await
-        .map_err(store_unavailable)?
-        .ok_or(AuthError::Missing)?;
+        .map_err(store_unavailable)?;
+    let mut working = match loaded {
+        Loaded::Live { data, stale_seal } => Working {
+            data: *data,
+            dirty: stale_seal,
+        },
+        // Deleted on the response that refuses it, whatever it is (login redirect, 401,
+        // forward-auth answer): nothing can ever revive such a cookie.
+        Loaded::Unreadable => {
+            set_cookies.extend(sso.store.delete(&cookies).await);
+            return Err(AuthError::Missing);
+        }
+        Loaded::None => return Err(AuthError::Missing),
+    };
     let provider = rt.providers.get(provider_index).ok_or(AuthError::Missing)?;
     // A session from another provider does not count on this route: log in here.
-    if data.provider != provider.name() {
+    if working.data.provider != provider.name() {
         return Err(AuthError::Missing);
     }
     // Redis store: one refresh per session across replicas. Under the lock the record is
     // read again: if another replica refreshed meanwhile, we continue from its tokens
     // instead of spending the rotated-away refresh token (which would end the session).
-    let lock = match (&sso.redis, needs_refresh(sso, &data, now)) {
+    let lock = match (&sso.redis, needs_refresh(sso, &working.data, now)) {
         (Some(redis), true) => redis
             .refresh_lock(&cookies)
             .await
@@ -60,12 +73,13 @@ pub async fn authenticate(
     };
     // Under the lock, another replica may have refreshed already: work on its record.
     let reloaded = match &lock {
-        Some(_) => match sso.store.load(&cookies, now).await {
-            Ok(Some(fresh)) => {
-                data = fresh;
+        Some(_) => match sso.store.read(&cookies, now).await {
+            Ok(Loaded::Live { data, stale_seal }) => {
+                working.data = *data;
+                working.dirty |= stale_seal;
                 Ok(())
             }
-            Ok(None) => Err(AuthError::Missing),
+            Ok(Loaded::None | Loaded::Unreadable) => Err(AuthError::Missing),
             Err(e) => Err(store_unavailable(e)),
         },
         None => Ok(()),
@@ -77,7 +91,7 @@ pub async fn authenticate(
                 sso,
                 provider_index,
                 &cookies,
-                &mut data,
+                &mut working,
                 now,
                 set_cookies,
             )
@@ -89,9 +103,9 @@ pub async fn authenticate(
         redis.release(lock).await;
     }
     result?;
-    let access_token = data.access_token.clone();
+    let access_token = working.data.access_token.clone();
     Ok(SessionAuth {
-        principal: principal_of(data, provider_index),
+        principal: principal_of(working.data, provider_index),
         access_token,
     })
 }
@@ -100,17 +114,26 @@ fn store_unavailable(e: crate::session::SessionError) -> AuthError {
     AuthError::IdpUnavailable(format!("session store: {e}"))
 }
 
+/// The session a request works on.
+struct Working {
+    data: SessionData,
+    /// Save it whatever else happens: it was sealed with an older secret (re-sealed
+    /// once, by the first response that accepts it; later requests carry the new seal).
+    dirty: bool,
+}
+
 /// Refreshes when due and keeps the idle timer alive, saving when anything changed.
 async fn update(
     rt: &Runtime,
     sso: &Sso,
     provider_index: usize,
     cookies: &RequestCookies<'_>,
-    data: &mut SessionData,
+    working: &mut Working,
     now: u64,
     set_cookies: &mut Vec<HeaderValue>,
 ) -> Result<(), AuthError> {
-    let mut dirty = false;
+    let mut dirty = working.dirty;
+    let data = &mut working.data;
     if needs_refresh(sso, data, now) {
         match refresh(rt, sso, provider_index, data, now).await {
             Ok(()) => dirty = true,

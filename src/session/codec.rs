@@ -206,9 +206,15 @@ pub fn decode(
 /// Authenticates, decrypts and parses a reassembled session value (see
 /// [`reassemble`]); liveness is not checked here.
 pub fn open(name: &str, sealed: &str, keys: &SessionKeys) -> Option<SessionData> {
-    let json = keys.open(name, sealed)?;
+    open_current(name, sealed, keys).map(|(data, _)| data)
+}
+
+/// [`open`], also saying whether the current (first) key sealed it; `false`: an older
+/// `session.secrets` entry did, and the session should be sealed again.
+pub fn open_current(name: &str, sealed: &str, keys: &SessionKeys) -> Option<(SessionData, bool)> {
+    let (json, current) = keys.open_current(name, sealed)?;
     let data: SessionData = serde_json::from_str(&json).ok()?;
-    (!data.subject.is_empty()).then_some(data)
+    (!data.subject.is_empty()).then_some((data, current))
 }
 
 /// Concatenates the value of the unchunked cookie or of chunks `0..n` (n ≥ 2), refusing

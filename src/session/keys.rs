@@ -111,11 +111,18 @@ impl SessionKeys {
     /// Authenticates and decrypts `sealed` as a value of cookie `name` with each key in
     /// turn; `None` when no key opens it (tampered, truncated, foreign key, other name).
     pub(crate) fn open(&self, name: &str, sealed: &str) -> Option<String> {
+        self.open_current(name, sealed).map(|(value, _)| value)
+    }
+
+    /// [`SessionKeys::open`], also saying whether the first (current) key opened it:
+    /// `false` means an older `session.secrets` entry did, so the value should be
+    /// sealed again with the current one before that entry is retired.
+    pub(crate) fn open_current(&self, name: &str, sealed: &str) -> Option<(String, bool)> {
         let jar = CookieJar::new();
-        self.keys.iter().find_map(|key| {
+        self.keys.iter().enumerate().find_map(|(index, key)| {
             jar.private(key)
                 .decrypt(Cookie::new(name.to_owned(), sealed.to_owned()))
-                .map(|c| c.value().to_owned())
+                .map(|c| (c.value().to_owned(), index == 0))
         })
     }
 }
@@ -148,6 +155,13 @@ mod tests {
         assert_eq!(rotated.open("n", &by_old).as_deref(), Some("v"));
         let by_new = rotated.seal("n", "v".into()).unwrap();
         assert_eq!(old.open("n", &by_new), None, "new key must encrypt");
+        // Which key opened a value: the current one, or an older one (to re-seal).
+        assert_eq!(
+            rotated.open_current("n", &by_old),
+            Some(("v".into(), false))
+        );
+        assert_eq!(rotated.open_current("n", &by_new), Some(("v".into(), true)));
+        assert_eq!(old.open_current("n", &by_old), Some(("v".into(), true)));
         assert_eq!(keys(&[&[2u8; 32]]).open("n", &by_new).as_deref(), Some("v"));
     }
 

@@ -31,7 +31,7 @@ use self::record::{
 use super::codec::{present_session_cookies, SessionData, SessionLimits};
 use super::cookie::{delete_cookies, set_cookie, CookieNames, RequestCookies};
 use super::keys::SessionKeys;
-use super::store::{SaveKind, SessionStore};
+use super::store::{Loaded, SaveKind, SessionStore};
 use super::SessionError;
 
 pub use self::conn::split_urls;
@@ -104,8 +104,9 @@ impl RedisStore {
         self.conn.is_cluster()
     }
 
-    /// The session id the request's cookie carries, if it authenticates.
-    fn session_id(&self, cookies: &RequestCookies<'_>) -> Option<String> {
+    /// The session id the request's cookie carries, if it authenticates, and whether
+    /// the current key sealed it.
+    fn session_id(&self, cookies: &RequestCookies<'_>) -> Option<(String, bool)> {
         let name = self.names.session();
         // Exactly one value: two cookies of that name are ambiguous, hence no session.
         let mut values = cookies.get_all(name);
@@ -113,29 +114,46 @@ impl RedisStore {
         if values.next().is_some() {
             return None;
         }
-        self.keys.open(name, sealed).filter(|id| is_id(id))
+        self.keys
+            .open_current(name, sealed)
+            .filter(|(id, _)| is_id(id))
     }
 
-    /// The stored value and session of `handle`; `None` when absent or unreadable.
-    async fn read(&self, handle: &str) -> Result<Option<(String, SessionData)>, SessionError> {
+    /// The stored value and session of `handle`, and whether the current key sealed
+    /// it; `None` when absent or unreadable.
+    async fn read(
+        &self,
+        handle: &str,
+    ) -> Result<Option<(String, SessionData, bool)>, SessionError> {
         let key = record_key(handle);
         let raw: Option<String> = self.conn.run(redis::Cmd::get(&key)).await?;
-        Ok(raw.and_then(|raw| record::open(&self.keys, &key, &raw).map(|d| (raw, d))))
+        Ok(raw.and_then(|raw| {
+            record::open_current(&self.keys, &key, &raw).map(|(d, current)| (raw, d, current))
+        }))
     }
 
-    /// [`SessionStore::load`].
-    pub async fn load_now(
+    /// [`SessionStore::read`]. A cookie that authenticates but whose record is gone or
+    /// unreadable is an ended session ([`Loaded::None`]), not an unreadable cookie.
+    pub async fn read_now(
         &self,
         cookies: &RequestCookies<'_>,
         now: u64,
-    ) -> Result<Option<SessionData>, SessionError> {
-        let Some(id) = self.session_id(cookies) else {
-            return Ok(None);
+    ) -> Result<Loaded, SessionError> {
+        let Some((id, cookie_current)) = self.session_id(cookies) else {
+            return Ok(Loaded::absent_or_unreadable(cookies, self.names.session()));
         };
         let found = self.read(&handle_of(&id)).await?;
-        Ok(found
-            .map(|(_, d)| d)
-            .filter(|d| !d.subject.is_empty() && d.is_live(now, &self.limits)))
+        Ok(match found {
+            Some((_, data, record_current))
+                if !data.subject.is_empty() && data.is_live(now, &self.limits) =>
+            {
+                Loaded::Live {
+                    data: Box::new(data),
+                    stale_seal: !(cookie_current && record_current),
+                }
+            }
+            _ => Loaded::None,
+        })
     }
 
     /// [`SessionStore::save`].
@@ -146,7 +164,7 @@ impl RedisStore {
         cookies: &RequestCookies<'_>,
         now: u64,
     ) -> Result<Vec<HeaderValue>, SessionError> {
-        let current = self.session_id(cookies);
+        let current = self.session_id(cookies).map(|(id, _)| id);
         let present = present_session_cookies(cookies, self.names.session());
         if !data.is_live(now, &self.limits) {
             if let Some(id) = &current {
@@ -208,7 +226,7 @@ impl RedisStore {
         let key = record_key(handle);
         let ttl = ttl_ms.to_string();
         for _ in 0..CAS_ATTEMPTS {
-            let Some((raw, stored)) = self.read(handle).await? else {
+            let Some((raw, stored, _)) = self.read(handle).await? else {
                 return Ok(None);
             };
             let merged = record::merge(data.clone(), &stored);
@@ -250,7 +268,7 @@ impl RedisStore {
         let result = async {
             let found = self.read(handle).await?;
             let _: i64 = self.conn.run(redis::Cmd::del(record_key(handle))).await?;
-            if let Some((_, data)) = found {
+            if let Some((_, data, _)) = found {
                 for key in index_keys(&data) {
                     let _: i64 = self.conn.run(redis::Cmd::srem(key, handle)).await?;
                 }
@@ -265,7 +283,7 @@ impl RedisStore {
 
     /// [`SessionStore::delete`].
     pub async fn delete_now(&self, cookies: &RequestCookies<'_>) -> Vec<HeaderValue> {
-        if let Some(id) = self.session_id(cookies) {
+        if let Some((id, _)) = self.session_id(cookies) {
             self.remove(&handle_of(&id)).await;
         }
         let mut present = present_session_cookies(cookies, self.names.session());
@@ -322,7 +340,7 @@ impl RedisStore {
         &self,
         cookies: &RequestCookies<'_>,
     ) -> Result<Option<RefreshLock>, SessionError> {
-        let Some(id) = self.session_id(cookies) else {
+        let Some((id, _)) = self.session_id(cookies) else {
             return Ok(None);
         };
         let key = lock_key(&handle_of(&id));
@@ -366,12 +384,12 @@ fn ttl_ms(d: Duration) -> u64 {
 }
 
 impl SessionStore for RedisStore {
-    fn load<'a>(
+    fn read<'a>(
         &'a self,
         cookies: &'a RequestCookies<'a>,
         now: u64,
-    ) -> BoxFuture<'a, Result<Option<SessionData>, SessionError>> {
-        Box::pin(self.load_now(cookies, now))
+    ) -> BoxFuture<'a, Result<Loaded, SessionError>> {
+        Box::pin(self.read_now(cookies, now))
     }
 
     fn save<'a>(

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::codec::{
-    encode, open, present_session_cookies, reassemble, SessionData, SessionLimits, CHUNK_SIZE,
-    MAX_CHUNKS,
+    encode, open_current, present_session_cookies, reassemble, SessionData, SessionLimits,
+    CHUNK_SIZE, MAX_CHUNKS,
 };
 use super::cookie::{delete_cookies, set_cookie, CookieNames, RequestCookies};
 use super::keys::SessionKeys;
@@ -30,16 +30,70 @@ pub enum SaveKind {
     Update,
 }
 
+/// What a request's session cookies amount to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loaded {
+    /// No session cookie, or an authentic one whose session has ended (expired, or its
+    /// server-side record is gone). Nothing to clean up: every save sets `Max-Age` to
+    /// what is left of the session, so the browser drops such a cookie by itself.
+    None,
+    /// Session cookies that do not authenticate or do not fit together (tampered,
+    /// truncated, a chunk missing, duplicated or extra, sealed with a retired secret).
+    /// Nothing can ever revive them: the caller deletes them with the response that
+    /// refused them ([`SessionStore::delete`]), or the browser would send them on every
+    /// request until they expire.
+    Unreadable,
+    /// A live session.
+    Live {
+        /// The session (boxed: it is large, and the other outcomes carry nothing).
+        data: Box<SessionData>,
+        /// Sealed (the cookie, or a server-side record) with an older `session.secrets`
+        /// entry: saving it once seals it with the current one, so that the older entry
+        /// can be retired without logging anyone out.
+        stale_seal: bool,
+    },
+}
+
+impl Loaded {
+    /// The live session, if any.
+    pub fn into_live(self) -> Option<SessionData> {
+        match self {
+            Loaded::Live { data, .. } => Some(*data),
+            Loaded::None | Loaded::Unreadable => None,
+        }
+    }
+
+    /// [`Loaded::None`] when no session cookie is present, else [`Loaded::Unreadable`]:
+    /// for a store that found no session it could read in `cookies`.
+    pub fn absent_or_unreadable(cookies: &RequestCookies<'_>, session_name: &str) -> Loaded {
+        if present_session_cookies(cookies, session_name).is_empty() {
+            Loaded::None
+        } else {
+            Loaded::Unreadable
+        }
+    }
+}
+
 /// A session store. Object-safe (`Arc<dyn SessionStore>`); every method works from the
 /// request's cookies and returns the `Set-Cookie` headers to add to the response.
 pub trait SessionStore: Send + Sync {
-    /// The live session the request carries, if any (limits checked at `now`).
+    /// What the request's session cookies amount to (limits checked at `now`).
     /// `Err` only when a server-side store cannot be asked ([`SessionError::Unavailable`]).
+    fn read<'a>(
+        &'a self,
+        cookies: &'a RequestCookies<'a>,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Loaded, SessionError>>;
+
+    /// The live session the request carries, if any ([`SessionStore::read`] without
+    /// the details).
     fn load<'a>(
         &'a self,
         cookies: &'a RequestCookies<'a>,
         now: u64,
-    ) -> BoxFuture<'a, Result<Option<SessionData>, SessionError>>;
+    ) -> BoxFuture<'a, Result<Option<SessionData>, SessionError>> {
+        Box::pin(async move { self.read(cookies, now).await.map(Loaded::into_live) })
+    }
 
     /// Persists `data`; returns the `Set-Cookie` headers (new values plus deletions of
     /// stale chunks the browser still holds).
@@ -94,6 +148,8 @@ fn cache_key(sealed: &str) -> u64 {
 struct Decoded {
     sealed: Box<str>,
     data: SessionData,
+    /// Whether the current (first) key sealed it.
+    current: bool,
 }
 
 /// Memory for decoded sessions (sealed value + data, ~6 kB each).
@@ -175,27 +231,43 @@ impl CookieStore {
         }
     }
 
-    /// The live session the request carries: from the decoded-session cache when this
-    /// exact sealed value was opened before, else authenticated, decrypted and cached.
-    /// Liveness is checked at `now` either way.
-    pub async fn load_cached(&self, cookies: &RequestCookies<'_>, now: u64) -> Option<SessionData> {
+    /// What the request's session cookies amount to: the session comes from the
+    /// decoded-session cache when this exact sealed value was opened before, else it is
+    /// authenticated, decrypted and cached. Liveness is checked at `now` either way.
+    pub async fn read_cached(&self, cookies: &RequestCookies<'_>, now: u64) -> Loaded {
         let name = self.names.session();
-        let sealed = reassemble(cookies, name)?;
+        let Some(sealed) = reassemble(cookies, name) else {
+            return Loaded::absent_or_unreadable(cookies, name);
+        };
         let key = cache_key(&sealed);
-        let data = match self.decoded.get(&key).await {
+        let (data, current) = match self.decoded.get(&key).await {
             // The full value is compared: a hash collision never yields another session.
-            Some(hit) if *hit.sealed == *sealed => hit.data.clone(),
+            Some(hit) if *hit.sealed == *sealed => (hit.data.clone(), hit.current),
             _ => {
-                let data = open(name, &sealed, &self.keys)?;
+                let Some((data, current)) = open_current(name, &sealed, &self.keys) else {
+                    return Loaded::Unreadable;
+                };
                 let entry = Decoded {
                     sealed: sealed.into_boxed_str(),
                     data: data.clone(),
+                    current,
                 };
                 self.decoded.insert(key, Arc::new(entry)).await;
-                data
+                (data, current)
             }
         };
-        data.is_live(now, &self.limits).then_some(data)
+        match data.is_live(now, &self.limits) {
+            true => Loaded::Live {
+                data: Box::new(data),
+                stale_seal: !current,
+            },
+            false => Loaded::None,
+        }
+    }
+
+    /// The live session the request carries ([`CookieStore::read_cached`]).
+    pub async fn load_cached(&self, cookies: &RequestCookies<'_>, now: u64) -> Option<SessionData> {
+        self.read_cached(cookies, now).await.into_live()
     }
 
     /// The cookie names in use.
@@ -241,12 +313,12 @@ impl CookieStore {
 }
 
 impl SessionStore for CookieStore {
-    fn load<'a>(
+    fn read<'a>(
         &'a self,
         cookies: &'a RequestCookies<'a>,
         now: u64,
-    ) -> BoxFuture<'a, Result<Option<SessionData>, SessionError>> {
-        Box::pin(async move { Ok(self.load_cached(cookies, now).await) })
+    ) -> BoxFuture<'a, Result<Loaded, SessionError>> {
+        Box::pin(async move { Ok(self.read_cached(cookies, now).await) })
     }
 
     fn save<'a>(

@@ -360,3 +360,47 @@ providers:
         "is required",
     );
 }
+
+#[test]
+fn allowed_redirect_domains_take_a_port_or_a_star() {
+    let cfg = |domains: &str| {
+        format!(
+            "session: {{ secrets: [\"{KEY}\"], allowed_redirect_domains: {domains} }}\nroutes: \
+             [{{ name: r, upstream: 'http://a', auth: none }}]\n"
+        )
+    };
+    let ok = try_load(&cfg(
+        "[\".Example.com:8443\", \"a.org:*\", \"[::1]:3000\", \"[::1]\", b.org]",
+    ))
+    .unwrap();
+    assert_eq!(
+        ok.session.allowed_redirect_domains,
+        [
+            ".example.com:8443",
+            "a.org:*",
+            "[::1]:3000",
+            "[::1]",
+            "b.org"
+        ]
+    );
+    let errs = errors(&cfg(
+        "[ok.org, \"a.org:\", \"b.org:0\", \"c.org:65536\", \"d.org:x\", \"https://e.org\", \
+         \"*.f.org:443\", \"g.org:443/x\", \"[::1]:\"]",
+    ));
+    for i in 1..=4 {
+        assert_issue(
+            &errs,
+            &format!("session.allowed_redirect_domains[{i}]"),
+            "1 to 65535, or `*`",
+        );
+    }
+    assert_issue(&errs, "session.allowed_redirect_domains[5]", "");
+    assert_issue(
+        &errs,
+        "session.allowed_redirect_domains[6]",
+        "every subdomain",
+    );
+    assert_issue(&errs, "session.allowed_redirect_domains[7]", "");
+    assert_issue(&errs, "session.allowed_redirect_domains[8]", "1 to 65535");
+    assert!(!has(&errs, "session.allowed_redirect_domains[0]", ""));
+}

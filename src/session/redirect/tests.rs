@@ -13,7 +13,7 @@ fn check(rd: &str) -> Option<String> {
 }
 
 #[test]
-fn relative_paths_are_accepted_verbatim() {
+fn relative_paths_without_dot_segments_are_accepted_verbatim() {
     for ok in [
         "/",
         "/app",
@@ -21,8 +21,9 @@ fn relative_paths_are_accepted_verbatim() {
         "/a//b",
         "/%7Euser",
         "/caf%C3%A9",
-        "/.//evil.com",
         "/?next=//evil.com",
+        "/a/..b/.c/b..",
+        "/%2e%2e%2e/x",
         "/#//evil.com",
         "/%252F%252Fevil.com",
     ] {
@@ -40,10 +41,12 @@ fn absolute_urls_on_the_public_origin_or_allowed_domains() {
         "https://public.host?q",
         "https://public.host#f",
         "https://a.example.com/x",
-        "http://a.b.example.com:8080/x",
+        "http://a.b.example.com/x",
+        "https://a.example.com:443/x",
         "https://A.Example.COM",
         "https://exact.org/",
-        "http://[::1]:3000/",
+        "http://[::1]/",
+        "https://a.example.com/x?next=/../..//evil.com#/..//y",
     ] {
         assert_eq!(check(ok).as_deref(), Some(ok), "{ok}");
     }
@@ -58,6 +61,134 @@ fn origin_must_match_scheme_and_port() {
     assert_eq!(safe_redirect("https://public.host/x", with_port, &[]), None);
     assert_eq!(safe_redirect("https://public.host/x", None, &[]), None);
     assert!(safe_redirect("/x", None, &[]).is_some());
+}
+
+#[test]
+fn dot_segments_are_resolved_and_the_resolved_form_returned() {
+    for (rd, resolved) in [
+        ("/app/./x", "/app/x"),
+        ("/app/../admin", "/admin"),
+        ("/app/x/..", "/app/"),
+        ("/app/x/.", "/app/x/"),
+        ("/..", "/"),
+        ("/../../app", "/app"),
+        ("/.", "/"),
+        ("/app/%2e%2e/admin", "/admin"),
+        ("/app/%2E./admin", "/admin"),
+        ("/app/.%2E/admin", "/admin"),
+        ("/app/%2e/x", "/app/x"),
+        ("/a/b/../../c?x=/../y#/../z", "/c?x=/../y#/../z"),
+        ("/a//../b", "/a/b"),
+        ("https://public.host/app/../x?q", "https://public.host/x?q"),
+        ("https://a.example.com/a/./b", "https://a.example.com/a/b"),
+    ] {
+        assert_eq!(check(rd).as_deref(), Some(resolved), "{rd}");
+    }
+}
+
+#[test]
+fn paths_that_resolve_to_an_authority_are_refused() {
+    for rd in [
+        "/.//evil.com",
+        "/./\\evil.com",
+        "/app/..//evil.com",
+        "/app/../..//evil.com",
+        "/a/b/../..//evil.com",
+        "/%2e//evil.com",
+        "/%2E%2E//evil.com",
+        "/app/%2e%2e//evil.com",
+        "/app/.%2e/%2Fevil.com",
+        "/app/..%2F%2Fevil.com",
+        "/app%2F..%2F%2Fevil.com",
+        "/app%2f..%2f%2fevil.com",
+        "/app%5C..%5C%5Cevil.com",
+        "/app%2F..%2F%5Cevil.com",
+        "/app/%2e%2e%2F%2Fevil.com",
+        "/app/..%2F%5Cevil.com",
+        "/app/../%20/evil.com",
+        "/app/..//evil.com?x",
+        "/app/..//evil.com#x",
+        "https://public.host//evil.com",
+        "https://public.host/app/..//evil.com",
+        "https://public.host/%2e%2e//evil.com",
+        "https://a.example.com/x/..//evil.com",
+    ] {
+        assert_eq!(check(rd), None, "{rd:?}");
+    }
+}
+
+#[test]
+fn entries_without_a_port_match_only_default_or_public_ports() {
+    let plain = vec![".example.com".to_owned(), "[::1]".to_owned()];
+    let on = |rd: &str, origin: &str| safe_redirect(rd, Some(origin), &plain).is_some();
+    assert!(on("https://a.example.com/", "https://public.host"));
+    assert!(on("https://a.example.com:443/", "https://public.host"));
+    assert!(on("http://a.example.com:80/", "https://public.host"));
+    assert!(!on("https://a.example.com:8443/", "https://public.host"));
+    assert!(!on("http://a.example.com:8080/", "https://public.host"));
+    assert!(!on("https://a.example.com:80/", "https://public.host"));
+    assert!(!on("http://[::1]:3000/", "https://public.host"));
+    // The public URL's own port counts too, with either scheme.
+    assert!(on(
+        "https://a.example.com:8443/",
+        "https://public.host:8443"
+    ));
+    assert!(on("http://a.example.com:8443/", "https://public.host:8443"));
+    assert!(on("http://[::1]:8443/", "https://public.host:8443"));
+    assert!(!on(
+        "https://a.example.com:8444/",
+        "https://public.host:8443"
+    ));
+    // No public origin: default ports only.
+    assert!(safe_redirect("https://a.example.com/", None, &plain).is_some());
+    assert!(safe_redirect("https://a.example.com:8443/", None, &plain).is_none());
+}
+
+#[test]
+fn entries_with_a_port_or_a_star() {
+    let entries = vec![
+        ".example.com:8443".to_owned(),
+        "exact.org:*".to_owned(),
+        "[::1]:3000".to_owned(),
+    ];
+    let on = |rd: &str| safe_redirect(rd, ORIGIN, &entries).is_some();
+    assert!(on("https://a.example.com:8443/"));
+    assert!(on("http://a.example.com:8443/"));
+    assert!(
+        !on("https://a.example.com/"),
+        "a named port is the only one"
+    );
+    assert!(!on("https://a.example.com:8444/"));
+    assert!(on("https://exact.org/"));
+    assert!(on("https://exact.org:1/"));
+    assert!(on("http://exact.org:65535/"));
+    assert!(!on("https://sub.exact.org:8443/"));
+    assert!(on("http://[::1]:3000/"));
+    assert!(!on("http://[::1]/"));
+    assert!(!on("http://[::2]:3000/"));
+}
+
+#[test]
+fn entry_splitting() {
+    use PortRule::*;
+    for (entry, split) in [
+        (".example.com", Some((".example.com", Default))),
+        (" example.com:8443 ", Some(("example.com", Exactly(8443)))),
+        (".example.com:*", Some((".example.com", Any))),
+        ("[::1]", Some(("[::1]", Default))),
+        ("[::1]:3000", Some(("[::1]", Exactly(3000)))),
+        ("[::1]:*", Some(("[::1]", Any))),
+        ("example.com:", None),
+        ("example.com:0", None),
+        ("example.com:65536", None),
+        ("example.com:+1", None),
+        ("example.com:**", None),
+    ] {
+        assert_eq!(split_domain_entry(entry), split, "{entry:?}");
+    }
+    // An entry whose port is malformed matches nothing.
+    let bad = vec!["example.com:x".to_owned()];
+    assert_eq!(safe_redirect("https://example.com/", ORIGIN, &bad), None);
 }
 
 #[test]
@@ -181,6 +312,41 @@ fn bad_public_origin_is_just_no_match() {
         );
     }
     assert!(safe_redirect("https://public.host/x", Some("https://public.host/"), &[]).is_some());
+}
+
+#[test]
+fn remove_dot_segments_follows_rfc3986() {
+    // RFC 3986 §5.4 examples, as absolute paths.
+    for (path, out) in [
+        ("/a/b/c/./../../g", "/a/g"),
+        ("/mid/content=5/../6", "/mid/6"),
+        ("/b/c/./g", "/b/c/g"),
+        ("/b/c/g/.", "/b/c/g/"),
+        ("/b/c/../g", "/b/g"),
+        ("/b/c/..", "/b/"),
+        ("/b/c/../..", "/"),
+        ("/b/c/../../../g", "/g"),
+        ("/b/c/g.", "/b/c/g."),
+        ("/b/c/.g", "/b/c/.g"),
+        ("/b/c/g..", "/b/c/g.."),
+        ("/b/c/..g", "/b/c/..g"),
+        ("/b/c/./../g", "/b/g"),
+        ("/b/c/g/./h", "/b/c/g/h"),
+        ("/b/c/g/../h", "/b/c/h"),
+        ("/", "/"),
+        ("//", "//"),
+    ] {
+        assert_eq!(
+            remove_dot_segments(path.as_bytes(), plain_dot),
+            out.as_bytes(),
+            "{path}"
+        );
+    }
+    assert_eq!(remove_dot_segments(b"/a/%2E%2e/b", browser_dot), b"/b");
+    assert_eq!(
+        remove_dot_segments(b"/a/%2E%2e/b", plain_dot),
+        b"/a/%2E%2e/b"
+    );
 }
 
 #[test]

@@ -104,9 +104,14 @@ pub fn seal(keys: &SessionKeys, key: &str, data: &SessionData) -> Result<String,
 
 /// Opens the record stored at `key`; `None` when it does not authenticate or parse.
 pub fn open(keys: &SessionKeys, key: &str, sealed: &str) -> Option<SessionData> {
-    let json = keys.open(key, sealed)?;
+    open_current(keys, key, sealed).map(|(data, _)| data)
+}
+
+/// [`open`], also saying whether the current (first) key sealed it.
+pub fn open_current(keys: &SessionKeys, key: &str, sealed: &str) -> Option<(SessionData, bool)> {
+    let (json, current) = keys.open_current(key, sealed)?;
     let rec: Record = serde_json::from_str(&json).ok()?;
-    (rec.v == 1).then_some(rec.d)
+    (rec.v == 1).then_some((rec.d, current))
 }
 
 /// Keeps the newer tokens when an update races a refresh on another replica: a touch

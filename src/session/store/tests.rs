@@ -202,3 +202,86 @@ fn a_session_over_the_cookie_budget_loses_its_id_token_then_is_refused() {
         Err(SessionError::TooLarge { max: 6000, .. })
     ));
 }
+
+fn store_with(keys: &[[u8; 32]]) -> CookieStore {
+    CookieStore::new(
+        CookieNames::new("pc", true),
+        SessionKeys::from_bytes(keys).unwrap(),
+        SessionLimits {
+            lifetime: Duration::from_secs(12 * 3600),
+            idle_timeout: Duration::from_secs(3600),
+        },
+    )
+}
+
+#[test]
+fn read_tells_absent_and_ended_from_unreadable() {
+    let s = store();
+    let read = |h: &str, now| block_on(s.read_cached(&RequestCookies::parse(h), now));
+    assert_eq!(read("", NOW), Loaded::None);
+    assert_eq!(
+        read("app=1; __Host-pc_login_x=l; pc=plain", NOW),
+        Loaded::None
+    );
+    let good = browser(
+        &s.save_now(&data(10), &RequestCookies::default(), NOW)
+            .unwrap(),
+    );
+    assert!(matches!(read(&good, NOW), Loaded::Live { .. }));
+    // Authentic but over: the browser drops it by its Max-Age; nothing to delete.
+    assert_eq!(read(&good, NOW + 3600), Loaded::None);
+    let chunked = browser(
+        &s.save_now(&data(9000), &RequestCookies::default(), NOW)
+            .unwrap(),
+    );
+    let without_last = chunked.rsplit_once("; ").unwrap().0;
+    for unreadable in [
+        "__Host-pc=garbage",
+        "__Host-pc=",
+        "__Host-pc_0=a",
+        "__Host-pc_07=a",
+        without_last,
+        &format!("{chunked}; __Host-pc_9=x"),
+        &format!("{good}; {good}"),
+        &format!("{good}; __Host-pc_0=x"),
+        &good.replace("__Host-pc=", "__Host-pc=A"),
+    ] {
+        assert_eq!(read(unreadable, NOW), Loaded::Unreadable, "{unreadable}");
+    }
+    // Sealed with a secret this store does not have (retired): unreadable.
+    let foreign = browser(
+        &store_with(&[[9u8; 32]])
+            .save_now(&data(1), &RequestCookies::default(), NOW)
+            .unwrap(),
+    );
+    assert_eq!(read(&foreign, NOW), Loaded::Unreadable);
+}
+
+#[test]
+fn a_session_sealed_with_an_older_secret_is_stale_until_saved_again() {
+    let (old, new) = ([1u8; 32], [2u8; 32]);
+    let before = store_with(&[old]);
+    let sealed = browser(
+        &before
+            .save_now(&data(10), &RequestCookies::default(), NOW)
+            .unwrap(),
+    );
+    let rotated = store_with(&[new, old]);
+    let rc = RequestCookies::parse(&sealed);
+    let stale = Loaded::Live {
+        data: Box::new(data(10)),
+        stale_seal: true,
+    };
+    assert_eq!(block_on(rotated.read_cached(&rc, NOW)), stale);
+    // Also when served from the decoded-session cache.
+    assert_eq!(block_on(rotated.read_cached(&rc, NOW)), stale);
+    let resealed = browser(&rotated.save_now(&data(10), &rc, NOW).unwrap());
+    let fresh = Loaded::Live {
+        data: Box::new(data(10)),
+        stale_seal: false,
+    };
+    let rc = RequestCookies::parse(&resealed);
+    assert_eq!(block_on(rotated.read_cached(&rc, NOW)), fresh);
+    // The old secret can now be retired.
+    assert_eq!(block_on(store_with(&[new]).read_cached(&rc, NOW)), fresh);
+}

@@ -104,3 +104,46 @@ async fn a_forged_or_foreign_cookie_is_no_session() {
     forged.put_cookie("portcullis", "bm90IGFuIGlk");
     assert_eq!(forged.api_get(&pair.b("/app/x")).await.status, 401);
 }
+
+#[tokio::test]
+async fn after_a_secret_rotation_cookie_and_record_are_resealed_once() {
+    use crate::sso::{new_secret, Bed, Setup};
+    use crate::support::redis::RedisServer;
+    // Dropped last: the gateways go before their Redis.
+    let redis = RedisServer::start().await;
+    let (old, new) = (new_secret(), new_secret());
+    let with = |secrets: &[&String]| Setup {
+        secrets: secrets.iter().map(|s| (*s).clone()).collect(),
+        ..super::setup(&redis.url(), "unused")
+    };
+    let bed = Bed::start(with(&[&old])).await;
+    let (_rotated, rotated) = bed.another(&with(&[&new, &old])).await;
+    let (_retired, only_new) = bed.another(&with(&[&new])).await;
+    let browser = Browser::new();
+    bed.login_with(&browser, "/app/x").await;
+    let id_cookie = bed.session_cookies(&browser)[0].value.clone();
+    assert_eq!(
+        browser
+            .fork()
+            .api_get(&format!("{only_new}/app/x"))
+            .await
+            .status,
+        401
+    );
+    let first = browser.api_get(&format!("{rotated}/app/x")).await;
+    assert_eq!(first.status, 200, "{}", first.describe());
+    let resealed = bed.session_cookies(&browser)[0].value.clone();
+    assert_ne!(resealed, id_cookie, "the id cookie was not re-sealed");
+    let second = browser.api_get(&format!("{rotated}/app/y")).await;
+    assert!(
+        second.set_cookies.is_empty(),
+        "re-sealed on every request: {:?}",
+        second.set_cookies
+    );
+    // The same session (one record), now readable with the new secret alone: the id
+    // cookie and the record were both sealed again.
+    let hop = browser.api_get(&format!("{only_new}/app/z")).await;
+    assert_eq!(hop.status, 200, "{}: {}", hop.describe(), hop.text());
+    let records = redis.command("KEYS portcullis:s:*").await;
+    assert!(records.starts_with("*1"), "{records}");
+}

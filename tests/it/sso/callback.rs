@@ -279,3 +279,63 @@ async fn an_id_token_outside_the_signing_alg_allowlist_is_refused() {
         "RS256 ID token, ES256 only",
     );
 }
+
+#[tokio::test]
+async fn a_token_type_other_than_bearer_fails_the_login() {
+    // RFC 6749 §7.1: a client must not use a token whose type it does not understand.
+    let bed = Bed::standard().await;
+    let mut exchanges = 0;
+    for token_type in [Some("mac"), Some("MAC"), Some("N_A"), Some("DPoP"), None] {
+        bed.idp.set_token_type(token_type);
+        let browser = Browser::new();
+        let chain = browser.follow(&bed.url("/app/x")).await;
+        let what = format!("token_type {token_type:?}");
+        assert_eq!(chain.last().status, 403, "{what}: {}", chain.describe());
+        assert_refused(&bed, &browser, chain.last(), &what);
+        exchanges += 1;
+        assert_eq!(bed.idp.token_count(Grant::AuthorizationCode), exchanges);
+    }
+    // `Bearer` in any case is the one type that works.
+    bed.idp.set_token_type(Some("bEaReR"));
+    let chain = bed.login_with(&Browser::new(), "/app/y").await;
+    assert_eq!(chain.last().echoed("x-auth-user").as_deref(), Some("alice"));
+}
+
+#[tokio::test]
+async fn a_callback_repeating_any_parameter_is_400_before_any_token_request() {
+    // RFC 6749 §3.1: parameters must not be included more than once; the first value
+    // must not simply win.
+    use crate::support::fake_idp::Endpoint;
+    let bed = Bed::standard().await;
+    let cb = callback_url(&bed, &bed.browser, "/app/x").await;
+    let (state, code) = (param(&cb, "state"), param(&cb, "code"));
+    let issuer = enc(&bed.idp.issuer());
+    for extra in [
+        format!("code={code}"),
+        "code=injected".to_owned(),
+        format!("state={state}"),
+        format!("%73tate={state}"),
+        "c%6Fde=injected".to_owned(),
+        format!("iss={issuer}&iss={issuer}"),
+        "error=access_denied&error=access_denied".to_owned(),
+        "error_description=a&error_description=b".to_owned(),
+        "session_state=a&session_state=b".to_owned(),
+        "scope=openid&scope=openid".to_owned(),
+    ] {
+        let url = format!("{cb}&{extra}");
+        let hop = bed.browser.get(&url).await;
+        assert_eq!(
+            hop.status,
+            400,
+            "{extra}: {}\n{}",
+            hop.describe(),
+            hop.text()
+        );
+        assert!(bed.session_cookies(&bed.browser).is_empty(), "{extra}");
+    }
+    assert_eq!(bed.idp.hits(Endpoint::Token), 0, "a token request was made");
+    // Refused before the attempt was looked up: the genuine callback still completes.
+    let chain = bed.browser.follow(&cb).await;
+    assert_eq!(chain.last().status, 200, "{}", chain.describe());
+    assert_eq!(bed.idp.hits(Endpoint::Token), 1);
+}

@@ -341,3 +341,19 @@ async fn unavailable_during_refresh(mode: crate::support::fake_idp::Mode) {
         hop.describe()
     );
 }
+
+/// RFC 6749 §7.1 holds for refreshes too: new tokens of a type the gateway cannot use
+/// end the session rather than reaching the upstream.
+#[tokio::test]
+async fn a_refresh_that_returns_a_non_bearer_token_type_ends_the_session() {
+    let bed = Bed::start(Setup::default().app("pass_access_token: true")).await;
+    bed.idp.set_token_lifetime(1);
+    bed.login("/app/x").await;
+    bed.idp.set_token_type(Some("mac"));
+    wait_past(bed.idp.last_issued().expect("issued").expires_at).await;
+    let before = bed.idp.token_count(Grant::RefreshToken);
+    let hop = bed.browser.api_get(&bed.url("/app/x")).await;
+    assert_eq!(hop.status, 401, "{}\n{}", hop.describe(), hop.text());
+    assert_eq!(bed.idp.token_count(Grant::RefreshToken), before + 1);
+    assert!(bed.session_cookies(&bed.browser).is_empty(), "session kept");
+}

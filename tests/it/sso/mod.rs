@@ -16,6 +16,7 @@ mod login;
 mod logout;
 mod providers;
 mod redirects;
+mod seal;
 
 use std::net::SocketAddr;
 

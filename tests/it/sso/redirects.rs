@@ -28,6 +28,17 @@ const PAYLOADS: &[&str] = &[
     "/ /evil.com",
     " //evil.com",
     "//evil.com/%2F..",
+    "/.//evil.com",
+    "/app/..//evil.com",
+    "/app/x/../..//evil.com",
+    "/%2e%2e//evil.com",
+    "/app/%2E%2E/%2F/evil.com",
+    "/app%2F..%2F%2Fevil.com",
+    "/app%5C..%5C%5Cevil.com",
+    "http://{H}/app/..//evil.com",
+    "https://app.example.org/x/..//evil.com",
+    "https://app.example.org:8443/",
+    "http://app.example.org:1/",
     "//evil%2Ecom",
     "https:evil.com",
     "http:evil.com",
@@ -124,6 +135,18 @@ async fn login_rd_honours_paths_the_public_origin_and_allowed_domains() {
         Bed::start(Setup::default().session("allowed_redirect_domains: [\".example.org\"]")).await;
     for (rd, expected) in [
         ("/app/ok?z=1".to_owned(), bed.url("/app/ok?z=1")),
+        // Dot segments resolved: the browser is sent where the guard judged.
+        (
+            "/app/x/../ok/./y?z=/../1".to_owned(),
+            bed.url("/app/ok/y?z=/../1"),
+        ),
+        ("/app/%2e%2e/app/ok".to_owned(), bed.url("/app/ok")),
+        (bed.url("/app/a/../abs"), bed.url("/app/abs")),
+        // The public URL's port counts for an entry without a port.
+        (
+            format!("https://app.example.org:{}/x", port_of(&bed)),
+            format!("https://app.example.org:{}/x", port_of(&bed)),
+        ),
         (bed.url("/app/abs"), bed.url("/app/abs")),
         (
             "https://app.example.org/x".to_owned(),
@@ -139,6 +162,64 @@ async fn login_rd_honours_paths_the_public_origin_and_allowed_domains() {
             "rd {rd}:\n{}",
             chain.describe()
         );
+    }
+}
+
+fn port_of(bed: &Bed) -> &str {
+    bed.public.rsplit(':').next().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_gateway_redirects_to_the_resolved_form() {
+    let bed = Bed::standard().await;
+    let hop = bed
+        .browser
+        .get(&bed.url("/oauth2/sign_out?rd=%2Fapp%2Fx%2F..%2F%2E%2Fy"))
+        .await;
+    assert_eq!(
+        hop.location(),
+        Some(bed.url("/app/y").as_str()),
+        "{}",
+        hop.describe()
+    );
+    let chain = Browser::new()
+        .follow(&bed.url("/oauth2/start?rd=%2Fapp%2Fa%2F%2e%2e%2Fb"))
+        .await;
+    let back = chain
+        .hops
+        .iter()
+        .find(|h| h.url.starts_with(&bed.url("/oauth2/callback")))
+        .unwrap_or_else(|| panic!("no callback:\n{}", chain.describe()));
+    assert_eq!(back.location(), Some("/app/b"), "{}", chain.describe());
+}
+
+#[tokio::test]
+async fn allowed_domains_with_ports() {
+    let bed = Bed::start(
+        Setup::default()
+            .session("allowed_redirect_domains: [\".example.org:8443\", \"any.example.net:*\"]"),
+    )
+    .await;
+    for (rd, lands) in [
+        (
+            "https://app.example.org:8443/x",
+            Some("https://app.example.org:8443/x"),
+        ),
+        ("https://app.example.org/x", None),
+        ("https://app.example.org:9443/x", None),
+        (
+            "https://any.example.net:1234/x",
+            Some("https://any.example.net:1234/x"),
+        ),
+        ("http://any.example.net/x", Some("http://any.example.net/x")),
+    ] {
+        let chain = Browser::new()
+            .follow(&bed.url(&format!("/oauth2/start?rd={}", enc(rd))))
+            .await;
+        match lands {
+            Some(target) => assert_eq!(chain.final_url(), target, "{}", chain.describe()),
+            None => assert_lands_home(&bed, &chain, rd),
+        }
     }
 }
 

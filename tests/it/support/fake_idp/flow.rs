@@ -140,6 +140,8 @@ pub(crate) struct Flow {
     pub(crate) rotate_refresh: bool,
     pub(crate) refresh_error: Option<String>,
     pub(crate) opaque_access_tokens: bool,
+    /// `token_type` of token responses; `None` leaves the member out.
+    pub(crate) token_type: Option<String>,
     pub(crate) codes: HashMap<String, Code>,
     pub(crate) refresh: HashMap<String, RefreshGrant>,
     pub(crate) jtis: HashSet<String>,
@@ -168,6 +170,7 @@ impl Default for Flow {
             rotate_refresh: true,
             refresh_error: None,
             opaque_access_tokens: false,
+            token_type: Some("Bearer".into()),
             codes: HashMap::new(),
             refresh: HashMap::new(),
             jtis: HashSet::new(),
@@ -242,6 +245,12 @@ impl FakeIdp {
     /// Merged into the userinfo of every access token issued from now on.
     pub fn set_userinfo_patch(&self, patch: Value) {
         self.flow().userinfo_patch = patch;
+    }
+
+    /// `token_type` of token responses from now on (default `Bearer`); `None` leaves it
+    /// out (RFC 6749 §5.1 requires it).
+    pub fn set_token_type(&self, token_type: Option<&str>) {
+        self.flow().token_type = token_type.map(str::to_owned);
     }
 
     /// `expires_in` of access tokens issued from now on (default 300).

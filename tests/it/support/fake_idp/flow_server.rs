@@ -319,8 +319,12 @@ fn issue(
         refresh_token: Some(refresh_token.clone()),
         expires_at,
     });
-    json!({"access_token": access_token, "token_type": "Bearer", "expires_in": flow.expires_in,
-           "id_token": id_token, "refresh_token": refresh_token, "scope": scope})
+    let mut response = json!({"access_token": access_token, "expires_in": flow.expires_in,
+           "id_token": id_token, "refresh_token": refresh_token, "scope": scope});
+    if let Some(token_type) = &flow.token_type {
+        response["token_type"] = json!(token_type);
+    }
+    response
 }
 
 /// `/connect/revocation` (RFC 7009): records, checks the client, forgets the token.
