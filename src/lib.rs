@@ -19,3 +19,4 @@ pub mod runtime;
 pub mod server;
 pub mod session;
 pub mod transport;
+pub mod urlpath;

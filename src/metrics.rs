@@ -239,11 +239,11 @@ impl RouteMetrics {
     }
 }
 
-impl crate::oidc::ProviderObserver for Metrics {
+impl crate::idp::observe::ProviderObserver for Metrics {
     fn idp_call(
         &self,
         provider: &str,
-        call: crate::oidc::IdpCall,
+        call: crate::idp::observe::IdpCall,
         elapsed: std::time::Duration,
         _ok: bool,
     ) {
@@ -259,8 +259,8 @@ impl crate::oidc::ProviderObserver for Metrics {
             .inc();
     }
 
-    fn introspection(&self, provider: &str, outcome: crate::oidc::IntrospectionOutcome) {
-        use crate::oidc::IntrospectionOutcome as O;
+    fn introspection(&self, provider: &str, outcome: crate::idp::observe::IntrospectionOutcome) {
+        use crate::idp::observe::IntrospectionOutcome as O;
         let (cache, call) = match outcome {
             O::CacheHit => ("hit", None),
             O::Active => ("miss", Some("active")),

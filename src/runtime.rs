@@ -131,7 +131,7 @@ impl Runtime {
             let provider = match reused {
                 Some(p) => p,
                 None => {
-                    let observer: Arc<dyn crate::oidc::ProviderObserver> = metrics.clone();
+                    let observer: Arc<dyn crate::idp::observe::ProviderObserver> = metrics.clone();
                     let p = Arc::new(ProviderRuntime::new(pc.clone(), observer)?);
                     p.spawn_refresh(ctx.stop.clone().cancelled_owned());
                     p

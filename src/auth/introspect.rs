@@ -17,9 +17,9 @@ use super::jwt::unix_now;
 use super::verified::Verified;
 use super::{AuthError, Claims};
 use crate::config::IntrospectionConfig;
+use crate::idp::client_auth::ClientAuthenticator;
+use crate::idp::observe::{IdpCall, IntrospectionOutcome, ProviderObserver};
 use crate::idp::{IdpClient, IdpResponse};
-use crate::oidc::client_auth::ClientAuthenticator;
-use crate::oidc::{IdpCall, IntrospectionOutcome, ProviderObserver};
 
 /// A cached introspection verdict.
 #[derive(Debug)]

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use thiserror::Error;
 
+use crate::idp::observe::{IdpCall, ProviderObserver};
 use crate::idp::{HttpError, IdpClient};
-use crate::oidc::{IdpCall, ProviderObserver};
 
 mod keys;
 pub use keys::{asymmetric_alg, KeyKind, KeyMiss, KeySet, VerifyKey};

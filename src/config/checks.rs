@@ -226,7 +226,7 @@ pub(crate) fn normalize_path(s: &str) -> Result<String, String> {
     }
     // A prefix must be in the exact form request paths take after normalisation, or it
     // could never match (e.g. raw non-ASCII, which requests carry percent-encoded).
-    match crate::routing::normalize_path(&path) {
+    match crate::urlpath::normalize_path(&path) {
         Ok(n) if n == path => Ok(path),
         _ => Err(format!(
             "`{}` is not a plain ASCII path (use only ASCII letters, digits and `-._~!$&'()*+,;=:@`)",

@@ -6,6 +6,9 @@
 //! redirects, and never put a secret (client secret, token, Authorization value) into an
 //! error or a log line.
 
+pub mod client_auth;
+pub mod observe;
+
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;

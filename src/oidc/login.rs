@@ -8,7 +8,6 @@ use http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
-use super::client_auth::{pkce_challenge, random_token};
 use super::provider::ProviderRuntime;
 use super::sso::Sso;
 use super::tokens::{self, TokenError};
@@ -17,6 +16,7 @@ use crate::auth::principal::Principal;
 use crate::auth::{AuthError, Claims};
 use crate::config::{ProviderConfig, UserinfoMode};
 use crate::error::GatewayError;
+use crate::idp::client_auth::{pkce_challenge, random_token};
 use crate::idp::form_encode;
 use crate::session::codec::SessionData;
 use crate::session::cookie::RequestCookies;

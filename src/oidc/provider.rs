@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use thiserror::Error;
 
-use super::client_auth::{ClientAuthError, ClientAuthenticator};
 use super::discovery::{DiscoveryError, ProviderMetadata};
 use super::metadata::EndpointSources;
 use super::ProviderObserver;
@@ -25,6 +24,7 @@ use crate::auth::jwt::{self, JwtError, JwtValidator, VerifiedCache, VerifiedToke
 use crate::auth::verified::Verified;
 use crate::auth::{AuthError, Claims};
 use crate::config::ProviderConfig;
+use crate::idp::client_auth::{ClientAuthError, ClientAuthenticator};
 use crate::idp::{HttpError, IdpClient};
 
 /// Timeout of every call to an identity provider.

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::client_auth::ClientAuthenticator;
 use super::tokens::{self, TokenError, TokenResponse};
+use crate::idp::client_auth::ClientAuthenticator;
 use crate::idp::IdpClient;
 
 use crate::auth::credentials::TokenHash;

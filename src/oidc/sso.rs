@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use http::Uri;
 
-use super::client_auth::{ClientAuthError, ClientAuthenticator};
 use super::refresh::Refresher;
 use crate::config::{Config, SessionStoreKind};
+use crate::idp::client_auth::{ClientAuthError, ClientAuthenticator};
 use crate::session::codec::SessionLimits;
 use crate::session::cookie::CookieNames;
 use crate::session::keys::SessionKeys;

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::client_auth::{ClientAuthError, ClientAuthenticator};
+use crate::idp::client_auth::{ClientAuthError, ClientAuthenticator};
 use crate::idp::{HttpError, IdpClient};
 
 /// A successful token response (RFC 6749 §5.1).

@@ -8,8 +8,8 @@
 
 use std::borrow::Cow;
 
-use super::path::{normalize_path, PathError};
 use crate::config::EscapedSlashes;
+use crate::urlpath::{normalize_path, separator_escape_len, PathError};
 
 /// The path to route on and forward: the normal form of `raw` (see [`normalize_path`])
 /// under `mode`.
@@ -36,23 +36,6 @@ pub fn request_path(raw: &str, mode: EscapedSlashes) -> Result<Cow<'_, str>, Pat
         return Err(PathError::EscapedSlash);
     }
     Ok(path)
-}
-
-/// Length of the escaped separator that starts `s` (`%2F` → 3, `%252f` → 5, `%25255C`
-/// → 7), 0 when there is none. The hex after `%25` is matched in any case because the
-/// normal form keeps it as plain text (`2f` is unreserved), which a second decoder reads.
-pub(super) fn separator_escape_len(s: &[u8]) -> usize {
-    if s.first() != Some(&b'%') {
-        return 0;
-    }
-    let mut i = 1;
-    while s.get(i..i + 2) == Some(b"25") {
-        i += 2;
-    }
-    match s.get(i..i + 2) {
-        Some(w) if w.eq_ignore_ascii_case(b"2F") || w.eq_ignore_ascii_case(b"5C") => i + 2,
-        _ => 0,
-    }
 }
 
 /// Whether `path` holds an escaped separator at any depth.

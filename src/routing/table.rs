@@ -7,8 +7,8 @@
 //! middle of a segment (`/api` never matches `/apix`).
 
 use super::escaped::decoded_reading;
-use super::path::without_params;
 use crate::config::model::{HostMatch, RouteConfig};
+use crate::urlpath::without_params;
 
 /// The host condition of one entry, ordered by precedence.
 #[derive(Debug, Clone, PartialEq, Eq)]

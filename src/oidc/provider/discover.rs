@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use super::{Discovered, ProviderError, ProviderRuntime};
 use crate::auth::jwt::JwtValidator;
+use crate::idp::observe::IdpCall;
 use crate::oidc::metadata::{self, EndpointSources, Resolved};
-use crate::oidc::IdpCall;
 
 impl ProviderRuntime {
     /// Fetches and installs the provider's metadata, then warms the JWKS (a JWKS failure

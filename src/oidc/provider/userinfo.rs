@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::ProviderRuntime;
 use crate::auth::credentials::TokenHash;
 use crate::auth::{AuthError, Claims};
-use crate::oidc::IdpCall;
+use crate::idp::observe::IdpCall;
 
 /// Userinfo failures shared among coalesced waiters (never cached).
 #[derive(Debug, Clone)]

@@ -4,12 +4,10 @@
 //! Owns the rules that decide what a path *means* (percent-decoding of unreserved bytes,
 //! dot segments, `//` runs, encoded separators). Must never look at the query string, never
 //! decode an encoded `/` or `\` into a separator (whether to do that is
-//! `server.escaped_slashes`' decision, made in [`super::escaped`]), never let `..` climb
+//! `server.escaped_slashes`' decision, made in `routing::escaped`), never let `..` climb
 //! above the root, and never allocate for a path that is already canonical (the hot path).
 
 use std::borrow::Cow;
-
-use super::escaped::separator_escape_len;
 
 /// Longest path (input or output, in bytes) accepted; longer paths are refused with 400.
 pub const MAX_PATH_LEN: usize = 8 * 1024;
@@ -308,6 +306,23 @@ fn check_ambiguous(seg: &[u8]) -> Result<(), PathError> {
         i += 1;
     }
     Ok(())
+}
+
+/// Length of the escaped separator that starts `s` (`%2F` → 3, `%252f` → 5, `%25255C`
+/// → 7), 0 when there is none. The hex after `%25` is matched in any case because the
+/// normal form keeps it as plain text (`2f` is unreserved), which a second decoder reads.
+pub fn separator_escape_len(s: &[u8]) -> usize {
+    if s.first() != Some(&b'%') {
+        return 0;
+    }
+    let mut i = 1;
+    while s.get(i..i + 2) == Some(b"25") {
+        i += 2;
+    }
+    match s.get(i..i + 2) {
+        Some(w) if w.eq_ignore_ascii_case(b"2F") || w.eq_ignore_ascii_case(b"5C") => i + 2,
+        _ => 0,
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,6 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::PrivateKeyDer;
 use thiserror::Error;
 
-use crate::auth::jwt::unix_now;
 use crate::config::{ClientAuth, IntrospectionConfig, ProviderConfig, Secret};
 
 /// The client-assertion type of RFC 7523 §2.2.
@@ -190,7 +189,9 @@ impl ClientAuthenticator {
             AssertionKey::Rsa(_) => "RS256",
             AssertionKey::Ec(_) => "ES256",
         };
-        let now = unix_now() as u64;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let header = serde_json::json!({ "alg": alg, "typ": "JWT" });
         let claims = serde_json::json!({
             "iss": self.client_id,
