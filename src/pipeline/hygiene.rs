@@ -18,10 +18,20 @@ use crate::proxy::headers::{
 };
 use crate::routing::{self, PathError};
 use crate::runtime::Runtime;
+use crate::transport::framing::MalformedFraming;
 
 /// Whether the TCP peer is one of `server.trusted_proxies`.
 pub fn peer_trusted(rt: &Runtime, peer: IpAddr) -> bool {
     trusted(peer, &rt.config.server.trusted_proxies)
+}
+
+/// 400 for a request whose framing fields the transport refused
+/// (`transport::framing`): the connection ends after the answer.
+pub fn check_framing<B>(req: &Request<B>) -> Result<(), GatewayError> {
+    match req.extensions().get::<MalformedFraming>() {
+        Some(m) => Err(GatewayError::BadRequest(m.0)),
+        None => Ok(()),
+    }
 }
 
 /// 431 past `max_header_bytes` (counted like HTTP/2's header list size: name + value +

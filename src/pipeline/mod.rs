@@ -115,6 +115,7 @@ async fn run(
 ) -> Result<Response<ResBody>, GatewayError> {
     let rt: &Runtime = &log.rt;
     // 2. hygiene: limits, path normalisation, header stripping (before anything reads them).
+    hygiene::check_framing(&req)?;
     hygiene::check_limits(&req, rt.config.server.limits.max_header_bytes)?;
     hygiene::check_method(&req)?;
     hygiene::check_host(&mut req)?;

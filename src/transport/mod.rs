@@ -8,6 +8,7 @@
 //! configuration beyond its listener settings, and imports nothing above it.
 
 pub mod conn_state;
+pub mod framing;
 pub mod http1;
 pub mod listener;
 pub mod server_tls;

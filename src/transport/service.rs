@@ -12,6 +12,7 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 
 use super::conn_state::{ConnState, Counted};
+use super::framing;
 use super::{ConnInfo, Handler, ReqBody};
 
 /// The future hyper holds per in-flight request. Boxed: the request path is large
@@ -42,7 +43,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for Service<H> {
     type Error = Infallible;
     type Future = ServiceFuture<H::Body>;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         // A body hyper may still read (or drain, if the response comes first), and an
         // upgrade hyper keeps state for, each keep the connection from parking.
         let has_body = !req.body().is_end_stream();
@@ -51,13 +52,23 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for Service<H> {
             .get::<hyper::upgrade::OnUpgrade>()
             .is_some();
         let active = self.state.begin_request(has_body, upgrade);
+        // Framing hyper accepts and the gateway does not: the pipeline answers 400 and
+        // the connection ends after it, so nothing after this head is read as a request.
+        let malformed = framing::check(req.version(), req.headers());
+        if let Some(m) = malformed {
+            req.extensions_mut().insert(m);
+        }
         let http10 = req.version() == Version::HTTP_10;
         let keep_alive_10 = http10 && asks_keep_alive(req.headers());
         let handled = self.handler.clone().call(req.map(ReqBody::from), self.info);
         Box::pin(async move {
             let mut resp = handled.await;
             if http10 {
-                http10_response(&mut resp, keep_alive_10);
+                http10_response(&mut resp, keep_alive_10 && malformed.is_none());
+            }
+            if malformed.is_some() {
+                resp.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
             }
             Ok(resp.map(|body| Counted::new(body, active)))
         })

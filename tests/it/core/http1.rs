@@ -377,3 +377,32 @@ async fn a_closed_connection_lingers_instead_of_resetting_what_the_client_still_
             .expect("write after the response: the gateway lingers");
     }
 }
+
+#[tokio::test]
+async fn chunked_applied_twice_or_after_another_coding_is_400_and_the_connection_ends() {
+    let up = echo_upstream().await;
+    let gw = TestGateway::start(&config(up)).await;
+    for te in [
+        "Transfer-Encoding: chunked, chunked\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: gzip, chunked\r\n",
+    ] {
+        // What follows the head would be a second request if the body were read once.
+        let request = format!(
+            "POST /a HTTP/1.1\r\nHost: t\r\n{te}\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
+        );
+        let text = exchange(&gw, request.as_bytes()).await;
+        assert!(text.starts_with("HTTP/1.1 400 "), "{te}: {text}");
+        assert!(
+            text.to_ascii_lowercase()
+                .contains("\r\nconnection: close\r\n"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("HTTP/1.1 ").count(),
+            1,
+            "one answer only: {text}"
+        );
+        assert!(!text.contains("smuggled"), "{text}");
+    }
+}
