@@ -12,12 +12,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::credentials::{TokenHash, BASE64URL};
-use super::jwks::{asymmetric_alg, KeyMiss, KeySet};
+use super::jwks::{asymmetric_alg, Candidates, KeyMiss, KeySet};
 use super::verified::Verified;
 use super::{AuthError, Claims};
 
@@ -227,25 +227,18 @@ impl JwtValidator {
         vet_header(token, &self.algs, &["jwt"])
     }
 
-    /// Verifies the signature with `key`, then the claims. Returns claims and `exp`.
+    /// Verifies the signature with one of `keys`, then the claims. Returns claims and `exp`.
     pub fn verify(
         &self,
         token: &str,
         header: &TokenHeader,
-        key: &DecodingKey,
+        keys: Candidates<'_>,
         now: f64,
     ) -> Result<(Claims, f64), JwtError> {
-        let (message, signature) = token
-            .rsplit_once('.')
-            .ok_or(JwtError::Invalid("not a JWS"))?;
-        let valid = jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, header.alg)
-            .map_err(|_| JwtError::Invalid("signature undecodable or key unfit"))?;
-        if !valid {
-            return Err(JwtError::Invalid("bad signature"));
-        }
-        let payload = message
-            .split_once('.')
-            .map(|(_, p)| p)
+        verify_signature(token, header.alg, keys)?;
+        let payload = token
+            .split('.')
+            .nth(1)
             .ok_or(JwtError::Invalid("not a JWS"))?;
         let bytes = URL_SAFE_NO_PAD
             .decode(payload)
@@ -262,10 +255,10 @@ impl JwtValidator {
             return Err(JwtError::Invalid("not a JWS"));
         }
         let header = self.header(token)?;
-        let key = keys
+        let candidates = keys
             .find(header.kid.as_deref(), header.alg)
             .map_err(key_miss)?;
-        self.verify(token, &header, key, unix_now())
+        self.verify(token, &header, candidates, unix_now())
     }
 
     /// `iss` exact; `aud` (string or array) has one of ours; `exp` a number in the future;
@@ -312,7 +305,26 @@ pub fn key_miss(miss: KeyMiss) -> JwtError {
     match miss {
         KeyMiss::NotFound => JwtError::UnknownKey,
         KeyMiss::Ambiguous => JwtError::Invalid("no kid and several candidate keys"),
+        KeyMiss::TooMany => JwtError::Invalid("too many keys share the token's kid"),
     }
+}
+
+/// Checks the compact-JWS signature of `token` with each of `keys` in turn; it is good
+/// when one of them verifies it. Trying every candidate (not the first) makes the result
+/// independent of the order of the JWKS document when two keys share a `kid`.
+pub fn verify_signature(token: &str, alg: Algorithm, keys: Candidates<'_>) -> Result<(), JwtError> {
+    let (message, signature) = token
+        .rsplit_once('.')
+        .ok_or(JwtError::Invalid("not a JWS"))?;
+    let mut reason = "signature undecodable or key unfit";
+    for key in keys.iter() {
+        match jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, alg) {
+            Ok(true) => return Ok(()),
+            Ok(false) => reason = "bad signature",
+            Err(_) => {}
+        }
+    }
+    Err(JwtError::Invalid(reason))
 }
 
 /// A NumericDate claim: absent → None; present → must be a finite JSON number (a string

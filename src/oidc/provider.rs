@@ -355,11 +355,11 @@ impl ProviderRuntime {
                 .await
                 .map_err(LocalFailure::Keys)?;
         }
-        let key = keys
+        let candidates = keys
             .find(kid, header.alg)
             .map_err(|m| LocalFailure::Jwt(jwt::key_miss(m)))?;
         let (claims, exp) = validator
-            .verify(token, &header, key, jwt::unix_now())
+            .verify(token, &header, candidates, jwt::unix_now())
             .map_err(LocalFailure::Jwt)?;
         let verified = Arc::new(Verified::new(claims));
         let entry = Arc::new(VerifiedToken {
