@@ -236,17 +236,20 @@ impl JwtValidator {
         now: f64,
     ) -> Result<(Claims, f64), JwtError> {
         verify_signature(token, header.alg, keys)?;
-        let payload = token
-            .split('.')
-            .nth(1)
-            .ok_or(JwtError::Invalid("not a JWS"))?;
-        let bytes = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| JwtError::Invalid("payload is not base64url"))?;
-        let claims: Claims = serde_json::from_slice(&bytes)
-            .map_err(|_| JwtError::Invalid("payload is not a JSON object"))?;
+        let claims = unverified_claims(token)?;
         let exp = self.check_claims(&claims, now)?;
         Ok((claims, exp))
+    }
+
+    /// The issuer rule alone, for a token's still unverified claims: a token of another
+    /// issuer is refused before any key lookup, so it can never make this provider
+    /// refetch its JWKS (the claims are trusted only after the signature check).
+    pub fn check_issuer(&self, claims: &Claims) -> Result<(), JwtError> {
+        match claims.get("iss") {
+            Some(Value::String(iss)) if *iss == self.issuer => Ok(()),
+            Some(_) => Err(JwtError::Invalid("issuer not accepted here")),
+            None => Err(JwtError::Invalid("iss missing")),
+        }
     }
 
     /// Header, key lookup and verification against one key set (no refetch).
@@ -255,6 +258,7 @@ impl JwtValidator {
             return Err(JwtError::Invalid("not a JWS"));
         }
         let header = self.header(token)?;
+        self.check_issuer(&unverified_claims(token)?)?;
         let candidates = keys
             .find(header.kid.as_deref(), header.alg)
             .map_err(key_miss)?;
@@ -264,11 +268,7 @@ impl JwtValidator {
     /// `iss` exact; `aud` (string or array) has one of ours; `exp` a number in the future;
     /// `nbf`/`iat` (when present) numbers not in the future, all with leeway. Returns `exp`.
     pub fn check_claims(&self, claims: &Claims, now: f64) -> Result<f64, JwtError> {
-        match claims.get("iss") {
-            Some(Value::String(iss)) if *iss == self.issuer => {}
-            Some(_) => return Err(JwtError::Invalid("wrong iss")),
-            None => return Err(JwtError::Invalid("iss missing")),
-        }
+        self.check_issuer(claims)?;
         let aud_ok = match claims.get("aud") {
             Some(Value::String(a)) => self.audiences.iter().any(|x| x == a),
             Some(Value::Array(list)) => list.iter().any(|a| {
@@ -307,6 +307,19 @@ pub fn key_miss(miss: KeyMiss) -> JwtError {
         KeyMiss::Ambiguous => JwtError::Invalid("no kid and several candidate keys"),
         KeyMiss::TooMany => JwtError::Invalid("too many keys share the token's kid"),
     }
+}
+
+/// The payload of a compact JWS as a JSON object. NOT verified: callers check the
+/// signature before trusting anything in it beyond picking which rules apply.
+pub fn unverified_claims(token: &str) -> Result<Claims, JwtError> {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or(JwtError::Invalid("not a JWS"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| JwtError::Invalid("payload is not base64url"))?;
+    serde_json::from_slice(&bytes).map_err(|_| JwtError::Invalid("payload is not a JSON object"))
 }
 
 /// Checks the compact-JWS signature of `token` with each of `keys` in turn; it is good

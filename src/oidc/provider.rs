@@ -346,6 +346,10 @@ impl ProviderRuntime {
             self.observer.verified_cache(&self.name, false);
         }
         let header = validator.header(token).map_err(LocalFailure::Jwt)?;
+        // Unverified, and used only to refuse early: a token issued elsewhere must never
+        // cost this provider a JWKS refetch. Trusted only once the signature verifies.
+        let claims = jwt::unverified_claims(token).map_err(LocalFailure::Jwt)?;
+        validator.check_issuer(&claims).map_err(LocalFailure::Jwt)?;
         let kid = header.kid.as_deref();
         let mut keys = self.jwks.keys().await.map_err(LocalFailure::Keys)?;
         if let Err(KeyMiss::NotFound) = keys.find(kid, header.alg) {
@@ -358,8 +362,9 @@ impl ProviderRuntime {
         let candidates = keys
             .find(kid, header.alg)
             .map_err(|m| LocalFailure::Jwt(jwt::key_miss(m)))?;
-        let (claims, exp) = validator
-            .verify(token, &header, candidates, jwt::unix_now())
+        jwt::verify_signature(token, header.alg, candidates).map_err(LocalFailure::Jwt)?;
+        let exp = validator
+            .check_claims(&claims, jwt::unix_now())
             .map_err(LocalFailure::Jwt)?;
         let verified = Arc::new(Verified::new(claims));
         let entry = Arc::new(VerifiedToken {

@@ -350,3 +350,36 @@ fn reuse_only_for_identical_config() {
     assert!(!p.can_reuse(&changed));
     let _: Option<Value> = None;
 }
+
+#[tokio::test]
+async fn a_token_of_another_issuer_is_refused_before_any_key_lookup() {
+    let idp = idp().await;
+    let mut cfg = provider_config(&idp.issuer, false, false);
+    // No refetch limit: only the issuer check can keep the JWKS endpoint quiet.
+    cfg.tokens.jwks_refetch_interval = Duration::ZERO;
+    let p = ProviderRuntime::new(cfg, Arc::new(NoopObserver)).unwrap();
+    p.discover().await.unwrap();
+    assert_eq!(idp.server.hits("/jwks"), 1);
+    let t = now();
+    let elsewhere = TestKey::rsa("kid-of-another-provider").sign(
+        &json!({"iss": "https://other.example.com", "aud": "api1", "sub": "a", "exp": t + 300}),
+    );
+    for _ in 0..3 {
+        let r = p.authenticate_token(&elsewhere).await;
+        assert!(
+            matches!(&r, Err(AuthError::InvalidToken(m)) if m == "issuer not accepted here"),
+            "{:?}",
+            r.err()
+        );
+    }
+    assert_eq!(
+        idp.server.hits("/jwks"),
+        1,
+        "no refetch for a foreign issuer"
+    );
+    // An unknown kid of the right issuer still triggers the refetch.
+    let unknown = TestKey::rsa("rotated-in")
+        .sign(&json!({"iss": idp.issuer, "aud": "api1", "sub": "a", "exp": t + 300}));
+    assert!(p.authenticate_token(&unknown).await.is_err());
+    assert_eq!(idp.server.hits("/jwks"), 2);
+}
