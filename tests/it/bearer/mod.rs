@@ -8,6 +8,7 @@ mod headers;
 mod introspection;
 mod jwks;
 mod jwt;
+mod one_token;
 mod policy;
 mod providers;
 mod seeds;
