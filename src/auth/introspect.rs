@@ -205,6 +205,9 @@ impl Introspector {
         if body.get("active") != Some(&Value::Bool(true)) {
             return Verdict::Inactive("inactive (introspection)");
         }
+        if let Err(reason) = self.check_token_type(&body) {
+            return Verdict::Inactive(reason);
+        }
         let leeway = self.rules.leeway.as_secs_f64();
         let exp = match number(&body, "exp") {
             Err(reason) => return Verdict::Inactive(reason),
@@ -239,6 +242,33 @@ impl Introspector {
             verified: Arc::new(Verified::new(body)),
             exp,
         }
+    }
+}
+
+/// The answer fields in which providers say what kind of token they looked at: RFC 7662
+/// `token_type`, Ory's and Cognito's `token_use`, Keycloak's `typ` (`Refresh`, `ID`).
+const TOKEN_TYPE_FIELDS: [&str; 3] = ["token_type", "token_use", "typ"];
+
+impl Introspector {
+    /// An active refresh token or ID token is still not an API credential (a refresh
+    /// token lives for days): every type field present must name an allowed type
+    /// (`token_types`, case-insensitive). Absent fields are accepted: RFC 7662 makes
+    /// them optional, and the request said `token_type_hint=access_token`.
+    fn check_token_type(&self, body: &Claims) -> Result<(), &'static str> {
+        let allowed = |t: &str| {
+            self.cfg
+                .token_types
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(t))
+        };
+        for field in TOKEN_TYPE_FIELDS {
+            match body.get(field) {
+                None => {}
+                Some(Value::String(t)) if allowed(t) => {}
+                Some(_) => return Err("not an access token (introspection token type)"),
+            }
+        }
+        Ok(())
     }
 }
 

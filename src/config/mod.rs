@@ -20,6 +20,7 @@ mod validate;
 mod validate_headers;
 mod validate_provider;
 mod validate_route;
+mod validate_tokens;
 mod walk;
 
 #[cfg(test)]

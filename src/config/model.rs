@@ -267,7 +267,21 @@ pub struct IntrospectionConfig {
     pub cache_size: u64,
     /// Also introspect JWTs whose signature this provider cannot verify locally.
     pub jwt_fallback: bool,
+    /// What an answer's `token_type` / `token_use` / `typ` may say (case-insensitive) for
+    /// the token to count as an access token; absent fields are accepted.
+    pub token_types: Vec<String>,
 }
+
+/// `tokens.introspection.token_types` when not configured: the spellings providers use
+/// for an access token (RFC 6749 §7.1 `Bearer`, RFC 9449 `DPoP`, RFC 8693's URI, Ory's
+/// `token_use: access_token`, Cognito's `token_use: access`).
+pub const DEFAULT_TOKEN_TYPES: [&str; 5] = [
+    "Bearer",
+    "DPoP",
+    "access_token",
+    "access",
+    "urn:ietf:params:oauth:token-type:access_token",
+];
 
 /// `providers[].claims`
 #[derive(Debug, Clone, PartialEq, Eq)]

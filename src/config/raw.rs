@@ -206,6 +206,7 @@ pub(crate) struct RawIntrospection {
     pub negative_cache_ttl: String,
     pub cache_size: u64,
     pub jwt_fallback: bool,
+    pub token_types: Vec<String>,
 }
 
 impl Default for RawIntrospection {
@@ -218,6 +219,7 @@ impl Default for RawIntrospection {
             negative_cache_ttl: "10s".into(),
             cache_size: 10_000,
             jwt_fallback: false,
+            token_types: strings(&super::model::DEFAULT_TOKEN_TYPES),
         }
     }
 }

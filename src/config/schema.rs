@@ -99,6 +99,7 @@ pub(crate) const INTROSPECTION: &[Field] = &[
     ("negative_cache_ttl", Shape::Str),
     ("cache_size", Shape::UInt),
     ("jwt_fallback", Shape::Bool),
+    ("token_types", Shape::StrList),
 ];
 
 pub(crate) const CLAIMS: &[Field] = &[

@@ -17,6 +17,7 @@ use super::model::{
 };
 use super::raw::{RawClaims, RawIntrospection, RawProvider, RawTokens};
 use super::validate::Ctx;
+use super::validate_tokens;
 
 /// Clock skew beyond this hides real clock problems and stretches token lifetimes.
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
@@ -363,6 +364,7 @@ fn introspection(cx: &mut Ctx<'_>, path: &str, raw: RawIntrospection) -> Introsp
         ),
         cache_size: raw.cache_size,
         jwt_fallback: raw.jwt_fallback,
+        token_types: validate_tokens::token_types(cx, path, raw.token_types),
     }
 }
 

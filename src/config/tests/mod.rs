@@ -6,6 +6,7 @@
 
 mod errors;
 mod loading;
+mod tokens;
 
 use super::*;
 

@@ -105,6 +105,9 @@ fn provider_config(issuer: &str, introspection: bool, fallback: bool) -> Provide
                 negative_cache_ttl: Duration::from_secs(10),
                 cache_size: 100,
                 jwt_fallback: fallback,
+                token_types: crate::config::DEFAULT_TOKEN_TYPES
+                    .map(String::from)
+                    .to_vec(),
             }),
         },
         claims: ClaimsConfig {
