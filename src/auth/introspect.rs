@@ -1,5 +1,6 @@
-//! RFC 7662 token introspection for reference (opaque) tokens, with a bounded cache and
-//! coalescing of concurrent lookups of one token.
+//! RFC 7662 token introspection for reference (opaque) tokens, with a bounded cache,
+//! coalescing of concurrent lookups of one token, and a cap on uncached calls (a token
+//! that cannot be one is refused unasked; past the cap, 503 without asking).
 //!
 //! Must never treat anything but `"active": true` (a JSON boolean) as active, never cache
 //! an IdP failure (timeouts, non-200, non-JSON answers become 503s and are retried by the
@@ -12,12 +13,13 @@ use std::time::{Duration, Instant};
 use aws_lc_rs::digest;
 use serde_json::Value;
 
-use super::credentials::TokenHash;
+use super::credentials::{is_token68, TokenHash};
 use super::jwt::unix_now;
 use super::verified::Verified;
 use super::{AuthError, Claims};
 use crate::config::{ClientAuth, IntrospectionConfig};
 use crate::oidc::http::IdpClient;
+use crate::oidc::limit::{CallLimiter, Throttled};
 use crate::oidc::{IdpCall, IntrospectionOutcome, ProviderObserver};
 
 /// A cached introspection verdict.
@@ -53,6 +55,15 @@ impl moka::Expiry<[u8; 32], Arc<Entry>> for EntryTtl {
 #[derive(Debug, Clone)]
 struct IdpFailure(String);
 
+/// Why a cache miss produced no entry (never cached).
+#[derive(Debug, Clone)]
+enum MissFailure {
+    /// The IdP failed.
+    Idp(IdpFailure),
+    /// The cap refused the call.
+    Throttled(Throttled),
+}
+
 /// What the introspector checks a response against.
 #[derive(Debug, Clone)]
 pub struct IntrospectionRules {
@@ -72,6 +83,7 @@ pub struct Introspector {
     client: IdpClient,
     cache: moka::future::Cache<[u8; 32], Arc<Entry>>,
     observer: Arc<dyn ProviderObserver>,
+    limiter: CallLimiter,
 }
 
 impl Introspector {
@@ -88,6 +100,7 @@ impl Introspector {
             .expire_after(EntryTtl)
             .build();
         Introspector {
+            limiter: CallLimiter::new(cfg.rate_limit),
             provider,
             cfg,
             rules,
@@ -106,11 +119,12 @@ impl Introspector {
         token: &str,
         hash: &TokenHash,
     ) -> Result<Arc<Verified>, AuthError> {
+        self.check_shape(token)?;
         let key = cache_key(&self.provider, endpoint, hash);
         let entry = self
             .cache
             .entry(key)
-            .or_try_insert_with(self.call(endpoint, token, hash))
+            .or_try_insert_with(self.limited_call(endpoint, token, hash))
             .await;
         let entry = match entry {
             Ok(entry) => {
@@ -120,7 +134,12 @@ impl Introspector {
                 }
                 entry.into_value()
             }
-            Err(failure) => return Err(AuthError::IdpUnavailable(failure.0.clone())),
+            Err(failure) => {
+                return Err(match &*failure {
+                    MissFailure::Idp(e) => AuthError::IdpUnavailable(e.0.clone()),
+                    MissFailure::Throttled(t) => AuthError::IdpThrottled(t.retry_after_secs()),
+                })
+            }
         };
         match &entry.verdict {
             Verdict::Active { verified, exp } => {
@@ -242,6 +261,45 @@ impl Introspector {
             verified: Arc::new(Verified::new(body)),
             exp,
         }
+    }
+}
+
+impl Introspector {
+    /// A token that cannot be one never costs an IdP call: longer than
+    /// `max_token_length`, or outside the token68 charset (RFC 7235 §2.1, what the
+    /// Authorization header can carry).
+    fn check_shape(&self, token: &str) -> Result<(), AuthError> {
+        if token.len() > self.cfg.max_token_length {
+            return Err(AuthError::InvalidToken(
+                "longer than introspection.max_token_length".into(),
+            ));
+        }
+        if !is_token68(token) {
+            return Err(AuthError::InvalidToken(
+                "not a token68 value (introspection)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The cache-miss path: an uncached call only within the provider's cap (rate and
+    /// calls in flight); past it, fail closed at once. Coalesced misses of one token
+    /// share one call and so one permit.
+    async fn limited_call(
+        &self,
+        endpoint: &str,
+        token: &str,
+        hash: &TokenHash,
+    ) -> Result<Arc<Entry>, MissFailure> {
+        let _permit = self.limiter.try_acquire().map_err(|t| {
+            self.observer
+                .idp_throttled(&self.provider, IdpCall::Introspection);
+            tracing::debug!(provider = %self.provider, token = %hash.short(), retry_after_s = t.retry_after_secs(), "introspection capped");
+            MissFailure::Throttled(t)
+        })?;
+        self.call(endpoint, token, hash)
+            .await
+            .map_err(MissFailure::Idp)
     }
 }
 

@@ -248,6 +248,30 @@ pub struct TokensConfig {
     pub verified_cache_size: u64,
     /// Optional RFC 7662 introspection for opaque tokens.
     pub introspection: Option<IntrospectionConfig>,
+    /// Cap on uncached userinfo calls that complete bearer principals.
+    pub userinfo_rate_limit: CallLimit,
+}
+
+/// A cap on uncached calls to an identity provider (per provider, per replica).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallLimit {
+    /// Sustained calls per second (the token bucket's refill rate).
+    pub per_second: f64,
+    /// Calls allowed back to back after a quiet period (the bucket's size).
+    pub burst: u32,
+    /// Calls waiting for the provider at once.
+    pub max_in_flight: u32,
+}
+
+impl Default for CallLimit {
+    /// 50/s, burst 50, 16 in flight: what one replica may ask of a provider.
+    fn default() -> Self {
+        CallLimit {
+            per_second: 50.0,
+            burst: 50,
+            max_in_flight: 16,
+        }
+    }
 }
 
 /// `providers[].tokens.introspection`
@@ -270,6 +294,10 @@ pub struct IntrospectionConfig {
     /// What an answer's `token_type` / `token_use` / `typ` may say (case-insensitive) for
     /// the token to count as an access token; absent fields are accepted.
     pub token_types: Vec<String>,
+    /// Longest token sent to introspection (bytes); longer ones are refused unasked.
+    pub max_token_length: usize,
+    /// Cap on uncached introspection calls.
+    pub rate_limit: CallLimit,
 }
 
 /// `tokens.introspection.token_types` when not configured: the spellings providers use

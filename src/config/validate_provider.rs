@@ -327,6 +327,11 @@ fn tokens(cx: &mut Ctx<'_>, path: &str, raw: RawTokens, client_id: &str) -> Toke
         jwks_refetch_interval,
         verified_cache_size: raw.verified_cache_size,
         introspection,
+        userinfo_rate_limit: validate_tokens::call_limit(
+            cx,
+            &format!("{path}.userinfo_rate_limit"),
+            raw.userinfo_rate_limit,
+        ),
     }
 }
 
@@ -365,6 +370,8 @@ fn introspection(cx: &mut Ctx<'_>, path: &str, raw: RawIntrospection) -> Introsp
         cache_size: raw.cache_size,
         jwt_fallback: raw.jwt_fallback,
         token_types: validate_tokens::token_types(cx, path, raw.token_types),
+        max_token_length: validate_tokens::max_token_length(cx, path, raw.max_token_length),
+        rate_limit: validate_tokens::call_limit(cx, &format!("{path}.rate_limit"), raw.rate_limit),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod backchannel;
 pub mod client_auth;
 pub mod discovery;
 pub mod http;
+pub mod limit;
 pub mod login;
 pub mod logout;
 pub mod provider;
@@ -72,6 +73,8 @@ pub trait ProviderObserver: Send + Sync + 'static {
     fn introspection(&self, _provider: &str, _outcome: IntrospectionOutcome) {}
     /// A verified-token cache lookup (hit = signature check skipped).
     fn verified_cache(&self, _provider: &str, _hit: bool) {}
+    /// An uncached call was refused by the provider's cap (`oidc::limit`).
+    fn idp_throttled(&self, _provider: &str, _call: IdpCall) {}
 }
 
 /// An observer that records nothing.

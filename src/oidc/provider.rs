@@ -16,6 +16,7 @@ use thiserror::Error;
 
 use super::discovery::{self, DiscoveryError, ProviderMetadata};
 use super::http::{HttpError, IdpClient};
+use super::limit::CallLimiter;
 use super::{IdpCall, ProviderObserver};
 use crate::auth::credentials::TokenHash;
 use crate::auth::introspect::{IntrospectionRules, Introspector};
@@ -75,6 +76,7 @@ pub struct ProviderRuntime {
     verified: VerifiedCache,
     introspector: Option<Introspector>,
     userinfo: moka::future::Cache<TokenHash, Arc<Claims>>,
+    userinfo_limiter: CallLimiter,
     backoff: (Duration, Duration),
 }
 
@@ -113,6 +115,7 @@ impl ProviderRuntime {
                 .max_capacity(USERINFO_CACHE_SIZE)
                 .time_to_live(USERINFO_TTL)
                 .build(),
+            userinfo_limiter: CallLimiter::new(cfg.tokens.userinfo_rate_limit),
             cfg,
             name,
             client,

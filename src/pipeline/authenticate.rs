@@ -96,6 +96,7 @@ pub async fn authenticate(
         Err(AuthError::Malformed(_)) => "malformed",
         Err(AuthError::InvalidToken(_)) => "invalid",
         Err(AuthError::IdpUnavailable(_)) => "idp_unavailable",
+        Err(AuthError::IdpThrottled(_)) => "idp_throttled",
     };
     let method = if bearer_first { "bearer" } else { "session" };
     ctx.metrics
@@ -147,7 +148,7 @@ async fn bearer(
         UserinfoMode::Never => false,
     };
     if wanted {
-        match provider.userinfo(creds.token).await {
+        match provider.userinfo_for_bearer(creds.token).await {
             // A copy of the cached principal, completed for this request.
             Ok(info) => {
                 Arc::make_mut(&mut principal).merge_userinfo((*info).clone(), &cfg.claims)?

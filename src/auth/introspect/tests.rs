@@ -64,6 +64,8 @@ fn config(method: ClientAuth) -> IntrospectionConfig {
         token_types: crate::config::DEFAULT_TOKEN_TYPES
             .map(String::from)
             .to_vec(),
+        max_token_length: 4096,
+        rate_limit: crate::config::CallLimit::default(),
     }
 }
 
@@ -336,4 +338,34 @@ async fn an_active_answer_for_anything_but_an_access_token_is_invalid_token() {
     assert!(ask(&i, &idp1, "custom").await.is_ok());
     let idp2 = idp(json!({"active": true, "sub": "a", "token_type": "Bearer"})).await;
     assert!(ask(&i, &idp2, "not-listed").await.is_err());
+}
+
+#[tokio::test]
+async fn tokens_that_cannot_be_tokens_and_calls_past_the_cap_never_reach_the_idp() {
+    let idp = idp(json!({"active": true, "sub": "alice"})).await;
+    let mut cfg = config(ClientAuth::ClientSecretBasic);
+    cfg.max_token_length = 8;
+    cfg.rate_limit = crate::config::CallLimit {
+        per_second: 1.0 / 3600.0,
+        burst: 1,
+        max_in_flight: 4,
+    };
+    let i = introspector(cfg, Duration::from_secs(10));
+    for bad in ["123456789", "a b", "tok\"en", "=", "", "\u{e9}t\u{e9}"] {
+        let r = ask(&i, &idp, bad).await;
+        assert!(
+            matches!(r, Err(AuthError::InvalidToken(_))),
+            "{bad:?}: {r:?}"
+        );
+    }
+    assert_eq!(hits(&idp), 0);
+    assert!(ask(&i, &idp, "12345678").await.is_ok());
+    let r = ask(&i, &idp, "other").await;
+    assert!(
+        matches!(r, Err(AuthError::IdpThrottled(s)) if s >= 3000),
+        "{r:?}"
+    );
+    assert_eq!(hits(&idp), 1);
+    // Cached: no cap.
+    assert!(ask(&i, &idp, "12345678").await.is_ok());
 }

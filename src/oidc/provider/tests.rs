@@ -108,7 +108,10 @@ fn provider_config(issuer: &str, introspection: bool, fallback: bool) -> Provide
                 token_types: crate::config::DEFAULT_TOKEN_TYPES
                     .map(String::from)
                     .to_vec(),
+                max_token_length: 4096,
+                rate_limit: crate::config::CallLimit::default(),
             }),
+            userinfo_rate_limit: crate::config::CallLimit::default(),
         },
         claims: ClaimsConfig {
             username: vec!["preferred_username".into()],

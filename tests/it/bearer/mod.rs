@@ -5,6 +5,7 @@
 
 mod credentials;
 mod headers;
+mod idp_caps;
 mod introspection;
 mod jwks;
 mod jwt;
