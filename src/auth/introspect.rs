@@ -282,6 +282,22 @@ impl Introspector {
         Ok(())
     }
 
+    /// Judges the body of a `200` introspection answer as a call does (a JSON object,
+    /// then every check of the verdict), without caching or any call: for the fuzz target.
+    /// `None`: not a JSON object (the IdP failed, a 503); `Some(Err(reason))`: inactive or
+    /// refused (401); `Some(Ok(_))`: an active access token of this provider.
+    pub fn judge_answer(
+        &self,
+        body: &[u8],
+        now: f64,
+    ) -> Option<Result<Arc<Verified>, &'static str>> {
+        let claims = serde_json::from_slice::<Claims>(body).ok()?;
+        Some(match self.judge(claims, now) {
+            Verdict::Active { verified, .. } => Ok(verified),
+            Verdict::Inactive(reason) => Err(reason),
+        })
+    }
+
     /// The cache-miss path: an uncached call only within the provider's cap (rate and
     /// calls in flight); past it, fail closed at once. Coalesced misses of one token
     /// share one call and so one permit.
