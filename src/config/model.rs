@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use http::{HeaderName, Uri};
 
+pub use super::model_tokens::{CallLimit, DEFAULT_TOKEN_TYPES};
+
 /// A secret string (client secret, cookie key). `Debug`/`Display` never reveal it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -252,28 +254,6 @@ pub struct TokensConfig {
     pub userinfo_rate_limit: CallLimit,
 }
 
-/// A cap on uncached calls to an identity provider (per provider, per replica).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CallLimit {
-    /// Sustained calls per second (the token bucket's refill rate).
-    pub per_second: f64,
-    /// Calls allowed back to back after a quiet period (the bucket's size).
-    pub burst: u32,
-    /// Calls waiting for the provider at once.
-    pub max_in_flight: u32,
-}
-
-impl Default for CallLimit {
-    /// 50/s, burst 50, 16 in flight: what one replica may ask of a provider.
-    fn default() -> Self {
-        CallLimit {
-            per_second: 50.0,
-            burst: 50,
-            max_in_flight: 16,
-        }
-    }
-}
-
 /// `providers[].tokens.introspection`
 #[derive(Debug, Clone)]
 pub struct IntrospectionConfig {
@@ -299,17 +279,6 @@ pub struct IntrospectionConfig {
     /// Cap on uncached introspection calls.
     pub rate_limit: CallLimit,
 }
-
-/// `tokens.introspection.token_types` when not configured: the spellings providers use
-/// for an access token (RFC 6749 §7.1 `Bearer`, RFC 9449 `DPoP`, RFC 8693's URI, Ory's
-/// `token_use: access_token`, Cognito's `token_use: access`).
-pub const DEFAULT_TOKEN_TYPES: [&str; 5] = [
-    "Bearer",
-    "DPoP",
-    "access_token",
-    "access",
-    "urn:ietf:params:oauth:token-type:access_token",
-];
 
 /// `providers[].claims`
 #[derive(Debug, Clone, PartialEq, Eq)]
