@@ -351,6 +351,20 @@ fn reuse_only_for_identical_config() {
         i.client_secret = Secret::new("rotated");
     }
     assert!(!p.can_reuse(&changed));
+    // The bearer-token guards too: cached verdicts were judged under the old ones, and
+    // the caps live in the runtime.
+    for change in [
+        |i: &mut IntrospectionConfig| i.token_types.push("custom".into()),
+        |i: &mut IntrospectionConfig| i.max_token_length = 10,
+        |i: &mut IntrospectionConfig| i.rate_limit.burst = 1,
+    ] {
+        let mut changed = cfg.clone();
+        change(changed.tokens.introspection.as_mut().unwrap());
+        assert!(!p.can_reuse(&changed));
+    }
+    let mut changed = cfg.clone();
+    changed.tokens.userinfo_rate_limit.max_in_flight = 1;
+    assert!(!p.can_reuse(&changed));
     let mut changed = cfg;
     changed.tokens.introspection = None;
     assert!(!p.can_reuse(&changed));
