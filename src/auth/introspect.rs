@@ -264,7 +264,34 @@ impl Introspector {
     }
 }
 
+/// The answer fields in which providers say what kind of token they looked at: RFC 7662
+/// `token_type`, Ory's and Cognito's `token_use`, Keycloak's `typ` (`Refresh`, `ID`).
+const TOKEN_TYPE_FIELDS: [&str; 3] = ["token_type", "token_use", "typ"];
+
+// The guards around a call (the token's shape, the cap, what an answer must say), kept
+// apart from the HTTP exchange above.
 impl Introspector {
+    /// An active refresh token or ID token is still not an API credential (a refresh
+    /// token lives for days): every type field present must name an allowed type
+    /// (`token_types`, case-insensitive). Absent fields are accepted: RFC 7662 makes
+    /// them optional, and the request said `token_type_hint=access_token`.
+    fn check_token_type(&self, body: &Claims) -> Result<(), &'static str> {
+        let allowed = |t: &str| {
+            self.cfg
+                .token_types
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(t))
+        };
+        for field in TOKEN_TYPE_FIELDS {
+            match body.get(field) {
+                None => {}
+                Some(Value::String(t)) if allowed(t) => {}
+                Some(_) => return Err("not an access token (introspection token type)"),
+            }
+        }
+        Ok(())
+    }
+
     /// A token that cannot be one never costs an IdP call: longer than
     /// `max_token_length`, or outside the token68 charset (RFC 7235 §2.1, what the
     /// Authorization header can carry).
@@ -316,33 +343,6 @@ impl Introspector {
         self.call(endpoint, token, hash)
             .await
             .map_err(MissFailure::Idp)
-    }
-}
-
-/// The answer fields in which providers say what kind of token they looked at: RFC 7662
-/// `token_type`, Ory's and Cognito's `token_use`, Keycloak's `typ` (`Refresh`, `ID`).
-const TOKEN_TYPE_FIELDS: [&str; 3] = ["token_type", "token_use", "typ"];
-
-impl Introspector {
-    /// An active refresh token or ID token is still not an API credential (a refresh
-    /// token lives for days): every type field present must name an allowed type
-    /// (`token_types`, case-insensitive). Absent fields are accepted: RFC 7662 makes
-    /// them optional, and the request said `token_type_hint=access_token`.
-    fn check_token_type(&self, body: &Claims) -> Result<(), &'static str> {
-        let allowed = |t: &str| {
-            self.cfg
-                .token_types
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(t))
-        };
-        for field in TOKEN_TYPE_FIELDS {
-            match body.get(field) {
-                None => {}
-                Some(Value::String(t)) if allowed(t) => {}
-                Some(_) => return Err("not an access token (introspection token type)"),
-            }
-        }
-        Ok(())
     }
 }
 
