@@ -83,9 +83,8 @@ impl GatewayError {
             GatewayError::Auth(AuthError::Missing | AuthError::InvalidToken(_)) => {
                 StatusCode::UNAUTHORIZED
             }
-            GatewayError::Auth(AuthError::IdpUnavailable(_)) | GatewayError::Unavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            GatewayError::Auth(AuthError::IdpUnavailable(_) | AuthError::IdpThrottled(_))
+            | GatewayError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::InsufficientScope(_) | GatewayError::Forbidden(_) => {
                 StatusCode::FORBIDDEN
             }
@@ -113,6 +112,7 @@ impl GatewayError {
             GatewayError::Auth(AuthError::Missing) => "unauthorized",
             GatewayError::Auth(AuthError::InvalidToken(_)) => "invalid_token",
             GatewayError::Auth(AuthError::IdpUnavailable(_)) => "idp_unavailable",
+            GatewayError::Auth(AuthError::IdpThrottled(_)) => "idp_throttled",
             GatewayError::InsufficientScope(_) => "insufficient_scope",
             GatewayError::Forbidden(_) => "forbidden",
             GatewayError::UpstreamConnect(_) | GatewayError::UpstreamProtocol(_) => "bad_gateway",
@@ -157,6 +157,9 @@ impl GatewayError {
             GatewayError::UpstreamTimeout => "The upstream service did not answer in time.",
             GatewayError::Auth(AuthError::IdpUnavailable(_)) | GatewayError::Unavailable(_) => {
                 "A service the gateway depends on is unavailable; retry shortly."
+            }
+            GatewayError::Auth(AuthError::IdpThrottled(_)) => {
+                "Too many new tokens to check right now; retry after the delay given."
             }
             GatewayError::Internal(_) => "Internal gateway error.",
             GatewayError::LoginRequired(_) => "Sign-in required.",
@@ -230,7 +233,12 @@ pub fn respond(err: &GatewayError, ctx: &ErrorContext<'_>) -> Response<Full<Byte
         h.insert(WWW_AUTHENTICATE, challenge);
     }
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+        let retry_after = match err {
+            // The cap knows when its bucket has a token again.
+            GatewayError::Auth(AuthError::IdpThrottled(secs)) => HeaderValue::from(*secs),
+            _ => HeaderValue::from_static("5"),
+        };
+        h.insert(RETRY_AFTER, retry_after);
     }
     resp
 }
@@ -395,6 +403,10 @@ mod tests {
         assert!(!body.contains("token=abc"));
         let r = respond(&GatewayError::Unavailable("x".into()), &c);
         assert_eq!(r.headers()[RETRY_AFTER], "5");
+        let r = respond(&GatewayError::Auth(AuthError::IdpThrottled(42)), &c);
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[RETRY_AFTER], "42");
+        assert!(r.headers().get(WWW_AUTHENTICATE).is_none());
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct Metrics {
     pub token_cache: IntCounterVec,
     /// Identity-provider call latency by provider and endpoint.
     pub idp_latency: HistogramVec,
+    /// Uncached identity-provider calls refused by the provider's cap (answered 503),
+    /// by provider and endpoint (`introspection`, `userinfo`).
+    pub idp_throttled: IntCounterVec,
     /// Whether each provider has been discovered (1) or not (0).
     pub provider_ready: IntGaugeVec,
 }
@@ -153,6 +156,13 @@ impl Metrics {
             .buckets(LATENCY_BUCKETS.to_vec()),
             &["provider", "endpoint"],
         )?;
+        let idp_throttled = IntCounterVec::new(
+            Opts::new(
+                "idp_calls_throttled_total",
+                "Uncached identity-provider calls refused by the per-provider cap",
+            ),
+            &["provider", "endpoint"],
+        )?;
         let provider_ready = IntGaugeVec::new(
             Opts::new("provider_ready", "1 once the provider has been discovered"),
             &["provider"],
@@ -180,6 +190,7 @@ impl Metrics {
         registry.register(Box::new(introspections.clone()))?;
         registry.register(Box::new(token_cache.clone()))?;
         registry.register(Box::new(idp_latency.clone()))?;
+        registry.register(Box::new(idp_throttled.clone()))?;
         registry.register(Box::new(provider_ready.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Metrics {
@@ -200,6 +211,7 @@ impl Metrics {
             introspections,
             token_cache,
             idp_latency,
+            idp_throttled,
             provider_ready,
         })
     }
@@ -275,6 +287,12 @@ impl crate::idp::observe::ProviderObserver for Metrics {
                 .with_label_values(&[provider, result])
                 .inc();
         }
+    }
+
+    fn idp_throttled(&self, provider: &str, call: crate::oidc::IdpCall) {
+        self.idp_throttled
+            .with_label_values(&[provider, call.as_str()])
+            .inc();
     }
 
     fn verified_cache(&self, provider: &str, hit: bool) {

@@ -238,6 +238,21 @@ mod tests {
     }
 
     #[test]
+    fn padding_is_token68() {
+        // RFC 7235 §2.1 / RFC 6750 §2.1: `=` only at the end, any number of them.
+        let s = schemes(&["bearer"]);
+        for good in ["abc=", "abc==", "a.b.c=", "eyJ.eyJ.sig===", "dGVzdA=="] {
+            assert_eq!(parse(&format!("Bearer {good}"), &s).unwrap().token, good);
+        }
+        // Trailing whitespace is field OWS, not part of the token.
+        assert_eq!(parse("Bearer a= ", &s).unwrap().token, "a=");
+        for bad in ["Bearer =", "Bearer a=b=", "Bearer a=.b"] {
+            let r = parse(bad, &s);
+            assert!(matches!(r, Err(AuthError::Malformed(_))), "{bad:?} → {r:?}");
+        }
+    }
+
+    #[test]
     fn hashes_are_stable_and_debug_never_shows_the_token() {
         let h = TokenHash::of("secret-token");
         assert_eq!(h, TokenHash::of("secret-token"));

@@ -1,5 +1,6 @@
-//! RFC 7662 token introspection for reference (opaque) tokens, with a bounded cache and
-//! coalescing of concurrent lookups of one token.
+//! RFC 7662 token introspection for reference (opaque) tokens, with a bounded cache,
+//! coalescing of concurrent lookups of one token, and a cap on uncached calls (a token
+//! that cannot be one is refused unasked; past the cap, 503 without asking).
 //!
 //! Must never treat anything but `"active": true` (a JSON boolean) as active, never cache
 //! an IdP failure (timeouts, non-200, non-JSON answers become 503s and are retried by the
@@ -12,12 +13,13 @@ use std::time::{Duration, Instant};
 use aws_lc_rs::digest;
 use serde_json::Value;
 
-use super::credentials::TokenHash;
+use super::credentials::{is_token68, TokenHash};
 use super::jwt::unix_now;
 use super::verified::Verified;
 use super::{AuthError, Claims};
 use crate::config::IntrospectionConfig;
 use crate::idp::client_auth::ClientAuthenticator;
+use crate::idp::limit::{CallLimiter, Throttled};
 use crate::idp::observe::{IdpCall, IntrospectionOutcome, ProviderObserver};
 use crate::idp::{IdpClient, IdpResponse};
 
@@ -54,6 +56,15 @@ impl moka::Expiry<[u8; 32], Arc<Entry>> for EntryTtl {
 #[derive(Debug, Clone)]
 struct IdpFailure(String);
 
+/// Why a cache miss produced no entry (never cached).
+#[derive(Debug, Clone)]
+enum MissFailure {
+    /// The IdP failed.
+    Idp(IdpFailure),
+    /// The cap refused the call.
+    Throttled(Throttled),
+}
+
 /// What the introspector checks a response against.
 #[derive(Debug, Clone)]
 pub struct IntrospectionRules {
@@ -74,6 +85,7 @@ pub struct Introspector {
     auth: ClientAuthenticator,
     cache: moka::future::Cache<[u8; 32], Arc<Entry>>,
     observer: Arc<dyn ProviderObserver>,
+    limiter: CallLimiter,
 }
 
 impl Introspector {
@@ -93,6 +105,7 @@ impl Introspector {
             .expire_after(EntryTtl)
             .build();
         Introspector {
+            limiter: CallLimiter::new(cfg.rate_limit),
             provider,
             cfg,
             rules,
@@ -112,11 +125,12 @@ impl Introspector {
         token: &str,
         hash: &TokenHash,
     ) -> Result<Arc<Verified>, AuthError> {
+        self.check_shape(token)?;
         let key = cache_key(&self.provider, endpoint, hash);
         let entry = self
             .cache
             .entry(key)
-            .or_try_insert_with(self.call(endpoint, token, hash))
+            .or_try_insert_with(self.limited_call(endpoint, token, hash))
             .await;
         let entry = match entry {
             Ok(entry) => {
@@ -126,7 +140,12 @@ impl Introspector {
                 }
                 entry.into_value()
             }
-            Err(failure) => return Err(AuthError::IdpUnavailable(failure.0.clone())),
+            Err(failure) => {
+                return Err(match &*failure {
+                    MissFailure::Idp(e) => AuthError::IdpUnavailable(e.0.clone()),
+                    MissFailure::Throttled(t) => AuthError::IdpThrottled(t.retry_after_secs()),
+                })
+            }
         };
         match &entry.verdict {
             Verdict::Active { verified, exp } => {
@@ -212,6 +231,9 @@ impl Introspector {
         if body.get("active") != Some(&Value::Bool(true)) {
             return Verdict::Inactive("inactive (introspection)");
         }
+        if let Err(reason) = self.check_token_type(&body) {
+            return Verdict::Inactive(reason);
+        }
         let leeway = self.rules.leeway.as_secs_f64();
         let exp = match number(&body, "exp") {
             Err(reason) => return Verdict::Inactive(reason),
@@ -246,6 +268,88 @@ impl Introspector {
             verified: Arc::new(Verified::new(body)),
             exp,
         }
+    }
+}
+
+/// The answer fields in which providers say what kind of token they looked at: RFC 7662
+/// `token_type`, Ory's and Cognito's `token_use`, Keycloak's `typ` (`Refresh`, `ID`).
+const TOKEN_TYPE_FIELDS: [&str; 3] = ["token_type", "token_use", "typ"];
+
+// The guards around a call (the token's shape, the cap, what an answer must say), kept
+// apart from the HTTP exchange above.
+impl Introspector {
+    /// An active refresh token or ID token is still not an API credential (a refresh
+    /// token lives for days): every type field present must name an allowed type
+    /// (`token_types`, case-insensitive). Absent fields are accepted: RFC 7662 makes
+    /// them optional, and the request said `token_type_hint=access_token`.
+    fn check_token_type(&self, body: &Claims) -> Result<(), &'static str> {
+        let allowed = |t: &str| {
+            self.cfg
+                .token_types
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(t))
+        };
+        for field in TOKEN_TYPE_FIELDS {
+            match body.get(field) {
+                None => {}
+                Some(Value::String(t)) if allowed(t) => {}
+                Some(_) => return Err("not an access token (introspection token type)"),
+            }
+        }
+        Ok(())
+    }
+
+    /// A token that cannot be one never costs an IdP call: longer than
+    /// `max_token_length`, or outside the token68 charset (RFC 7235 §2.1, what the
+    /// Authorization header can carry).
+    fn check_shape(&self, token: &str) -> Result<(), AuthError> {
+        if token.len() > self.cfg.max_token_length {
+            return Err(AuthError::InvalidToken(
+                "longer than introspection.max_token_length".into(),
+            ));
+        }
+        if !is_token68(token) {
+            return Err(AuthError::InvalidToken(
+                "not a token68 value (introspection)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Judges the body of a `200` introspection answer as a call does (a JSON object,
+    /// then every check of the verdict), without caching or any call: for the fuzz target.
+    /// `None`: not a JSON object (the IdP failed, a 503); `Some(Err(reason))`: inactive or
+    /// refused (401); `Some(Ok(_))`: an active access token of this provider.
+    pub fn judge_answer(
+        &self,
+        body: &[u8],
+        now: f64,
+    ) -> Option<Result<Arc<Verified>, &'static str>> {
+        let claims = serde_json::from_slice::<Claims>(body).ok()?;
+        Some(match self.judge(claims, now) {
+            Verdict::Active { verified, .. } => Ok(verified),
+            Verdict::Inactive(reason) => Err(reason),
+        })
+    }
+
+    /// The cache-miss path: an uncached call only within the provider's cap (rate and
+    /// calls in flight); past it, fail closed at once. Coalesced misses of one token
+    /// share one call and so one permit.
+    async fn limited_call(
+        &self,
+        endpoint: &str,
+        token: &str,
+        hash: &TokenHash,
+    ) -> Result<Arc<Entry>, MissFailure> {
+        let _permit = self.limiter.try_acquire().map_err(|t| {
+            self.observer
+                .idp_throttled(&self.provider, IdpCall::Introspection);
+            tracing::debug!(provider = %self.provider, token = %hash.short(), retry_after_s = t.retry_after_secs(), "introspection capped");
+            MissFailure::Throttled(t)
+        })?;
+        self.call(endpoint, token, hash)
+            .await
+            .map_err(MissFailure::Idp)
     }
 }
 

@@ -17,7 +17,7 @@ use crate::idp::observe::{IdpCall, ProviderObserver};
 use crate::idp::{HttpError, IdpClient};
 
 mod keys;
-pub use keys::{asymmetric_alg, KeyKind, KeyMiss, KeySet, VerifyKey};
+pub use keys::{asymmetric_alg, Candidates, KeyKind, KeyMiss, KeySet, VerifyKey, MAX_CANDIDATES};
 
 /// TTL when the JWKS response has no usable `Cache-Control: max-age`.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);

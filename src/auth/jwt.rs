@@ -12,12 +12,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::credentials::{TokenHash, BASE64URL};
-use super::jwks::{asymmetric_alg, KeyMiss, KeySet};
+use super::jwks::{asymmetric_alg, Candidates, KeyMiss, KeySet};
 use super::verified::Verified;
 use super::{AuthError, Claims};
 
@@ -227,33 +227,29 @@ impl JwtValidator {
         vet_header(token, &self.algs, &["jwt"])
     }
 
-    /// Verifies the signature with `key`, then the claims. Returns claims and `exp`.
+    /// Verifies the signature with one of `keys`, then the claims. Returns claims and `exp`.
     pub fn verify(
         &self,
         token: &str,
         header: &TokenHeader,
-        key: &DecodingKey,
+        keys: Candidates<'_>,
         now: f64,
     ) -> Result<(Claims, f64), JwtError> {
-        let (message, signature) = token
-            .rsplit_once('.')
-            .ok_or(JwtError::Invalid("not a JWS"))?;
-        let valid = jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, header.alg)
-            .map_err(|_| JwtError::Invalid("signature undecodable or key unfit"))?;
-        if !valid {
-            return Err(JwtError::Invalid("bad signature"));
-        }
-        let payload = message
-            .split_once('.')
-            .map(|(_, p)| p)
-            .ok_or(JwtError::Invalid("not a JWS"))?;
-        let bytes = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| JwtError::Invalid("payload is not base64url"))?;
-        let claims: Claims = serde_json::from_slice(&bytes)
-            .map_err(|_| JwtError::Invalid("payload is not a JSON object"))?;
+        verify_signature(token, header.alg, keys)?;
+        let claims = unverified_claims(token)?;
         let exp = self.check_claims(&claims, now)?;
         Ok((claims, exp))
+    }
+
+    /// The issuer rule alone, for a token's still unverified claims: a token of another
+    /// issuer is refused before any key lookup, so it can never make this provider
+    /// refetch its JWKS (the claims are trusted only after the signature check).
+    pub fn check_issuer(&self, claims: &Claims) -> Result<(), JwtError> {
+        match claims.get("iss") {
+            Some(Value::String(iss)) if *iss == self.issuer => Ok(()),
+            Some(_) => Err(JwtError::Invalid("issuer not accepted here")),
+            None => Err(JwtError::Invalid("iss missing")),
+        }
     }
 
     /// Header, key lookup and verification against one key set (no refetch).
@@ -262,20 +258,17 @@ impl JwtValidator {
             return Err(JwtError::Invalid("not a JWS"));
         }
         let header = self.header(token)?;
-        let key = keys
+        self.check_issuer(&unverified_claims(token)?)?;
+        let candidates = keys
             .find(header.kid.as_deref(), header.alg)
             .map_err(key_miss)?;
-        self.verify(token, &header, key, unix_now())
+        self.verify(token, &header, candidates, unix_now())
     }
 
     /// `iss` exact; `aud` (string or array) has one of ours; `exp` a number in the future;
     /// `nbf`/`iat` (when present) numbers not in the future, all with leeway. Returns `exp`.
     pub fn check_claims(&self, claims: &Claims, now: f64) -> Result<f64, JwtError> {
-        match claims.get("iss") {
-            Some(Value::String(iss)) if *iss == self.issuer => {}
-            Some(_) => return Err(JwtError::Invalid("wrong iss")),
-            None => return Err(JwtError::Invalid("iss missing")),
-        }
+        self.check_issuer(claims)?;
         let aud_ok = match claims.get("aud") {
             Some(Value::String(a)) => self.audiences.iter().any(|x| x == a),
             Some(Value::Array(list)) => list.iter().any(|a| {
@@ -312,7 +305,39 @@ pub fn key_miss(miss: KeyMiss) -> JwtError {
     match miss {
         KeyMiss::NotFound => JwtError::UnknownKey,
         KeyMiss::Ambiguous => JwtError::Invalid("no kid and several candidate keys"),
+        KeyMiss::TooMany => JwtError::Invalid("too many keys share the token's kid"),
     }
+}
+
+/// The payload of a compact JWS as a JSON object. NOT verified: callers check the
+/// signature before trusting anything in it beyond picking which rules apply.
+pub fn unverified_claims(token: &str) -> Result<Claims, JwtError> {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or(JwtError::Invalid("not a JWS"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| JwtError::Invalid("payload is not base64url"))?;
+    serde_json::from_slice(&bytes).map_err(|_| JwtError::Invalid("payload is not a JSON object"))
+}
+
+/// Checks the compact-JWS signature of `token` with each of `keys` in turn; it is good
+/// when one of them verifies it. Trying every candidate (not the first) makes the result
+/// independent of the order of the JWKS document when two keys share a `kid`.
+pub fn verify_signature(token: &str, alg: Algorithm, keys: Candidates<'_>) -> Result<(), JwtError> {
+    let (message, signature) = token
+        .rsplit_once('.')
+        .ok_or(JwtError::Invalid("not a JWS"))?;
+    let mut reason = "signature undecodable or key unfit";
+    for key in keys.iter() {
+        match jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, alg) {
+            Ok(true) => return Ok(()),
+            Ok(false) => reason = "bad signature",
+            Err(_) => {}
+        }
+    }
+    Err(JwtError::Invalid(reason))
 }
 
 /// A NumericDate claim: absent → None; present → must be a finite JSON number (a string

@@ -8,6 +8,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod policy;
 pub mod principal;
+pub mod token_params;
 pub mod verified;
 pub mod wanted;
 
@@ -31,4 +32,8 @@ pub enum AuthError {
     /// The identity provider could not be asked (503 + Retry-After). Never cached.
     #[error("identity provider unavailable: {0}")]
     IdpUnavailable(String),
+    /// The cap on uncached calls to the identity provider is reached (503 with
+    /// `Retry-After` of this many seconds). Never cached; cached tokens are unaffected.
+    #[error("identity provider calls capped; retry after {0} s")]
+    IdpThrottled(u64),
 }

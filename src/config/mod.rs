@@ -14,6 +14,7 @@ mod env;
 mod issues;
 /// The validated types; also re-exported at `config::` (both paths name the same types).
 pub mod model;
+mod model_tokens;
 mod raw;
 mod schema;
 mod validate;
@@ -21,6 +22,7 @@ mod validate_credentials;
 mod validate_headers;
 mod validate_provider;
 mod validate_route;
+mod validate_tokens;
 mod walk;
 
 #[cfg(test)]

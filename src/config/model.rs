@@ -13,6 +13,7 @@ use std::time::Duration;
 use http::{HeaderName, Uri};
 
 mod endpoints;
+pub use super::model_tokens::{CallLimit, DEFAULT_TOKEN_TYPES};
 pub use endpoints::EndpointOverrides;
 
 /// A secret string (client secret, cookie key). `Debug`/`Display` never reveal it.
@@ -272,6 +273,8 @@ pub struct TokensConfig {
     pub verified_cache_size: u64,
     /// Optional RFC 7662 introspection for opaque tokens.
     pub introspection: Option<IntrospectionConfig>,
+    /// Cap on uncached userinfo calls that complete bearer principals.
+    pub userinfo_rate_limit: CallLimit,
 }
 
 /// `providers[].tokens.introspection`
@@ -294,6 +297,13 @@ pub struct IntrospectionConfig {
     pub cache_size: u64,
     /// Also introspect JWTs whose signature this provider cannot verify locally.
     pub jwt_fallback: bool,
+    /// What an answer's `token_type` / `token_use` / `typ` may say (case-insensitive) for
+    /// the token to count as an access token; absent fields are accepted.
+    pub token_types: Vec<String>,
+    /// Longest token sent to introspection (bytes); longer ones are refused unasked.
+    pub max_token_length: usize,
+    /// Cap on uncached introspection calls.
+    pub rate_limit: CallLimit,
 }
 
 /// `providers[].claims`

@@ -194,6 +194,7 @@ pub(crate) struct RawTokens {
     pub jwks_refetch_interval: String,
     pub verified_cache_size: u64,
     pub introspection: Option<RawIntrospection>,
+    pub userinfo_rate_limit: RawCallLimit,
 }
 
 impl Default for RawTokens {
@@ -205,6 +206,7 @@ impl Default for RawTokens {
             jwks_refetch_interval: "10s".into(),
             verified_cache_size: 10_000,
             introspection: None,
+            userinfo_rate_limit: RawCallLimit::default(),
         }
     }
 }
@@ -224,6 +226,9 @@ pub(crate) struct RawIntrospection {
     pub negative_cache_ttl: String,
     pub cache_size: u64,
     pub jwt_fallback: bool,
+    pub token_types: Vec<String>,
+    pub max_token_length: u64,
+    pub rate_limit: RawCallLimit,
 }
 
 impl Default for RawIntrospection {
@@ -238,6 +243,28 @@ impl Default for RawIntrospection {
             negative_cache_ttl: "10s".into(),
             cache_size: 10_000,
             jwt_fallback: false,
+            token_types: strings(&super::model::DEFAULT_TOKEN_TYPES),
+            max_token_length: 4096,
+            rate_limit: RawCallLimit::default(),
+        }
+    }
+}
+
+/// `tokens.introspection.rate_limit`, `tokens.userinfo_rate_limit`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawCallLimit {
+    pub rate: String,
+    pub burst: u64,
+    pub max_in_flight: u64,
+}
+
+impl Default for RawCallLimit {
+    fn default() -> Self {
+        RawCallLimit {
+            rate: "50/s".into(),
+            burst: 50,
+            max_in_flight: 16,
         }
     }
 }

@@ -99,6 +99,7 @@ pub(crate) const TOKENS: &[Field] = &[
     ("jwks_refetch_interval", Shape::Str),
     ("verified_cache_size", Shape::UInt),
     ("introspection", Shape::Obj(INTROSPECTION)),
+    ("userinfo_rate_limit", Shape::Obj(CALL_LIMIT)),
 ];
 
 pub(crate) const INTROSPECTION: &[Field] = &[
@@ -111,6 +112,15 @@ pub(crate) const INTROSPECTION: &[Field] = &[
     ("negative_cache_ttl", Shape::Str),
     ("cache_size", Shape::UInt),
     ("jwt_fallback", Shape::Bool),
+    ("token_types", Shape::StrList),
+    ("max_token_length", Shape::UInt),
+    ("rate_limit", Shape::Obj(CALL_LIMIT)),
+];
+
+pub(crate) const CALL_LIMIT: &[Field] = &[
+    ("rate", Shape::Str),
+    ("burst", Shape::UInt),
+    ("max_in_flight", Shape::UInt),
 ];
 
 pub(crate) const CLAIMS: &[Field] = &[
@@ -245,6 +255,11 @@ mod tests {
                 serde_fields::<raw::RawIntrospection>(),
                 INTROSPECTION,
                 "introspection",
+            ),
+            (
+                serde_fields::<raw::RawCallLimit>(),
+                CALL_LIMIT,
+                "rate_limit",
             ),
             (serde_fields::<raw::RawClaims>(), CLAIMS, "claims"),
             (serde_fields::<raw::RawSession>(), SESSION, "session"),

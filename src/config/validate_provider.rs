@@ -19,6 +19,7 @@ use super::model::{
 use super::raw::{RawClaims, RawIntrospection, RawProvider, RawTokens};
 use super::validate::Ctx;
 use super::validate_credentials;
+use super::validate_tokens;
 
 /// Clock skew beyond this hides real clock problems and stretches token lifetimes.
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
@@ -329,6 +330,11 @@ fn tokens(
         jwks_refetch_interval,
         verified_cache_size: raw.verified_cache_size,
         introspection,
+        userinfo_rate_limit: validate_tokens::call_limit(
+            cx,
+            &format!("{path}.userinfo_rate_limit"),
+            raw.userinfo_rate_limit,
+        ),
     }
 }
 
@@ -356,6 +362,9 @@ fn introspection(
         ),
         cache_size: raw.cache_size,
         jwt_fallback: raw.jwt_fallback,
+        token_types: validate_tokens::token_types(cx, path, raw.token_types),
+        max_token_length: validate_tokens::max_token_length(cx, path, raw.max_token_length),
+        rate_limit: validate_tokens::call_limit(cx, &format!("{path}.rate_limit"), raw.rate_limit),
     }
 }
 

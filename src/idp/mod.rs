@@ -7,6 +7,7 @@
 //! error or a log line.
 
 pub mod client_auth;
+pub mod limit;
 pub mod observe;
 
 use std::net::IpAddr;

@@ -53,6 +53,8 @@ pub trait ProviderObserver: Send + Sync + 'static {
     fn introspection(&self, _provider: &str, _outcome: IntrospectionOutcome) {}
     /// A verified-token cache lookup (hit = signature check skipped).
     fn verified_cache(&self, _provider: &str, _hit: bool) {}
+    /// An uncached call was refused by the provider's cap (`idp::limit`).
+    fn idp_throttled(&self, _provider: &str, _call: IdpCall) {}
 }
 
 /// An observer that records nothing.

@@ -30,7 +30,7 @@ use super::provider::ProviderRuntime;
 use super::sso::Sso;
 use super::urlenc::query_get;
 use crate::auth::jwks::KeyMiss;
-use crate::auth::jwt::{vet_header, JwtError};
+use crate::auth::jwt::{verify_signature, vet_header, JwtError};
 use crate::auth::Claims;
 use crate::error::GatewayError;
 
@@ -195,13 +195,11 @@ pub async fn verify<'p>(
     if let Err(KeyMiss::NotFound) = keys.find(kid, alg) {
         keys = jwks.refetch_for_unknown_key().await.map_err(unavailable)?;
     }
-    let key = keys.find(kid, alg).map_err(|_| bad("no matching key"))?;
-    let (message, signature) = token.rsplit_once('.').ok_or(bad("not a JWS"))?;
-    let valid = jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, alg)
-        .map_err(|_| bad("signature undecodable"))?;
-    if !valid {
-        return Err(bad("bad signature"));
-    }
+    let candidates = keys.find(kid, alg).map_err(|_| bad("no matching key"))?;
+    verify_signature(token, alg, candidates).map_err(|e| match e {
+        JwtError::Invalid(reason) => bad(reason),
+        JwtError::UnknownKey => bad("no matching key"),
+    })?;
     let cfg = provider.config();
     check_claims(&unverified, &cfg.client_id, cfg.tokens.leeway).map(|c| LogoutToken {
         provider,

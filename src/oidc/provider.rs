@@ -25,6 +25,7 @@ use crate::auth::verified::Verified;
 use crate::auth::{AuthError, Claims};
 use crate::config::ProviderConfig;
 use crate::idp::client_auth::{ClientAuthError, ClientAuthenticator};
+use crate::idp::limit::CallLimiter;
 use crate::idp::{HttpError, IdpClient};
 
 /// Timeout of every call to an identity provider.
@@ -86,6 +87,7 @@ pub struct ProviderRuntime {
     verified: VerifiedCache,
     introspector: Option<Introspector>,
     userinfo: moka::future::Cache<TokenHash, Arc<Claims>>,
+    userinfo_limiter: CallLimiter,
     backoff: (Duration, Duration),
 }
 
@@ -141,6 +143,7 @@ impl ProviderRuntime {
                 .max_capacity(USERINFO_CACHE_SIZE)
                 .time_to_live(USERINFO_TTL)
                 .build(),
+            userinfo_limiter: CallLimiter::new(cfg.tokens.userinfo_rate_limit),
             cfg,
             name,
             client,
@@ -323,6 +326,10 @@ impl ProviderRuntime {
             self.observer.verified_cache(&self.name, false);
         }
         let header = validator.header(token).map_err(LocalFailure::Jwt)?;
+        // Unverified, and used only to refuse early: a token issued elsewhere must never
+        // cost this provider a JWKS refetch. Trusted only once the signature verifies.
+        let claims = jwt::unverified_claims(token).map_err(LocalFailure::Jwt)?;
+        validator.check_issuer(&claims).map_err(LocalFailure::Jwt)?;
         let kid = header.kid.as_deref();
         let mut keys = self.jwks.keys().await.map_err(LocalFailure::Keys)?;
         if let Err(KeyMiss::NotFound) = keys.find(kid, header.alg) {
@@ -332,11 +339,12 @@ impl ProviderRuntime {
                 .await
                 .map_err(LocalFailure::Keys)?;
         }
-        let key = keys
+        let candidates = keys
             .find(kid, header.alg)
             .map_err(|m| LocalFailure::Jwt(jwt::key_miss(m)))?;
-        let (claims, exp) = validator
-            .verify(token, &header, key, jwt::unix_now())
+        jwt::verify_signature(token, header.alg, candidates).map_err(LocalFailure::Jwt)?;
+        let exp = validator
+            .check_claims(&claims, jwt::unix_now())
             .map_err(LocalFailure::Jwt)?;
         let verified = Arc::new(Verified::new(claims));
         let entry = Arc::new(VerifiedToken {

@@ -10,10 +10,10 @@ use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
 
 use super::session;
-use crate::auth::credentials;
 use crate::auth::principal::Principal;
 use crate::auth::wanted::stands_for_no_user;
 use crate::auth::AuthError;
+use crate::auth::{credentials, token_params};
 use crate::config::{AuthMode, UserinfoMode};
 use crate::error::GatewayError;
 use crate::idp::form_encode;
@@ -30,6 +30,9 @@ pub struct AuthContext<'a> {
     pub navigation: bool,
     /// `Set-Cookie` values for the response (session updates and deletions).
     pub set_cookies: &'a mut Vec<HeaderValue>,
+    /// The query string of the request being authenticated (for forward-auth, the
+    /// original request's): a bearer request must not carry a second token in it.
+    pub query: Option<&'a str>,
 }
 
 /// Who the request is, and how.
@@ -38,6 +41,9 @@ pub struct Authenticated {
     pub principal: Arc<Principal>,
     /// The session's access token (session authentication only).
     pub session_access_token: Option<String>,
+    /// Authenticated by the `Authorization` header (a bearer token), not a session: the
+    /// body must then not carry a second token (`form_token`).
+    pub by_bearer_token: bool,
 }
 
 /// The authenticated identity, `None` for unauthenticated routes and public paths.
@@ -64,11 +70,12 @@ pub async fn authenticate(
     let bearer_first = mode == AuthMode::Bearer
         || (mode == AuthMode::Any && req.headers().contains_key(AUTHORIZATION));
     let result = if bearer_first {
-        bearer(provider, provider_index, route, req)
+        bearer(provider, provider_index, route, req, ctx.query)
             .await
             .map(|principal| Authenticated {
                 principal,
                 session_access_token: None,
+                by_bearer_token: true,
             })
     } else {
         match rt.sso.as_ref() {
@@ -78,6 +85,7 @@ pub async fn authenticate(
                     .map(|s| Authenticated {
                         principal: Arc::new(s.principal),
                         session_access_token: s.access_token,
+                        by_bearer_token: false,
                     })
             }
             None => Err(AuthError::Missing),
@@ -89,6 +97,7 @@ pub async fn authenticate(
         Err(AuthError::Malformed(_)) => "malformed",
         Err(AuthError::InvalidToken(_)) => "invalid",
         Err(AuthError::IdpUnavailable(_)) => "idp_unavailable",
+        Err(AuthError::IdpThrottled(_)) => "idp_throttled",
     };
     let method = if bearer_first { "bearer" } else { "session" };
     ctx.metrics
@@ -115,14 +124,24 @@ fn login_url(rt: &Runtime, req: &Request<ReqBody>) -> String {
 }
 
 /// `Authorization: <scheme> <token>` → validated claims → principal (+ userinfo).
+///
+/// RFC 6750 §2: one method per request. A token in the query as well is refused before
+/// any validation (400 `invalid_request`); one in the query alone is no credential here
+/// (the usual 401 challenge), and is never validated.
 async fn bearer(
     provider: &ProviderRuntime,
     provider_index: usize,
     route: &RouteRuntime,
     req: &Request<ReqBody>,
+    query: Option<&str>,
 ) -> Result<Arc<Principal>, AuthError> {
     let cfg = provider.config();
     let creds = credentials::from_headers(req.headers(), &cfg.tokens.schemes)?;
+    if query.is_some_and(|q| token_params::carries_access_token(q.as_bytes())) {
+        return Err(AuthError::Malformed(
+            "access token in the query as well as in the Authorization header",
+        ));
+    }
     let verified = provider.authenticate(creds.token).await?;
     let mut principal = verified.principal(&cfg.claims, provider_index)?;
     let wanted = match cfg.userinfo {
@@ -136,7 +155,7 @@ async fn bearer(
         UserinfoMode::Never => false,
     };
     if wanted {
-        match provider.userinfo(creds.token).await {
+        match provider.userinfo_for_bearer(creds.token).await {
             // A copy of the cached principal, completed for this request.
             Ok(info) => {
                 Arc::make_mut(&mut principal).merge_userinfo((*info).clone(), &cfg.claims)?

@@ -112,10 +112,18 @@ pub async fn handle(
 
     let mut set_cookies: Vec<HeaderValue> = Vec::new();
     // `navigation: false`: a missing session must come back as 401, never as a redirect.
+    // The front proxy never sends the body: only the original query can be checked.
+    let query = original
+        .target
+        .split('#')
+        .next()
+        .and_then(|t| t.split_once('?'))
+        .map(|(_, q)| q);
     let mut ctx = AuthContext {
         metrics,
         navigation: false,
         set_cookies: &mut set_cookies,
+        query,
     };
     let outcome = match authenticate::authenticate(rt, route, &path, req, &mut ctx).await {
         Ok(Some(a)) => authorize::authorize(route, &a.principal).map(|()| Some(a)),

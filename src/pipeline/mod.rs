@@ -6,6 +6,7 @@ pub mod access;
 pub mod authenticate;
 pub mod authorize;
 pub mod endpoints;
+pub mod form_token;
 pub mod forward_auth;
 pub mod hygiene;
 pub mod identity;
@@ -153,10 +154,14 @@ async fn run(
         metrics: &rt.metrics,
         navigation,
         set_cookies,
+        query: uri.query(),
     };
     let authenticated = authenticate::authenticate(rt, route, &path, &req, &mut auth_ctx).await?;
     if let Some(a) = &authenticated {
         log.user = Some(a.principal.clone());
+        if a.by_bearer_token {
+            form_token::refuse_second_token(&mut req, route.config.timeouts.response).await?;
+        }
         authorize::authorize(route, &a.principal)?;
     }
     identity::apply(rt, route, authenticated.as_ref(), &mut req);

@@ -62,6 +62,11 @@ fn config(method: ClientAuth) -> IntrospectionConfig {
         negative_cache_ttl: Duration::from_secs(10),
         cache_size: 1000,
         jwt_fallback: false,
+        token_types: crate::config::DEFAULT_TOKEN_TYPES
+            .map(String::from)
+            .to_vec(),
+        max_token_length: 4096,
+        rate_limit: crate::config::CallLimit::default(),
     }
 }
 
@@ -276,4 +281,100 @@ fn positive_ttl_is_bounded_by_exp() {
     assert_eq!(i.ttl(&late), Duration::from_secs(300));
     assert_eq!(i.ttl(&Verdict::Inactive("x")), Duration::from_secs(10));
     let _ = json_response(200, &json!({}));
+}
+
+#[tokio::test]
+async fn an_active_answer_for_anything_but_an_access_token_is_invalid_token() {
+    let i = introspector(
+        config(ClientAuth::ClientSecretBasic),
+        Duration::from_secs(10),
+    );
+    let refused = [
+        json!({"token_type": "refresh_token"}),
+        json!({"token_type": "urn:ietf:params:oauth:token-type:refresh_token"}),
+        json!({"token_type": "urn:ietf:params:oauth:token-type:id_token"}),
+        json!({"token_type": "id_token"}),
+        json!({"token_type": "N_A"}),
+        json!({"token_type": ""}),
+        json!({"token_type": 1}),
+        json!({"token_type": null}),
+        json!({"token_type": ["Bearer"]}),
+        json!({"typ": "Refresh"}),
+        json!({"typ": "ID"}),
+        json!({"token_use": "refresh_token"}),
+        json!({"token_use": "id"}),
+        json!({"token_type": "Bearer", "typ": "Refresh"}),
+    ];
+    for (n, extra) in refused.into_iter().enumerate() {
+        let mut answer = json!({"active": true, "sub": "alice"});
+        answer
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let idp = idp(answer.clone()).await;
+        let r = ask(&i, &idp, &format!("refused-{n}")).await;
+        assert!(
+            matches!(&r, Err(AuthError::InvalidToken(m)) if m.contains("not an access token")),
+            "{answer}: {r:?}"
+        );
+    }
+    for (n, extra) in [
+        json!({}),
+        json!({"token_type": "Bearer"}),
+        json!({"token_type": "bearer"}),
+        json!({"token_type": "DPoP"}),
+        json!({"token_type": "access_token", "token_use": "access_token", "typ": "Bearer"}),
+        json!({"token_type": "urn:ietf:params:oauth:token-type:access_token"}),
+        json!({"token_use": "access"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut answer = json!({"active": true, "sub": "alice"});
+        answer
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let idp = idp(answer.clone()).await;
+        let r = ask(&i, &idp, &format!("accepted-{n}")).await;
+        assert!(r.is_ok(), "{answer}: {r:?}");
+    }
+    // The operator's list replaces the default one.
+    let mut cfg = config(ClientAuth::ClientSecretBasic);
+    cfg.token_types = vec!["reference".into()];
+    let i = introspector(cfg, Duration::from_secs(10));
+    let idp1 = idp(json!({"active": true, "sub": "a", "token_type": "Reference"})).await;
+    assert!(ask(&i, &idp1, "custom").await.is_ok());
+    let idp2 = idp(json!({"active": true, "sub": "a", "token_type": "Bearer"})).await;
+    assert!(ask(&i, &idp2, "not-listed").await.is_err());
+}
+
+#[tokio::test]
+async fn tokens_that_cannot_be_tokens_and_calls_past_the_cap_never_reach_the_idp() {
+    let idp = idp(json!({"active": true, "sub": "alice"})).await;
+    let mut cfg = config(ClientAuth::ClientSecretBasic);
+    cfg.max_token_length = 8;
+    cfg.rate_limit = crate::config::CallLimit {
+        per_second: 1.0 / 3600.0,
+        burst: 1,
+        max_in_flight: 4,
+    };
+    let i = introspector(cfg, Duration::from_secs(10));
+    for bad in ["123456789", "a b", "tok\"en", "=", "", "\u{e9}t\u{e9}"] {
+        let r = ask(&i, &idp, bad).await;
+        assert!(
+            matches!(r, Err(AuthError::InvalidToken(_))),
+            "{bad:?}: {r:?}"
+        );
+    }
+    assert_eq!(hits(&idp), 0);
+    assert!(ask(&i, &idp, "12345678").await.is_ok());
+    let r = ask(&i, &idp, "other").await;
+    assert!(
+        matches!(r, Err(AuthError::IdpThrottled(s)) if s >= 3000),
+        "{r:?}"
+    );
+    assert_eq!(hits(&idp), 1);
+    // Cached: no cap.
+    assert!(ask(&i, &idp, "12345678").await.is_ok());
 }

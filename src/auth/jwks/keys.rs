@@ -1,6 +1,7 @@
 //! Parsing a JWKS document into ready-to-verify keys (built once per fetch) and finding
-//! the key for a token. Must never accept symmetric (`oct`) keys, keys for encryption, or a
-//! key whose `alg` does not fit its type, and never guess among several candidate keys.
+//! the keys a token may be verified with. Must never accept symmetric (`oct`) keys, keys
+//! for encryption, or a key whose `alg` does not fit its type, never guess among several
+//! keys for a token without `kid`, and never let the order of the document decide.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -60,6 +61,44 @@ pub enum KeyMiss {
     NotFound,
     /// No kid and several suitable keys: the token must name its key.
     Ambiguous,
+    /// More than [`MAX_CANDIDATES`] suitable keys share the token's kid.
+    TooMany,
+}
+
+/// How many suitable keys sharing one `kid` are tried. A JWKS may (wrongly, or during a
+/// rotation) publish one kid twice; trying each keeps the outcome independent of the
+/// order of the document, and the bound keeps a hostile document from making every
+/// token cost many signature checks.
+pub const MAX_CANDIDATES: usize = 4;
+
+/// The keys a token may be verified with: one, or up to [`MAX_CANDIDATES`] sharing its
+/// kid. Verification must try each and succeed if any verifies.
+#[derive(Clone, Copy)]
+pub struct Candidates<'a> {
+    keys: [Option<&'a DecodingKey>; MAX_CANDIDATES],
+}
+
+impl<'a> Candidates<'a> {
+    fn one(key: &'a DecodingKey) -> Self {
+        let mut keys = [None; MAX_CANDIDATES];
+        keys[0] = Some(key);
+        Candidates { keys }
+    }
+
+    /// The keys, in document order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a DecodingKey> + '_ {
+        self.keys.iter().map_while(|k| *k)
+    }
+
+    /// How many keys there are (at least one).
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Always false: a lookup with no key is a [`KeyMiss`].
+    pub fn is_empty(&self) -> bool {
+        self.keys[0].is_none()
+    }
 }
 
 /// The usable keys of one JWKS document.
@@ -133,20 +172,32 @@ impl KeySet {
         self.keys.is_empty()
     }
 
-    /// The key for a token: `kid` matched exactly; without `kid`, only when exactly one key
-    /// suits `alg` (guessing among several would let an attacker pick).
-    pub fn find(&self, kid: Option<&str>, alg: Algorithm) -> Result<&DecodingKey, KeyMiss> {
+    /// The keys for a token: every key whose `kid` matches exactly and whose type, `alg`
+    /// and `use` suit `alg` (up to [`MAX_CANDIDATES`]; more is [`KeyMiss::TooMany`]);
+    /// without `kid`, only when exactly one key suits `alg` (guessing among several would
+    /// let an attacker pick).
+    pub fn find(&self, kid: Option<&str>, alg: Algorithm) -> Result<Candidates<'_>, KeyMiss> {
         match kid {
-            Some(kid) => self
-                .keys
-                .iter()
-                .find(|k| k.kid.as_deref() == Some(kid) && k.suits(alg))
-                .map(|k| &k.key)
-                .ok_or(KeyMiss::NotFound),
+            Some(kid) => {
+                let mut found = Candidates {
+                    keys: [None; MAX_CANDIDATES],
+                };
+                let suitable = self
+                    .keys
+                    .iter()
+                    .filter(|k| k.kid.as_deref() == Some(kid) && k.suits(alg));
+                for (i, k) in suitable.enumerate() {
+                    *found.keys.get_mut(i).ok_or(KeyMiss::TooMany)? = Some(&k.key);
+                }
+                if found.is_empty() {
+                    return Err(KeyMiss::NotFound);
+                }
+                Ok(found)
+            }
             None => {
                 let mut suitable = self.keys.iter().filter(|k| k.suits(alg));
                 match (suitable.next(), suitable.next()) {
-                    (Some(k), None) => Ok(&k.key),
+                    (Some(k), None) => Ok(Candidates::one(&k.key)),
                     (None, _) => Err(KeyMiss::NotFound),
                     (Some(_), Some(_)) => Err(KeyMiss::Ambiguous),
                 }

@@ -254,3 +254,59 @@ async fn uri_change_is_followed() {
     cache.refresh().await.unwrap();
     assert_eq!(idp.server.hits("/jwks2"), 1);
 }
+
+/// `key`'s JWK published under another `kid`.
+fn jwk_as(key: &TestKey, kid: &str) -> Value {
+    let mut jwk = key.jwk();
+    jwk["kid"] = json!(kid);
+    jwk
+}
+
+#[test]
+fn keys_sharing_a_kid_verify_whatever_their_order_in_the_document() {
+    use crate::auth::jwt::{JwtValidator, ASYMMETRIC_ALGS};
+    let validator = JwtValidator::new(
+        "https://idp.example.com".into(),
+        vec!["api1".into()],
+        Duration::from_secs(60),
+        ASYMMETRIC_ALGS.to_vec(),
+    );
+    let t = crate::oidc::testkit::now();
+    let claims =
+        json!({"iss": "https://idp.example.com", "sub": "a", "aud": "api1", "exp": t + 300});
+    let header = json!({"alg": "RS256", "kid": "dup"});
+    let by_first = rsa_key().sign_raw(&header, &claims);
+    let by_second = rsa_key2().sign_raw(&header, &claims);
+    let (a, b) = (jwk_as(rsa_key(), "dup"), jwk_as(rsa_key2(), "dup"));
+    // An EC key under the same kid does not suit RS256 and is not a candidate.
+    let ec = jwk_as(&TestKey::es256("x"), "dup");
+    for doc in [
+        json!({"keys": [a.clone(), b.clone()]}),
+        json!({"keys": [b.clone(), a.clone()]}),
+        json!({"keys": [ec.clone(), b.clone(), a.clone()]}),
+    ] {
+        let keys = set(doc.clone()).unwrap();
+        assert_eq!(keys.find(Some("dup"), Algorithm::RS256).unwrap().len(), 2);
+        for token in [&by_first, &by_second] {
+            let r = validator.validate(token, &keys);
+            assert!(r.is_ok(), "{doc}: {:?}", r.err());
+        }
+        // A third key under that kid verifies with neither.
+        let stranger = TestKey::rsa("dup").sign_raw(&header, &claims);
+        assert_eq!(
+            validator.validate(&stranger, &keys).err(),
+            Some(crate::auth::jwt::JwtError::Invalid("bad signature"))
+        );
+    }
+    // More candidates than the bound: refused, never a partial search.
+    let many: Vec<Value> = (0..=MAX_CANDIDATES).map(|_| a.clone()).collect();
+    let keys = set(json!({ "keys": many })).unwrap();
+    assert_eq!(
+        keys.find(Some("dup"), Algorithm::RS256).err(),
+        Some(KeyMiss::TooMany)
+    );
+    assert!(validator.validate(&by_first, &keys).is_err());
+    let bounded: Vec<Value> = (0..MAX_CANDIDATES).map(|_| a.clone()).collect();
+    let keys = set(json!({ "keys": bounded })).unwrap();
+    assert!(validator.validate(&by_first, &keys).is_ok());
+}

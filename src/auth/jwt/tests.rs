@@ -222,14 +222,14 @@ fn issuer_and_audience() {
     let sign = |c: Value| rsa_key().sign(&c);
     assert_eq!(
         invalid(&sign(with(claims(), "iss", json!("https://evil"))), &set),
-        "wrong iss"
+        "issuer not accepted here"
     );
     assert_eq!(
         invalid(
             &sign(with(claims(), "iss", json!(ISS.to_string() + "/"))),
             &set
         ),
-        "wrong iss"
+        "issuer not accepted here"
     );
     assert_eq!(
         invalid(&sign(without(claims(), "iss")), &set),

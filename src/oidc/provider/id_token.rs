@@ -55,11 +55,11 @@ impl ProviderRuntime {
                 .await
                 .map_err(|e| AuthError::IdpUnavailable(e.to_string()))?;
         }
-        let key = keys
+        let candidates = keys
             .find(kid, header.alg)
             .map_err(|m| invalid(&format!("{:?}", jwt::key_miss(m))))?;
         let (claims, _exp) = validator
-            .verify(token, &header, key, jwt::unix_now())
+            .verify(token, &header, candidates, jwt::unix_now())
             .map_err(|e| invalid(&format!("{e:?}")))?;
         if !claims.contains_key("iat") {
             return Err(invalid("iat missing"));

@@ -34,6 +34,7 @@ fn same_tokens(a: &TokensConfig, b: &TokensConfig) -> bool {
         && a.leeway == b.leeway
         && a.jwks_refetch_interval == b.jwks_refetch_interval
         && a.verified_cache_size == b.verified_cache_size
+        && a.userinfo_rate_limit == b.userinfo_rate_limit
         && match (&a.introspection, &b.introspection) {
             (None, None) => true,
             (Some(x), Some(y)) => same_introspection(x, y),
@@ -50,4 +51,7 @@ fn same_introspection(a: &IntrospectionConfig, b: &IntrospectionConfig) -> bool 
         && a.negative_cache_ttl == b.negative_cache_ttl
         && a.cache_size == b.cache_size
         && a.jwt_fallback == b.jwt_fallback
+        && a.token_types == b.token_types
+        && a.max_token_length == b.max_token_length
+        && a.rate_limit == b.rate_limit
 }

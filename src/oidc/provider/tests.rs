@@ -106,7 +106,13 @@ fn provider_config(issuer: &str, introspection: bool, fallback: bool) -> Provide
                 negative_cache_ttl: Duration::from_secs(10),
                 cache_size: 100,
                 jwt_fallback: fallback,
+                token_types: crate::config::DEFAULT_TOKEN_TYPES
+                    .map(String::from)
+                    .to_vec(),
+                max_token_length: 4096,
+                rate_limit: crate::config::CallLimit::default(),
             }),
+            userinfo_rate_limit: crate::config::CallLimit::default(),
         },
         claims: ClaimsConfig {
             username: vec!["preferred_username".into()],
@@ -347,8 +353,55 @@ fn reuse_only_for_identical_config() {
         i.client_secret = Some(Secret::new("rotated"));
     }
     assert!(!p.can_reuse(&changed));
+    // The bearer-token guards too: cached verdicts were judged under the old ones, and
+    // the caps live in the runtime.
+    for change in [
+        |i: &mut IntrospectionConfig| i.token_types.push("custom".into()),
+        |i: &mut IntrospectionConfig| i.max_token_length = 10,
+        |i: &mut IntrospectionConfig| i.rate_limit.burst = 1,
+    ] {
+        let mut changed = cfg.clone();
+        change(changed.tokens.introspection.as_mut().unwrap());
+        assert!(!p.can_reuse(&changed));
+    }
+    let mut changed = cfg.clone();
+    changed.tokens.userinfo_rate_limit.max_in_flight = 1;
+    assert!(!p.can_reuse(&changed));
     let mut changed = cfg;
     changed.tokens.introspection = None;
     assert!(!p.can_reuse(&changed));
     let _: Option<Value> = None;
+}
+
+#[tokio::test]
+async fn a_token_of_another_issuer_is_refused_before_any_key_lookup() {
+    let idp = idp().await;
+    let mut cfg = provider_config(&idp.issuer, false, false);
+    // No refetch limit: only the issuer check can keep the JWKS endpoint quiet.
+    cfg.tokens.jwks_refetch_interval = Duration::ZERO;
+    let p = ProviderRuntime::new(cfg, Arc::new(NoopObserver)).unwrap();
+    p.discover().await.unwrap();
+    assert_eq!(idp.server.hits("/jwks"), 1);
+    let t = now();
+    let elsewhere = TestKey::rsa("kid-of-another-provider").sign(
+        &json!({"iss": "https://other.example.com", "aud": "api1", "sub": "a", "exp": t + 300}),
+    );
+    for _ in 0..3 {
+        let r = p.authenticate_token(&elsewhere).await;
+        assert!(
+            matches!(&r, Err(AuthError::InvalidToken(m)) if m == "issuer not accepted here"),
+            "{:?}",
+            r.err()
+        );
+    }
+    assert_eq!(
+        idp.server.hits("/jwks"),
+        1,
+        "no refetch for a foreign issuer"
+    );
+    // An unknown kid of the right issuer still triggers the refetch.
+    let unknown = TestKey::rsa("rotated-in")
+        .sign(&json!({"iss": idp.issuer, "aud": "api1", "sub": "a", "exp": t + 300}));
+    assert!(p.authenticate_token(&unknown).await.is_err());
+    assert_eq!(idp.server.hits("/jwks"), 2);
 }

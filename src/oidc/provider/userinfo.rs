@@ -1,6 +1,7 @@
 //! The provider's userinfo endpoint: fetching a token's claims (JSON only), with a short
-//! per-token cache and coalescing. Must never cache a failure, never accept a non-JSON
-//! (e.g. signed) answer, and never log the access token.
+//! per-token cache and coalescing, and a cap on the uncached calls bearer requests cause.
+//! Must never cache a failure, never accept a non-JSON (e.g. signed) answer, and never log
+//! the access token.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,6 +9,7 @@ use std::time::Instant;
 use super::ProviderRuntime;
 use crate::auth::credentials::TokenHash;
 use crate::auth::{AuthError, Claims};
+use crate::idp::limit::Throttled;
 use crate::idp::observe::IdpCall;
 
 /// Userinfo failures shared among coalesced waiters (never cached).
@@ -15,6 +17,7 @@ use crate::idp::observe::IdpCall;
 enum UserinfoFailure {
     Rejected,
     Unavailable(String),
+    Throttled(Throttled),
 }
 
 impl ProviderRuntime {
@@ -23,6 +26,22 @@ impl ProviderRuntime {
     /// the token's `sub`. 401/403 → [`AuthError::InvalidToken`]; other failures →
     /// [`AuthError::IdpUnavailable`]; failures are never cached.
     pub async fn userinfo(&self, access_token: &str) -> Result<Arc<Claims>, AuthError> {
+        self.userinfo_with(access_token, false).await
+    }
+
+    /// [`Self::userinfo`] for completing a bearer request's principal: an uncached call
+    /// counts against `tokens.userinfo_rate_limit`, and past it the answer is
+    /// [`AuthError::IdpThrottled`] without a call. (Logins are not capped: each one already
+    /// cost the provider a whole authorization-code flow.)
+    pub async fn userinfo_for_bearer(&self, access_token: &str) -> Result<Arc<Claims>, AuthError> {
+        self.userinfo_with(access_token, true).await
+    }
+
+    async fn userinfo_with(
+        &self,
+        access_token: &str,
+        capped: bool,
+    ) -> Result<Arc<Claims>, AuthError> {
         let Some(discovered) = self.discovered.load_full() else {
             return Err(AuthError::IdpUnavailable(format!(
                 "provider `{}` not discovered yet",
@@ -36,14 +55,26 @@ impl ProviderRuntime {
             )));
         };
         let hash = TokenHash::of(access_token);
+        let fetch = async {
+            let _permit = if capped {
+                Some(self.userinfo_limiter.try_acquire().map_err(|t| {
+                    self.observer.idp_throttled(&self.name, IdpCall::Userinfo);
+                    UserinfoFailure::Throttled(t)
+                })?)
+            } else {
+                None
+            };
+            self.fetch_userinfo(endpoint, access_token).await
+        };
         self.userinfo
-            .try_get_with(hash, self.fetch_userinfo(endpoint, access_token))
+            .try_get_with(hash, fetch)
             .await
             .map_err(|e| match &*e {
                 UserinfoFailure::Rejected => {
                     AuthError::InvalidToken("userinfo rejected the token".into())
                 }
                 UserinfoFailure::Unavailable(m) => AuthError::IdpUnavailable(m.clone()),
+                UserinfoFailure::Throttled(t) => AuthError::IdpThrottled(t.retry_after_secs()),
             })
     }
 

@@ -16,12 +16,13 @@ use super::h1::{self, Decoded, RawFields};
 use super::{Conn, Inner};
 
 /// A client's request body, as the gateway sees it and hyper's client sends it
-/// upstream: streamed by hyper's server (its data only: trailers are not forwarded), or
-/// none (a request the own HTTP/1 server parsed: it takes only requests without one,
-/// `transport::h1`).
+/// upstream: streamed by hyper's server (its data only: trailers are not forwarded), read
+/// whole by the gateway (a small form body checked for a second access token), or none.
 pub enum ReqBody {
     /// Streams from the client.
     Client(Incoming),
+    /// Already read from the client; sent as one frame (`None` once sent).
+    Buffered(Option<Bytes>),
     /// No body.
     Empty,
 }
@@ -50,6 +51,7 @@ impl Body for ReqBody {
                     other => return Poll::Ready(other),
                 }
             },
+            ReqBody::Buffered(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             ReqBody::Empty => Poll::Ready(None),
         }
     }
@@ -57,6 +59,7 @@ impl Body for ReqBody {
     fn is_end_stream(&self) -> bool {
         match self {
             ReqBody::Client(body) => body.is_end_stream(),
+            ReqBody::Buffered(data) => data.is_none(),
             ReqBody::Empty => true,
         }
     }
@@ -64,6 +67,9 @@ impl Body for ReqBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             ReqBody::Client(body) => body.size_hint(),
+            ReqBody::Buffered(data) => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
             ReqBody::Empty => SizeHint::with_exact(0),
         }
     }

@@ -82,3 +82,45 @@ async fn malformed_authorization_is_400_invalid_request_never_5xx() {
     // The gateway is still healthy and the token still good.
     assert_eq!(with_auth(&gw, "/", &auth).await.status, 200);
 }
+
+#[tokio::test]
+async fn padded_token68_values_are_judged_as_tokens_401_never_400() {
+    use crate::support::bearer::{assert_invalid_token, config, route, start_ready, ProviderYaml};
+    use crate::support::echo_upstream;
+    use crate::support::fake_idp::{Endpoint, FakeIdp};
+    // RFC 6750 §2.1: b64token may end in `=` padding. A padded value is well-formed, so a
+    // token that fails validation is 401 invalid_token (with or without introspection).
+    let (idp, _up, gw) = standard_bed(&[]).await;
+    let jwt = idp.sign(user(&idp, "alice", json!({})));
+    let padded = [
+        format!("{jwt}="),
+        format!("{jwt}=="),
+        "abc=".to_owned(),
+        "abc==".to_owned(),
+        "a.b.c=".to_owned(),
+        "dGVzdA==".to_owned(),
+    ];
+    for t in &padded {
+        let r = with_auth(&gw, "/", &format!("Bearer {t}")).await;
+        assert_invalid_token(&r, "api", t);
+    }
+    assert!(
+        idp.hits(Endpoint::Introspection) >= 1,
+        "opaque ones were introspected"
+    );
+    let idp = FakeIdp::start().await;
+    let up = echo_upstream().await;
+    let no_introspection = ProviderYaml {
+        introspection: None,
+        ..ProviderYaml::default()
+    };
+    let gw = start_ready(&config(
+        &[no_introspection.render(&idp)],
+        &[route("api", "/", up, &[])],
+    ))
+    .await;
+    for t in &padded {
+        let r = with_auth(&gw, "/", &format!("Bearer {t}")).await;
+        assert_invalid_token(&r, "api", t);
+    }
+}

@@ -279,3 +279,25 @@ async fn an_unsigned_jwt_is_refused_without_asking_the_introspection_endpoint() 
     assert_invalid_token(&bearer(&gw, "/", &unsigned).await, "api", "alg none");
     assert_eq!(idp.hits(Endpoint::Introspection), 0);
 }
+
+#[tokio::test]
+async fn an_active_refresh_or_id_token_is_no_api_credential() {
+    let (idp, _up, gw) = standard_bed(&[]).await;
+    // Refresh tokens live for days: an IdP that introspects them as active must not turn
+    // them into API credentials.
+    for (what, extra) in [
+        ("refresh token", json!({"token_type": "refresh_token"})),
+        (
+            "RFC 8693 refresh token",
+            json!({"token_type": "urn:ietf:params:oauth:token-type:refresh_token"}),
+        ),
+        ("ID token", json!({"token_type": "id_token"})),
+        ("Keycloak refresh token", json!({"typ": "Refresh"})),
+        ("Ory refresh token", json!({"token_use": "refresh_token"})),
+    ] {
+        let token = idp.new_reference_token(active(&idp, "alice", extra));
+        assert_invalid_token(&bearer(&gw, "/", &token).await, "api", what);
+    }
+    let token = idp.new_reference_token(active(&idp, "alice", json!({"token_type": "Bearer"})));
+    assert_eq!(bearer(&gw, "/", &token).await.status, 200);
+}

@@ -1,5 +1,6 @@
 //! The JWKS cache through the gateway: key rotation without restart, the refetch rate
-//! limit under a flood of unknown kids, and stale keys serving while the IdP is down.
+//! limit under a flood of unknown kids, no refetch for another issuer's tokens, and stale
+//! keys serving while the IdP is down.
 
 use std::time::Duration;
 
@@ -165,4 +166,42 @@ async fn idp_down_after_warm_up_keeps_jwts_valid_but_introspection_is_503() {
     let r = bearer(&gw, "/", &new_ref).await;
     assert_eq!(r.status, 200, "after recovery: {}", r.text());
     assert_eq!(r.echoed("x-auth-user").as_deref(), Some("gina"));
+}
+
+#[tokio::test]
+async fn a_jwt_of_another_provider_never_makes_this_provider_refetch_its_jwks() {
+    let a = FakeIdp::start().await;
+    let b = FakeIdp::start().await;
+    let up = echo_upstream().await;
+    // B may refetch as often as it likes: only the issuer check keeps it quiet.
+    let b_yaml = ProviderYaml {
+        refetch: "1ms".into(),
+        ..ProviderYaml::named("b")
+    };
+    let gw = start_ready(&config(
+        &[ProviderYaml::named("a").render(&a), b_yaml.render(&b)],
+        &[
+            route("route-a", "/a", up, &["provider: a"]),
+            route("route-b", "/b", up, &["provider: b"]),
+        ],
+    ))
+    .await;
+    let b_fetches = b.hits(Endpoint::Jwks);
+    for i in 0..5 {
+        // A's kid is unknown to B: before the issuer check, each one cost B a refetch.
+        let jwt = a.sign(user(&a, &format!("u{i}"), json!({})));
+        assert_eq!(bearer(&gw, "/a/x", &jwt).await.status, 200);
+        assert_invalid_token(&bearer(&gw, "/b/x", &jwt).await, "route-b", "A's JWT on B");
+    }
+    assert_eq!(
+        b.hits(Endpoint::Jwks),
+        b_fetches,
+        "B refetched for A's tokens"
+    );
+    assert_eq!(b.hits(Endpoint::Introspection), 0);
+    // B's own tokens, even with a kid it must refetch for, still work.
+    b.rotate();
+    let own = b.sign(user(&b, "bob", json!({})));
+    assert_eq!(bearer(&gw, "/b/x", &own).await.status, 200);
+    assert_eq!(b.hits(Endpoint::Jwks), b_fetches + 1);
 }

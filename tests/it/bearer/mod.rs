@@ -5,10 +5,12 @@
 
 mod credentials;
 mod headers;
+mod idp_caps;
 mod introspection;
 mod jwks;
 mod jwt;
 mod metadata;
+mod one_token;
 mod policy;
 mod providers;
 mod seeds;

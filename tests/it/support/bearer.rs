@@ -34,6 +34,8 @@ pub struct ProviderYaml {
     pub introspection: Option<String>,
     /// More provider keys (`userinfo: never`, `claims: {...}`), one per line, unindented.
     pub extra: Vec<String>,
+    /// More `tokens` keys (`userinfo_rate_limit: {...}`), one per line, unindented.
+    pub tokens_extra: Vec<String>,
 }
 
 impl Default for ProviderYaml {
@@ -48,6 +50,7 @@ impl Default for ProviderYaml {
                 "{ client_id: api1, client_secret: api1-secret, negative_cache_ttl: 1h }".into(),
             ),
             extra: Vec::new(),
+            tokens_extra: Vec::new(),
         }
     }
 }
@@ -83,6 +86,9 @@ impl ProviderYaml {
         );
         if let Some(i) = &self.introspection {
             out.push_str(&format!("      introspection: {i}\n"));
+        }
+        for line in &self.tokens_extra {
+            out.push_str(&format!("      {line}\n"));
         }
         for line in &self.extra {
             out.push_str(&format!("    {line}\n"));
