@@ -9,12 +9,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use crate::transport::upstream::h1::RawFields;
 use crate::transport::upstream::ReqBody;
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, Uri};
+use http::{HeaderValue, Method, Request, Uri};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::Either;
 
 use super::ResBody;
 use crate::auth::principal::Principal;
@@ -270,40 +268,6 @@ impl Tracked {
     /// Wraps `inner`; the log is emitted exactly once.
     pub fn new(inner: ResBody, log: AccessLog) -> Tracked {
         Tracked { inner, log }
-    }
-
-    /// The upstream's fields not in the response's `HeaderMap` (`UpstreamBody::raw_fields`).
-    pub fn raw_fields(&self) -> Option<&RawFields> {
-        match &self.inner {
-            Either::Left(upstream) => upstream.raw_fields(),
-            Either::Right(_) => None,
-        }
-    }
-
-    /// Moves those fields into the `HeaderMap` of `resp`, for a response that leaves
-    /// through hyper: ahead of the gateway's, in the order the own server writes them
-    /// (the gateway's `Set-Cookie` comes last, so it wins over an upstream's of the same
-    /// name).
-    pub fn merge_raw_fields(resp: &mut Response<Tracked>) {
-        let raw = match &mut resp.body_mut().inner {
-            Either::Left(upstream) => upstream.take_raw_fields(),
-            Either::Right(_) => None,
-        };
-        let Some(raw) = raw else { return };
-        let gateway = std::mem::take(resp.headers_mut());
-        let headers = resp.headers_mut();
-        headers.reserve(raw.len() + gateway.len());
-        raw.append_to(headers);
-        let mut name = None;
-        for (next, value) in gateway {
-            // `None`: another value of the name before.
-            if next.is_some() {
-                name = next;
-            }
-            if let Some(name) = &name {
-                headers.append(name.clone(), value);
-            }
-        }
     }
 }
 

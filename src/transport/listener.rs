@@ -145,12 +145,7 @@ impl hyper::service::Service<Request<Incoming>> for GatewayService {
         let gw = self.gw.clone();
         let info = self.info.clone();
         let req = req.map(ReqBody::from);
-        Box::pin(async move {
-            let mut resp = pipeline::handle(&gw, &info, req, active).await;
-            // hyper writes the fields of the `HeaderMap` only.
-            Tracked::merge_raw_fields(&mut resp);
-            Ok(resp)
-        })
+        Box::pin(async move { Ok(pipeline::handle(&gw, &info, req, active).await) })
     }
 }
 

@@ -51,7 +51,7 @@ pub(super) async fn send<I: AsyncRead + AsyncWrite + Unpin>(
             .map_or(Size::Unknown, Size::Exact)
     };
     out.clear();
-    let framing = h1::encode_head(&resp, resp.body().raw_fields(), size, meta, keep_alive, out);
+    let framing = h1::encode_head(&resp, size, meta, keep_alive, out);
     let mut body = resp.into_body();
     // Bytes still owed to a length; chunked, with the trailer names allowed.
     let (mut remaining, chunked, allowed) = match framing {

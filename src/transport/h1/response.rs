@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, Response, StatusCode, Version};
 use hyper::ext::ReasonPhrase;
 
 use super::Meta;
-use crate::transport::upstream::h1::{content_length, has_token, Kind, RawFields};
+use crate::transport::upstream::h1::{content_length, has_token};
 
 /// How a response body goes on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,12 +37,10 @@ pub enum Size {
 }
 
 /// Writes the head of `resp` (answering a request described by `meta`) into `out` and
-/// returns how its body goes. `raw` are the upstream's fields its `HeaderMap` does not
-/// hold (`pool::h1::RawFields`). `keep_alive` comes in as what the connection allows and
+/// returns how its body goes. `keep_alive` comes in as what the connection allows and
 /// goes out false when this response must be the last one.
 pub fn encode_head<B>(
     resp: &Response<B>,
-    raw: Option<&RawFields>,
     size: Size,
     meta: &Meta,
     keep_alive: &mut bool,
@@ -93,14 +91,7 @@ pub fn encode_head<B>(
     }
     // HEAD: the length GET would have, when the response says or knows it.
     let head_length = match size {
-        Size::Exact(n)
-            if meta.head
-                && n > 0
-                && !headers.contains_key(CONTENT_LENGTH)
-                && !raw.is_some_and(|r| r.has(Kind::ContentLength)) =>
-        {
-            Some(n)
-        }
+        Size::Exact(n) if meta.head && n > 0 && !headers.contains_key(CONTENT_LENGTH) => Some(n),
         _ => None,
     };
 
@@ -119,16 +110,6 @@ pub fn encode_head<B>(
     out.extend_from_slice(b"\r\n");
 
     let mut date = false;
-    // The upstream's fields as it sent them (no framing or connection field among them),
-    // then the gateway's.
-    for (name, value, kind) in raw.into_iter().flat_map(RawFields::iter) {
-        match kind {
-            Kind::ContentLength if !meta.head => continue,
-            Kind::Date => date = true,
-            _ => {}
-        }
-        push_field(out, name, value);
-    }
     for (name, value) in headers {
         if *name == CONTENT_LENGTH {
             // HEAD keeps the length of what GET would send; otherwise the framing

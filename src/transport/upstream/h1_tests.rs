@@ -5,7 +5,7 @@
 use bytes::BytesMut;
 use http::{Method, StatusCode};
 
-use super::{encode_head, parse_head, Body, Chunk, Decoded, ProtoError, MAX_HEAD};
+use super::{encode_head, parse_head, Body, Chunk, Decoded, ProtoError, ReqFraming, MAX_HEAD};
 
 fn head(raw: &str) -> Result<Option<super::Head>, ProtoError> {
     parse_head(&mut BytesMut::from(raw), &Method::GET, &mut Vec::new())
@@ -15,11 +15,9 @@ fn parsed(raw: &str) -> super::Head {
     head(raw).expect("valid").expect("complete")
 }
 
-/// Every end-to-end field of a head, as a response leaving through hyper has them.
+/// Every end-to-end field of a head.
 fn fields(h: &super::Head) -> http::HeaderMap {
-    let mut all = h.headers.clone();
-    h.raw.append_to(&mut all);
-    all
+    h.headers.clone()
 }
 
 fn refused(raw: &str) -> &'static str {
@@ -30,7 +28,7 @@ fn refused(raw: &str) -> &'static str {
 }
 
 #[test]
-fn a_request_head_is_written_in_origin_form_without_transfer_encoding() {
+fn a_request_head_is_written_in_origin_form_with_the_codecs_own_framing() {
     let req = http::Request::builder()
         .method("DELETE")
         .uri("/a/b?x=1")
@@ -38,21 +36,69 @@ fn a_request_head_is_written_in_origin_form_without_transfer_encoding() {
         .header("x-multi", "1")
         .header("x-multi", "2")
         .header("transfer-encoding", "chunked")
-        .header("content-length", "5")
+        .header("trailer", "x-sum")
         .body(())
         .expect("request");
+    let parts = req.into_parts().0;
     let mut out = Vec::new();
-    encode_head(&req.into_parts().0, &mut out);
+    encode_head(&parts, ReqFraming::of(&parts, false, None), &mut out);
     assert_eq!(
         String::from_utf8(out).expect("ascii"),
-        "DELETE /a/b?x=1 HTTP/1.1\r\nhost: up:8080\r\nx-multi: 1\r\nx-multi: 2\r\n\r\n"
+        "DELETE /a/b?x=1 HTTP/1.1\r\nhost: up:8080\r\nx-multi: 1\r\nx-multi: 2\r\n\r\n",
+        "no body, no framing field; no trailer announced (none is sent)"
     );
+    // A bodiless request that carried a length keeps a canonical zero one.
     let mut req = http::Request::new(());
     req.headers_mut()
-        .insert("content-length", http::HeaderValue::from_static("0"));
+        .insert("content-length", http::HeaderValue::from_static("000"));
+    let parts = req.into_parts().0;
     let mut out = Vec::new();
-    encode_head(&req.into_parts().0, &mut out);
+    encode_head(&parts, ReqFraming::of(&parts, false, None), &mut out);
     assert_eq!(&out[..], b"GET / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
+}
+
+#[test]
+fn a_request_body_is_framed_by_exactly_one_canonical_field() {
+    // Whatever framing fields the request carried (leading zeros, both, twice).
+    for carried in [
+        &[("content-length", "0005")][..],
+        &[("content-length", "5"), ("transfer-encoding", "chunked")],
+        &[
+            ("transfer-encoding", "gzip, chunked"),
+            ("transfer-encoding", "chunked"),
+        ],
+        &[("content-length", "5"), ("content-length", "5")],
+        &[],
+    ] {
+        for (exact, framing) in [
+            (Some(5), "content-length: 5"),
+            (Some(1234567890), "content-length: 1234567890"),
+            (Some(0), "content-length: 0"),
+            (None, "transfer-encoding: chunked"),
+        ] {
+            let mut req = http::Request::builder().method("POST").uri("/up");
+            for (name, value) in carried {
+                req = req.header(*name, *value);
+            }
+            let parts = req.body(()).expect("request").into_parts().0;
+            let mut out = Vec::new();
+            encode_head(&parts, ReqFraming::of(&parts, true, exact), &mut out);
+            let text = String::from_utf8(out).expect("ascii");
+            let mut slots = [httparse::EMPTY_HEADER; 8];
+            let mut parsed = httparse::Request::new(&mut slots);
+            assert!(parsed.parse(text.as_bytes()).expect("valid").is_complete());
+            let framing_fields: Vec<String> = parsed
+                .headers
+                .iter()
+                .filter(|h| {
+                    h.name.eq_ignore_ascii_case("content-length")
+                        || h.name.eq_ignore_ascii_case("transfer-encoding")
+                })
+                .map(|h| format!("{}: {}", h.name, String::from_utf8_lossy(h.value)))
+                .collect();
+            assert_eq!(framing_fields, [framing], "{carried:?} {exact:?}: {text}");
+        }
+    }
 }
 
 #[test]
@@ -231,6 +277,18 @@ fn ambiguous_or_malformed_heads_are_refused() {
             "HTTP/1.1 200 OK\r\nx-a: b\rc\r\n\r\n",
             "malformed response head",
         ),
+        (
+            "HTTP/1.1 200 OK\ncontent-length: 0\r\n\r\n",
+            "bare LF in the response head",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ncontent-length: 0\n\n",
+            "bare LF in the response head",
+        ),
+        (
+            "HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\r\n\r\n",
+            "bare LF in the response head",
+        ),
     ] {
         assert_eq!(refused(raw), why, "{raw:?}");
     }
@@ -353,7 +411,8 @@ fn hop_by_hop_fields_and_those_connection_names_are_left_out() {
     let all = fields(&h);
     let mut names: Vec<&str> = all.keys().map(|n| n.as_str()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["content-length", "host", "x-kept"]);
+    // `Trailer` is end-to-end (RFC 9110 §6.6.2): an HTTP/1 client needs it to get them.
+    assert_eq!(names, ["content-length", "host", "trailer", "x-kept"]);
     assert!(!h.keep_alive, "close is still seen");
     let chunked = parsed("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
     assert!(
@@ -422,4 +481,85 @@ fn a_reason_phrase_that_is_not_utf8_is_dropped_not_a_panic() {
     assert!(parse_head(&mut buf, &Method::GET, &mut Vec::new())
         .expect("valid")
         .is_none());
+}
+
+#[test]
+fn fields_are_kept_in_order_in_the_header_map_without_hop_by_hop_ones_in_any_case() {
+    let h = parsed(
+        "HTTP/1.1 200 OK\r\nServer: up\r\nCONNECTION: Keep-Alive\r\nX-Request-Id: forged\r\n\
+         Set-Cookie: a=1\r\nKEEP-alive: timeout=5\r\nDate: Thu, 26 Nov 2026 06:00:00 GMT\r\n\
+         Content-Length:   2  \r\nUpgrade: h2c\r\nset-cookie: b=2\r\nX-Empty:\r\n\r\nok",
+    );
+    let kept: Vec<(&str, &str)> = h
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.to_str().expect("text")))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("server", "up"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("date", "Thu, 26 Nov 2026 06:00:00 GMT"),
+            ("content-length", "2"),
+            ("x-empty", ""),
+        ],
+        "the upstream's X-Request-Id is not kept"
+    );
+    assert!(h.keep_alive);
+    assert!(h.upgrade.is_none(), "Upgrade of a non-101 is no switch");
+}
+
+#[test]
+fn a_connection_that_names_other_fields_removes_them_too() {
+    let h = parsed(
+        "HTTP/1.1 200 OK\r\nX-Secret: 1\r\nconnection: X-Secret, Host\r\nX-Kept: 2\r\n\
+         X-Request-Id: forged\r\nhost: h\r\ncontent-length: 0\r\n\r\n",
+    );
+    let mut names: Vec<&str> = h.headers.keys().map(|n| n.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["content-length", "host", "x-kept"]);
+}
+
+#[test]
+fn a_101_keeps_the_protocol_it_switched_to() {
+    let mut buf = BytesMut::from(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nearly frame",
+    );
+    let h = parse_head(&mut buf, &Method::GET, &mut Vec::new())
+        .expect("valid")
+        .expect("complete");
+    assert_eq!(h.status, StatusCode::SWITCHING_PROTOCOLS);
+    assert_eq!(
+        h.upgrade.as_ref().map(|v| v.as_bytes()),
+        Some(&b"websocket"[..])
+    );
+    assert_eq!(
+        h.headers.len(),
+        1,
+        "only the end-to-end field: {:?}",
+        h.headers
+    );
+    assert!(!h.keep_alive);
+    assert_eq!(
+        &buf[..],
+        b"early frame",
+        "tunnelled bytes stay in the buffer"
+    );
+}
+
+#[test]
+fn trailers_that_would_frame_route_or_set_cookies_are_dropped() {
+    let mut body = Body::Chunked(Chunk::Size);
+    let mut buf = BytesMut::from(
+        "0\r\ngrpc-status: 0\r\nset-cookie: session=forged\r\ntrailer: x\r\n\
+         x-request-id: forged\r\ncontent-type: x\r\nauthorization: y\r\n\r\n",
+    );
+    let Ok(Decoded::Trailers(trailers)) = body.decode(&mut buf) else {
+        panic!("trailers expected");
+    };
+    let names: Vec<&str> = trailers.keys().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["grpc-status"]);
 }

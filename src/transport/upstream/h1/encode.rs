@@ -1,0 +1,99 @@
+//! The request side of the codec: the head written upstream and the chunk framing of a
+//! streamed body. The framing fields are the codec's own, never the client's: exactly
+//! one of `Content-Length` (canonical decimal) or `Transfer-Encoding: chunked`, or none
+//! for a request without a body, so no upstream with a laxer parser can read another
+//! length into it (issue 19 item 5).
+
+use http::header::{CONTENT_LENGTH, TRAILER, TRANSFER_ENCODING};
+
+/// The last chunk and the empty trailer section that end a chunked body.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// How a request's body goes upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReqFraming {
+    /// No body, and no framing field.
+    None,
+    /// Exactly this many bytes, announced by `Content-Length` (`0` for a request that
+    /// carried one without a body, so that servers that insist on a length for POST
+    /// get it).
+    Length(u64),
+    /// Chunked: the length is unknown.
+    Chunked,
+}
+
+impl ReqFraming {
+    /// The framing of a request whose body `has_body`, of `exact` length when known; a
+    /// bodiless request keeps a zero length when it carried a `Content-Length`.
+    pub fn of(parts: &http::request::Parts, has_body: bool, exact: Option<u64>) -> ReqFraming {
+        match (has_body, exact) {
+            (true, Some(n)) => ReqFraming::Length(n),
+            (true, None) => ReqFraming::Chunked,
+            (false, _) if parts.headers.contains_key(CONTENT_LENGTH) => ReqFraming::Length(0),
+            (false, _) => ReqFraming::None,
+        }
+    }
+}
+
+/// Writes the head of a request: request line in origin form, every field (already
+/// valid: `http` refuses CR, LF and NUL in names and values) but the framing ones and
+/// `Trailer` (request trailers are never forwarded, so none is announced), then the
+/// framing field of `framing`, then the blank line.
+pub fn encode_head(parts: &http::request::Parts, framing: ReqFraming, out: &mut Vec<u8>) {
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    out.extend_from_slice(parts.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &parts.headers {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == TRAILER {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        ReqFraming::None => {}
+        ReqFraming::Length(n) => {
+            out.extend_from_slice(b"content-length: ");
+            let mut digits = [0u8; 20];
+            out.extend_from_slice(decimal(n, &mut digits));
+            out.extend_from_slice(b"\r\n");
+        }
+        ReqFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `n` in decimal, no leading zero, written at the end of `digits`.
+fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[at..];
+        }
+    }
+}
+
+/// Writes the size line of a chunk of `len` bytes (`len` > 0: a zero size ends the
+/// body): lower-case hex without leading zeros, CRLF.
+pub fn encode_chunk_size(len: usize, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 16];
+    let mut n = len;
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\n");
+}
