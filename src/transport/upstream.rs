@@ -127,7 +127,18 @@ impl Pool {
         deadline: Instant,
     ) -> Result<Response<UpstreamBody>, PoolError> {
         let mut req = req;
-        if let Some(mut sender) = self.inner.h2_sender() {
+        let found = match self.inner.tls {
+            Some(_) => self.inner.h2(),
+            None => h2::Found::None,
+        };
+        let sender = match found {
+            h2::Found::Open(sender) => Some(sender),
+            h2::Found::Connecting(connecting) => tokio::time::timeout_at(deadline, connecting)
+                .await
+                .map_err(|_| PoolError::Timeout)?,
+            h2::Found::None => None,
+        };
+        if let Some(mut sender) = sender {
             match self.send_h2(&mut sender, req, deadline).await? {
                 h2::Sent::Response(resp) => return Ok(resp),
                 // Closed (a GOAWAY) before it took the request: a new connection.

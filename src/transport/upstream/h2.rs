@@ -1,12 +1,15 @@
 //! HTTP/2 to an https upstream that chose it by ALPN: hyper's HTTP/2 client connection
 //! (another protocol, not a second HTTP/1 implementation). One connection per worker
 //! thread per route carries every request of that worker (its streams are multiplexed);
-//! it is opened when a TLS handshake picks h2 and replaced once it has closed. Its
-//! connection task runs on the worker that opened it; the reaper drops one idle for
-//! [`super::POOL_IDLE`].
+//! it is opened when a TLS handshake picks h2 and replaced once it has closed. Once the
+//! upstream is known to speak HTTP/2, the requests that find no open connection share
+//! one handshake instead of each making its own. Its connection task runs on the worker
+//! that opened it; the reaper drops one idle for [`super::POOL_IDLE`].
 
 use std::sync::Mutex;
 use std::time::Instant;
+
+use futures_util::future::{BoxFuture, Shared};
 
 use http::header::TRAILER;
 use http::uri::{PathAndQuery, Scheme};
@@ -21,8 +24,34 @@ use super::h1::ProtoError;
 use super::PoolError;
 use crate::proxy::headers::clean_response;
 
-/// One worker's HTTP/2 connection: its sender and when it was last used.
-pub(super) type Slot = Mutex<Option<(SendRequest<ReqBody>, Instant)>>;
+/// A handshake under way that several requests wait for: its connection's sender, or
+/// `None` (it failed, or the upstream chose HTTP/1.1 this time).
+pub(super) type Connecting = Shared<BoxFuture<'static, Option<SendRequest<ReqBody>>>>;
+
+/// One worker's HTTP/2 connection.
+#[derive(Default)]
+pub(super) enum State {
+    /// None.
+    #[default]
+    Empty,
+    /// Open: its sender, and when it was last used.
+    Open(SendRequest<ReqBody>, Instant),
+    /// Being made.
+    Connecting(Connecting),
+}
+
+/// One worker's HTTP/2 connection, shared by its requests.
+pub(super) type Slot = Mutex<State>;
+
+/// What a request finds in its worker's slot.
+pub(super) enum Found {
+    /// An open connection.
+    Open(SendRequest<ReqBody>),
+    /// A handshake to wait for.
+    Connecting(Connecting),
+    /// Nothing.
+    None,
+}
 
 /// The HTTP/2 client settings of every route.
 pub(super) fn builder() -> Builder<TokioExecutor> {
@@ -49,37 +78,57 @@ pub(super) async fn handshake(
     Ok(sender)
 }
 
-/// This worker's sender, if its connection is still open.
-pub(super) fn sender(slot: &Slot) -> Option<SendRequest<ReqBody>> {
-    let mut slot = slot.lock().ok()?;
-    match slot.as_mut() {
-        Some((sender, used)) if !sender.is_closed() => {
+/// What this worker has: an open connection (closed ones are forgotten), or one being
+/// made.
+pub(super) fn find(slot: &Slot) -> Found {
+    let Ok(mut state) = slot.lock() else {
+        return Found::None;
+    };
+    match &mut *state {
+        State::Open(sender, used) if !sender.is_closed() => {
             *used = Instant::now();
-            Some(sender.clone())
+            Found::Open(sender.clone())
         }
-        Some(_) => {
-            *slot = None;
-            None
+        State::Connecting(connecting) if connecting.peek().is_none() => {
+            Found::Connecting(connecting.clone())
         }
-        None => None,
+        State::Empty => Found::None,
+        _ => {
+            *state = State::Empty;
+            Found::None
+        }
     }
 }
 
 /// Keeps `sender` as this worker's connection.
 pub(super) fn keep(slot: &Slot, sender: &SendRequest<ReqBody>) {
-    if let Ok(mut slot) = slot.lock() {
-        *slot = Some((sender.clone(), Instant::now()));
+    if let Ok(mut state) = slot.lock() {
+        *state = State::Open(sender.clone(), Instant::now());
+    }
+}
+
+/// Notes `connecting` as this worker's handshake under way, unless a connection is
+/// there already (then that one).
+pub(super) fn connecting(slot: &Slot, connecting: Connecting) -> Found {
+    let Ok(mut state) = slot.lock() else {
+        return Found::Connecting(connecting);
+    };
+    match &*state {
+        State::Open(sender, _) if !sender.is_closed() => Found::Open(sender.clone()),
+        _ => {
+            *state = State::Connecting(connecting.clone());
+            Found::Connecting(connecting)
+        }
     }
 }
 
 /// Drops the connection if it closed or has not been used since `idle_since`.
 pub(super) fn prune(slot: &Slot, idle_since: Instant) {
-    if let Ok(mut slot) = slot.lock() {
-        if slot
-            .as_ref()
-            .is_some_and(|(sender, used)| sender.is_closed() || *used < idle_since)
-        {
-            *slot = None;
+    if let Ok(mut state) = slot.lock() {
+        if let State::Open(sender, used) = &*state {
+            if sender.is_closed() || *used < idle_since {
+                *state = State::Empty;
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use futures_util::FutureExt as _;
 use hyper::client::conn::http2::{Builder as H2Builder, SendRequest};
 use hyper_util::rt::TokioExecutor;
 
@@ -41,6 +42,8 @@ pub(super) struct Inner {
     pub(super) idle: Box<[Mutex<Vec<Idle>>]>,
     /// One HTTP/2 connection per worker thread, for an upstream that chose HTTP/2.
     h2: Box<[h2::Slot]>,
+    /// The upstream has chosen HTTP/2 before.
+    speaks_h2: AtomicBool,
     /// Idle connections kept per stack.
     idle_cap: usize,
     reaper: AtomicBool,
@@ -83,7 +86,8 @@ impl Inner {
             tls,
             h2_builder: h2::builder(),
             idle: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
-            h2: (0..shards).map(|_| Mutex::new(None)).collect(),
+            h2: (0..shards).map(|_| Mutex::default()).collect(),
+            speaks_h2: AtomicBool::new(false),
             idle_cap: (MAX_IDLE / shards).max(MIN_IDLE_PER_WORKER),
             reaper: AtomicBool::new(false),
             metrics,
@@ -95,14 +99,39 @@ impl Inner {
         &self.idle[workers::shard_index(self.idle.len())]
     }
 
-    /// This thread's HTTP/2 connection, while it is open.
-    pub(super) fn h2_sender(&self) -> Option<SendRequest<ReqBody>> {
-        h2::sender(&self.h2[workers::shard_index(self.h2.len())])
+    fn h2_slot(&self) -> &h2::Slot {
+        &self.h2[workers::shard_index(self.h2.len())]
+    }
+
+    /// This thread's HTTP/2 connection, open or being made. When there is none and
+    /// the upstream is known to choose HTTP/2, a handshake that the requests of this
+    /// thread share.
+    pub(super) fn h2(self: &Arc<Self>) -> h2::Found {
+        let found = h2::find(self.h2_slot());
+        if !matches!(found, h2::Found::None) || !self.speaks_h2.load(Ordering::Relaxed) {
+            return found;
+        }
+        let pool = self.clone();
+        let connecting = async move {
+            match pool.connect(true).await {
+                Ok(Connected::H2(sender)) => Some(sender),
+                Ok(Connected::H1(conn)) => {
+                    pool.put(conn);
+                    None
+                }
+                Err(e) => {
+                    tracing::debug!(error = ?e, "upstream HTTP/2 connection failed");
+                    None
+                }
+            }
+        };
+        h2::connecting(self.h2_slot(), connecting.boxed().shared())
     }
 
     /// Keeps `sender` as this thread's HTTP/2 connection.
-    pub(super) fn keep_h2(&self, sender: &SendRequest<ReqBody>) {
-        h2::keep(&self.h2[workers::shard_index(self.h2.len())], sender);
+    fn keep_h2(&self, sender: &SendRequest<ReqBody>) {
+        self.speaks_h2.store(true, Ordering::Relaxed);
+        h2::keep(self.h2_slot(), sender);
     }
 
     /// The most recently used idle connection that is still usable, and how long it
