@@ -1,11 +1,11 @@
 // Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
-//! The own HTTP/1.1 client codec: request heads, response heads and body framing, with
-//! the malformed and ambiguous answers it must refuse.
+//! The own HTTP/1.1 client codec's response heads (body framing: `h1/decode_tests.rs`),
+//! with the malformed and ambiguous answers it must refuse.
 
 use bytes::BytesMut;
 use http::{Method, StatusCode};
 
-use super::{encode_head, parse_head, Body, Chunk, Decoded, ProtoError, ReqFraming, MAX_HEAD};
+use super::{parse_head, Body, Chunk, ProtoError, MAX_HEAD};
 
 fn head(raw: &str) -> Result<Option<super::Head>, ProtoError> {
     parse_head(&mut BytesMut::from(raw), &Method::GET, &mut Vec::new())
@@ -24,80 +24,6 @@ fn refused(raw: &str) -> &'static str {
     match head(raw) {
         Err(ProtoError(why)) => why,
         Ok(h) => panic!("accepted {raw:?}: {h:?}"),
-    }
-}
-
-#[test]
-fn a_request_head_is_written_in_origin_form_with_the_codecs_own_framing() {
-    let req = http::Request::builder()
-        .method("DELETE")
-        .uri("/a/b?x=1")
-        .header("host", "up:8080")
-        .header("x-multi", "1")
-        .header("x-multi", "2")
-        .header("transfer-encoding", "chunked")
-        .header("trailer", "x-sum")
-        .body(())
-        .expect("request");
-    let parts = req.into_parts().0;
-    let mut out = Vec::new();
-    encode_head(&parts, ReqFraming::of(&parts, false, None), &mut out);
-    assert_eq!(
-        String::from_utf8(out).expect("ascii"),
-        "DELETE /a/b?x=1 HTTP/1.1\r\nhost: up:8080\r\nx-multi: 1\r\nx-multi: 2\r\n\r\n",
-        "no body, no framing field; no trailer announced (none is sent)"
-    );
-    // A bodiless request that carried a length keeps a canonical zero one.
-    let mut req = http::Request::new(());
-    req.headers_mut()
-        .insert("content-length", http::HeaderValue::from_static("000"));
-    let parts = req.into_parts().0;
-    let mut out = Vec::new();
-    encode_head(&parts, ReqFraming::of(&parts, false, None), &mut out);
-    assert_eq!(&out[..], b"GET / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
-}
-
-#[test]
-fn a_request_body_is_framed_by_exactly_one_canonical_field() {
-    // Whatever framing fields the request carried (leading zeros, both, twice).
-    for carried in [
-        &[("content-length", "0005")][..],
-        &[("content-length", "5"), ("transfer-encoding", "chunked")],
-        &[
-            ("transfer-encoding", "gzip, chunked"),
-            ("transfer-encoding", "chunked"),
-        ],
-        &[("content-length", "5"), ("content-length", "5")],
-        &[],
-    ] {
-        for (exact, framing) in [
-            (Some(5), "content-length: 5"),
-            (Some(1234567890), "content-length: 1234567890"),
-            (Some(0), "content-length: 0"),
-            (None, "transfer-encoding: chunked"),
-        ] {
-            let mut req = http::Request::builder().method("POST").uri("/up");
-            for (name, value) in carried {
-                req = req.header(*name, *value);
-            }
-            let parts = req.body(()).expect("request").into_parts().0;
-            let mut out = Vec::new();
-            encode_head(&parts, ReqFraming::of(&parts, true, exact), &mut out);
-            let text = String::from_utf8(out).expect("ascii");
-            let mut slots = [httparse::EMPTY_HEADER; 8];
-            let mut parsed = httparse::Request::new(&mut slots);
-            assert!(parsed.parse(text.as_bytes()).expect("valid").is_complete());
-            let framing_fields: Vec<String> = parsed
-                .headers
-                .iter()
-                .filter(|h| {
-                    h.name.eq_ignore_ascii_case("content-length")
-                        || h.name.eq_ignore_ascii_case("transfer-encoding")
-                })
-                .map(|h| format!("{}: {}", h.name, String::from_utf8_lossy(h.value)))
-                .collect();
-            assert_eq!(framing_fields, [framing], "{carried:?} {exact:?}: {text}");
-        }
     }
 }
 
@@ -308,99 +234,6 @@ fn heads_past_the_limits_are_refused() {
     assert_eq!(refused(&big), "response head too large");
 }
 
-/// Decodes `wire` fed `step` bytes at a time; the data, and what is left after the end
-/// (in the buffer or not yet fed).
-fn decode(mut body: Body, wire: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>), ProtoError> {
-    let mut buf = BytesMut::new();
-    let mut out = Vec::new();
-    let mut fed = 0;
-    loop {
-        match body.decode(&mut buf)? {
-            Decoded::Data(d) => {
-                assert!(!d.is_empty(), "no empty frames");
-                out.extend_from_slice(&d);
-            }
-            Decoded::End | Decoded::Trailers(_) => {
-                buf.extend_from_slice(&wire[fed..]);
-                return Ok((out, buf.to_vec()));
-            }
-            Decoded::More if fed < wire.len() => {
-                let next = (fed + step).min(wire.len());
-                buf.extend_from_slice(&wire[fed..next]);
-                fed = next;
-            }
-            Decoded::More => {
-                body.at_eof()?;
-            }
-        }
-    }
-}
-
-#[test]
-fn chunked_bodies_decode_alike_however_they_are_split() {
-    let wire =
-        b"3\r\nabc\r\nA;name=\"v\" ;x\r\n0123456789\r\n1 \r\nz\r\n0\r\nx-trailer: 1\r\n\r\nNEXT";
-    for step in 1..wire.len() {
-        let (data, rest) = decode(Body::Chunked(Chunk::Size), wire, step).expect("valid");
-        assert_eq!(&data[..], b"abc0123456789z", "step {step}");
-        assert_eq!(
-            &rest[..],
-            b"NEXT",
-            "bytes after the end stay unread (step {step})"
-        );
-    }
-}
-
-#[test]
-fn length_and_close_delimited_bodies() {
-    for step in [1, 3, 100] {
-        let (data, rest) = decode(Body::Length(5), b"helloEXTRA", step).expect("valid");
-        assert_eq!(&data[..], b"hello");
-        assert_eq!(&rest[..], b"EXTRA", "step {step}");
-        let (data, _) = decode(Body::Close, b"until the end", step).expect("valid");
-        assert_eq!(&data[..], b"until the end");
-    }
-    let cut = decode(Body::Length(10), b"short", 2);
-    assert!(cut.is_err(), "EOF before the length is an error");
-    let cut = decode(Body::Chunked(Chunk::Size), b"5\r\nabc", 2);
-    assert!(cut.is_err(), "EOF inside a chunk is an error");
-    let mut eof = Body::Close;
-    assert_eq!(eof.at_eof(), Ok(()));
-    assert!(eof.is_end());
-}
-
-#[test]
-fn malformed_chunked_framing_is_refused() {
-    let long_ext = format!("1;{}\r\nx\r\n0\r\n\r\n", "e".repeat(5000));
-    let long_trailer = format!("0\r\nx: {}\r\n\r\n", "t".repeat(20_000));
-    for wire in [
-        "3\nabc\r\n0\r\n\r\n",
-        "3\r\nabc\n0\r\n\r\n",
-        "3\r\nabcd\r\n0\r\n\r\n",
-        "g\r\nabc\r\n0\r\n\r\n",
-        "\r\nabc\r\n0\r\n\r\n",
-        "-3\r\nabc\r\n0\r\n\r\n",
-        "0x3\r\nabc\r\n0\r\n\r\n",
-        "3 abc\r\nabc\r\n0\r\n\r\n",
-        "3;a\rb\r\nabc\r\n0\r\n\r\n",
-        "3;a\0b\r\nabc\r\n0\r\n\r\n",
-        "10000000000000000\r\n",
-        "0\r\nx: a\n\r\n",
-        &long_ext,
-        &long_trailer,
-    ] {
-        for step in [1, wire.len()] {
-            let got = decode(Body::Chunked(Chunk::Size), wire.as_bytes(), step);
-            assert!(got.is_err(), "accepted {wire:?} (step {step}): {got:?}");
-        }
-    }
-    // Sixteen hex digits is the most a chunk size may have: taken without overflow.
-    let mut body = Body::Chunked(Chunk::Size);
-    let mut buf = BytesMut::from("ffffffffffffffff\r\n");
-    assert_eq!(body.decode(&mut buf), Ok(Decoded::More));
-    assert_eq!(body, Body::Chunked(Chunk::Data(u64::MAX)));
-}
-
 #[test]
 fn hop_by_hop_fields_and_those_connection_names_are_left_out() {
     let h = parsed(
@@ -432,40 +265,6 @@ fn only_a_non_standard_reason_phrase_is_kept() {
         custom.reason.as_ref().map(|r| r.as_bytes()),
         Some(&b"Fine Thanks"[..])
     );
-}
-
-#[test]
-fn trailer_fields_are_passed_on_without_framing_or_hop_by_hop_ones() {
-    let mut body = Body::Chunked(Chunk::Size);
-    let mut buf = BytesMut::from(
-        "2\r\nok\r\n0\r\nx-checksum: abc\r\ncontent-length: 9\r\nconnection: x\r\nhost: h\r\n\r\nNEXT",
-    );
-    assert!(matches!(body.decode(&mut buf), Ok(Decoded::Data(_))));
-    let Ok(Decoded::Trailers(trailers)) = body.decode(&mut buf) else {
-        panic!("trailers expected");
-    };
-    let names: Vec<&str> = trailers.keys().map(|n| n.as_str()).collect();
-    assert_eq!(names, ["x-checksum"]);
-    assert_eq!(trailers["x-checksum"], "abc");
-    assert!(body.is_end());
-    assert_eq!(&buf[..], b"NEXT");
-    // Only dropped fields: the body just ends.
-    let mut body = Body::Chunked(Chunk::Size);
-    let mut buf = BytesMut::from("0\r\ntransfer-encoding: chunked\r\n\r\n");
-    assert_eq!(body.decode(&mut buf), Ok(Decoded::End));
-}
-
-#[test]
-fn chunk_sizes_may_have_leading_zeros_but_not_overflow() {
-    let (data, _) = decode(
-        Body::Chunked(Chunk::Size),
-        b"00000000000000000003\r\nabc\r\n0\r\n\r\n",
-        7,
-    )
-    .expect("valid");
-    assert_eq!(&data[..], b"abc");
-    let over = decode(Body::Chunked(Chunk::Size), b"0010000000000000000\r\n", 100);
-    assert!(over.is_err(), "2^64 does not fit");
 }
 
 #[test]
@@ -548,18 +347,4 @@ fn a_101_keeps_the_protocol_it_switched_to() {
         b"early frame",
         "tunnelled bytes stay in the buffer"
     );
-}
-
-#[test]
-fn trailers_that_would_frame_route_or_set_cookies_are_dropped() {
-    let mut body = Body::Chunked(Chunk::Size);
-    let mut buf = BytesMut::from(
-        "0\r\ngrpc-status: 0\r\nset-cookie: session=forged\r\ntrailer: x\r\n\
-         x-request-id: forged\r\ncontent-type: x\r\nauthorization: y\r\n\r\n",
-    );
-    let Ok(Decoded::Trailers(trailers)) = body.decode(&mut buf) else {
-        panic!("trailers expected");
-    };
-    let names: Vec<&str> = trailers.keys().map(|n| n.as_str()).collect();
-    assert_eq!(names, ["grpc-status"]);
 }

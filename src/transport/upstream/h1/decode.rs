@@ -234,3 +234,7 @@ fn chunk_size(line: &[u8]) -> Result<u64, ProtoError> {
             .ok_or(ProtoError("invalid chunk size"))
     })
 }
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod tests;

@@ -97,3 +97,82 @@ pub fn encode_chunk_size(len: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(&digits[at..]);
     out.extend_from_slice(b"\r\n");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{encode_head, ReqFraming};
+
+    #[test]
+    fn a_request_head_is_written_in_origin_form_with_the_codecs_own_framing() {
+        let req = http::Request::builder()
+            .method("DELETE")
+            .uri("/a/b?x=1")
+            .header("host", "up:8080")
+            .header("x-multi", "1")
+            .header("x-multi", "2")
+            .header("transfer-encoding", "chunked")
+            .header("trailer", "x-sum")
+            .body(())
+            .expect("request");
+        let parts = req.into_parts().0;
+        let mut out = Vec::new();
+        encode_head(&parts, ReqFraming::of(&parts, false, None), &mut out);
+        assert_eq!(
+            String::from_utf8(out).expect("ascii"),
+            "DELETE /a/b?x=1 HTTP/1.1\r\nhost: up:8080\r\nx-multi: 1\r\nx-multi: 2\r\n\r\n",
+            "no body, no framing field; no trailer announced (none is sent)"
+        );
+        // A bodiless request that carried a length keeps a canonical zero one.
+        let mut req = http::Request::new(());
+        req.headers_mut()
+            .insert("content-length", http::HeaderValue::from_static("000"));
+        let parts = req.into_parts().0;
+        let mut out = Vec::new();
+        encode_head(&parts, ReqFraming::of(&parts, false, None), &mut out);
+        assert_eq!(&out[..], b"GET / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
+    }
+
+    #[test]
+    fn a_request_body_is_framed_by_exactly_one_canonical_field() {
+        // Whatever framing fields the request carried (leading zeros, both, twice).
+        for carried in [
+            &[("content-length", "0005")][..],
+            &[("content-length", "5"), ("transfer-encoding", "chunked")],
+            &[
+                ("transfer-encoding", "gzip, chunked"),
+                ("transfer-encoding", "chunked"),
+            ],
+            &[("content-length", "5"), ("content-length", "5")],
+            &[],
+        ] {
+            for (exact, framing) in [
+                (Some(5), "content-length: 5"),
+                (Some(1234567890), "content-length: 1234567890"),
+                (Some(0), "content-length: 0"),
+                (None, "transfer-encoding: chunked"),
+            ] {
+                let mut req = http::Request::builder().method("POST").uri("/up");
+                for (name, value) in carried {
+                    req = req.header(*name, *value);
+                }
+                let parts = req.body(()).expect("request").into_parts().0;
+                let mut out = Vec::new();
+                encode_head(&parts, ReqFraming::of(&parts, true, exact), &mut out);
+                let text = String::from_utf8(out).expect("ascii");
+                let mut slots = [httparse::EMPTY_HEADER; 8];
+                let mut parsed = httparse::Request::new(&mut slots);
+                assert!(parsed.parse(text.as_bytes()).expect("valid").is_complete());
+                let framing_fields: Vec<String> = parsed
+                    .headers
+                    .iter()
+                    .filter(|h| {
+                        h.name.eq_ignore_ascii_case("content-length")
+                            || h.name.eq_ignore_ascii_case("transfer-encoding")
+                    })
+                    .map(|h| format!("{}: {}", h.name, String::from_utf8_lossy(h.value)))
+                    .collect();
+                assert_eq!(framing_fields, [framing], "{carried:?} {exact:?}: {text}");
+            }
+        }
+    }
+}
