@@ -88,7 +88,7 @@ pub(super) async fn exchange(
     req: &http::request::Parts,
 ) -> Result<h1::Head, Failure> {
     conn.out.clear();
-    h1::encode_head(req, ReqFraming::of(req, false, None), &mut conn.out);
+    h1::encode_head(req, ReqFraming::None, &mut conn.out);
     let Conn { io, out, .. } = &mut *conn;
     let mut written = 0;
     while written < out.len() {

@@ -54,7 +54,7 @@ pub(super) struct Upload {
 impl Upload {
     /// An upload of `body` (not yet ended) for the request `parts`, its head queued.
     pub(super) fn new(parts: &http::request::Parts, body: ReqBody) -> Upload {
-        let framing = ReqFraming::of(parts, true, body.size_hint().exact());
+        let framing = ReqFraming::of_body(body.size_hint().exact());
         let mut head = Vec::with_capacity(512);
         h1::encode_head(parts, framing, &mut head);
         let owed = match framing {

@@ -12,26 +12,19 @@ pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 /// How a request's body goes upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReqFraming {
-    /// No body, and no framing field.
+    /// No body. A request that carried a `Content-Length` keeps a zero one (servers that
+    /// insist on a length for POST get it); others get no framing field.
     None,
-    /// Exactly this many bytes, announced by `Content-Length` (`0` for a request that
-    /// carried one without a body, so that servers that insist on a length for POST
-    /// get it).
+    /// Exactly this many bytes, announced by `Content-Length`.
     Length(u64),
     /// Chunked: the length is unknown.
     Chunked,
 }
 
 impl ReqFraming {
-    /// The framing of a request whose body `has_body`, of `exact` length when known; a
-    /// bodiless request keeps a zero length when it carried a `Content-Length`.
-    pub fn of(parts: &http::request::Parts, has_body: bool, exact: Option<u64>) -> ReqFraming {
-        match (has_body, exact) {
-            (true, Some(n)) => ReqFraming::Length(n),
-            (true, None) => ReqFraming::Chunked,
-            (false, _) if parts.headers.contains_key(CONTENT_LENGTH) => ReqFraming::Length(0),
-            (false, _) => ReqFraming::None,
-        }
+    /// The framing of a body of `exact` length when known.
+    pub fn of_body(exact: Option<u64>) -> ReqFraming {
+        exact.map_or(ReqFraming::Chunked, ReqFraming::Length)
     }
 }
 
@@ -45,8 +38,13 @@ pub fn encode_head(parts: &http::request::Parts, framing: ReqFraming, out: &mut 
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut carried_length = false;
     for (name, value) in &parts.headers {
-        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == TRAILER {
+        if name == CONTENT_LENGTH {
+            carried_length = true;
+            continue;
+        }
+        if name == TRANSFER_ENCODING || name == TRAILER {
             continue;
         }
         out.extend_from_slice(name.as_str().as_bytes());
@@ -55,6 +53,7 @@ pub fn encode_head(parts: &http::request::Parts, framing: ReqFraming, out: &mut 
         out.extend_from_slice(b"\r\n");
     }
     match framing {
+        ReqFraming::None if carried_length => out.extend_from_slice(b"content-length: 0\r\n"),
         ReqFraming::None => {}
         ReqFraming::Length(n) => {
             out.extend_from_slice(b"content-length: ");
@@ -116,7 +115,7 @@ mod tests {
             .expect("request");
         let parts = req.into_parts().0;
         let mut out = Vec::new();
-        encode_head(&parts, ReqFraming::of(&parts, false, None), &mut out);
+        encode_head(&parts, ReqFraming::None, &mut out);
         assert_eq!(
             String::from_utf8(out).expect("ascii"),
             "DELETE /a/b?x=1 HTTP/1.1\r\nhost: up:8080\r\nx-multi: 1\r\nx-multi: 2\r\n\r\n",
@@ -128,7 +127,7 @@ mod tests {
             .insert("content-length", http::HeaderValue::from_static("000"));
         let parts = req.into_parts().0;
         let mut out = Vec::new();
-        encode_head(&parts, ReqFraming::of(&parts, false, None), &mut out);
+        encode_head(&parts, ReqFraming::None, &mut out);
         assert_eq!(&out[..], b"GET / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
     }
 
@@ -157,7 +156,7 @@ mod tests {
                 }
                 let parts = req.body(()).expect("request").into_parts().0;
                 let mut out = Vec::new();
-                encode_head(&parts, ReqFraming::of(&parts, true, exact), &mut out);
+                encode_head(&parts, ReqFraming::of_body(exact), &mut out);
                 let text = String::from_utf8(out).expect("ascii");
                 let mut slots = [httparse::EMPTY_HEADER; 8];
                 let mut parsed = httparse::Request::new(&mut slots);
