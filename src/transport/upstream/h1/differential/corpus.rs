@@ -177,6 +177,8 @@ fn field(wire: &mut Vec<u8>, rng: &mut Rng) {
             b"Date: Thu, 01 Jan 2026 00:00:00 GMT",
             b"X-Obs: caf\xe9",
             b"X-Tab: a\tb",
+            b"X-Tabs:\t v \t",
+            b"x~odd!: v",
         ])
     } else {
         rng.pick(&[
@@ -241,6 +243,10 @@ fn chunked(wire: &mut Vec<u8>, rng: &mut Rng, content: &[u8]) {
         let trailer: &[u8] = rng.pick(&[
             &b"grpc-status: 0\r\n"[..],
             b"grpc-message: fine  \r\n",
+            b"x-tabs:\t v \t\r\n",
+            b"x-empty:\r\n",
+            b"x~odd!: v\r\n",
+            b"x-ctl: a\x01b\r\n",
             b"Set-Cookie: forged=1\r\n",
             b"content-length: 9\r\n",
             b"connection: x\r\n",
