@@ -142,7 +142,8 @@ impl<'a> Fields<'a> {
         spans: &[Span],
         status: StatusCode,
     ) -> Result<HeaderMap, ProtoError> {
-        let mut headers = HeaderMap::with_capacity(spans.len());
+        // Room for the request id the gateway adds.
+        let mut headers = HeaderMap::with_capacity(spans.len() + 1);
         for &(ns, ne, vs, ve) in spans {
             let (raw, value) = (&head[ns..ne], &head[vs..ve]);
             if let Some(i) = hop_by_hop_index(raw) {
