@@ -4,6 +4,7 @@
 //! one immutable [`runtime::Runtime`] snapshot. This crate never uses `unsafe`.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod auth;
 pub mod config;
 pub mod echo;

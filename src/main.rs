@@ -167,7 +167,10 @@ fn run(config_path: Option<PathBuf>, workers: Option<usize>) -> anyhow::Result<(
                     });
                 })?;
         }
-        portcullis::server::run(cfg, config_path, workers).await?;
+        let ran = portcullis::server::run(cfg, config_path, workers).await;
+        // The last requests' access lines, before the process ends.
+        portcullis::access_log::flush();
+        ran?;
         Ok(())
     })
 }
@@ -195,5 +198,11 @@ fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     }
-    .map_err(|e| anyhow::anyhow!("logging: {e}"))
+    .map_err(|e| anyhow::anyhow!("logging: {e}"))?;
+    let access = match format {
+        LogFormat::Json => portcullis::access_log::Format::Json,
+        LogFormat::Pretty => portcullis::access_log::Format::Text,
+    };
+    portcullis::access_log::install(access, Box::new(std::io::stdout()))?;
+    Ok(())
 }

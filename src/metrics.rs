@@ -26,6 +26,11 @@ pub struct Metrics {
     pub upstream_connections: IntCounterVec,
     /// Requests sent again after a pooled upstream connection turned out stale, by route.
     pub upstream_retries: IntCounterVec,
+    /// `Set-Cookie` fields of upstream responses dropped because they named one of the
+    /// gateway's cookies, by route.
+    pub upstream_cookies_dropped: IntCounterVec,
+    /// Access log lines dropped because the writer could not keep up.
+    pub access_log_dropped: IntCounter,
     /// Requests currently being served.
     pub in_flight: IntGauge,
     /// Open client connections.
@@ -56,6 +61,8 @@ pub struct RouteMetrics {
     pub by_class: [IntCounter; 5],
     /// Latency histogram of the route.
     pub latency: Histogram,
+    /// Upstream `Set-Cookie` fields dropped on the route (they named a gateway cookie).
+    pub cookies_dropped: IntCounter,
 }
 
 /// Status-class label values, indexed like [`RouteMetrics::by_class`].
@@ -97,6 +104,17 @@ impl Metrics {
                 "Requests sent again after a pooled upstream connection turned out stale",
             ),
             &["route"],
+        )?;
+        let upstream_cookies_dropped = IntCounterVec::new(
+            Opts::new(
+                "upstream_cookies_dropped_total",
+                "Set-Cookie fields of upstream responses dropped: they named a gateway cookie",
+            ),
+            &["route"],
+        )?;
+        let access_log_dropped = IntCounter::new(
+            "access_log_dropped_total",
+            "Access log lines dropped: the log output could not keep up",
         )?;
         let in_flight = IntGauge::new("requests_in_flight", "Requests being served")?;
         let connections_open = IntGauge::new("connections_open", "Open client connections")?;
@@ -151,6 +169,8 @@ impl Metrics {
         registry.register(Box::new(upstream_errors.clone()))?;
         registry.register(Box::new(upstream_connections.clone()))?;
         registry.register(Box::new(upstream_retries.clone()))?;
+        registry.register(Box::new(upstream_cookies_dropped.clone()))?;
+        registry.register(Box::new(access_log_dropped.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(connections_open.clone()))?;
         registry.register(Box::new(connections_idle.clone()))?;
@@ -169,6 +189,8 @@ impl Metrics {
             upstream_errors,
             upstream_connections,
             upstream_retries,
+            upstream_cookies_dropped,
+            access_log_dropped,
             in_flight,
             connections_open,
             connections_idle,
@@ -187,6 +209,7 @@ impl Metrics {
         RouteMetrics {
             by_class: STATUS_CLASSES.map(|c| self.requests.with_label_values(&[route, c])),
             latency: self.latency.with_label_values(&[route]),
+            cookies_dropped: self.upstream_cookies_dropped.with_label_values(&[route]),
         }
     }
 

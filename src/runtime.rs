@@ -12,6 +12,7 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::identity::IdentityHeaders;
+use crate::auth::wanted::WantedClaims;
 use crate::config::{Config, RouteConfig};
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::oidc::provider::{ProviderError, ProviderRuntime};
@@ -63,9 +64,14 @@ pub struct RouteRuntime {
     pub metrics: RouteMetrics,
     /// Its compiled identity header templates.
     pub identity: IdentityHeaders,
+    /// The claims its templates and `allow` rules read (`userinfo: auto`).
+    pub wanted: WantedClaims,
     /// Pre-rendered metric labels `[route, "bearer"|"session"]` → outcome counters are
     /// looked up with these.
     pub auth_method: &'static str,
+    /// An upstream `Set-Cookie` naming a gateway cookie has been logged for this route
+    /// (logged once per route and configuration; every one is counted).
+    pub cookie_guard_logged: std::sync::atomic::AtomicBool,
 }
 
 /// The immutable snapshot.
@@ -158,7 +164,9 @@ impl Runtime {
                     reason,
                 }
             })?;
+            let wanted = WantedClaims::for_route(rc, &identity);
             routes.push(RouteRuntime {
+                wanted,
                 config: rc.clone(),
                 name: Arc::from(rc.name.as_str()),
                 client,
@@ -170,6 +178,7 @@ impl Runtime {
                     crate::config::AuthMode::Any => "any",
                     crate::config::AuthMode::None => "none",
                 },
+                cookie_guard_logged: std::sync::atomic::AtomicBool::new(false),
             });
         }
         let sso = crate::oidc::sso::Sso::build(&config)?;

@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::principal::{lookup_claim, scalar_string, string_list, Principal};
+use super::wanted::WantedClaims;
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +176,19 @@ impl IdentityHeaders {
             })
             .collect::<Result<_, _>>()?;
         Ok(IdentityHeaders { headers })
+    }
+
+    /// Adds what the templates read to `wanted` (`userinfo: auto` completes only those).
+    pub fn add_reads(&self, wanted: &mut WantedClaims) {
+        for part in self.headers.iter().flat_map(|(_, t)| &t.parts) {
+            match part {
+                Part::Username => wanted.username = true,
+                Part::Email => wanted.email = true,
+                Part::Groups => wanted.groups = true,
+                Part::Claim(path) => wanted.add_claim(path),
+                Part::Literal(_) | Part::Sub | Part::Scopes => {}
+            }
+        }
     }
 
     /// The header names this route may set (for the hygiene phase's strip list).

@@ -16,8 +16,9 @@ use super::credentials::TokenHash;
 use super::jwt::unix_now;
 use super::verified::Verified;
 use super::{AuthError, Claims};
-use crate::config::{ClientAuth, IntrospectionConfig};
-use crate::idp::IdpClient;
+use crate::config::IntrospectionConfig;
+use crate::idp::{IdpClient, IdpResponse};
+use crate::oidc::client_auth::ClientAuthenticator;
 use crate::oidc::{IdpCall, IntrospectionOutcome, ProviderObserver};
 
 /// A cached introspection verdict.
@@ -70,17 +71,21 @@ pub struct Introspector {
     cfg: IntrospectionConfig,
     rules: IntrospectionRules,
     client: IdpClient,
+    auth: ClientAuthenticator,
     cache: moka::future::Cache<[u8; 32], Arc<Entry>>,
     observer: Arc<dyn ProviderObserver>,
 }
 
 impl Introspector {
-    /// An introspector for `provider` with its own bounded cache.
+    /// An introspector for `provider` with its own bounded cache; `auth` is the
+    /// introspection client's authentication
+    /// ([`ClientAuthenticator::for_introspection`]).
     pub fn new(
         provider: Arc<str>,
         cfg: IntrospectionConfig,
         rules: IntrospectionRules,
         client: IdpClient,
+        auth: ClientAuthenticator,
         observer: Arc<dyn ProviderObserver>,
     ) -> Self {
         let cache = moka::future::Cache::builder()
@@ -92,6 +97,7 @@ impl Introspector {
             cfg,
             rules,
             client,
+            auth,
             cache,
             observer,
         }
@@ -140,18 +146,8 @@ impl Introspector {
         token: &str,
         hash: &TokenHash,
     ) -> Result<Arc<Entry>, IdpFailure> {
-        let secret = self.cfg.client_secret.expose();
-        let mut form = vec![("token", token), ("token_type_hint", "access_token")];
-        let basic = match self.cfg.auth_method {
-            ClientAuth::ClientSecretPost => {
-                form.push(("client_id", &self.cfg.client_id));
-                form.push(("client_secret", secret));
-                None
-            }
-            _ => Some((self.cfg.client_id.as_str(), secret)),
-        };
         let started = Instant::now();
-        let result = self.client.post_form(endpoint, &form, basic).await;
+        let result = self.post(endpoint, token).await;
         let verdict = match result {
             Err(e) => Err(IdpFailure(format!("introspection: {e}"))),
             Ok(r) if r.status != http::StatusCode::OK => Err(IdpFailure(format!(
@@ -188,6 +184,17 @@ impl Introspector {
                 Err(e)
             }
         }
+    }
+
+    /// POSTs `token` with the configured client authentication (every token-endpoint
+    /// method; a private_key_jwt assertion is signed per call, with a fresh `jti`).
+    async fn post(&self, endpoint: &str, token: &str) -> Result<IdpResponse, String> {
+        let applied = self.auth.apply(endpoint).map_err(|e| e.to_string())?;
+        let form = applied.with_fields(&[("token", token), ("token_type_hint", "access_token")]);
+        self.client
+            .post_form(endpoint, &form, applied.basic_pair())
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Positive: min(cache_ttl, exp − now); negative: negative_cache_ttl.

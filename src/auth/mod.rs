@@ -9,6 +9,7 @@ pub mod jwt;
 pub mod policy;
 pub mod principal;
 pub mod verified;
+pub mod wanted;
 
 use thiserror::Error;
 

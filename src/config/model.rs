@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use http::{HeaderName, Uri};
 
+mod endpoints;
+pub use endpoints::EndpointOverrides;
+
 /// A secret string (client secret, cookie key). `Debug`/`Display` never reveal it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -67,6 +70,23 @@ pub struct ServerConfig {
     pub limits: ServerLimits,
     /// Prefix of the gateway's own endpoints (default `/oauth2`), no trailing slash.
     pub proxy_prefix: String,
+    /// What a request path holding an escaped `/` or `\` gets (default: refused).
+    pub escaped_slashes: EscapedSlashes,
+}
+
+/// `server.escaped_slashes`: what happens to a path with `%2F` or `%5C` in it (any case,
+/// also escaped again: `%252F`), after Envoy's `path_with_escaped_slashes_action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EscapedSlashes {
+    /// 400 (Envoy's `REJECT_REQUEST`).
+    #[default]
+    Reject,
+    /// `%2F` and `%5C` become `/`; the decoded path is routed and forwarded
+    /// (`UNESCAPE_AND_FORWARD`). Escaped again (`%252F`): 400.
+    Decode,
+    /// Forwarded as written (`KEEP_UNCHANGED`), unless the decoded reading would take
+    /// another route: 400.
+    Keep,
 }
 
 /// PEM certificate chain + private key.
@@ -165,6 +185,8 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A tracing EnvFilter directive, e.g. `info` or `portcullis=debug,info`.
     pub level: String,
+    /// `log.access`: one access line per request (independent of `level`).
+    pub access: bool,
 }
 
 /// `log.format`
@@ -207,6 +229,8 @@ pub struct ProviderConfig {
     pub tokens: TokensConfig,
     /// Where identity attributes come from.
     pub claims: ClaimsConfig,
+    /// Endpoints written in the config; each one wins over discovery.
+    pub endpoints: EndpointOverrides,
 }
 
 /// `providers[].client_auth`
@@ -255,10 +279,13 @@ pub struct TokensConfig {
 pub struct IntrospectionConfig {
     /// Client (API resource) id used to authenticate to the introspection endpoint.
     pub client_id: String,
-    /// Its secret.
-    pub client_secret: Secret,
-    /// `client_secret_basic` (default) or `client_secret_post`.
+    /// Its secret (the secret-based methods).
+    pub client_secret: Option<Secret>,
+    /// `client_auth` (older name `auth_method`): `client_secret_basic` (default),
+    /// `client_secret_post` or `private_key_jwt`.
     pub auth_method: ClientAuth,
+    /// private_key_jwt: the signing key (its own, else the provider's `private_key_file`).
+    pub private_key_file: Option<PathBuf>,
     /// Upper bound of a positive result's cache life (never past the token's exp).
     pub cache_ttl: Duration,
     /// Cache life of an inactive result.

@@ -38,6 +38,7 @@ pub(crate) struct RawServer {
     pub timeouts: RawServerTimeouts,
     pub limits: RawLimits,
     pub proxy_prefix: String,
+    pub escaped_slashes: String,
 }
 
 impl Default for RawServer {
@@ -50,6 +51,7 @@ impl Default for RawServer {
             timeouts: RawServerTimeouts::default(),
             limits: RawLimits::default(),
             proxy_prefix: "/oauth2".into(),
+            escaped_slashes: "reject".into(),
         }
     }
 }
@@ -117,6 +119,7 @@ impl Default for RawAdmin {
 pub(crate) struct RawLog {
     pub format: String,
     pub level: String,
+    pub access: String,
 }
 
 impl Default for RawLog {
@@ -124,6 +127,7 @@ impl Default for RawLog {
         RawLog {
             format: "pretty".into(),
             level: "info".into(),
+            access: "on".into(),
         }
     }
 }
@@ -146,6 +150,11 @@ pub(crate) struct RawProvider {
     pub signing_algs: Option<Vec<String>>,
     pub tokens: RawTokens,
     pub claims: RawClaims,
+    pub jwks_uri: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub introspection_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
+    pub end_session_endpoint: Option<String>,
 }
 
 impl Default for RawProvider {
@@ -165,6 +174,11 @@ impl Default for RawProvider {
             signing_algs: None,
             tokens: RawTokens::default(),
             claims: RawClaims::default(),
+            jwks_uri: None,
+            userinfo_endpoint: None,
+            introspection_endpoint: None,
+            revocation_endpoint: None,
+            end_session_endpoint: None,
         }
     }
 }
@@ -201,7 +215,11 @@ impl Default for RawTokens {
 pub(crate) struct RawIntrospection {
     pub client_id: String,
     pub client_secret: Option<String>,
-    pub auth_method: String,
+    /// `None` = client_secret_basic; `auth_method` is its older name.
+    pub client_auth: Option<String>,
+    pub auth_method: Option<String>,
+    /// `None` = the provider's `private_key_file`.
+    pub private_key_file: Option<String>,
     pub cache_ttl: String,
     pub negative_cache_ttl: String,
     pub cache_size: u64,
@@ -213,7 +231,9 @@ impl Default for RawIntrospection {
         RawIntrospection {
             client_id: String::new(),
             client_secret: None,
-            auth_method: "client_secret_basic".into(),
+            client_auth: None,
+            auth_method: None,
+            private_key_file: None,
             cache_ttl: "5m".into(),
             negative_cache_ttl: "10s".into(),
             cache_size: 10_000,

@@ -49,6 +49,7 @@ pub(crate) const SERVER: &[Field] = &[
     ("timeouts", Shape::Obj(SERVER_TIMEOUTS)),
     ("limits", Shape::Obj(LIMITS)),
     ("proxy_prefix", Shape::Str),
+    ("escaped_slashes", Shape::Str),
 ];
 
 pub(crate) const TLS: &[Field] = &[("cert_file", Shape::Str), ("key_file", Shape::Str)];
@@ -63,7 +64,11 @@ pub(crate) const LIMITS: &[Field] = &[("max_header_bytes", Shape::UInt)];
 
 pub(crate) const ADMIN: &[Field] = &[("listen", Shape::Str)];
 
-pub(crate) const LOG: &[Field] = &[("format", Shape::Str), ("level", Shape::Str)];
+pub(crate) const LOG: &[Field] = &[
+    ("format", Shape::Str),
+    ("level", Shape::Str),
+    ("access", Shape::Str),
+];
 
 pub(crate) const PROVIDER: &[Field] = &[
     ("name", Shape::Str),
@@ -80,6 +85,11 @@ pub(crate) const PROVIDER: &[Field] = &[
     ("signing_algs", Shape::StrList),
     ("tokens", Shape::Obj(TOKENS)),
     ("claims", Shape::Obj(CLAIMS)),
+    ("jwks_uri", Shape::Str),
+    ("userinfo_endpoint", Shape::Str),
+    ("introspection_endpoint", Shape::Str),
+    ("revocation_endpoint", Shape::Str),
+    ("end_session_endpoint", Shape::Str),
 ];
 
 pub(crate) const TOKENS: &[Field] = &[
@@ -94,7 +104,9 @@ pub(crate) const TOKENS: &[Field] = &[
 pub(crate) const INTROSPECTION: &[Field] = &[
     ("client_id", Shape::Str),
     ("client_secret", Shape::Str),
+    ("client_auth", Shape::Str),
     ("auth_method", Shape::Str),
+    ("private_key_file", Shape::Str),
     ("cache_ttl", Shape::Str),
     ("negative_cache_ttl", Shape::Str),
     ("cache_size", Shape::UInt),

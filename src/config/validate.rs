@@ -15,11 +15,11 @@ use super::checks::{self, MIN_SECRET_BYTES};
 use super::duration::parse_duration;
 use super::issues::{index_path, Issues};
 use super::model::{
-    AdminConfig, AuthMode, Config, LogConfig, LogFormat, RouteConfig, Secret, ServerConfig,
-    ServerLimits, ServerTimeouts, SessionConfig, SessionStoreKind, TlsFiles,
+    AdminConfig, AuthMode, Config, EscapedSlashes, LogConfig, LogFormat, RouteConfig, Secret,
+    ServerConfig, ServerLimits, ServerTimeouts, SessionConfig, SessionStoreKind, TlsFiles,
 };
 use super::raw::{RawAdmin, RawConfig, RawLog, RawServer, RawSession};
-use super::{validate_provider, validate_route};
+use super::{validate_credentials, validate_provider, validate_route};
 
 /// Bounds of `server.limits.max_header_bytes`; below 1 KiB ordinary browsers fail.
 const MIN_HEADER_BYTES: u64 = 1024;
@@ -77,6 +77,7 @@ pub(crate) fn validate(
     let log = log(&mut cx, raw.log);
     let providers = validate_provider::providers(&mut cx, raw.providers);
     let routes = validate_route::routes(&mut cx, raw.routes, &providers, &server.proxy_prefix);
+    validate_credentials::login_credentials(&mut cx, &providers, &routes);
     let session = session(&mut cx, raw.session, &routes);
     let config = Config {
         server,
@@ -151,6 +152,18 @@ fn server(cx: &mut Ctx<'_>, raw: RawServer) -> ServerConfig {
             "/oauth2".to_owned()
         }
     };
+    let escaped_slashes = match raw.escaped_slashes.trim() {
+        "reject" => EscapedSlashes::Reject,
+        "decode" => EscapedSlashes::Decode,
+        "keep" => EscapedSlashes::Keep,
+        other => {
+            cx.push(
+                "server.escaped_slashes",
+                format!("`{other}` is not one of: reject, decode, keep"),
+            );
+            EscapedSlashes::Reject
+        }
+    };
     ServerConfig {
         listen,
         public_url,
@@ -159,6 +172,7 @@ fn server(cx: &mut Ctx<'_>, raw: RawServer) -> ServerConfig {
         timeouts,
         limits,
         proxy_prefix,
+        escaped_slashes,
     }
 }
 
@@ -256,7 +270,19 @@ fn log(cx: &mut Ctx<'_>, raw: RawLog) -> LogConfig {
             ),
         );
     }
-    LogConfig { format, level }
+    let access = match raw.access.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" => true,
+        "off" | "false" => false,
+        other => {
+            cx.push("log.access", format!("`{other}` is not one of: on, off"));
+            true
+        }
+    };
+    LogConfig {
+        format,
+        level,
+        access,
+    }
 }
 
 fn session(cx: &mut Ctx<'_>, raw: RawSession, routes: &[RouteConfig]) -> SessionConfig {

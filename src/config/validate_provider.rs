@@ -4,6 +4,7 @@
 //! Never echoes `client_secret` or `introspection.client_secret` in a message.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use super::model::{
 };
 use super::raw::{RawClaims, RawIntrospection, RawProvider, RawTokens};
 use super::validate::Ctx;
+use super::validate_credentials;
 
 /// Clock skew beyond this hides real clock problems and stretches token lifetimes.
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
@@ -58,14 +60,14 @@ pub(crate) fn providers(cx: &mut Ctx<'_>, raw: Vec<RawProvider>) -> Vec<Provider
     out
 }
 
-fn provider(cx: &mut Ctx<'_>, path: &str, name: String, p: RawProvider) -> ProviderConfig {
+fn provider(cx: &mut Ctx<'_>, path: &str, name: String, mut p: RawProvider) -> ProviderConfig {
     let issuer = p.issuer.trim().to_owned();
     if issuer.is_empty() {
         cx.push(&format!("{path}.issuer"), "is required");
     } else {
         idp_url(cx, &format!("{path}.issuer"), &issuer);
     }
-    let discovery_url = match p.discovery_url.map(|s| s.trim().to_owned()) {
+    let discovery_url = match p.discovery_url.take().map(|s| s.trim().to_owned()) {
         Some(url) => {
             idp_url(cx, &format!("{path}.discovery_url"), &url);
             url
@@ -93,30 +95,18 @@ fn provider(cx: &mut Ctx<'_>, path: &str, name: String, p: RawProvider) -> Provi
             ClientAuth::ClientSecretBasic
         }
     };
-    let client_secret = p.client_secret.filter(|s| !s.is_empty()).map(Secret::new);
-    let needs_secret = matches!(
-        client_auth,
-        ClientAuth::ClientSecretBasic | ClientAuth::ClientSecretPost
-    );
-    if needs_secret && client_secret.is_none() {
-        cx.push(
-            &format!("{path}.client_secret"),
-            format!(
-                "is required for client_auth {}",
-                client_auth_name(client_auth)
-            ),
-        );
-    }
+    // Required only for providers a browser signs in with: see
+    // `validate_credentials::login_credentials`, which runs once routes are known.
+    let client_secret = p
+        .client_secret
+        .take()
+        .filter(|s| !s.is_empty())
+        .map(Secret::new);
     let private_key_file = cx.file(
         &format!("{path}.private_key_file"),
         p.private_key_file.as_deref(),
     );
-    if client_auth == ClientAuth::PrivateKeyJwt && private_key_file.is_none() {
-        cx.push(
-            &format!("{path}.private_key_file"),
-            "is required for client_auth private_key_jwt",
-        );
-    }
+    let endpoints = validate_credentials::endpoints(cx, path, &mut p);
     let ca_file = cx.file(&format!("{path}.ca_file"), p.ca_file.as_deref());
     let scopes = scopes(cx, &format!("{path}.scopes"), p.scopes);
     let auth_params = auth_params(cx, &format!("{path}.auth_params"), p.auth_params);
@@ -135,7 +125,13 @@ fn provider(cx: &mut Ctx<'_>, path: &str, name: String, p: RawProvider) -> Provi
     let signing_algs = p
         .signing_algs
         .map(|algs| signing_algs(cx, &format!("{path}.signing_algs"), &algs));
-    let tokens = tokens(cx, &format!("{path}.tokens"), p.tokens, &client_id);
+    let tokens = tokens(
+        cx,
+        &format!("{path}.tokens"),
+        p.tokens,
+        &client_id,
+        private_key_file.as_ref(),
+    );
     let claims = claims(cx, &format!("{path}.claims"), p.claims);
     ProviderConfig {
         name,
@@ -152,6 +148,7 @@ fn provider(cx: &mut Ctx<'_>, path: &str, name: String, p: RawProvider) -> Provi
         signing_algs,
         tokens,
         claims,
+        endpoints,
     }
 }
 
@@ -163,7 +160,7 @@ fn idp_url(cx: &mut Ctx<'_>, path: &str, url: &str) {
     }
 }
 
-fn parse_client_auth(s: &str) -> Option<ClientAuth> {
+pub(super) fn parse_client_auth(s: &str) -> Option<ClientAuth> {
     match s.trim() {
         "client_secret_basic" => Some(ClientAuth::ClientSecretBasic),
         "client_secret_post" => Some(ClientAuth::ClientSecretPost),
@@ -173,7 +170,7 @@ fn parse_client_auth(s: &str) -> Option<ClientAuth> {
     }
 }
 
-fn client_auth_name(auth: ClientAuth) -> &'static str {
+pub(super) fn client_auth_name(auth: ClientAuth) -> &'static str {
     match auth {
         ClientAuth::ClientSecretBasic => "client_secret_basic",
         ClientAuth::ClientSecretPost => "client_secret_post",
@@ -259,7 +256,13 @@ fn signing_algs(cx: &mut Ctx<'_>, path: &str, raw: &[String]) -> Vec<Algorithm> 
     out
 }
 
-fn tokens(cx: &mut Ctx<'_>, path: &str, raw: RawTokens, client_id: &str) -> TokensConfig {
+fn tokens(
+    cx: &mut Ctx<'_>,
+    path: &str,
+    raw: RawTokens,
+    client_id: &str,
+    provider_key: Option<&PathBuf>,
+) -> TokensConfig {
     let schemes_path = format!("{path}.schemes");
     if raw.schemes.is_empty() {
         cx.push(
@@ -318,7 +321,7 @@ fn tokens(cx: &mut Ctx<'_>, path: &str, raw: RawTokens, client_id: &str) -> Toke
     );
     let introspection = raw
         .introspection
-        .map(|i| introspection(cx, &format!("{path}.introspection"), i));
+        .map(|i| introspection(cx, &format!("{path}.introspection"), i, provider_key));
     TokensConfig {
         schemes,
         audiences,
@@ -329,32 +332,22 @@ fn tokens(cx: &mut Ctx<'_>, path: &str, raw: RawTokens, client_id: &str) -> Toke
     }
 }
 
-fn introspection(cx: &mut Ctx<'_>, path: &str, raw: RawIntrospection) -> IntrospectionConfig {
+fn introspection(
+    cx: &mut Ctx<'_>,
+    path: &str,
+    mut raw: RawIntrospection,
+    provider_key: Option<&PathBuf>,
+) -> IntrospectionConfig {
     let client_id = raw.client_id.trim().to_owned();
     if client_id.is_empty() {
         cx.push(&format!("{path}.client_id"), "is required");
     }
-    let client_secret = raw.client_secret.unwrap_or_default();
-    if client_secret.is_empty() {
-        cx.push(&format!("{path}.client_secret"), "is required");
-    }
-    let auth_method = match parse_client_auth(&raw.auth_method) {
-        Some(m @ (ClientAuth::ClientSecretBasic | ClientAuth::ClientSecretPost)) => m,
-        _ => {
-            cx.push(
-                &format!("{path}.auth_method"),
-                format!(
-                    "`{}` is not one of: client_secret_basic, client_secret_post",
-                    raw.auth_method.trim()
-                ),
-            );
-            ClientAuth::ClientSecretBasic
-        }
-    };
+    let auth = validate_credentials::introspection_auth(cx, path, &mut raw, provider_key);
     IntrospectionConfig {
         client_id,
-        client_secret: Secret::new(client_secret),
-        auth_method,
+        client_secret: auth.secret,
+        auth_method: auth.method,
+        private_key_file: auth.key_file,
         cache_ttl: cx.duration(&format!("{path}.cache_ttl"), &raw.cache_ttl, false),
         negative_cache_ttl: cx.duration(
             &format!("{path}.negative_cache_ttl"),

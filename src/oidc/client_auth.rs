@@ -1,6 +1,7 @@
-//! How the gateway authenticates itself to a provider's token and revocation endpoints:
-//! client_secret_basic, client_secret_post, private_key_jwt (RFC 7523 client assertion,
-//! RS256 or ES256, signed with aws-lc-rs) or none (public client + PKCE).
+//! How the gateway authenticates itself to a provider's token, revocation and
+//! introspection endpoints: client_secret_basic, client_secret_post, private_key_jwt
+//! (RFC 7523 client assertion, RS256 or ES256, signed with aws-lc-rs, a fresh `jti` per
+//! call) or none (public client + PKCE).
 //!
 //! Keys are loaded once per provider runtime; nothing here logs a secret or a key.
 
@@ -14,7 +15,7 @@ use rustls_pki_types::PrivateKeyDer;
 use thiserror::Error;
 
 use crate::auth::jwt::unix_now;
-use crate::config::{ClientAuth, ProviderConfig};
+use crate::config::{ClientAuth, IntrospectionConfig, ProviderConfig, Secret};
 
 /// The client-assertion type of RFC 7523 §2.2.
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -50,6 +51,9 @@ pub enum ClientAuthError {
     /// A secret-based method without a secret.
     #[error("client_secret is required for {0}")]
     MissingSecret(&'static str),
+    /// private_key_jwt without a key.
+    #[error("private_key_file is required for private_key_jwt")]
+    MissingKey,
     /// Signing failed.
     #[error("client assertion could not be signed")]
     Sign,
@@ -63,25 +67,72 @@ pub struct AppliedAuth {
     pub basic: Option<(String, String)>,
 }
 
+impl AppliedAuth {
+    /// `fields` followed by the authentication's form fields.
+    pub fn with_fields<'a>(&'a self, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut form = fields.to_vec();
+        form.extend(self.form.iter().map(|(k, v)| (*k, v.as_str())));
+        form
+    }
+
+    /// The HTTP Basic credentials, as `IdpClient::post_form` takes them.
+    pub fn basic_pair(&self) -> Option<(&str, &str)> {
+        self.basic.as_ref().map(|(i, s)| (i.as_str(), s.as_str()))
+    }
+}
+
 impl ClientAuthenticator {
-    /// Prepares the provider's client authentication (loads the private key).
+    /// Prepares the provider's client authentication (loads the private key when
+    /// private_key_jwt has one). Credentials a bearer-only provider may lack are not
+    /// required here: [`ClientAuthenticator::apply`] refuses, and
+    /// [`ClientAuthenticator::is_usable`] says so before a login starts.
     pub fn new(cfg: &ProviderConfig) -> Result<ClientAuthenticator, ClientAuthError> {
-        let key = match (cfg.client_auth, &cfg.private_key_file) {
+        Self::build(
+            &cfg.client_id,
+            cfg.client_auth,
+            cfg.client_secret.as_ref(),
+            cfg.private_key_file.as_deref(),
+        )
+    }
+
+    /// The introspection client's authentication (`tokens.introspection`): its own id,
+    /// method, secret, and key (validation resolved the provider's key as the default).
+    pub fn for_introspection(
+        cfg: &IntrospectionConfig,
+    ) -> Result<ClientAuthenticator, ClientAuthError> {
+        Self::build(
+            &cfg.client_id,
+            cfg.auth_method,
+            cfg.client_secret.as_ref(),
+            cfg.private_key_file.as_deref(),
+        )
+    }
+
+    fn build(
+        client_id: &str,
+        method: ClientAuth,
+        secret: Option<&Secret>,
+        key_file: Option<&Path>,
+    ) -> Result<ClientAuthenticator, ClientAuthError> {
+        let key = match (method, key_file) {
             (ClientAuth::PrivateKeyJwt, Some(path)) => Some(Arc::new(load_key(path)?)),
-            (ClientAuth::PrivateKeyJwt, None) => {
-                return Err(ClientAuthError::Key {
-                    path: String::new(),
-                    reason: "private_key_jwt needs private_key_file".into(),
-                })
-            }
             _ => None,
         };
         Ok(ClientAuthenticator {
-            client_id: cfg.client_id.clone(),
-            method: cfg.client_auth,
-            secret: cfg.client_secret.as_ref().map(|s| s.expose().to_owned()),
+            client_id: client_id.to_owned(),
+            method,
+            secret: secret.map(|s| s.expose().to_owned()),
             key,
         })
+    }
+
+    /// Whether the configured method has what it needs (a secret, a key).
+    pub fn is_usable(&self) -> bool {
+        match self.method {
+            ClientAuth::ClientSecretBasic | ClientAuth::ClientSecretPost => self.secret.is_some(),
+            ClientAuth::PrivateKeyJwt => self.key.is_some(),
+            ClientAuth::None => true,
+        }
     }
 
     /// The client id.
@@ -134,7 +185,7 @@ impl ClientAuthenticator {
     /// An RFC 7523 client assertion: iss = sub = client_id, aud = endpoint, unique jti,
     /// exp one minute ahead.
     fn assertion(&self, endpoint: &str) -> Result<String, ClientAuthError> {
-        let key = self.key.as_ref().ok_or(ClientAuthError::Sign)?;
+        let key = self.key.as_ref().ok_or(ClientAuthError::MissingKey)?;
         let alg = match **key {
             AssertionKey::Rsa(_) => "RS256",
             AssertionKey::Ec(_) => "ES256",

@@ -15,7 +15,9 @@ use crate::idp::{HttpError, IdpClient};
 pub struct ProviderMetadata {
     /// Issuer identifier; equal to the configured issuer (checked).
     pub issuer: String,
-    /// Where the signing keys are.
+    /// Where the signing keys are (empty only in a document [`parse_document`] read:
+    /// RFC 8414 makes it optional, and the config may give it).
+    #[serde(default)]
     pub jwks_uri: String,
     /// Browser login endpoint.
     #[serde(default)]
@@ -66,6 +68,14 @@ pub enum DiscoveryError {
     /// The document is not a valid discovery JSON object.
     #[error("parsing discovery document: {0}")]
     Parse(String),
+    /// Neither the OpenID discovery document nor RFC 8414 metadata was found.
+    #[error("no discovery document ({discovery}) and no RFC 8414 metadata ({rfc8414})")]
+    Missing {
+        /// Why discovery failed.
+        discovery: String,
+        /// Why every RFC 8414 location failed.
+        rfc8414: String,
+    },
     /// The document names another issuer.
     #[error("discovery issuer `{found}` differs from configured `{expected}`")]
     IssuerMismatch {
@@ -86,9 +96,30 @@ pub async fn fetch(
     parse(&response.body, issuer)
 }
 
+/// Fetches a metadata document (OpenID discovery or RFC 8414) at `url` and checks its
+/// issuer; a missing `jwks_uri` is left for the caller to find elsewhere.
+pub async fn fetch_document(
+    client: &IdpClient,
+    url: &str,
+    issuer: &str,
+) -> Result<ProviderMetadata, DiscoveryError> {
+    let response = client.get(url, "application/json").await?.success()?;
+    parse_document(&response.body, issuer)
+}
+
 /// Parses a discovery document and checks its issuer (exact string equality, no
-/// trailing-slash or case normalisation: the spec requires identity).
+/// trailing-slash or case normalisation: the spec requires identity) and its `jwks_uri`.
 pub fn parse(body: &[u8], issuer: &str) -> Result<ProviderMetadata, DiscoveryError> {
+    let metadata = parse_document(body, issuer)?;
+    if metadata.jwks_uri.is_empty() {
+        return Err(DiscoveryError::Parse("jwks_uri is empty".into()));
+    }
+    Ok(metadata)
+}
+
+/// [`parse`] without the `jwks_uri` requirement (RFC 8414 §2 makes it optional); the
+/// issuer check is the same (RFC 8414 §3.3 requires identity too).
+pub fn parse_document(body: &[u8], issuer: &str) -> Result<ProviderMetadata, DiscoveryError> {
     let metadata: ProviderMetadata =
         serde_json::from_slice(body).map_err(|e| DiscoveryError::Parse(e.to_string()))?;
     if metadata.issuer != issuer {
@@ -96,9 +127,6 @@ pub fn parse(body: &[u8], issuer: &str) -> Result<ProviderMetadata, DiscoveryErr
             expected: issuer.to_owned(),
             found: metadata.issuer,
         });
-    }
-    if metadata.jwks_uri.is_empty() {
-        return Err(DiscoveryError::Parse("jwks_uri is empty".into()));
     }
     Ok(metadata)
 }

@@ -9,6 +9,7 @@ pub mod client_auth;
 pub mod discovery;
 pub mod login;
 pub mod logout;
+pub mod metadata;
 pub mod provider;
 pub mod refresh;
 pub mod sso;

@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use thiserror::Error;
 
-use super::discovery::{self, DiscoveryError, ProviderMetadata};
-use super::{IdpCall, ProviderObserver};
+use super::client_auth::{ClientAuthError, ClientAuthenticator};
+use super::discovery::{DiscoveryError, ProviderMetadata};
+use super::metadata::EndpointSources;
+use super::ProviderObserver;
 use crate::auth::credentials::TokenHash;
 use crate::auth::introspect::{IntrospectionRules, Introspector};
 use crate::auth::jwks::{JwksCache, JwksError, KeyMiss};
@@ -48,6 +50,14 @@ pub enum ProviderError {
         /// Cause.
         source: HttpError,
     },
+    /// The introspection client's key is unusable.
+    #[error("provider `{provider}`: tokens.introspection: {source}")]
+    ClientAuth {
+        /// Provider name.
+        provider: String,
+        /// Cause.
+        source: ClientAuthError,
+    },
     /// Discovery failed.
     #[error("provider `{provider}`: {source}")]
     Discovery {
@@ -60,6 +70,7 @@ pub enum ProviderError {
 
 struct Discovered {
     metadata: Arc<ProviderMetadata>,
+    sources: EndpointSources,
     validator: JwtValidator,
     at: Instant,
 }
@@ -99,14 +110,31 @@ impl ProviderRuntime {
             cfg.tokens.jwks_refetch_interval,
             observer.clone(),
         );
-        let introspector = cfg.tokens.introspection.clone().map(|icfg| {
-            let rules = IntrospectionRules {
-                issuer: cfg.issuer.clone(),
-                audiences: cfg.tokens.audiences.clone(),
-                leeway: cfg.tokens.leeway,
-            };
-            Introspector::new(name.clone(), icfg, rules, client.clone(), observer.clone())
-        });
+        let introspector = match cfg.tokens.introspection.clone() {
+            None => None,
+            Some(icfg) => {
+                let auth = ClientAuthenticator::for_introspection(&icfg).map_err(|source| {
+                    ProviderError::ClientAuth {
+                        provider: cfg.name.clone(),
+                        source,
+                    }
+                })?;
+                let rules = IntrospectionRules {
+                    issuer: cfg.issuer.clone(),
+                    audiences: cfg.tokens.audiences.clone(),
+                    leeway: cfg.tokens.leeway,
+                };
+                let client = client.clone();
+                Some(Introspector::new(
+                    name.clone(),
+                    icfg,
+                    rules,
+                    client,
+                    auth,
+                    observer.clone(),
+                ))
+            }
+        };
         Ok(ProviderRuntime {
             verified: VerifiedCache::new(cfg.tokens.verified_cache_size),
             userinfo: moka::future::Cache::builder()
@@ -160,57 +188,6 @@ impl ProviderRuntime {
     /// JWKS counters (fetches, failures, rate-limited refetches).
     pub fn jwks_stats(&self) -> &crate::auth::jwks::JwksStats {
         self.jwks.stats()
-    }
-
-    /// Fetches and installs the discovery document, then warms the JWKS (a JWKS failure is
-    /// logged and counted but does not fail discovery: keys are fetched again on demand).
-    pub async fn discover(&self) -> Result<(), ProviderError> {
-        let started = Instant::now();
-        let result =
-            discovery::fetch(&self.client, &self.cfg.discovery_url, &self.cfg.issuer).await;
-        self.observer.idp_call(
-            &self.name,
-            IdpCall::Discovery,
-            started.elapsed(),
-            result.is_ok(),
-        );
-        let metadata = result.map_err(|source| ProviderError::Discovery {
-            provider: self.cfg.name.clone(),
-            source,
-        })?;
-        if self.introspector.is_some() && metadata.introspection_endpoint.is_none() {
-            tracing::error!(provider = %self.name, "introspection is configured but discovery has no introspection_endpoint");
-        }
-        let algs = JwtValidator::allowed_algs(
-            self.cfg.signing_algs.as_deref(),
-            metadata.id_token_signing_alg_values_supported.as_deref(),
-        );
-        let tokens = &self.cfg.tokens;
-        let validator = JwtValidator::new(
-            self.cfg.issuer.clone(),
-            tokens.audiences.clone(),
-            tokens.leeway,
-            algs,
-        );
-        if let Some(old) = self.discovered.load().as_ref() {
-            if old.validator.algs() != validator.algs() {
-                // Tokens verified under the old allowlist must be judged again.
-                self.verified.clear();
-            }
-        }
-        let uri_changed = self.jwks.set_uri(&metadata.jwks_uri);
-        self.discovered.store(Some(Arc::new(Discovered {
-            metadata: Arc::new(metadata),
-            validator,
-            at: Instant::now(),
-        })));
-        if uri_changed || self.jwks.is_stale() {
-            if let Err(e) = self.jwks.refresh().await {
-                tracing::warn!(provider = %self.name, error = %e, "JWKS warm-up failed");
-            }
-        }
-        tracing::info!(provider = %self.name, "provider discovered");
-        Ok(())
     }
 
     /// Starts the background task: discovery retried with exponential backoff (1 s → 60 s)
@@ -381,7 +358,8 @@ impl ProviderRuntime {
             discovered.metadata.introspection_endpoint.as_deref(),
         ) else {
             return Err(AuthError::IdpUnavailable(format!(
-                "provider `{}` has no introspection endpoint",
+                "provider `{}` has no introspection endpoint (not in discovery, RFC 8414 \
+                 metadata or config)",
                 self.name
             )));
         };
@@ -400,6 +378,7 @@ enum LocalFailure {
     Keys(JwksError),
 }
 
+mod discover;
 mod id_token;
 mod reuse;
 mod userinfo;

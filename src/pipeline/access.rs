@@ -4,7 +4,6 @@
 //! id and user — never tokens, cookies or secrets.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -15,124 +14,10 @@ use http::{HeaderValue, Method, Request, Uri};
 use http_body::{Body, Frame, SizeHint};
 
 use super::ResBody;
+use crate::access_log;
 use crate::auth::principal::Principal;
 use crate::error::GatewayError;
 use crate::runtime::Runtime;
-
-/// Activity of one client connection, shared by the listener (idle watchdog, HTTP/1
-/// parking), its IO wrapper and the requests served on it.
-#[derive(Default)]
-pub struct ConnState {
-    /// Requests whose response has not finished yet.
-    pub active: AtomicUsize,
-    /// Milliseconds since `epoch` of the last request end.
-    pub last_activity_ms: AtomicU64,
-    /// Reference instant for `last_activity_ms`.
-    pub epoch: Option<Instant>,
-    /// HTTP/1: bytes were read from the client since the last request head was
-    /// handed to the gateway (a body, or the start of the next request), so hyper may
-    /// hold buffered input and the connection must not be parked yet.
-    pub fresh_bytes: AtomicBool,
-    /// HTTP/1: park on the next read that would block, unless `fresh_bytes` is set
-    /// (many connections are open, or this one has been idle for a while).
-    pub park_now: AtomicBool,
-    /// HTTP/1: park on the next read that would block even with `fresh_bytes` set
-    /// (the header-read deadline passed).
-    pub force_park: AtomicBool,
-    /// A request asked to switch protocols: hyper keeps upgrade state for the rest of
-    /// its connection, which is therefore never parked again.
-    pub upgraded: AtomicBool,
-    /// HTTP/1: the last request handed over has a body that hyper may still be reading
-    /// or draining; the connection is not parked until the next request's head (after
-    /// which hyper is done with that body).
-    pub body_open: AtomicBool,
-    /// HTTP/1: hyper's last read would have blocked (it waits for input).
-    pub read_blocked: AtomicBool,
-    /// HTTP/1 (hyper's server): 1 + milliseconds since `epoch` when hyper's writes
-    /// started to block; 0 while they make progress.
-    pub write_blocked_ms: AtomicU64,
-}
-
-impl ConnState {
-    /// A fresh state for a connection accepted now.
-    pub fn new() -> ConnState {
-        ConnState {
-            epoch: Some(Instant::now()),
-            ..ConnState::default()
-        }
-    }
-
-    fn touch(&self) {
-        self.last_activity_ms
-            .store(self.now_ms(), Ordering::Relaxed);
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.epoch.map_or(0, |epoch| {
-            u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-        })
-    }
-
-    /// Notes whether a write to the client would block (`blocked`) or went through.
-    pub fn write_blocked(&self, blocked: bool) {
-        if !blocked {
-            self.write_blocked_ms.store(0, Ordering::Relaxed);
-        } else if self.write_blocked_ms.load(Ordering::Relaxed) == 0 {
-            let since = self.now_ms().saturating_add(1);
-            self.write_blocked_ms.store(since, Ordering::Relaxed);
-        }
-    }
-
-    /// For how long writes to the client have made no progress.
-    pub fn write_stalled_for(&self) -> std::time::Duration {
-        match self.write_blocked_ms.load(Ordering::Relaxed) {
-            0 => std::time::Duration::ZERO,
-            since => std::time::Duration::from_millis(self.now_ms().saturating_sub(since - 1)),
-        }
-    }
-
-    /// When the last request ended (the accept time before the first one).
-    pub fn last_activity(&self) -> Instant {
-        let ms = self.last_activity_ms.load(Ordering::Relaxed);
-        match self.epoch {
-            Some(epoch) => epoch + std::time::Duration::from_millis(ms),
-            None => Instant::now(),
-        }
-    }
-
-    /// Whether no request is being served.
-    pub fn is_idle(&self) -> bool {
-        self.active.load(Ordering::Relaxed) == 0
-    }
-
-    /// HTTP/1: whether hyper may be told "end of stream" when its read would block,
-    /// so that the connection is parked.
-    pub fn may_park(&self) -> bool {
-        self.is_idle()
-            && !self.upgraded.load(Ordering::Relaxed)
-            && !self.body_open.load(Ordering::Relaxed)
-            && ((self.park_now.load(Ordering::Relaxed)
-                && !self.fresh_bytes.load(Ordering::Relaxed))
-                || self.force_park.load(Ordering::Relaxed))
-    }
-
-    /// Counts a request as active from the moment its head is handed over until the
-    /// returned guard is dropped (response body finished, or the request abandoned).
-    pub fn begin_request(self: &Arc<Self>) -> ActiveRequest {
-        self.active.fetch_add(1, Ordering::Relaxed);
-        ActiveRequest(self.clone())
-    }
-}
-
-/// One active request on a connection; see [`ConnState::begin_request`].
-pub struct ActiveRequest(Arc<ConnState>);
-
-impl Drop for ActiveRequest {
-    fn drop(&mut self) {
-        self.0.touch();
-        self.0.active.fetch_sub(1, Ordering::Relaxed);
-    }
-}
 
 /// Everything the access log line needs, filled in as the request advances.
 pub struct AccessLog {
@@ -150,8 +35,6 @@ pub struct AccessLog {
     pub user: Option<Arc<Principal>>,
     /// The failure, logged once here.
     pub error: Option<GatewayError>,
-    /// Released when the record is written.
-    active: Option<ActiveRequest>,
     /// The snapshot the request runs on: the request's one reference to it (its
     /// phases borrow it from here), its routes' and the process's metrics.
     pub rt: Arc<Runtime>,
@@ -166,7 +49,6 @@ impl AccessLog {
         req: &Request<ReqBody>,
         request_id: HeaderValue,
         start: Instant,
-        active: ActiveRequest,
         rt: Arc<Runtime>,
     ) -> AccessLog {
         rt.metrics.in_flight.inc();
@@ -180,7 +62,6 @@ impl AccessLog {
             status: 0,
             user: None,
             error: None,
-            active: Some(active),
             rt,
             bytes: 0,
             written: false,
@@ -198,7 +79,6 @@ impl AccessLog {
         }
         let elapsed = self.start.elapsed();
         self.rt.metrics.in_flight.dec();
-        self.active.take();
         let bytes = self.bytes;
         let rt = &self.rt;
         let route = self.route.and_then(|i| rt.routes.get(i));
@@ -217,33 +97,37 @@ impl AccessLog {
             .user
             .as_deref()
             .map_or("-", |p| p.username.as_deref().unwrap_or(&p.subject));
-        let duration_ms = elapsed.as_secs_f64() * 1000.0;
-        match &self.error {
-            None => tracing::info!(
-                target: "access",
-                method = %self.method,
+        let method = self.method.as_str();
+        let path = self.uri.path();
+        if rt.config.log.access && access_log::installed() {
+            let record = access_log::Record {
+                method,
                 host,
-                path = self.uri.path(),
+                path,
                 route,
-                status = self.status,
-                duration_ms,
+                status: self.status,
+                duration: elapsed,
                 bytes,
                 request_id,
                 user,
-            ),
-            Some(err) => tracing::warn!(
+                error: self.error.as_ref().map(|e| e as &dyn std::fmt::Display),
+            };
+            if !access_log::log(&record) {
+                rt.metrics.access_log_dropped.inc();
+            }
+        } else if let Some(err) = &self.error {
+            // No access line to carry it: the failure goes to the diagnostic log.
+            tracing::warn!(
                 target: "access",
-                method = %self.method,
+                method,
                 host,
-                path = self.uri.path(),
+                path,
                 route,
                 status = self.status,
-                duration_ms,
-                bytes,
                 request_id,
                 user,
                 error = %err,
-            ),
+            );
         }
     }
 }

@@ -12,6 +12,7 @@ use http::{HeaderValue, Request};
 use super::session;
 use crate::auth::credentials;
 use crate::auth::principal::Principal;
+use crate::auth::wanted::stands_for_no_user;
 use crate::auth::AuthError;
 use crate::config::{AuthMode, UserinfoMode};
 use crate::error::GatewayError;
@@ -63,7 +64,7 @@ pub async fn authenticate(
     let bearer_first = mode == AuthMode::Bearer
         || (mode == AuthMode::Any && req.headers().contains_key(AUTHORIZATION));
     let result = if bearer_first {
-        bearer(provider, provider_index, req)
+        bearer(provider, provider_index, route, req)
             .await
             .map(|principal| Authenticated {
                 principal,
@@ -117,6 +118,7 @@ fn login_url(rt: &Runtime, req: &Request<ReqBody>) -> String {
 async fn bearer(
     provider: &ProviderRuntime,
     provider_index: usize,
+    route: &RouteRuntime,
     req: &Request<ReqBody>,
 ) -> Result<Arc<Principal>, AuthError> {
     let cfg = provider.config();
@@ -125,7 +127,12 @@ async fn bearer(
     let mut principal = verified.principal(&cfg.claims, provider_index)?;
     let wanted = match cfg.userinfo {
         UserinfoMode::Always => true,
-        UserinfoMode::Auto => principal.needs_userinfo(&cfg.claims),
+        // Only for a user, and only for a claim this route reads: a client-credentials
+        // token would cost an IdP round trip ending in 401 on every new token.
+        UserinfoMode::Auto => {
+            !stands_for_no_user(&principal.claims)
+                && route.wanted.missing_in(&principal, &cfg.claims)
+        }
         UserinfoMode::Never => false,
     };
     if wanted {
@@ -134,8 +141,7 @@ async fn bearer(
             Ok(info) => {
                 Arc::make_mut(&mut principal).merge_userinfo((*info).clone(), &cfg.claims)?
             }
-            // `auto` is best effort: a token without a user behind it (client
-            // credentials) has no userinfo, and the token alone was already valid.
+            // `auto` is best effort: the token alone was already valid.
             Err(e) if cfg.userinfo == UserinfoMode::Auto => {
                 tracing::debug!(provider = provider.name(), error = %e, "userinfo completion skipped");
             }

@@ -141,20 +141,35 @@ pub fn external_origin<B>(
     format!("{scheme}://{host}")
 }
 
-/// `?provider=name`, else the provider of the route `return_to` leads to, else the first.
+/// `?provider=name`, else the provider of the route `return_to` leads to, else the first;
+/// only among providers with usable client credentials (a provider used only by bearer
+/// routes may have none, and a login with it would fail at the token endpoint).
 fn pick_provider<'r>(
     rt: &'r Runtime,
     req: &Request<ReqBody>,
     query: Option<&str>,
     return_to: &str,
 ) -> Result<&'r crate::oidc::provider::ProviderRuntime, GatewayError> {
+    let can_sign_in = |i: usize| {
+        rt.sso
+            .as_ref()
+            .and_then(|s| s.clients.get(i))
+            .is_some_and(|c| c.is_usable())
+    };
     if let Some(name) = query_get(query, "provider") {
-        return rt
+        let (i, p) = rt
             .providers
             .iter()
-            .find(|p| p.name() == name)
-            .map(|p| &**p)
-            .ok_or(GatewayError::BadRequest("unknown provider"));
+            .enumerate()
+            .find(|(_, p)| p.name() == name)
+            .ok_or(GatewayError::BadRequest("unknown provider"))?;
+        return if can_sign_in(i) {
+            Ok(&**p)
+        } else {
+            Err(GatewayError::BadRequest(
+                "provider has no client credentials for sign-in",
+            ))
+        };
     }
     let path = return_to.split(['?', '#']).next().unwrap_or("/");
     let by_route = if path.starts_with('/') {
@@ -162,12 +177,13 @@ fn pick_provider<'r>(
             .find(request_host(req), path)
             .and_then(|i| rt.routes.get(i))
             .and_then(|r| r.config.provider)
-            .and_then(|i| rt.providers.get(i))
+            .filter(|i| can_sign_in(*i))
     } else {
         None
     };
     by_route
-        .or_else(|| rt.providers.first())
+        .or_else(|| (0..rt.providers.len()).find(|i| can_sign_in(*i)))
+        .and_then(|i| rt.providers.get(i))
         .map(|p| &**p)
         .ok_or(GatewayError::NotFound)
 }

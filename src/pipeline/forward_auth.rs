@@ -27,11 +27,11 @@ use super::authenticate::{self, AuthContext};
 use super::request_id::X_REQUEST_ID;
 use super::{authorize, endpoints, hygiene, ConnInfo};
 use crate::auth::AuthError;
-use crate::config::AuthMode;
+use crate::config::{AuthMode, EscapedSlashes};
 use crate::error::{respond, ErrorContext, GatewayError};
 use crate::idp::form_encode;
 use crate::metrics::Metrics;
-use crate::routing::normalize_path;
+use crate::routing::request_path;
 use crate::runtime::Runtime;
 
 /// nginx: the original request method (`proxy_set_header X-Original-Method $request_method`).
@@ -87,14 +87,21 @@ pub async fn handle(
     }
     let original = original_request(conn, req, sub)?;
     let raw_path = original.target.split(['?', '#']).next().unwrap_or("/");
-    let path = normalize_path(raw_path)
+    // The front proxy forwards the path as the client wrote it, never a decoded form:
+    // `decode` is judged as `keep` here, so a path whose decoded reading takes another
+    // route is refused instead of being allowed on a reading the upstream never gets.
+    let mode = match rt.config.server.escaped_slashes {
+        EscapedSlashes::Decode => EscapedSlashes::Keep,
+        mode => mode,
+    };
+    let path = request_path(raw_path, mode)
         .map_err(|_| GatewayError::BadRequest("invalid original request path"))?;
     // Deny by default: a path no route covers is never admitted (nginx would turn a 404
     // from the auth service into a 500).
     let index = rt
         .table
         .find_unambiguous(|| original.host.as_deref(), &path)
-        .map_err(|_| GatewayError::BadRequest(super::PARAMS_CHANGE_ROUTE))?
+        .map_err(|e| GatewayError::BadRequest(e.why()))?
         .ok_or(GatewayError::Forbidden(
             "no route for the forward-auth request",
         ))?;

@@ -3,6 +3,7 @@
 //! metadata from untrusted peers; then sets fresh X-Forwarded-* and X-Request-Id.
 //! It runs before anything reads a header, and never consults the route.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use crate::transport::upstream::ReqBody;
@@ -13,8 +14,9 @@ use super::request_id::X_REQUEST_ID;
 use super::ConnInfo;
 use crate::error::GatewayError;
 use crate::proxy::headers::{
-    remove_hop_by_hop, set_forwarded, strip_underscore_lookalikes, trusted, upgrade_protocol,
+    canonical_content_length, remove_hop_by_hop, set_forwarded, trusted, upgrade_protocol,
 };
+use crate::routing::{self, PathError};
 use crate::runtime::Runtime;
 
 /// Whether the TCP peer is one of `server.trusted_proxies`.
@@ -117,7 +119,19 @@ fn valid_host(host: &[u8]) -> bool {
         && port.iter().all(u8::is_ascii_digit)
 }
 
-/// Strips what a client must not control and sets the forwarding metadata. Returns the
+/// The request's path in the one form it is routed on and forwarded in
+/// ([`crate::routing::request_path`] under `server.escaped_slashes`): 414 past the length
+/// cap, 400 for anything else it refuses.
+pub fn request_path<'p>(rt: &Runtime, raw: &'p str) -> Result<Cow<'p, str>, GatewayError> {
+    routing::request_path(raw, rt.config.server.escaped_slashes).map_err(|e| match e {
+        PathError::TooLong => GatewayError::UriTooLong,
+        PathError::EscapedSlash => GatewayError::BadRequest("escaped '/' or '\\' in the path"),
+        _ => GatewayError::BadRequest("invalid request path"),
+    })
+}
+
+/// Strips what a client must not control, writes `Content-Length` in its canonical form
+/// (400 when it is no plain decimal) and sets the forwarding metadata. Returns the
 /// requested upgrade protocol (websocket…), which the forwarder re-adds for the upstream.
 pub fn clean_request(
     rt: &Runtime,
@@ -125,22 +139,24 @@ pub fn clean_request(
     peer_trusted: bool,
     request_id: &HeaderValue,
     req: &mut Request<ReqBody>,
-) -> Option<HeaderValue> {
+) -> Result<Option<HeaderValue>, GatewayError> {
     let host = request_authority(req);
     let headers = req.headers_mut();
     let upgrade = upgrade_protocol(headers);
     // A Content-Length sent beside Transfer-Encoding never gets here: hyper's server
     // drops it, and the own server leaves every request with either to hyper's.
     remove_hop_by_hop(headers);
-    strip_underscore_lookalikes(headers);
+    // Identity headers and look-alikes of the fields the gateway controls, in one pass.
     rt.identity_strip.strip(headers);
+    canonical_content_length(headers)
+        .map_err(|_| GatewayError::BadRequest("invalid Content-Length"))?;
     let proto = if conn.tls { "https" } else { "http" };
     // Room for X-Forwarded-For/-Proto/-Host and X-Request-Id: hyper sizes the map for
     // the headers it parsed, so these would otherwise grow it one step at a time.
     headers.reserve(4);
     set_forwarded(headers, conn.peer.ip(), peer_trusted, proto, host.as_ref());
     headers.insert(X_REQUEST_ID, request_id.clone());
-    upgrade
+    Ok(upgrade)
 }
 
 /// The host the client asked for: the absolute-form/HTTP-2 authority, else `Host`.

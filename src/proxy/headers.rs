@@ -73,8 +73,9 @@ const HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
 /// plus those of oauth2-proxy and other SSO gateways and cloud front ends (AWS ALB,
 /// Google IAP, Azure App Service, Pomerium, Apache), which upstreams moved behind
 /// portcullis often still trust; and the path overrides IIS and Symfony honour
-/// (`X-Original-URL`, `X-Rewrite-URL`), which would defeat path-based routes.
-pub const WELL_KNOWN_IDENTITY_HEADERS: [&str; 30] = [
+/// (`X-Original-URL`, `X-Rewrite-URL`), which would defeat path-based routes; and the
+/// gateway's own identity assertion under its default name.
+pub const WELL_KNOWN_IDENTITY_HEADERS: [&str; 31] = [
     "x-auth-user",
     "x-auth-email",
     "x-auth-groups",
@@ -105,6 +106,7 @@ pub const WELL_KNOWN_IDENTITY_HEADERS: [&str; 30] = [
     "x-pomerium-jwt-assertion",
     "x-original-url",
     "x-rewrite-url",
+    "x-portcullis-assertion",
 ];
 
 /// Comma-separated tokens of every `Connection` header, trimmed, empty ones skipped.
@@ -242,10 +244,15 @@ pub fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
 }
 
 /// Every header name the gateway may set as identity, normalised (lower-case, `_` → `-`),
-/// so [`strip`](Self::strip) removes client-forged copies in any spelling.
+/// with its skeleton (letters and digits, see `lookalike`), so [`strip`](Self::strip)
+/// removes client-forged copies in any spelling a CGI/PHP/lighttpd upstream reads as
+/// the same name (`X_Auth_User`, `X.Auth.User`, `x~auth~user`, `XAuthUser`).
 #[derive(Debug, Clone)]
 pub struct IdentityHeaderSet {
     names: Vec<HeaderName>,
+    skeletons: Vec<Box<[u8]>>,
+    /// `lookalike::length_mask` of the skeletons.
+    lengths: u64,
 }
 
 impl IdentityHeaderSet {
@@ -265,7 +272,20 @@ impl IdentityHeaderSet {
                 }
             }
         }
-        IdentityHeaderSet { names: set }
+        let mut skeletons: Vec<Box<[u8]>> = Vec::new();
+        for name in &set {
+            let skel = lookalike::skeleton(name.as_str().as_bytes());
+            // An empty skeleton (a name of separators only) would match every such name.
+            if !skel.is_empty() && !skeletons.contains(&skel) {
+                skeletons.push(skel);
+            }
+        }
+        let lens: Vec<usize> = skeletons.iter().map(|s| s.len()).collect();
+        IdentityHeaderSet {
+            names: set,
+            lengths: lookalike::length_mask(&lens),
+            skeletons,
+        }
     }
 
     /// The set for a whole configuration: every route's `identity_headers` names.
@@ -277,20 +297,34 @@ impl IdentityHeaderSet {
         )
     }
 
-    /// Whether `name` (any case, `_` or `-`) is an identity header.
+    /// Whether `name` reads as an identity header (same skeleton: any case, any bytes
+    /// between its letters and digits).
     pub fn contains(&self, name: &str) -> bool {
-        self.names.iter().any(|n| eq_normalised(name.as_bytes(), n))
+        let name = name.as_bytes();
+        self.contains_skeleton(name, lookalike::skeleton_len(name))
+    }
+
+    fn contains_skeleton(&self, name: &[u8], len: usize) -> bool {
+        lookalike::may_hold(self.lengths, len)
+            && self
+                .skeletons
+                .iter()
+                .any(|s| s.len() == len && lookalike::skeleton_eq(name, s))
     }
 
     /// Removes every identity header in any spelling (`X-Auth-User`, `x_auth_user`,
-    /// `X_Auth-User`). Call before the verified identity headers are set.
+    /// `X.Auth.User`), and every look-alike of a name the gateway controls
+    /// (`Content_Length`, `X.Forwarded.For`, see `lookalike`). Call before the verified
+    /// identity headers are set.
     pub fn strip(&self, headers: &mut HeaderMap) {
-        // One pass over the names present (usually a handful) instead of a hashed
-        // removal per identity name; a forged one is rare, so collect only on a hit.
+        // One pass over the names present (usually a handful), one count of each name's
+        // letters and digits, and mostly a bit test per set; a forged name is rare, so
+        // collect only on a hit.
         let mut forged: Vec<HeaderName> = Vec::new();
         for key in headers.keys() {
             let k = key.as_str().as_bytes();
-            if self.names.iter().any(|n| eq_normalised(k, n)) {
+            let len = lookalike::skeleton_len(k);
+            if self.contains_skeleton(k, len) || lookalike::is_controlled_lookalike(k, len) {
                 forged.push(key.clone());
             }
         }
@@ -305,27 +339,15 @@ impl IdentityHeaderSet {
     }
 }
 
-/// `raw` equals the normalised `name` when compared case-insensitively with `_` as `-`.
-fn eq_normalised(raw: &[u8], name: &HeaderName) -> bool {
-    let want = name.as_str().as_bytes();
-    raw.len() == want.len()
-        && raw.iter().zip(want).all(|(&r, &w)| {
-            let r = if r == b'_' {
-                b'-'
-            } else {
-                r.to_ascii_lowercase()
-            };
-            r == w
-        })
-}
-
 mod forwarded;
 #[cfg(test)]
 use forwarded::write_ipv4;
 pub use forwarded::{set_forwarded, trusted};
 
+mod length;
+pub use length::{canonical_content_length, InvalidContentLength};
+
 mod lookalike;
-pub use lookalike::strip_underscore_lookalikes;
 
 #[cfg(test)]
 mod tests;

@@ -3,10 +3,13 @@
 //!
 //! Owns the rules that decide what a path *means* (percent-decoding of unreserved bytes,
 //! dot segments, `//` runs, encoded separators). Must never look at the query string, never
-//! decode an encoded `/` or `\` into a separator, never let `..` climb above the root, and
-//! never allocate for a path that is already canonical (the hot path).
+//! decode an encoded `/` or `\` into a separator (whether to do that is
+//! `server.escaped_slashes`' decision, made in [`super::escaped`]), never let `..` climb
+//! above the root, and never allocate for a path that is already canonical (the hot path).
 
 use std::borrow::Cow;
+
+use super::escaped::separator_escape_len;
 
 /// Longest path (input or output, in bytes) accepted; longer paths are refused with 400.
 pub const MAX_PATH_LEN: usize = 8 * 1024;
@@ -32,10 +35,15 @@ pub enum PathError {
     /// A raw `?` or `#`: the caller passed more than the path component.
     #[error("'?' or '#' in path component")]
     Delimiter,
-    /// A dot segment hidden behind an encoded separator or a `;` parameter
-    /// (`..%2Fadmin`, `..;`), which an upstream could resolve differently from us.
+    /// A dot segment hidden behind an encoded separator (at any depth: `..%252F`) or a
+    /// `;` parameter (`..%2Fadmin`, `..;`), which an upstream could resolve differently
+    /// from us.
     #[error("ambiguous dot segment in path")]
     AmbiguousDotSegment,
+    /// An escaped `/` or `\` (`%2F`, `%5c`, `%252F`) where `server.escaped_slashes`
+    /// refuses it.
+    #[error("escaped '/' or '\\' in path")]
+    EscapedSlash,
 }
 
 /// Normalises a request path (no query) into its canonical form.
@@ -170,7 +178,8 @@ fn is_canonical(bytes: &[u8]) -> bool {
                 if is_unreserved(v) || is_control(v) {
                     return false;
                 }
-                seg_has_sep |= v == b'/' || v == b'\\';
+                // `%25` may start a separator escaped again (`%252F`).
+                seg_has_sep |= matches!(v, b'/' | b'\\' | b'%');
                 i += 3;
             }
             b'\\' | b'?' | b'#' => return false,
@@ -272,16 +281,15 @@ fn push_byte(out: &mut String, b: u8, literal: bool) {
 }
 
 /// Refuses a kept segment that some upstream could read as a dot segment: `..;x` (path
-/// parameters) or a `.`/`..` piece next to an encoded `/` or `\` (`..%2Fadmin`). Legit
-/// encoded slashes (`a%2Fb`) pass.
+/// parameters) or a `.`/`..` piece next to an encoded `/` or `\`, escaped once or more
+/// (`..%2Fadmin`, `..%255C`). Legit encoded slashes (`a%2Fb`) pass.
 fn check_ambiguous(seg: &[u8]) -> Result<(), PathError> {
     let mut start = 0;
     let mut i = 0;
     let mut split = false;
     while i <= seg.len() {
-        let sep = seg
-            .get(i..i + 3)
-            .is_some_and(|w| w == b"%2F" || w == b"%5C");
+        let sep_len = seg.get(i..).map_or(0, separator_escape_len);
+        let sep = sep_len > 0;
         if sep || i == seg.len() {
             let piece = &seg[start..i];
             let name = before_params(piece);
@@ -292,7 +300,7 @@ fn check_ambiguous(seg: &[u8]) -> Result<(), PathError> {
             }
             if sep {
                 split = true;
-                i += 3;
+                i += sep_len;
                 start = i;
                 continue;
             }

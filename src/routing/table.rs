@@ -6,6 +6,7 @@
 //! [`super::normalize_path`]), never allocate per lookup, and never match a prefix in the
 //! middle of a segment (`/api` never matches `/apix`).
 
+use super::escaped::decoded_reading;
 use super::path::without_params;
 use crate::config::model::{HostMatch, RouteConfig};
 
@@ -119,19 +120,33 @@ impl RouteTable {
         self.find_by(|| host, path)
     }
 
-    /// [`find_by`](Self::find_by), refusing a path whose `;` parameters would change its
-    /// route: Servlet containers drop them (`/admin;x/users` is `/admin/users` there), so
-    /// either route could be the one the upstream serves (Spring Security CVE-2016-9879,
-    /// Shiro CVE-2020-1957). `Err` for such a path, whichever route is stricter.
+    /// [`find_by`](Self::find_by), refusing a path that a lenient upstream reads as one
+    /// of another route, whichever route is stricter:
+    /// - `;` parameters: Servlet containers drop them (`/admin;x/users` is `/admin/users`
+    ///   there; Spring Security CVE-2016-9879, Shiro CVE-2020-1957);
+    /// - escaped separators kept in the path (`server.escaped_slashes: keep`): WSGI, older
+    ///   Go and PHP decode them (`/admin%2Fx` is `/admin/x` there), also both at once.
+    ///
+    /// A path with neither (`memchr` for `;` and `%`) costs one lookup.
     pub fn find_unambiguous<'h>(
         &self,
         host: impl Fn() -> Option<&'h str>,
         path: &str,
-    ) -> Result<Option<usize>, ParamsChangeRoute> {
+    ) -> Result<Option<usize>, AmbiguousRoute> {
         let found = self.find_by(&host, path);
-        match without_params(path) {
-            Some(bare) if self.find_by(&host, &bare) != found => Err(ParamsChangeRoute),
-            _ => Ok(found),
+        let elsewhere = |reading: &str| self.find_by(&host, reading) != found;
+        if without_params(path).is_some_and(|bare| elsewhere(&bare)) {
+            return Err(AmbiguousRoute::Params);
+        }
+        match decoded_reading(path) {
+            None => Ok(found),
+            Some(Ok(decoded))
+                if !elsewhere(&decoded)
+                    && !without_params(&decoded).is_some_and(|bare| elsewhere(&bare)) =>
+            {
+                Ok(found)
+            }
+            Some(_) => Err(AmbiguousRoute::EscapedSlash),
         }
     }
 
@@ -155,9 +170,25 @@ impl RouteTable {
     }
 }
 
-/// A path whose `;` parameters would change its route ([`RouteTable::find_unambiguous`]).
+/// A path that a lenient upstream reads as one of another route
+/// ([`RouteTable::find_unambiguous`]); always a 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParamsChangeRoute;
+pub enum AmbiguousRoute {
+    /// Its `;` parameters would change its route.
+    Params,
+    /// Its escaped separators, decoded, would change its route.
+    EscapedSlash,
+}
+
+impl AmbiguousRoute {
+    /// The refusal's text for the log (never the client's bytes).
+    pub fn why(self) -> &'static str {
+        match self {
+            AmbiguousRoute::Params => "path parameters would change the route",
+            AmbiguousRoute::EscapedSlash => "escaped slashes would change the route",
+        }
+    }
+}
 
 /// Removes one trailing dot (`example.com.` is the same host).
 fn trim_host(h: &str) -> &str {
@@ -207,8 +238,9 @@ pub fn host_only(authority: &str) -> Option<&str> {
 /// spellings mean the same thing and a client cannot dodge a `/v1/` rule (or public path)
 /// by leaving the slash off. `/` matches every path.
 ///
-/// `;` parameters are part of the segment here (`/admin` does not match `/admin;x`);
-/// [`RouteTable::find_unambiguous`] refuses a path whose parameters would change its route.
+/// `;` parameters and escaped separators are part of the segment here (`/admin` matches
+/// neither `/admin;x` nor `/admin%2Fx`); [`RouteTable::find_unambiguous`] refuses a path
+/// whose parameters or escaped separators would change its route.
 pub fn prefix_matches(prefix: &str, path: &str) -> bool {
     let base = prefix.strip_suffix('/').unwrap_or(prefix);
     match path.strip_prefix(base) {

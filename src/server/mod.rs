@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::runtime::{BuildError, Gateway};
 use crate::transport::tls::TlsError;
-use crate::transport::{listener, server_tls as tls, workers};
+use crate::transport::{listener, server_tls as tls, workers, ListenerMetrics};
 
 /// Why the gateway could not start.
 #[derive(Debug, Error)]
@@ -121,6 +121,10 @@ pub async fn start_with_workers(
         shutdown.clone(),
         tracker.clone(),
         workers.clone(),
+        ListenerMetrics {
+            open: gateway.metrics.connections_open.clone(),
+            idle: gateway.metrics.connections_idle.clone(),
+        },
     ));
     if let Some(admin) = admin {
         tokio::spawn(admin::serve(

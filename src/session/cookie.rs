@@ -316,6 +316,9 @@ pub fn strip_own_cookies(headers: &mut HeaderMap, base: &str) {
     }
 }
 
+mod guard;
+pub use guard::sets_own_cookie;
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;

@@ -1,19 +1,13 @@
 //! The public listener: accept loop, TLS handshake, protocol choice (HTTP/1.1, h2c
-//! prior knowledge, ALPN), graceful drain. It hands each request to `pipeline::handle`
-//! and nothing else. HTTP/1 connections are served by [`super::conn`]: the own HTTP/1
-//! server for requests without a body, hyper's for the rest, on the same stream; HTTP/2
-//! connections by hyper's HTTP/2 server directly.
+//! prior knowledge, ALPN), graceful drain. It hands each request to the [`Handler`] and
+//! nothing else. HTTP/1 connections are served by hyper's HTTP/1 server with idle
+//! parking ([`super::http1`]), HTTP/2 connections by hyper's HTTP/2 server.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response};
-use hyper::body::{Body as _, Incoming};
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::{http1 as hyper_h1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulConnection;
@@ -22,13 +16,12 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::conn;
+use super::conn_state::ConnState;
+use super::http1;
+use super::service::Service;
 use super::workers::Workers;
+use super::{ConnInfo, Handler, ListenerMetrics};
 use crate::config::ServerConfig;
-use crate::pipeline::access::{ConnState, Tracked};
-use crate::pipeline::{self, ConnInfo};
-use crate::runtime::Gateway;
-use crate::transport::upstream::ReqBody;
 
 /// Per-listener settings fixed at start-up.
 #[derive(Clone)]
@@ -50,12 +43,10 @@ const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// The connection builders of one listener, configured once from the server config.
 pub struct Protocols {
-    http1: http1::Builder,
+    http1: hyper_h1::Builder,
     http2: http2::Builder<TokioExecutor>,
     /// For the rare client whose first bytes are a split-up HTTP/2 preface.
     auto: auto::Builder<TokioExecutor>,
-    /// The largest HTTP/1 request head read before hyper's server answers 431.
-    max_head: usize,
 }
 
 impl Protocols {
@@ -63,8 +54,8 @@ impl Protocols {
     pub fn new(server: &ServerConfig) -> Protocols {
         let max_buf = server.limits.max_header_bytes.max(MIN_H1_BUF);
         let max_list = u32::try_from(server.limits.max_header_bytes).unwrap_or(u32::MAX);
-        let mut http1 = http1::Builder::new();
-        // The header-read deadline is enforced by `conn::serve` (one timer per
+        let mut http1 = hyper_h1::Builder::new();
+        // The header-read deadline is enforced by `http1::serve` (one timer per
         // connection rather than one per request).
         http1
             .timer(TokioTimer::new())
@@ -86,94 +77,55 @@ impl Protocols {
             .timer(TokioTimer::new())
             .max_header_list_size(max_list)
             .max_concurrent_streams(256);
-        Protocols {
-            http1,
-            http2,
-            auto,
-            max_head: max_buf,
-        }
+        Protocols { http1, http2, auto }
     }
 
-    /// The HTTP/1 builder (used by `handoff::serve`).
-    pub(super) fn http1(&self) -> &http1::Builder {
+    /// The HTTP/1 builder (used by `http1::serve`).
+    pub(super) fn http1(&self) -> &hyper_h1::Builder {
         &self.http1
-    }
-
-    /// The largest HTTP/1 request head the own server reads before it leaves the
-    /// request to hyper's server (which answers 431).
-    pub(super) fn max_head(&self) -> usize {
-        self.max_head
-    }
-}
-
-/// The future hyper holds per in-flight request. Boxed: the request path is large
-/// (auth, refresh, upstream client), and hyper keeps a slot of this size per
-/// connection.
-type ServiceFuture =
-    Pin<Box<dyn std::future::Future<Output = Result<Response<Tracked>, Infallible>> + Send>>;
-
-/// The hyper service of one connection: every request goes to `pipeline::handle`.
-#[derive(Clone)]
-pub(super) struct GatewayService {
-    pub(super) gw: Arc<Gateway>,
-    pub(super) info: ConnInfo,
-}
-
-impl hyper::service::Service<Request<Incoming>> for GatewayService {
-    type Response = Response<Tracked>;
-    type Error = Infallible;
-    type Future = ServiceFuture;
-
-    fn call(&self, req: Request<Incoming>) -> ServiceFuture {
-        // The head has been parsed: what hyper reads from now on belongs to this
-        // request's body or to the next request.
-        let state = &self.info.state;
-        state.fresh_bytes.store(false, Ordering::Relaxed);
-        // A body hyper may still read (or drain, if the response comes first) must never
-        // meet a synthetic end-of-stream: its rest would be parsed as a new request.
-        state
-            .body_open
-            .store(!req.body().is_end_stream(), Ordering::Relaxed);
-        if req
-            .extensions()
-            .get::<hyper::upgrade::OnUpgrade>()
-            .is_some()
-        {
-            state.upgraded.store(true, Ordering::Relaxed);
-        }
-        let active = state.begin_request();
-        let gw = self.gw.clone();
-        let info = self.info.clone();
-        let req = req.map(ReqBody::from);
-        Box::pin(async move { Ok(pipeline::handle(&gw, &info, req, active).await) })
     }
 }
 
 /// What one accepted connection needs besides its socket.
-#[derive(Clone)]
-pub(super) struct Shared {
-    pub gw: Arc<Gateway>,
+pub(super) struct Shared<H> {
+    pub handler: Arc<H>,
     pub settings: ListenerSettings,
     pub protocols: Arc<Protocols>,
     pub shutdown: CancellationToken,
+    pub metrics: ListenerMetrics,
+}
+
+impl<H> Clone for Shared<H> {
+    fn clone(&self) -> Self {
+        Shared {
+            handler: self.handler.clone(),
+            settings: self.settings.clone(),
+            protocols: self.protocols.clone(),
+            shutdown: self.shutdown.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
 }
 
 /// Accepts until `shutdown` is cancelled and hands each connection to a worker;
 /// connections are tracked by `tracker`.
-pub async fn accept_loop(
+#[allow(clippy::too_many_arguments)]
+pub async fn accept_loop<H: Handler>(
     listener: TcpListener,
-    gw: Arc<Gateway>,
+    handler: Arc<H>,
     settings: ListenerSettings,
     protocols: Arc<Protocols>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     workers: Arc<Workers>,
+    metrics: ListenerMetrics,
 ) {
     let shared = Shared {
-        gw,
+        handler,
         settings,
         protocols,
         shutdown,
+        metrics,
     };
     loop {
         let accepted = tokio::select! {
@@ -207,10 +159,10 @@ pub async fn accept_loop(
     }
 }
 
-async fn serve_tcp(stream: TcpStream, peer: SocketAddr, shared: Shared) {
-    let metrics = shared.gw.metrics.clone();
-    metrics.connections_open.inc();
-    let state = Arc::new(ConnState::new());
+async fn serve_tcp<H: Handler>(stream: TcpStream, peer: SocketAddr, shared: Shared<H>) {
+    let metrics = shared.metrics.clone();
+    metrics.open.inc();
+    let state = ConnState::new();
     match shared.settings.tls.clone() {
         None => serve_plain(stream, peer, state, &shared).await,
         // Boxed, like the HTTP/2 paths below: the task of every connection is as large
@@ -218,17 +170,19 @@ async fn serve_tcp(stream: TcpStream, peer: SocketAddr, shared: Shared) {
         // pay for a TLS handshake or an HTTP/2 connection it does not have.
         Some(tls) => Box::pin(serve_tls(stream, peer, state, tls, &shared)).await,
     }
-    metrics.connections_open.dec();
+    metrics.open.dec();
 }
 
-fn service(shared: &Shared, peer: SocketAddr, tls: bool, state: &Arc<ConnState>) -> GatewayService {
-    GatewayService {
-        gw: shared.gw.clone(),
-        info: ConnInfo {
-            peer,
-            tls,
-            state: state.clone(),
-        },
+fn service<H>(
+    shared: &Shared<H>,
+    peer: SocketAddr,
+    tls: bool,
+    state: &Arc<ConnState>,
+) -> Service<H> {
+    Service {
+        handler: shared.handler.clone(),
+        info: ConnInfo { peer, tls },
+        state: state.clone(),
     }
 }
 
@@ -256,7 +210,12 @@ async fn sniff(stream: &TcpStream) -> std::io::Result<Sniffed> {
     })
 }
 
-async fn serve_plain(stream: TcpStream, peer: SocketAddr, state: Arc<ConnState>, shared: &Shared) {
+async fn serve_plain<H: Handler>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<ConnState>,
+    shared: &Shared<H>,
+) {
     let sniffed = tokio::select! {
         _ = shared.shutdown.cancelled() => return,
         r = tokio::time::timeout(shared.settings.header_read, sniff(&stream)) => r,
@@ -264,7 +223,7 @@ async fn serve_plain(stream: TcpStream, peer: SocketAddr, state: Arc<ConnState>,
     let svc = service(shared, peer, false, &state);
     match sniffed {
         Ok(Ok(Sniffed::Http1)) => {
-            conn::serve(stream, svc, shared).await;
+            http1::serve(stream, svc, shared).await;
         }
         Ok(Ok(Sniffed::Http2)) => {
             let conn = shared
@@ -286,12 +245,12 @@ async fn serve_plain(stream: TcpStream, peer: SocketAddr, state: Arc<ConnState>,
     }
 }
 
-async fn serve_tls(
+async fn serve_tls<H: Handler>(
     stream: TcpStream,
     peer: SocketAddr,
     state: Arc<ConnState>,
     tls: Arc<rustls::ServerConfig>,
-    shared: &Shared,
+    shared: &Shared<H>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
     let handshake = tokio::time::timeout(shared.settings.header_read, acceptor.accept(stream));
@@ -317,13 +276,13 @@ async fn serve_tls(
             .serve_connection(TokioIo::new(tls_stream), svc);
         drive(conn, peer, &state, shared).await;
     } else {
-        conn::serve(tls_stream, svc, shared).await;
+        http1::serve(tls_stream, svc, shared).await;
     }
 }
 
 /// Runs a connection that is not parked between requests (HTTP/2 and the undecided
 /// case) with the idle timeout and the graceful drain.
-async fn drive<C>(conn: C, peer: SocketAddr, state: &ConnState, shared: &Shared)
+async fn drive<C, H>(conn: C, peer: SocketAddr, state: &ConnState, shared: &Shared<H>)
 where
     C: GracefulConnection,
     C::Error: std::fmt::Display,

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use super::*;
-use crate::config::Secret;
+use crate::config::{ClientAuth, Secret};
 use crate::oidc::testkit::{json_response, now, response, FakeServer, Seen};
 use crate::oidc::NoopObserver;
 
@@ -55,8 +55,9 @@ async fn idp(answer: Value) -> Idp {
 fn config(method: ClientAuth) -> IntrospectionConfig {
     IntrospectionConfig {
         client_id: "api 1".into(),
-        client_secret: Secret::new("s3cr:t"),
+        client_secret: Some(Secret::new("s3cr:t")),
         auth_method: method,
+        private_key_file: None,
         cache_ttl: Duration::from_secs(300),
         negative_cache_ttl: Duration::from_secs(10),
         cache_size: 1000,
@@ -71,7 +72,15 @@ fn introspector(cfg: IntrospectionConfig, timeout: Duration) -> Introspector {
         leeway: Duration::from_secs(30),
     };
     let client = IdpClient::new(None, timeout).unwrap();
-    Introspector::new("corp".into(), cfg, rules, client, Arc::new(NoopObserver))
+    let auth = ClientAuthenticator::for_introspection(&cfg).unwrap();
+    Introspector::new(
+        "corp".into(),
+        cfg,
+        rules,
+        client,
+        auth,
+        Arc::new(NoopObserver),
+    )
 }
 
 async fn ask(i: &Introspector, idp: &Idp, token: &str) -> Result<Arc<Claims>, AuthError> {

@@ -81,6 +81,7 @@ fn empty_file_and_empty_mapping_give_defaults() {
         assert_eq!(c.server.listen.to_string(), "0.0.0.0:8080");
         assert!(c.server.public_url.is_none() && c.server.tls.is_none());
         assert_eq!(c.server.proxy_prefix, "/oauth2");
+        assert_eq!(c.server.escaped_slashes, EscapedSlashes::Reject);
         assert_eq!(c.server.timeouts.header_read, Duration::from_secs(10));
         assert_eq!(c.server.timeouts.idle, Duration::from_secs(60));
         assert_eq!(c.server.timeouts.shutdown_grace, Duration::from_secs(30));

@@ -1,9 +1,11 @@
 // Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Loader tests and their shared helpers: `loading.rs` (shipped configs, defaults,
 //! interpolation, normalised values), `errors.rs` (every error collected with its path,
-//! hints, secrets never echoed, no panics on bad input).
+//! hints, secrets never echoed, no panics on bad input), `credentials.rs` (which providers
+//! need client credentials, introspection client authentication, endpoint overrides).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod credentials;
 mod errors;
 mod loading;
 

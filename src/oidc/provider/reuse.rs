@@ -23,6 +23,7 @@ impl ProviderRuntime {
             && a.userinfo == b.userinfo
             && a.signing_algs == b.signing_algs
             && a.claims == b.claims
+            && a.endpoints == b.endpoints
             && same_tokens(&a.tokens, &b.tokens)
     }
 }
@@ -44,6 +45,7 @@ fn same_introspection(a: &IntrospectionConfig, b: &IntrospectionConfig) -> bool 
     a.client_id == b.client_id
         && a.client_secret == b.client_secret
         && a.auth_method == b.auth_method
+        && a.private_key_file == b.private_key_file
         && a.cache_ttl == b.cache_ttl
         && a.negative_cache_ttl == b.negative_cache_ttl
         && a.cache_size == b.cache_size

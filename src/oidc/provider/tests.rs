@@ -99,8 +99,9 @@ fn provider_config(issuer: &str, introspection: bool, fallback: bool) -> Provide
             verified_cache_size: 100,
             introspection: introspection.then(|| IntrospectionConfig {
                 client_id: "api1".into(),
-                client_secret: Secret::new("is"),
+                client_secret: Some(Secret::new("is")),
                 auth_method: ClientAuth::ClientSecretBasic,
+                private_key_file: None,
                 cache_ttl: Duration::from_secs(300),
                 negative_cache_ttl: Duration::from_secs(10),
                 cache_size: 100,
@@ -112,6 +113,7 @@ fn provider_config(issuer: &str, introspection: bool, fallback: bool) -> Provide
             email: vec!["email".into()],
             groups: vec!["groups".into()],
         },
+        endpoints: Default::default(),
     }
 }
 
@@ -342,7 +344,7 @@ fn reuse_only_for_identical_config() {
     assert!(!p.can_reuse(&changed));
     let mut changed = cfg.clone();
     if let Some(i) = changed.tokens.introspection.as_mut() {
-        i.client_secret = Secret::new("rotated");
+        i.client_secret = Some(Secret::new("rotated"));
     }
     assert!(!p.can_reuse(&changed));
     let mut changed = cfg;

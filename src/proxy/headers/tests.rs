@@ -368,3 +368,50 @@ fn transfer_encoding_is_reported() {
     assert!(!remove_hop_by_hop(&mut h));
     assert!(!remove_hop_by_hop(&mut map(&[("accept", "*/*")])));
 }
+
+#[test]
+fn every_name_a_cgi_style_upstream_reads_as_a_protected_one_is_stripped() {
+    let set = IdentityHeaderSet::new(&[HeaderName::from_static("x-tenant-id")]);
+    let mut h = map(&[
+        // Identity headers, as PHP (`.`), lighttpd (any byte) or Go's cgi read them.
+        ("X.Auth.User", "mallory"),
+        ("X~Auth~User", "mallory"),
+        ("x*auth*user", "mallory"),
+        ("x!auth#email", "m@evil"),
+        ("XAuthGroups", "admins"),
+        ("x|tenant'id", "1"),
+        ("remote.user", "root"),
+        ("x.portcullis.assertion", "forged"),
+        ("X-Portcullis-Assertion", "forged"),
+        // Controlled fields: framing, forwarding, correlation.
+        ("content.length", "5"),
+        ("transfer~encoding", "chunked"),
+        ("x.forwarded.for", "1.2.3.4"),
+        ("x*forwarded*proto", "https"),
+        ("x.real.ip", "1.2.3.4"),
+        ("x~request~id", "forged"),
+        // Kept: other names, and the real spellings of controlled fields.
+        ("content-length", "5"),
+        ("x-forwarded-proto", "https"),
+        ("x.app.key", "kept"),
+        ("x_app_key", "kept"),
+        ("accept", "kept"),
+    ]);
+    set.strip(&mut h);
+    let mut left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+    left.sort_unstable();
+    assert_eq!(
+        left,
+        [
+            "accept",
+            "content-length",
+            "x-forwarded-proto",
+            "x.app.key",
+            "x_app_key"
+        ]
+    );
+    for name in ["X.Auth.User", "x*auth*user", "x~tenant~id", "X-TENANT-ID"] {
+        assert!(set.contains(name), "{name}");
+    }
+    assert!(!set.contains("x-tenant"));
+}

@@ -299,3 +299,35 @@ fn the_host_is_read_once_and_only_for_host_bound_routes() {
     assert_eq!(t.find_by(|| host("never.read"), "/x"), Some(0));
     assert_eq!(reads.get(), 3, "a host-less table never reads the host");
 }
+
+#[test]
+fn a_path_read_as_another_route_by_a_lenient_upstream_is_refused() {
+    let routes = vec![
+        route("open", None, "/"),
+        route("admin", None, "/admin"),
+        route("api", None, "/api/"),
+    ];
+    let t = RouteTable::new(&routes);
+    let find = |p: &str| t.find_unambiguous(|| None, p).map(|f| names(&routes, f));
+    // Escaped separators kept in the path (normal forms, as `keep` forwards them).
+    for p in [
+        "/admin%2Fx",
+        "/%2Fadmin/x",
+        "/admin%5Cx",
+        "/admin%252Fx",
+        // Only both readings at once (decoded, then parameters dropped) reach `admin`.
+        "/%2Fadmin;v/x",
+    ] {
+        assert_eq!(find(p), Err(AmbiguousRoute::EscapedSlash), "{p}");
+    }
+    assert_eq!(find("/admin;x/y"), Err(AmbiguousRoute::Params));
+    // Decoded onto the same route: kept as written.
+    assert_eq!(find("/api/a%2Fb"), Ok(Some("api")));
+    assert_eq!(find("/admin/a%2Fb"), Ok(Some("admin")));
+    assert_eq!(find("/files/a%2F..%2F"), Ok(Some("open")));
+    assert_eq!(find("/a%2Fb"), Ok(Some("open")));
+    assert_eq!(
+        AmbiguousRoute::EscapedSlash.why(),
+        "escaped slashes would change the route"
+    );
+}

@@ -8,9 +8,11 @@ mod headers;
 mod introspection;
 mod jwks;
 mod jwt;
+mod metadata;
 mod policy;
 mod providers;
 mod seeds;
+mod userinfo;
 
 use std::net::SocketAddr;
 

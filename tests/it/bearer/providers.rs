@@ -255,3 +255,37 @@ async fn auth_outcomes_and_idp_calls_are_counted() {
     }
     assert!(!m.contains(&token), "a token leaked into the metrics");
 }
+
+#[tokio::test]
+async fn a_provider_used_only_by_bearer_routes_needs_no_client_secret() {
+    let idp = FakeIdp::start().await;
+    let up = echo_upstream().await;
+    // `api-idp` has no client_secret (client_auth stays the default client_secret_basic);
+    // `sso`, which a session route signs browsers in with, has one.
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let yaml = format!(
+        "providers:\n  - name: api-idp\n    issuer: \"{iss}\"\n    client_id: gateway-api\n    \
+         tokens: {{ audiences: [api1] }}\n  - name: sso\n    issuer: \"{iss}\"\n    \
+         client_id: portcullis\n    client_secret: client-secret\n\
+         session: {{ secrets: [\"{key}\"] }}\nroutes:\n{}{}",
+        route("api", "/", up, &["provider: api-idp"]),
+        route("app", "/app/", up, &["auth: session", "provider: sso"]),
+        iss = idp.issuer(),
+    );
+    let gw = start_ready(&yaml).await;
+    let token = idp.sign(user(&idp, "alice", json!({})));
+    let r = bearer(&gw, "/v1/x", &token).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.echoed("x-auth-user").as_deref(), Some("alice"));
+    // A sign-in can never start with the provider that has no credentials for it…
+    let start = format!("{}/oauth2/start", gw.url);
+    assert_eq!(
+        get(&format!("{start}?provider=api-idp"), &[]).await.status,
+        400
+    );
+    // … not even through a return path whose route uses it: the one that can sign in does.
+    let r = get(&format!("{start}?rd=%2Fv1%2Fx"), &[]).await;
+    assert_eq!(r.status, 302, "{}", r.text());
+    let location = r.header("location").unwrap_or_default().to_owned();
+    assert!(location.contains("client_id=portcullis"), "{location}");
+}

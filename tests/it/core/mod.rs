@@ -1,9 +1,12 @@
 //! Gateway core: routing, forwarding, listener behaviour, reload, CLI.
 
+mod access_log;
 mod cli;
 mod connections;
+mod cookie_guard;
 mod forwarding;
-mod own_server;
+mod http1;
+mod lenient_upstreams;
 mod reload;
 mod request_trailers;
 mod response_timeout;

@@ -1,6 +1,11 @@
 //! Route precedence, host wildcards and path normalisation, observed at the upstream.
 
-use crate::support::client::get;
+use serde_json::json;
+
+use crate::bearer::user;
+use crate::support::bearer::{config, route, start_ready, ProviderYaml};
+use crate::support::client::{get, Resp};
+use crate::support::fake_idp::FakeIdp;
 use crate::support::{echo_upstream, TestGateway};
 
 async fn gateway() -> TestGateway {
@@ -86,8 +91,9 @@ async fn path_is_normalised_once_for_matching_and_forwarding() {
         path_via(&gw, "other.test", "/x/%2E%2E/v1/y").await,
         "/v1route/v1/y"
     );
-    // An encoded slash stays inside its segment: `/a%2fb` is not under route `/a`.
-    assert_eq!(path_via(&gw, "other.test", "/a%2fb").await, "/any/a%2Fb");
+    // An escaped slash is refused by default (`server.escaped_slashes: reject`).
+    let r = get(&format!("{}/a%2fb", gw.url), &[("host", "other.test")]).await;
+    assert_eq!(r.status, 400, "{}", r.text());
     // Dot segments can't climb out of the root.
     assert_eq!(
         path_via(&gw, "other.test", "/../../v1/z").await,
@@ -223,4 +229,129 @@ async fn path_parameters_that_would_change_the_route_are_refused() {
         "/v1route/v1/items;jsessionid=1"
     );
     assert_eq!(path_via(&gw, "other.test", "/b;x/c").await, "/any/b;x/c");
+}
+
+/// Open `/` and bearer-protected `/admin` with `server.escaped_slashes: <mode>` (the key
+/// left out for `None`); the test client (127.0.0.1) is a trusted proxy, so it may call
+/// forward-auth.
+async fn slash_gateway(mode: Option<&str>) -> (FakeIdp, TestGateway) {
+    let idp = FakeIdp::start().await;
+    let up = echo_upstream().await;
+    let mode = mode.map_or(String::new(), |m| format!("  escaped_slashes: {m}\n"));
+    let yaml = format!(
+        "server:\n  listen: \"127.0.0.1:0\"\n  trusted_proxies: [\"127.0.0.1\"]\n{mode}\
+         admin:\n  listen: \"127.0.0.1:0\"\n{}",
+        config(
+            &[ProviderYaml::default().render(&idp)],
+            &[
+                route("open", "/", up, &["auth: none"]),
+                route("admin", "/admin", up, &[]),
+            ],
+        )
+    );
+    let gw = start_ready(&yaml).await;
+    (idp, gw)
+}
+
+async fn at(gw: &TestGateway, path: &str, token: Option<&str>) -> Resp {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    get(&format!("{}{path}", gw.url), &headers).await
+}
+
+/// Forward-auth asked about `uri` (nginx spelling), with `token` if any.
+async fn judged(gw: &TestGateway, uri: &str, token: Option<&str>) -> u16 {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("x-original-uri", uri), ("accept", "application/json")];
+    headers.extend(auth.iter().map(|a| ("authorization", a.as_str())));
+    let r = get(&format!("{}/oauth2/auth", gw.url), &headers).await;
+    r.status.as_u16()
+}
+
+/// Spellings of `/admin/x` (and friends) that a decoding upstream serves from `/admin`.
+const INTO_ADMIN: [&str; 8] = [
+    "/admin%2Fx",
+    "/admin%2fx",
+    "/%2Fadmin/x",
+    "/%2fadmin/x",
+    "/admin%5Cx",
+    "/admin%5cx",
+    "/admin%252Fx",
+    "/a/..%2F..%2Fadmin",
+];
+
+#[tokio::test]
+async fn escaped_slashes_are_refused_by_default() {
+    // WSGI and older Go serve `/admin%2Fx` as `/admin/x`: routed as written it would
+    // reach the open route and skip the protected one.
+    let (idp, gw) = slash_gateway(None).await;
+    let token = idp.sign(user(&idp, "alice", json!({})));
+    for path in INTO_ADMIN {
+        let r = at(&gw, path, None).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        assert_eq!(
+            judged(&gw, path, Some(&token)).await,
+            400,
+            "forward-auth {path}"
+        );
+    }
+    assert_eq!(at(&gw, "/files%2Fa", None).await.status, 400);
+    assert_eq!(at(&gw, "/admin/x", None).await.status, 401);
+    assert_eq!(at(&gw, "/files/a", None).await.status, 200);
+}
+
+#[tokio::test]
+async fn decoded_escaped_slashes_are_routed_and_forwarded_decoded() {
+    let (idp, gw) = slash_gateway(Some("decode")).await;
+    let token = idp.sign(user(&idp, "alice", json!({})));
+    for path in INTO_ADMIN.iter().filter(|p| !p.contains("%25")) {
+        let r = at(&gw, path, None).await;
+        assert_eq!(r.status, 401, "{path}: {}", r.text());
+        let r = at(&gw, path, Some(&token)).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let want = if path.ends_with("admin") {
+            "/admin"
+        } else {
+            "/admin/x"
+        };
+        assert_eq!(r.echoed_path(), want, "{path}");
+        assert_eq!(r.echoed("x-auth-user").as_deref(), Some("alice"), "{path}");
+    }
+    // Decoded once, never twice: escaped again, it stays an escaped slash: refused.
+    assert_eq!(at(&gw, "/admin%252Fx", Some(&token)).await.status, 400);
+    let r = at(&gw, "/files%2Fa%5Cb", None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.echoed_path()),
+        (200, "/files/a/b".into())
+    );
+    // Forward-auth cannot change what the front proxy forwards (the path as written):
+    // it judges that one, and refuses it when decoding would change its route.
+    assert_eq!(judged(&gw, "/admin%2Fx", Some(&token)).await, 400);
+    assert_eq!(judged(&gw, "/files%2Fa", None).await, 200);
+}
+
+#[tokio::test]
+async fn kept_escaped_slashes_pass_unless_decoding_changes_the_route() {
+    let (idp, gw) = slash_gateway(Some("keep")).await;
+    let token = idp.sign(user(&idp, "alice", json!({})));
+    for path in INTO_ADMIN {
+        let r = at(&gw, path, Some(&token)).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        assert_eq!(
+            judged(&gw, path, Some(&token)).await,
+            400,
+            "forward-auth {path}"
+        );
+    }
+    // Decoded onto the same route: forwarded as written (GitLab-style ids).
+    let r = at(&gw, "/files/a%2fb", None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.echoed_path()),
+        (200, "/files/a%2Fb".into())
+    );
+    let r = at(&gw, "/admin/group%2Fproject", Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.echoed_path(), "/admin/group%2Fproject");
+    assert_eq!(at(&gw, "/admin/group%2Fproject", None).await.status, 401);
+    assert_eq!(judged(&gw, "/files/a%2Fb", None).await, 200);
 }

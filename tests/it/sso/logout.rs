@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{Bed, Setup, CLIENT_ID, CLIENT_SECRET};
 use crate::support::browser::{enc, origin_of, Browser};
-use crate::support::fake_idp::ClientAuthUsed;
+use crate::support::fake_idp::{ClientAuthUsed, Rfc8414Form};
 
 #[tokio::test]
 async fn logout_clears_chunks_revokes_tokens_and_ends_the_provider_session() {
@@ -173,5 +173,32 @@ async fn logout_with_rd_works_with_a_provider_that_checks_post_logout_redirect_u
         last.text(),
         chain.describe(),
         bed.idp.end_sessions()[0].get("post_logout_redirect_uri")
+    );
+}
+
+/// A provider library that lists its revocation endpoint only in RFC 8414 metadata
+/// (issue 19 item 8): sign-out still revokes there.
+#[tokio::test]
+async fn sign_out_revokes_at_an_endpoint_found_only_in_rfc8414_metadata() {
+    let bed = Bed::start(Setup {
+        discovery_patch: Some(json!({"revocation_endpoint": null})),
+        ..Setup::default()
+    })
+    .await;
+    bed.idp.serve_rfc8414(Some(Rfc8414Form::Inserted));
+    let provider = bed.gw.running.gateway.snapshot().providers[0].clone();
+    provider.discover().await.expect("rediscovered");
+    bed.login("/app/x").await;
+    let issued = bed.idp.last_issued().expect("issued");
+    let chain = bed.browser.follow(&bed.url("/oauth2/sign_out")).await;
+    assert_eq!(chain.hops[0].status, 302, "{}", chain.describe());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while bed.idp.revocations().len() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let revoked: Vec<String> = bed.idp.revocations().into_iter().map(|r| r.token).collect();
+    assert_eq!(
+        revoked,
+        [issued.refresh_token.expect("rt"), issued.access_token]
     );
 }

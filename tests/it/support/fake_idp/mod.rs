@@ -17,6 +17,7 @@ mod flow_server;
 mod flow_tests;
 mod hostile;
 mod keys;
+mod metadata;
 mod server;
 mod state;
 #[cfg(test)]
@@ -39,6 +40,8 @@ pub use flow::{Grant, Issued, Params, RevocationCall, TokenCall};
 pub use hostile::PublicKeyBytes;
 #[allow(unused_imports)]
 pub use keys::{b64url, random_hex};
+#[allow(unused_imports)]
+pub use metadata::Rfc8414Form;
 pub use state::{ClientAuthSeen, Endpoint, Mode};
 
 use keys::{EcKey, RsaKey};
@@ -129,6 +132,7 @@ impl Inner {
             Endpoint::Introspection => format!("{p}/connect/introspect"),
             Endpoint::Revocation => format!("{p}/connect/revocation"),
             Endpoint::EndSession => format!("{p}/connect/endsession"),
+            Endpoint::Rfc8414 => self.rfc8414_path(),
             Endpoint::AttackerJwks => "/attacker/jwks.json".into(),
             Endpoint::Other => "/not-an-endpoint".into(),
         }

@@ -94,6 +94,7 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Resp, Dropp
                 &json!({"error": "slow_down"}),
             ))
         }
+        Mode::NotFound => return Ok(text(StatusCode::NOT_FOUND, "text/plain", "not found")),
     }
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
@@ -103,6 +104,7 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Resp, Dropp
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let resp = match ep {
         Endpoint::Discovery => json_resp(StatusCode::OK, &inner.discovery()),
+        Endpoint::Rfc8414 => json_resp(StatusCode::OK, &inner.rfc8414()),
         Endpoint::Jwks => {
             let mut r = json_resp(StatusCode::OK, &inner.jwks());
             if let Some(age) = *lock(&inner.state.jwks_max_age) {
@@ -221,6 +223,18 @@ fn introspect(inner: &Inner, method: &Method, headers: &http::HeaderMap, body: &
         return text(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "POST only");
     }
     let form = parse_form(body);
+    if let Some(checked) = inner.introspection_assertion(headers, &form) {
+        return match checked {
+            Ok(seen) => {
+                *lock(&inner.state.last_introspection_auth) = Some(seen);
+                introspection_answer(inner, &form)
+            }
+            Err(why) => {
+                let body = json!({"error": "invalid_client", "error_description": why});
+                json_resp(StatusCode::UNAUTHORIZED, &body)
+            }
+        };
+    }
     let seen = basic_credentials(headers)
         .map(|(id, secret)| ClientAuthSeen::Basic(id, secret))
         .or_else(|| {
@@ -239,7 +253,7 @@ fn introspect(inner: &Inner, method: &Method, headers: &http::HeaderMap, body: &
                 && *id == opts.resource_id
                 && *secret == opts.resource_secret
         }
-        ClientAuthSeen::None => false,
+        ClientAuthSeen::PrivateKeyJwt(..) | ClientAuthSeen::None => false,
     };
     *lock(&inner.state.last_introspection_auth) = Some(seen);
     if !authorised {
@@ -251,7 +265,11 @@ fn introspect(inner: &Inner, method: &Method, headers: &http::HeaderMap, body: &
         r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         return r;
     }
-    let Some(token) = form_get(&form, "token").filter(|t| !t.is_empty()) else {
+    introspection_answer(inner, &form)
+}
+
+fn introspection_answer(inner: &Inner, form: &[(String, String)]) -> Resp {
+    let Some(token) = form_get(form, "token").filter(|t| !t.is_empty()) else {
         return json_resp(
             StatusCode::BAD_REQUEST,
             &json!({"error": "invalid_request"}),

@@ -30,6 +30,8 @@ pub enum Endpoint {
     Revocation,
     /// The RP-initiated logout endpoint.
     EndSession,
+    /// The RFC 8414 authorization-server metadata (where [`FakeIdp::serve_rfc8414`] put it).
+    Rfc8414,
     /// An attacker's key set that hostile `jku` headers point at; must never be fetched.
     AttackerJwks,
     /// Any other path (answered 404).
@@ -38,7 +40,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint, in index order.
-    pub const ALL: [Endpoint; 10] = [
+    pub const ALL: [Endpoint; 11] = [
         Endpoint::Discovery,
         Endpoint::Jwks,
         Endpoint::Authorize,
@@ -47,6 +49,7 @@ impl Endpoint {
         Endpoint::Introspection,
         Endpoint::Revocation,
         Endpoint::EndSession,
+        Endpoint::Rfc8414,
         Endpoint::AttackerJwks,
         Endpoint::Other,
     ];
@@ -77,6 +80,8 @@ pub enum Mode {
     Unauthorized,
     /// `429 Too Many Requests` with an OAuth-looking error body (a rate limiter).
     TooManyRequests,
+    /// `404 Not Found` (e.g. a provider without OpenID discovery).
+    NotFound,
 }
 
 /// How a client authenticated to the introspection endpoint (last call).
@@ -86,6 +91,8 @@ pub enum ClientAuthSeen {
     Basic(String, String),
     /// `client_id` / `client_secret` in the form body.
     Post(String, String),
+    /// A client assertion (RFC 7523) that verified: the form's `client_id` and its claims.
+    PrivateKeyJwt(String, Value),
     /// No client authentication.
     None,
 }
@@ -102,6 +109,7 @@ pub(crate) struct State {
     pub(crate) revoked: Mutex<Vec<(String, Option<String>)>>,
     pub(crate) last_query: Mutex<HashMap<Endpoint, String>>,
     pub(crate) last_introspection_auth: Mutex<Option<ClientAuthSeen>>,
+    pub(crate) metadata: Mutex<super::metadata::MetadataState>,
     pub(crate) flow: Mutex<super::flow::Flow>,
 }
 
@@ -118,6 +126,7 @@ impl State {
             revoked: Mutex::default(),
             last_query: Mutex::default(),
             last_introspection_auth: Mutex::default(),
+            metadata: Mutex::default(),
             flow: Mutex::default(),
         }
     }

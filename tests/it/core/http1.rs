@@ -1,7 +1,7 @@
-//! The own HTTP/1 server (src/server/h1.rs, conn.rs, respond.rs): how responses are
-//! framed for HTTP/1.0 and 1.1 clients, keep-alive, trailers, bodies cut short, and the
-//! hand-off to hyper's server for requests with bodies, upgrades and bad heads on the
-//! same connection. Raw sockets on both sides, so every byte is checked.
+//! HTTP/1 serving (src/transport/http1.rs, hyper's server): how responses are framed
+//! for HTTP/1.0 and 1.1 clients, keep-alive, trailers, bodies cut short, requests with
+//! and without bodies, pipelining and bad heads on one connection. Raw sockets on both
+//! sides, so every byte is checked.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -241,24 +241,24 @@ async fn head_204_and_304_answers_carry_no_body_and_the_next_request_follows() {
 }
 
 #[tokio::test]
-async fn bodies_upgrades_and_bad_heads_go_to_hyper_on_the_same_connection() {
+async fn requests_with_and_without_bodies_and_bad_heads_share_a_connection() {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&config(up)).await;
     let mut s = client(&gw).await;
     let mut seen = Vec::new();
     let steps: &[(&[u8], &str)] = &[
-        (b"GET /own-1 HTTP/1.1\r\nHost: t\r\n\r\n", "/own-1"),
+        (b"GET /plain-1 HTTP/1.1\r\nHost: t\r\n\r\n", "/plain-1"),
         (
-            b"POST /hyper-body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
-            "/hyper-body",
+            b"POST /with-body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+            "/with-body",
         ),
-        (b"GET /own-2 HTTP/1.1\r\nHost: t\r\n\r\n", "/own-2"),
+        (b"GET /plain-2 HTTP/1.1\r\nHost: t\r\n\r\n", "/plain-2"),
         (
-            b"PUT /hyper-chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-            "/hyper-chunked",
+            b"PUT /chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            "/chunked",
         ),
-        (b"GET /own-3 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", "/own-3"),
-        (b"GET /own-4 HTTP/1.1\r\nHost: t\r\n\r\n", "/own-4"),
+        (b"GET /plain-3 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", "/plain-3"),
+        (b"GET /plain-4 HTTP/1.1\r\nHost: t\r\n\r\n", "/plain-4"),
     ];
     for (req, marker) in steps {
         s.write_all(req).await.expect("write");
@@ -271,7 +271,7 @@ async fn bodies_upgrades_and_bad_heads_go_to_hyper_on_the_same_connection() {
         "{text}"
     );
 
-    // A malformed head gets hyper's 400, a huge one its 431; neither reaches upstream.
+    // A malformed head gets a 400, a huge one a 431; neither reaches upstream.
     let text = exchange(&gw, b"GET / HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n").await;
     assert!(text.starts_with("HTTP/1.1 400 "), "{text}");
     let big = format!(
@@ -283,11 +283,10 @@ async fn bodies_upgrades_and_bad_heads_go_to_hyper_on_the_same_connection() {
 }
 
 #[tokio::test]
-async fn pipelined_requests_mixing_own_and_hyper_heads_are_answered_in_order() {
+async fn pipelined_requests_with_and_without_bodies_are_answered_in_order() {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&config(up)).await;
-    // All at once: the own server reads the POST's head (and maybe more) before it
-    // knows hyper must serve it; nothing may be lost or answered twice.
+    // All at once: nothing may be lost or answered twice.
     let all = b"GET /p1 HTTP/1.1\r\nHost: t\r\n\r\n\
 POST /p2 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc\
 GET /p3 HTTP/1.1\r\nHost: t\r\n\r\n\
@@ -327,7 +326,7 @@ async fn a_head_over_the_size_limit_is_refused_however_it_arrives() {
 
 #[tokio::test]
 async fn a_pipelined_request_is_answered_after_the_client_half_closes() {
-    // As under hyper's server: input waiting behind the request being served means the
+    // Input waiting behind the request being served means the
     // client is not watched for a hang-up, so its end of stream does not cancel it. (The
     // last request, with nothing behind it, is cancelled by the end of stream: a
     // client that closes is indistinguishable from one that half-closes.)
