@@ -139,7 +139,8 @@ impl Pool {
             h2::Found::None => None,
         };
         if let Some(mut sender) = sender {
-            match self.send_h2(&mut sender, req, deadline).await? {
+            // Boxed: hyper's HTTP/2 request future is large (see `exchange`).
+            match Box::pin(self.send_h2(&mut sender, req, deadline)).await? {
                 h2::Sent::Response(resp) => return Ok(resp),
                 // Closed (a GOAWAY) before it took the request: a new connection.
                 h2::Sent::Closed(back) => {
@@ -207,14 +208,17 @@ impl Pool {
                 None => {
                     // Once some of the request has gone out as HTTP/1.1, it stays so.
                     let h2 = !upgrade && upload.as_ref().is_none_or(Upload::untouched);
-                    match tokio::time::timeout_at(deadline, inner.connect(h2)).await {
+                    // Boxed: opening a connection (dial, TLS, HTTP/2 handshake) is rare
+                    // and its future large; inline, it would be moved with every
+                    // request's future.
+                    match tokio::time::timeout_at(deadline, Box::pin(inner.connect(h2))).await {
                         Err(_) => return Err(PoolError::Timeout),
                         Ok(Err(e)) => return Err(e),
                         Ok(Ok(Connected::H1(conn))) => conn,
                         Ok(Ok(Connected::H2(mut sender))) => {
                             let body = upload.map_or(ReqBody::Empty, Upload::into_body);
                             let req = Request::from_parts(parts, body);
-                            return match self.send_h2(&mut sender, req, deadline).await? {
+                            return match Box::pin(self.send_h2(&mut sender, req, deadline)).await? {
                                 h2::Sent::Response(resp) => Ok(Exchanged::H2(resp)),
                                 h2::Sent::Closed(_) => Err(PoolError::Io(io::Error::new(
                                     io::ErrorKind::ConnectionAborted,

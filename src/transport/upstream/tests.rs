@@ -243,3 +243,26 @@ async fn a_response_with_bytes_after_its_end_does_not_go_back_to_the_pool() {
     assert_eq!(&get_and_read(&pool, conn).await[..], b"ok");
     assert_eq!(idle_count(&pool), 0, "desynchronised: closed, not pooled");
 }
+
+#[test]
+fn a_requests_upstream_future_stays_small() {
+    // Each request's future is moved into its boxed service future and polled there:
+    // the rare, large parts (dialling, TLS and HTTP/2 handshakes, hyper's HTTP/2
+    // request) are boxed so that every request does not carry (and copy) them. Inline,
+    // they made it 8.8 KB and cost ~20k instructions of memcpy per proxied request.
+    let pool = Pool::new(
+        &"127.0.0.1:1".parse().expect("authority"),
+        None,
+        Duration::from_secs(1),
+        metrics(),
+    );
+    let send = pool.send(
+        http::Request::new(super::ReqBody::Empty),
+        tokio::time::Instant::now(),
+    );
+    assert!(
+        std::mem::size_of_val(&send) <= 2048,
+        "{} bytes",
+        std::mem::size_of_val(&send)
+    );
+}
