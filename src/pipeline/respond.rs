@@ -1,8 +1,9 @@
 //! Phase 9: the response phase. Every response the gateway sends (the upstream's, an own
 //! endpoint's, an error's) passes here exactly once, from `pipeline::handle`, and the
-//! response-side rules live here only: the upstream's fields made one shape, the
-//! gateway's cookies guarded against upstreams, the request id, the cookies the request
-//! left to set. It never chooses a status code (`error::respond` does).
+//! response-side rules live here only: the gateway's cookies guarded against upstreams,
+//! the request id, the cookies the request left to set. An upstream's response comes
+//! in one shape (every field it sent in the `HeaderMap`, `transport::upstream`), so no
+//! rule looks anywhere else. It never chooses a status code (`error::respond` does).
 
 use http::header::SET_COOKIE;
 use http::{HeaderValue, Response};
@@ -28,41 +29,13 @@ pub fn finish(
     resp: &mut Response<ResBody>,
     out: Outgoing,
 ) {
-    let from_upstream = matches!(resp.body(), Either::Left(_));
-    if from_upstream {
-        merge_raw_fields(resp);
-        if let Some(route) = route {
-            guard_cookies(rt, route, resp.headers_mut());
-        }
+    if let (Either::Left(_), Some(route)) = (resp.body(), route) {
+        guard_cookies(rt, route, resp.headers_mut());
     }
     let headers = resp.headers_mut();
     headers.insert(X_REQUEST_ID, out.request_id);
     for cookie in out.set_cookies {
         headers.append(SET_COOKIE, cookie);
-    }
-}
-
-/// The upstream's fields the own codec kept aside (`UpstreamBody::raw_fields`), moved
-/// into the `HeaderMap` ahead of any the gateway adds.
-fn merge_raw_fields(resp: &mut Response<ResBody>) {
-    let raw = match resp.body_mut() {
-        Either::Left(upstream) => upstream.take_raw_fields(),
-        Either::Right(_) => None,
-    };
-    let Some(raw) = raw else { return };
-    let gateway = std::mem::take(resp.headers_mut());
-    let headers = resp.headers_mut();
-    headers.reserve(raw.len() + gateway.len());
-    raw.append_to(headers);
-    let mut name = None;
-    for (next, value) in gateway {
-        // `None`: another value of the name before.
-        if next.is_some() {
-            name = next;
-        }
-        if let Some(name) = &name {
-            headers.append(name.clone(), value);
-        }
     }
 }
 

@@ -5,19 +5,15 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use crate::transport::upstream::ReqBody;
 use http::header::{CONNECTION, HOST, UPGRADE};
-use http::uri::{PathAndQuery, Scheme};
-use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
-use hyper_util::rt::TokioIo;
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Request, Response, StatusCode, Uri};
 
-use super::headers::{self, remove_hop_by_hop};
 use super::slab;
 use crate::config::Upstream;
 use crate::error::GatewayError;
 use crate::transport::upstream::client::UpstreamClient;
-use crate::transport::upstream::{PoolError, UpstreamBody};
-use crate::transport::workers;
+use crate::transport::upstream::{PoolError, ReqBody, Upgrade, UpstreamBody};
 
 /// What the forwarder needs from the route.
 pub struct Target<'a> {
@@ -34,7 +30,7 @@ pub struct Target<'a> {
 /// Sends `req` (hop-by-hop headers already removed by the pipeline's hygiene phase) to
 /// the upstream at `path` (normalised, prefix already stripped) and returns the
 /// upstream's response with hop-by-hop headers removed. `upgrade` is the protocol the
-/// client asked to switch to, if any.
+/// client asked to switch to, if any (only websocket: the pipeline's hygiene decides).
 pub async fn forward(
     target: &Target<'_>,
     mut req: Request<ReqBody>,
@@ -49,11 +45,12 @@ pub async fn forward(
         req.headers_mut()
             .insert(HOST, target.client.host_header.clone());
     }
-    if let (None, Some(pool)) = (&upgrade, &target.client.pool) {
-        // Plain-http upstream: the own HTTP/1.1 pool, origin-form request target.
-        *req.uri_mut() = Uri::from(pq);
-        let deadline = tokio::time::Instant::now() + target.response_timeout;
-        let resp = pool.send(req, deadline).await.map_err(classify_pool)?;
+    // Origin form: the pool makes it absolute for HTTP/2.
+    *req.uri_mut() = Uri::from(pq);
+    let deadline = tokio::time::Instant::now() + target.response_timeout;
+    let pool = &target.client.pool;
+    let Some(proto) = upgrade else {
+        let resp = pool.send(req, deadline).await.map_err(classify)?;
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             return Err(GatewayError::UpstreamProtocol(
                 "101 without an upgrade request".into(),
@@ -61,70 +58,32 @@ pub async fn forward(
         }
         // The pool has removed the hop-by-hop fields already.
         return Ok(resp);
-    }
-    *req.uri_mut() = absolute_uri(target.upstream, pq)?;
-    let client_upgrade = match &upgrade {
-        Some(proto) => {
-            req.headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("upgrade"));
-            req.headers_mut().insert(UPGRADE, proto.clone());
-            // The upstream leg of an upgrade is always HTTP/1.1.
-            *req.version_mut() = Version::HTTP_11;
-            Some(hyper::upgrade::on(&mut req))
-        }
-        None => {
-            // Let the pool pick h1/h2 per upstream; the client's version is irrelevant.
-            *req.version_mut() = Version::HTTP_11;
-            None
-        }
     };
-
-    let sent =
-        tokio::time::timeout(target.response_timeout, target.client.legacy().request(req)).await;
-    let mut resp = match sent {
-        Err(_) => return Err(GatewayError::UpstreamTimeout),
-        Ok(Err(e)) => return Err(classify(&e)),
-        Ok(Ok(resp)) => resp,
-    };
-
-    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let (Some(client_upgrade), Some(proto)) = (client_upgrade, upgrade) else {
-            return Err(GatewayError::UpstreamProtocol(
-                "101 without an upgrade request".into(),
-            ));
-        };
-        let upstream_upgrade = hyper::upgrade::on(&mut resp);
-        // The tunnel outlives the connection's task: it keeps counting on this worker.
-        let busy = workers::Busy::current();
-        tokio::spawn(async move {
-            let _busy = busy;
-            match tokio::try_join!(client_upgrade, upstream_upgrade) {
-                Ok((client, upstream)) => {
-                    let mut client = TokioIo::new(client);
-                    let mut upstream = TokioIo::new(upstream);
-                    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await
-                    {
-                        tracing::debug!(error = %e, "upgraded tunnel closed with an error");
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+    req.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    req.headers_mut().insert(UPGRADE, proto.clone());
+    let client_upgrade = hyper::upgrade::on(&mut req);
+    match pool.upgrade(req, deadline).await.map_err(classify)? {
+        Upgrade::Declined(resp) => Ok(resp),
+        Upgrade::Switched(mut resp, switched, tunnel) => {
+            // A tunnel of another protocol than the one asked for (and checked) would
+            // carry what the gateway never saw.
+            if !switched
+                .as_bytes()
+                .trim_ascii()
+                .eq_ignore_ascii_case(proto.as_bytes().trim_ascii())
+            {
+                return Err(GatewayError::UpstreamProtocol(
+                    "101 to another protocol than the one asked for".into(),
+                ));
             }
-        });
-        let accept_headers = resp.headers().clone();
-        remove_hop_by_hop(resp.headers_mut());
-        resp.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("upgrade"));
-        let proto = accept_headers.get(UPGRADE).cloned().unwrap_or(proto);
-        resp.headers_mut().insert(UPGRADE, proto);
-        return Ok(resp.map(UpstreamBody::from));
+            tunnel.spawn(client_upgrade);
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+            resp.headers_mut().insert(UPGRADE, switched);
+            Ok(resp)
+        }
     }
-    clean_response(resp.headers_mut())?;
-    Ok(resp.map(UpstreamBody::from))
-}
-
-/// [`headers::clean_response`] with its refusal as a 502.
-fn clean_response(headers: &mut http::HeaderMap) -> Result<(), GatewayError> {
-    headers::clean_response(headers).map_err(|why| GatewayError::UpstreamProtocol(why.into()))
 }
 
 /// Base path + `path` + `?query`.
@@ -141,24 +100,12 @@ fn path_and_query(
         .map_err(|_| GatewayError::BadRequest("path cannot be forwarded"))
 }
 
-/// `scheme://authority` + `pq`.
-fn absolute_uri(up: &Upstream, pq: PathAndQuery) -> Result<Uri, GatewayError> {
-    Uri::builder()
-        .scheme(if up.https {
-            Scheme::HTTPS
-        } else {
-            Scheme::HTTP
-        })
-        .authority(up.authority.clone())
-        .path_and_query(pq)
-        .build()
-        .map_err(|_| GatewayError::BadRequest("path cannot be forwarded"))
-}
-
-/// The own pool's failures: connect timeout → 504, other connect failures → 502, the
-/// rest is a failure of the upstream → 502.
-fn classify_pool(err: PoolError) -> GatewayError {
+/// The pool's failures: timeouts → 504, connect failures → 502, a client body that
+/// failed → 400 (the client's fault, not the upstream's), the rest is a failure of the
+/// upstream → 502.
+fn classify(err: PoolError) -> GatewayError {
     match err {
+        PoolError::ClientBody(_) => GatewayError::BadRequest(CLIENT_BODY),
         PoolError::Http(e) if client_body_failed(&e) => GatewayError::BadRequest(CLIENT_BODY),
         PoolError::Timeout => GatewayError::UpstreamTimeout,
         PoolError::Connect(e) | PoolError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
@@ -175,40 +122,14 @@ fn classify_pool(err: PoolError) -> GatewayError {
 /// The 400 text for a request body that could not be read whole.
 const CLIENT_BODY: &str = "the request body ended early or was malformed";
 
-/// Whether hyper's client failed because the *client's* body (streamed through) failed:
-/// a malformed chunk, a body cut short. That is a 400 (the client's fault), not an
-/// upstream error. hyper reports it as an error of the "user's body stream" whose cause
-/// is the error the listener's `Incoming` body gave.
+/// Whether hyper's HTTP/2 client failed because the *client's* body (streamed through)
+/// failed: a malformed chunk, a body cut short. hyper reports it as an error of the
+/// "user's body stream" whose cause is the error the listener's `Incoming` body gave.
 fn client_body_failed(err: &hyper::Error) -> bool {
     err.is_user()
         && err
             .source()
             .is_some_and(|s| s.downcast_ref::<hyper::Error>().is_some())
-}
-
-/// Timeouts anywhere in the cause chain → 504; connect failures → 502; a client body
-/// that failed → 400; the rest is a protocol failure of the upstream → 502.
-fn classify(err: &hyper_util::client::legacy::Error) -> GatewayError {
-    let mut source: Option<&(dyn StdError + 'static)> = err.source();
-    while let Some(s) = source {
-        if s.downcast_ref::<hyper::Error>()
-            .is_some_and(client_body_failed)
-        {
-            return GatewayError::BadRequest(CLIENT_BODY);
-        }
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return GatewayError::UpstreamTimeout;
-            }
-        }
-        source = s.source();
-    }
-    let text = error_chain(err);
-    if err.is_connect() {
-        GatewayError::UpstreamConnect(text)
-    } else {
-        GatewayError::UpstreamProtocol(text)
-    }
 }
 
 fn error_chain(err: &dyn StdError) -> String {

@@ -39,9 +39,14 @@ pub const X_AUTH_GROUPS: HeaderName = HeaderName::from_static("x-auth-groups");
 pub const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
 
 /// How many names [`HOP_BY_HOP`] holds.
-pub const HOP_BY_HOP_COUNT: usize = 11;
+pub const HOP_BY_HOP_COUNT: usize = 10;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1 plus de-facto ones); never forwarded either way.
+///
+/// `Trailer` is not among them: it is end-to-end (RFC 9110 §6.6.2), and a response
+/// that declares its trailer fields must keep it for an HTTP/1 client to get them
+/// (hyper's server sends only declared trailers). Request trailers are never forwarded,
+/// so the upstream request writers leave a request's `Trailer` out themselves.
 ///
 /// `Expect` is among them: the gateway answers `100-continue` itself (hyper sends the
 /// interim response when the body is first read) and streams the body upstream without
@@ -54,7 +59,6 @@ pub static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
     PROXY_AUTHENTICATE,
     PROXY_AUTHORIZATION,
     TE,
-    TRAILER,
     TRANSFER_ENCODING,
     UPGRADE,
     http::header::EXPECT,
@@ -131,7 +135,6 @@ const HOP_BY_HOP_NAMES: [&str; HOP_BY_HOP_COUNT] = [
     "proxy-authenticate",
     "proxy-authorization",
     "te",
-    "trailer",
     "transfer-encoding",
     "upgrade",
     "expect",
@@ -216,7 +219,9 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) -> bool {
 }
 
 /// Where `Transfer-Encoding` stands in [`HOP_BY_HOP`].
-pub const TRANSFER_ENCODING_INDEX: usize = 7;
+pub const TRANSFER_ENCODING_INDEX: usize = 6;
+/// Where `Upgrade` stands in [`HOP_BY_HOP`].
+pub const UPGRADE_INDEX: usize = 7;
 
 /// The `Upgrade` value when the request asks for a switch to WebSocket (`Connection` holds
 /// the `upgrade` token and exactly one `Upgrade` header names `websocket`, any case, RFC

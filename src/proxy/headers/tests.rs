@@ -37,9 +37,11 @@ fn hop_by_hop_headers_are_removed() {
         ("authorization", "Bearer t"),
     ]);
     remove_hop_by_hop(&mut h);
-    assert_eq!(h.len(), 2, "{h:?}");
+    assert_eq!(h.len(), 3, "{h:?}");
     assert!(h.contains_key("accept"));
     assert!(h.contains_key("authorization"));
+    // End-to-end (RFC 9110 §6.6.2): a response's declared trailers need it.
+    assert!(h.contains_key("trailer"));
 }
 
 #[test]
@@ -353,6 +355,8 @@ fn hop_by_hop_index_matches_the_list() {
     }
     assert_eq!(HOP_BY_HOP[TRANSFER_ENCODING_INDEX], TRANSFER_ENCODING);
     assert_eq!(HOP_BY_HOP[CONNECTION_INDEX], http::header::CONNECTION);
+    assert_eq!(HOP_BY_HOP[UPGRADE_INDEX], UPGRADE);
+    assert_eq!(hop_by_hop_index(b"trailer"), None, "end-to-end");
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! The body types of the own pool: [`ReqBody`] (what hyper's client sends upstream) and
-//! [`UpstreamBody`] (what comes back: decoded from its pooled connection by the own
-//! codec, or hyper's).
+//! The body types of the upstream side: [`ReqBody`] (what the client sent, on its way
+//! upstream) and [`UpstreamBody`] (what comes back: decoded from its pooled HTTP/1
+//! connection by the own codec, or streamed by hyper's HTTP/2 client).
 
 use std::pin::Pin;
 use std::sync::Weak;
@@ -11,13 +11,14 @@ use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use super::conn::Conn;
 use super::exchange::reserve;
-use super::h1::{self, Decoded, RawFields};
-use super::{Conn, Inner};
+use super::h1::{self, Decoded};
+use super::pool::Inner;
 
-/// A client's request body, as the gateway sees it and hyper's client sends it
-/// upstream: streamed by hyper's server (its data only: trailers are not forwarded), read
-/// whole by the gateway (a small form body checked for a second access token), or none.
+/// A client's request body, as the gateway sees it and sends it upstream: streamed by
+/// hyper's server (its data only: trailers are not forwarded), read whole by the gateway
+/// (a small form body checked for a second access token), or none.
 pub enum ReqBody {
     /// Streams from the client.
     Client(Incoming),
@@ -84,15 +85,15 @@ pub struct UpstreamBody {
 }
 
 enum Source {
-    /// Driven by hyper (https upstreams, upgrades, requests with a body).
+    /// Driven by hyper's HTTP/2 client.
     Hyper(Incoming),
     /// Decoded by the own codec from the connection it holds.
     Own(Own),
+    /// None (a 101: the connection became a tunnel).
+    Empty,
 }
 
 struct Own {
-    /// The response's fields as the upstream sent them (see `h1::RawFields`).
-    raw: Option<RawFields>,
     /// Until the body has ended (then back to the pool) or failed.
     conn: Option<Box<Conn>>,
     framing: h1::Body,
@@ -161,7 +162,7 @@ impl Own {
 }
 
 impl From<Incoming> for UpstreamBody {
-    /// A body hyper drives.
+    /// A body hyper's HTTP/2 client drives.
     fn from(body: Incoming) -> UpstreamBody {
         UpstreamBody {
             source: Source::Hyper(body),
@@ -176,9 +177,7 @@ impl UpstreamBody {
         conn: Box<Conn>,
         pool: Weak<Inner>,
     ) -> Response<UpstreamBody> {
-        let raw = (!head.raw.is_empty()).then_some(head.raw);
         let mut own = Own {
-            raw,
             conn: Some(conn),
             framing: head.body,
             keep_alive: head.keep_alive,
@@ -200,21 +199,10 @@ impl UpstreamBody {
 }
 
 impl UpstreamBody {
-    /// The response's fields as the upstream sent them, when the own codec read them and
-    /// the response's `HeaderMap` does not hold them (see `h1::RawFields`).
-    pub fn raw_fields(&self) -> Option<&RawFields> {
-        match &self.source {
-            Source::Own(own) => own.raw.as_ref(),
-            Source::Hyper(_) => None,
-        }
-    }
-
-    /// Takes them out, for a response that goes out with all its fields in its
-    /// `HeaderMap`.
-    pub fn take_raw_fields(&mut self) -> Option<RawFields> {
-        match &mut self.source {
-            Source::Own(own) => own.raw.take(),
-            Source::Hyper(_) => None,
+    /// No body.
+    pub(super) fn empty() -> UpstreamBody {
+        UpstreamBody {
+            source: Source::Empty,
         }
     }
 }
@@ -230,6 +218,7 @@ impl Body for UpstreamBody {
         match &mut self.get_mut().source {
             Source::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
             Source::Own(own) => own.poll(cx),
+            Source::Empty => Poll::Ready(None),
         }
     }
 
@@ -237,6 +226,7 @@ impl Body for UpstreamBody {
         match &self.source {
             Source::Hyper(body) => body.is_end_stream(),
             Source::Own(own) => own.framing.is_end(),
+            Source::Empty => true,
         }
     }
 
@@ -247,6 +237,7 @@ impl Body for UpstreamBody {
                 .framing
                 .remaining()
                 .map_or_else(SizeHint::default, SizeHint::with_exact),
+            Source::Empty => SizeHint::with_exact(0),
         }
     }
 }

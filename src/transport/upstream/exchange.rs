@@ -1,27 +1,21 @@
-//! One request/response exchange on a pooled connection.
-//!
-//! Bodiless requests are exchanged by the own codec, inline: the request's own future
-//! writes the head and reads the response head. Requests with a body are sent by hyper's
-//! client connection on the pooled socket, driven by a task of its own for the time of
-//! the exchange, because the upload must go on even when nobody polls the response (a
-//! client that sends its whole body before reading) and after the response has ended
-//! (an upstream that answers before reading everything).
+//! One request/response exchange on an HTTP/1.1 connection, driven inline by the
+//! request's own future: the head (and the body, `upload.rs`) written, the response head
+//! read. No task, channel or waker stands between the request and its connection.
 
-use std::future::{poll_fn, Future as _};
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::Poll;
+use std::task::{ready, Context, Poll};
 
 use bytes::BytesMut;
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::time::Instant;
+use tokio::io::AsyncWriteExt as _;
+use tokio::time::{Instant, Sleep};
 
-use super::h1::{self, ProtoError};
-use super::{Conn, Inner, PoolError, ReqBody};
+use super::body::BodyError;
+use super::conn::Conn;
+use super::h1::{self, ProtoError, ReqFraming};
+use super::upload::{Upload, UploadError};
+use super::PoolError;
 
 /// Read into a connection's buffer this much at a time...
 pub(super) const READ_CHUNK: usize = 16 * 1024;
@@ -35,7 +29,7 @@ pub(super) fn reserve(buf: &mut BytesMut) {
     }
 }
 
-/// Why an own exchange failed.
+/// Why an exchange failed.
 #[derive(Debug)]
 pub(super) enum Failure {
     /// None of the request was taken: the connection was found closed.
@@ -46,6 +40,8 @@ pub(super) enum Failure {
     Io(io::Error),
     /// The response head broke HTTP/1.1.
     Protocol(ProtoError),
+    /// The client's request body failed before the response came.
+    ClientBody(BodyError),
     /// No response head by the deadline.
     TimedOut,
 }
@@ -55,36 +51,34 @@ impl From<Failure> for PoolError {
         match f {
             Failure::Unsent(e) | Failure::Unanswered(e) | Failure::Io(e) => PoolError::Io(e),
             Failure::Protocol(e) => PoolError::Protocol(e),
+            Failure::ClientBody(e) => PoolError::ClientBody(e),
             Failure::TimedOut => PoolError::Timeout,
         }
     }
 }
 
-/// [`exchange`] with a deadline for the response head, on the connection's own timer
-/// (see `Conn::timer`).
-pub(super) async fn exchange_by(
-    conn: &mut Conn,
-    req: &http::request::Parts,
-    deadline: Instant,
-) -> Result<h1::Head, Failure> {
-    let mut timer = match conn.timer.take() {
+/// The connection's response timer (see `Conn::timer`), set to `deadline`.
+pub(super) fn arm(conn: &mut Conn, deadline: Instant) -> Pin<Box<Sleep>> {
+    match conn.timer.take() {
         Some(mut timer) => {
             timer.as_mut().reset(deadline);
             timer
         }
         None => Box::pin(tokio::time::sleep_until(deadline)),
-    };
-    let result = {
-        let exchanged = exchange(conn, req);
-        tokio::pin!(exchanged);
-        poll_fn(|cx| match exchanged.as_mut().poll(cx) {
-            Poll::Ready(r) => Poll::Ready(r),
-            Poll::Pending => timer.as_mut().poll(cx).map(|()| Err(Failure::TimedOut)),
-        })
-        .await
-    };
-    conn.timer = Some(timer);
-    result
+    }
+}
+
+/// `exchanged`, or [`Failure::TimedOut`] once `timer` fires.
+pub(super) async fn race<T>(
+    exchanged: impl Future<Output = Result<T, Failure>>,
+    timer: &mut Pin<Box<Sleep>>,
+) -> Result<T, Failure> {
+    let mut exchanged = std::pin::pin!(exchanged);
+    poll_fn(|cx| match exchanged.as_mut().poll(cx) {
+        Poll::Ready(r) => Poll::Ready(r),
+        Poll::Pending => timer.as_mut().poll(cx).map(|()| Err(Failure::TimedOut)),
+    })
+    .await
 }
 
 /// Writes the head of `req` (a request without a body) on `conn`, encoded into the
@@ -94,7 +88,7 @@ pub(super) async fn exchange(
     req: &http::request::Parts,
 ) -> Result<h1::Head, Failure> {
     conn.out.clear();
-    h1::encode_head(req, &mut conn.out);
+    h1::encode_head(req, ReqFraming::None, &mut conn.out);
     let Conn { io, out, .. } = &mut *conn;
     let mut written = 0;
     while written < out.len() {
@@ -107,25 +101,93 @@ pub(super) async fn exchange(
             Err(e) => return Err(Failure::Io(e)),
         }
     }
+    if conn.buffers_writes() {
+        conn.io.flush().await.map_err(|e| {
+            if closed(&e) {
+                Failure::Unanswered(e)
+            } else {
+                Failure::Io(e)
+            }
+        })?;
+    }
+    poll_fn(|cx| poll_head(conn, req, cx)).await
+}
+
+/// How far a request body had gone when its response head came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sent {
+    /// All of it.
+    Whole,
+    /// Not all yet: the rest goes on (`upload::spawn_rest`).
+    Partly,
+    /// Writing failed after some of it went out.
+    Failed,
+}
+
+/// Sends `upload` (head and body of `req`) on `conn` while it waits for the response
+/// head, then returns it with how far the upload got.
+pub(super) async fn exchange_upload(
+    conn: &mut Conn,
+    req: &http::request::Parts,
+    upload: &mut Upload,
+) -> Result<(h1::Head, Sent), Failure> {
+    let mut sent = Sent::Partly;
+    poll_fn(|cx| {
+        if sent == Sent::Partly {
+            match upload.poll_send(&mut conn.io, cx) {
+                Poll::Ready(Ok(())) => sent = Sent::Whole,
+                Poll::Ready(Err(UploadError::Client(e))) => {
+                    return Poll::Ready(Err(Failure::ClientBody(e)))
+                }
+                Poll::Ready(Err(UploadError::Io { error, sent_any })) if !sent_any => {
+                    return Poll::Ready(Err(Failure::Unsent(error)))
+                }
+                // The upstream may have answered and stopped reading (a 413, say):
+                // its answer is still to be read.
+                Poll::Ready(Err(UploadError::Io { .. })) => sent = Sent::Failed,
+                Poll::Pending => {}
+            }
+        }
+        let head = ready!(poll_head(conn, req, cx))?;
+        Poll::Ready(Ok((head, sent)))
+    })
+    .await
+}
+
+/// Reads until the response head is complete.
+fn poll_head(
+    conn: &mut Conn,
+    req: &http::request::Parts,
+    cx: &mut Context<'_>,
+) -> Poll<Result<h1::Head, Failure>> {
     loop {
         if let Some(parsed) = h1::parse_head(&mut conn.buf, &req.method, &mut conn.spans)
             .map_err(Failure::Protocol)?
         {
-            return Ok(parsed);
+            return Poll::Ready(Ok(parsed));
         }
         reserve(&mut conn.buf);
-        match conn.io.read_buf(&mut conn.buf).await {
+        let read = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut conn.io),
+            cx,
+            &mut conn.buf
+        ));
+        match read {
             Ok(0) if conn.buf.is_empty() => {
-                return Err(Failure::Unanswered(io::ErrorKind::UnexpectedEof.into()))
-            }
-            Ok(0) => {
-                return Err(Failure::Protocol(ProtoError(
-                    "the upstream closed the connection within the response head",
+                return Poll::Ready(Err(Failure::Unanswered(
+                    io::ErrorKind::UnexpectedEof.into(),
                 )))
             }
+            Ok(0) => {
+                return Poll::Ready(Err(Failure::Protocol(ProtoError(
+                    "the upstream closed the connection within the response head",
+                ))))
+            }
             Ok(_) => {}
-            Err(e) if conn.buf.is_empty() && closed(&e) => return Err(Failure::Unanswered(e)),
-            Err(e) => return Err(Failure::Io(e)),
+            Err(e) if conn.buf.is_empty() && closed(&e) => {
+                return Poll::Ready(Err(Failure::Unanswered(e)))
+            }
+            Err(e) => return Poll::Ready(Err(Failure::Io(e))),
         }
     }
 }
@@ -138,70 +200,4 @@ fn closed(err: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::BrokenPipe
     )
-}
-
-/// What a failed hyper exchange leaves: the error, and the request when none of it was
-/// sent.
-pub(super) struct Failed {
-    pub(super) error: hyper::Error,
-    pub(super) message: Option<Request<ReqBody>>,
-}
-
-impl From<hyper::client::conn::TrySendError<Request<ReqBody>>> for Failed {
-    fn from(mut e: hyper::client::conn::TrySendError<Request<ReqBody>>) -> Failed {
-        Failed {
-            message: e.take_message(),
-            error: e.into_error(),
-        }
-    }
-}
-
-/// Sends `req` (with a body) by hyper's client connection on `conn`'s socket, driven by
-/// a task of its own until the exchange is over; the socket then goes back to `pool`
-/// unless the connection ended or hyper holds bytes past the response.
-pub(super) async fn exchange_detached(
-    conn: Box<Conn>,
-    req: Request<ReqBody>,
-    pool: &Arc<Inner>,
-) -> Result<Response<Incoming>, Failed> {
-    let (mut sender, mut connection) = match pool.builder.handshake(TokioIo::new(conn.io)).await {
-        Ok(pair) => pair,
-        Err(error) => {
-            return Err(Failed {
-                error,
-                message: Some(req),
-            })
-        }
-    };
-    let response = sender.try_send_request(req);
-    let pool = Arc::downgrade(pool);
-    tokio::spawn(async move {
-        let idle_again = poll_fn(|cx| {
-            if Pin::new(&mut connection).poll(cx).is_ready() {
-                Poll::Ready(false)
-            } else if sender.is_ready() {
-                // Asking for the next request: the upload and the response have both
-                // been carried to their ends.
-                Poll::Ready(true)
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
-        if !idle_again {
-            return;
-        }
-        drop(sender);
-        if poll_fn(|cx| connection.poll_without_shutdown(cx))
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let parts = connection.into_parts();
-        if let (true, Some(pool)) = (parts.read_buf.is_empty(), pool.upgrade()) {
-            pool.put(Box::new(Conn::new(parts.io.into_inner())));
-        }
-    });
-    response.await.map_err(Failed::from)
 }

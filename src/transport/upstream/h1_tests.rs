@@ -1,11 +1,11 @@
 // Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
-//! The own HTTP/1.1 client codec: request heads, response heads and body framing, with
-//! the malformed and ambiguous answers it must refuse.
+//! The own HTTP/1.1 client codec's response heads (body framing: `h1/decode_tests.rs`),
+//! with the malformed and ambiguous answers it must refuse.
 
 use bytes::BytesMut;
 use http::{Method, StatusCode};
 
-use super::{encode_head, parse_head, Body, Chunk, Decoded, ProtoError, MAX_HEAD};
+use super::{parse_head, Body, Chunk, ProtoError, MAX_HEAD};
 
 fn head(raw: &str) -> Result<Option<super::Head>, ProtoError> {
     parse_head(&mut BytesMut::from(raw), &Method::GET, &mut Vec::new())
@@ -15,11 +15,9 @@ fn parsed(raw: &str) -> super::Head {
     head(raw).expect("valid").expect("complete")
 }
 
-/// Every end-to-end field of a head, as a response leaving through hyper has them.
+/// Every end-to-end field of a head.
 fn fields(h: &super::Head) -> http::HeaderMap {
-    let mut all = h.headers.clone();
-    h.raw.append_to(&mut all);
-    all
+    h.headers.clone()
 }
 
 fn refused(raw: &str) -> &'static str {
@@ -27,32 +25,6 @@ fn refused(raw: &str) -> &'static str {
         Err(ProtoError(why)) => why,
         Ok(h) => panic!("accepted {raw:?}: {h:?}"),
     }
-}
-
-#[test]
-fn a_request_head_is_written_in_origin_form_without_transfer_encoding() {
-    let req = http::Request::builder()
-        .method("DELETE")
-        .uri("/a/b?x=1")
-        .header("host", "up:8080")
-        .header("x-multi", "1")
-        .header("x-multi", "2")
-        .header("transfer-encoding", "chunked")
-        .header("content-length", "5")
-        .body(())
-        .expect("request");
-    let mut out = Vec::new();
-    encode_head(&req.into_parts().0, &mut out);
-    assert_eq!(
-        String::from_utf8(out).expect("ascii"),
-        "DELETE /a/b?x=1 HTTP/1.1\r\nhost: up:8080\r\nx-multi: 1\r\nx-multi: 2\r\n\r\n"
-    );
-    let mut req = http::Request::new(());
-    req.headers_mut()
-        .insert("content-length", http::HeaderValue::from_static("0"));
-    let mut out = Vec::new();
-    encode_head(&req.into_parts().0, &mut out);
-    assert_eq!(&out[..], b"GET / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
 }
 
 #[test]
@@ -231,6 +203,18 @@ fn ambiguous_or_malformed_heads_are_refused() {
             "HTTP/1.1 200 OK\r\nx-a: b\rc\r\n\r\n",
             "malformed response head",
         ),
+        (
+            "HTTP/1.1 200 OK\ncontent-length: 0\r\n\r\n",
+            "bare LF in the response head",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\ncontent-length: 0\n\n",
+            "bare LF in the response head",
+        ),
+        (
+            "HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\r\n\r\n",
+            "bare LF in the response head",
+        ),
     ] {
         assert_eq!(refused(raw), why, "{raw:?}");
     }
@@ -250,99 +234,6 @@ fn heads_past_the_limits_are_refused() {
     assert_eq!(refused(&big), "response head too large");
 }
 
-/// Decodes `wire` fed `step` bytes at a time; the data, and what is left after the end
-/// (in the buffer or not yet fed).
-fn decode(mut body: Body, wire: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>), ProtoError> {
-    let mut buf = BytesMut::new();
-    let mut out = Vec::new();
-    let mut fed = 0;
-    loop {
-        match body.decode(&mut buf)? {
-            Decoded::Data(d) => {
-                assert!(!d.is_empty(), "no empty frames");
-                out.extend_from_slice(&d);
-            }
-            Decoded::End | Decoded::Trailers(_) => {
-                buf.extend_from_slice(&wire[fed..]);
-                return Ok((out, buf.to_vec()));
-            }
-            Decoded::More if fed < wire.len() => {
-                let next = (fed + step).min(wire.len());
-                buf.extend_from_slice(&wire[fed..next]);
-                fed = next;
-            }
-            Decoded::More => {
-                body.at_eof()?;
-            }
-        }
-    }
-}
-
-#[test]
-fn chunked_bodies_decode_alike_however_they_are_split() {
-    let wire =
-        b"3\r\nabc\r\nA;name=\"v\" ;x\r\n0123456789\r\n1 \r\nz\r\n0\r\nx-trailer: 1\r\n\r\nNEXT";
-    for step in 1..wire.len() {
-        let (data, rest) = decode(Body::Chunked(Chunk::Size), wire, step).expect("valid");
-        assert_eq!(&data[..], b"abc0123456789z", "step {step}");
-        assert_eq!(
-            &rest[..],
-            b"NEXT",
-            "bytes after the end stay unread (step {step})"
-        );
-    }
-}
-
-#[test]
-fn length_and_close_delimited_bodies() {
-    for step in [1, 3, 100] {
-        let (data, rest) = decode(Body::Length(5), b"helloEXTRA", step).expect("valid");
-        assert_eq!(&data[..], b"hello");
-        assert_eq!(&rest[..], b"EXTRA", "step {step}");
-        let (data, _) = decode(Body::Close, b"until the end", step).expect("valid");
-        assert_eq!(&data[..], b"until the end");
-    }
-    let cut = decode(Body::Length(10), b"short", 2);
-    assert!(cut.is_err(), "EOF before the length is an error");
-    let cut = decode(Body::Chunked(Chunk::Size), b"5\r\nabc", 2);
-    assert!(cut.is_err(), "EOF inside a chunk is an error");
-    let mut eof = Body::Close;
-    assert_eq!(eof.at_eof(), Ok(()));
-    assert!(eof.is_end());
-}
-
-#[test]
-fn malformed_chunked_framing_is_refused() {
-    let long_ext = format!("1;{}\r\nx\r\n0\r\n\r\n", "e".repeat(5000));
-    let long_trailer = format!("0\r\nx: {}\r\n\r\n", "t".repeat(20_000));
-    for wire in [
-        "3\nabc\r\n0\r\n\r\n",
-        "3\r\nabc\n0\r\n\r\n",
-        "3\r\nabcd\r\n0\r\n\r\n",
-        "g\r\nabc\r\n0\r\n\r\n",
-        "\r\nabc\r\n0\r\n\r\n",
-        "-3\r\nabc\r\n0\r\n\r\n",
-        "0x3\r\nabc\r\n0\r\n\r\n",
-        "3 abc\r\nabc\r\n0\r\n\r\n",
-        "3;a\rb\r\nabc\r\n0\r\n\r\n",
-        "3;a\0b\r\nabc\r\n0\r\n\r\n",
-        "10000000000000000\r\n",
-        "0\r\nx: a\n\r\n",
-        &long_ext,
-        &long_trailer,
-    ] {
-        for step in [1, wire.len()] {
-            let got = decode(Body::Chunked(Chunk::Size), wire.as_bytes(), step);
-            assert!(got.is_err(), "accepted {wire:?} (step {step}): {got:?}");
-        }
-    }
-    // Sixteen hex digits is the most a chunk size may have: taken without overflow.
-    let mut body = Body::Chunked(Chunk::Size);
-    let mut buf = BytesMut::from("ffffffffffffffff\r\n");
-    assert_eq!(body.decode(&mut buf), Ok(Decoded::More));
-    assert_eq!(body, Body::Chunked(Chunk::Data(u64::MAX)));
-}
-
 #[test]
 fn hop_by_hop_fields_and_those_connection_names_are_left_out() {
     let h = parsed(
@@ -353,7 +244,8 @@ fn hop_by_hop_fields_and_those_connection_names_are_left_out() {
     let all = fields(&h);
     let mut names: Vec<&str> = all.keys().map(|n| n.as_str()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["content-length", "host", "x-kept"]);
+    // `Trailer` is end-to-end (RFC 9110 §6.6.2): an HTTP/1 client needs it to get them.
+    assert_eq!(names, ["content-length", "host", "trailer", "x-kept"]);
     assert!(!h.keep_alive, "close is still seen");
     let chunked = parsed("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
     assert!(
@@ -376,40 +268,6 @@ fn only_a_non_standard_reason_phrase_is_kept() {
 }
 
 #[test]
-fn trailer_fields_are_passed_on_without_framing_or_hop_by_hop_ones() {
-    let mut body = Body::Chunked(Chunk::Size);
-    let mut buf = BytesMut::from(
-        "2\r\nok\r\n0\r\nx-checksum: abc\r\ncontent-length: 9\r\nconnection: x\r\nhost: h\r\n\r\nNEXT",
-    );
-    assert!(matches!(body.decode(&mut buf), Ok(Decoded::Data(_))));
-    let Ok(Decoded::Trailers(trailers)) = body.decode(&mut buf) else {
-        panic!("trailers expected");
-    };
-    let names: Vec<&str> = trailers.keys().map(|n| n.as_str()).collect();
-    assert_eq!(names, ["x-checksum"]);
-    assert_eq!(trailers["x-checksum"], "abc");
-    assert!(body.is_end());
-    assert_eq!(&buf[..], b"NEXT");
-    // Only dropped fields: the body just ends.
-    let mut body = Body::Chunked(Chunk::Size);
-    let mut buf = BytesMut::from("0\r\ntransfer-encoding: chunked\r\n\r\n");
-    assert_eq!(body.decode(&mut buf), Ok(Decoded::End));
-}
-
-#[test]
-fn chunk_sizes_may_have_leading_zeros_but_not_overflow() {
-    let (data, _) = decode(
-        Body::Chunked(Chunk::Size),
-        b"00000000000000000003\r\nabc\r\n0\r\n\r\n",
-        7,
-    )
-    .expect("valid");
-    assert_eq!(&data[..], b"abc");
-    let over = decode(Body::Chunked(Chunk::Size), b"0010000000000000000\r\n", 100);
-    assert!(over.is_err(), "2^64 does not fit");
-}
-
-#[test]
 fn a_reason_phrase_that_is_not_utf8_is_dropped_not_a_panic() {
     // Found by fuzzing: httparse reports such a phrase as a static "".
     let mut buf = BytesMut::from(&b"HTTP/1.1 200 C\xf9\r\ncontent-length: 0\r\n\r\n"[..]);
@@ -422,4 +280,71 @@ fn a_reason_phrase_that_is_not_utf8_is_dropped_not_a_panic() {
     assert!(parse_head(&mut buf, &Method::GET, &mut Vec::new())
         .expect("valid")
         .is_none());
+}
+
+#[test]
+fn fields_are_kept_in_order_in_the_header_map_without_hop_by_hop_ones_in_any_case() {
+    let h = parsed(
+        "HTTP/1.1 200 OK\r\nServer: up\r\nCONNECTION: Keep-Alive\r\nX-Request-Id: forged\r\n\
+         Set-Cookie: a=1\r\nKEEP-alive: timeout=5\r\nDate: Thu, 26 Nov 2026 06:00:00 GMT\r\n\
+         Content-Length:   2  \r\nUpgrade: h2c\r\nset-cookie: b=2\r\nX-Empty:\r\n\r\nok",
+    );
+    let kept: Vec<(&str, &str)> = h
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.to_str().expect("text")))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("server", "up"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("date", "Thu, 26 Nov 2026 06:00:00 GMT"),
+            ("content-length", "2"),
+            ("x-empty", ""),
+        ],
+        "the upstream's X-Request-Id is not kept"
+    );
+    assert!(h.keep_alive);
+    assert!(h.upgrade.is_none(), "Upgrade of a non-101 is no switch");
+}
+
+#[test]
+fn a_connection_that_names_other_fields_removes_them_too() {
+    let h = parsed(
+        "HTTP/1.1 200 OK\r\nX-Secret: 1\r\nconnection: X-Secret, Host\r\nX-Kept: 2\r\n\
+         X-Request-Id: forged\r\nhost: h\r\ncontent-length: 0\r\n\r\n",
+    );
+    let mut names: Vec<&str> = h.headers.keys().map(|n| n.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["content-length", "host", "x-kept"]);
+}
+
+#[test]
+fn a_101_keeps_the_protocol_it_switched_to() {
+    let mut buf = BytesMut::from(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nearly frame",
+    );
+    let h = parse_head(&mut buf, &Method::GET, &mut Vec::new())
+        .expect("valid")
+        .expect("complete");
+    assert_eq!(h.status, StatusCode::SWITCHING_PROTOCOLS);
+    assert_eq!(
+        h.upgrade.as_ref().map(|v| v.as_bytes()),
+        Some(&b"websocket"[..])
+    );
+    assert_eq!(
+        h.headers.len(),
+        1,
+        "only the end-to-end field: {:?}",
+        h.headers
+    );
+    assert!(!h.keep_alive);
+    assert_eq!(
+        &buf[..],
+        b"early frame",
+        "tunnelled bytes stay in the buffer"
+    );
 }

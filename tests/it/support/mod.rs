@@ -9,6 +9,7 @@ pub mod fake_idp;
 pub mod nginx;
 pub mod redis;
 pub mod tls;
+pub mod tls_upstream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

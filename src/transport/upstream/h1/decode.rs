@@ -3,18 +3,14 @@
 //! reading could desynchronise a pooled connection; see the parent module.
 
 use bytes::{Buf as _, Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, HOST};
+use http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
+    HOST, MAX_FORWARDS, SET_COOKIE, TRAILER,
+};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::ProtoError;
-use crate::proxy::headers::is_hop_by_hop;
-
-/// The longest chunk-size line, extensions included.
-const MAX_CHUNK_LINE: usize = 4096;
-/// The most trailer bytes after the last chunk.
-const MAX_TRAILERS: usize = 16 * 1024;
-/// The most trailer fields.
-const MAX_TRAILER_FIELDS: usize = 32;
+use super::{ProtoError, MAX_CHUNK_LINE, MAX_TRAILERS, MAX_TRAILER_FIELDS};
+use crate::proxy::headers::{is_hop_by_hop, X_REQUEST_ID};
 
 /// A response body's framing and how far it has been read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,8 +147,8 @@ impl Body {
 }
 
 /// The fields of a complete trailer section (its empty line included), without the
-/// hop-by-hop ones and those that must not come in trailers (framing, routing); `None`
-/// when none is left.
+/// hop-by-hop ones and those that must not come in trailers ([`dropped_trailer`]);
+/// `None` when none is left.
 fn trailer_fields(section: &[u8]) -> Result<Option<HeaderMap>, ProtoError> {
     if section.len() == 2 {
         return Ok(None);
@@ -166,7 +162,7 @@ fn trailer_fields(section: &[u8]) -> Result<Option<HeaderMap>, ProtoError> {
     for field in fields {
         let name = HeaderName::from_bytes(field.name.as_bytes())
             .map_err(|_| ProtoError("malformed trailer section"))?;
-        if is_hop_by_hop(name.as_str()) || name == CONTENT_LENGTH || name == HOST {
+        if dropped_trailer(&name) {
             continue;
         }
         let value = HeaderValue::from_bytes(field.value)
@@ -174,6 +170,29 @@ fn trailer_fields(section: &[u8]) -> Result<Option<HeaderMap>, ProtoError> {
         trailers.append(name, value);
     }
     Ok((!trailers.is_empty()).then_some(trailers))
+}
+
+/// Whether a trailer field is left out: hop-by-hop ones, and those RFC 9110 §6.5.1 says
+/// a recipient must not merge from trailers (framing, routing, authentication, content
+/// description: hyper's list, which its server would drop anyway), `Set-Cookie` among
+/// them (a cookie set after the head would pass the response phase unseen) and the
+/// upstream's `X-Request-Id` (the gateway's is in the head).
+pub fn dropped_trailer(name: &HeaderName) -> bool {
+    is_hop_by_hop(name.as_str())
+        || [
+            AUTHORIZATION,
+            CACHE_CONTROL,
+            CONTENT_ENCODING,
+            CONTENT_LENGTH,
+            CONTENT_RANGE,
+            CONTENT_TYPE,
+            HOST,
+            MAX_FORWARDS,
+            SET_COOKIE,
+            TRAILER,
+        ]
+        .contains(name)
+        || name == X_REQUEST_ID
 }
 
 /// The length of the CRLF-terminated line at the start of `buf` (without its CRLF);
@@ -215,3 +234,7 @@ fn chunk_size(line: &[u8]) -> Result<u64, ProtoError> {
             .ok_or(ProtoError("invalid chunk size"))
     })
 }
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod tests;
