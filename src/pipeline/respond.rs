@@ -2,7 +2,8 @@
 //! endpoint's, an error's) passes here exactly once, from `pipeline::handle`, and the
 //! response-side rules live here only: the upstream's fields made one shape, the
 //! gateway's cookies guarded against upstreams, the request id, the cookies the request
-//! left to set. It never chooses a status code (`error::respond` does).
+//! left to set, a CORS route's Access-Control-* fields (`cors::apply`). It never chooses a
+//! status code (`error::respond` does).
 
 use http::header::SET_COOKIE;
 use http::{HeaderValue, Response};
@@ -19,6 +20,8 @@ pub struct Outgoing {
     pub request_id: HeaderValue,
     /// Cookies to set (session refresh, login, deletions).
     pub set_cookies: Vec<HeaderValue>,
+    /// The request's `Origin`, for the route's CORS fields.
+    pub origin: Option<HeaderValue>,
 }
 
 /// Applies the response-side rules to `resp`; `route` is the matched route, if any.
@@ -34,6 +37,9 @@ pub fn finish(
         if let Some(route) = route {
             guard_cookies(rt, route, resp.headers_mut());
         }
+    }
+    if let Some(cors) = route.and_then(|r| r.config.cors.as_ref()) {
+        super::cors::apply(cors, out.origin.as_ref(), resp, from_upstream);
     }
     let headers = resp.headers_mut();
     headers.insert(X_REQUEST_ID, out.request_id);
