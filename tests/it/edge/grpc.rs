@@ -171,6 +171,12 @@ async fn bed() -> Bed {
     Bed { idp, gw }
 }
 
+/// The gateway of these tests (also used by `grpc_library.rs`).
+pub(super) async fn grpc_bed() -> (FakeIdp, TestGateway) {
+    let Bed { idp, gw } = bed().await;
+    (idp, gw)
+}
+
 #[tokio::test]
 async fn a_call_without_credentials_is_unauthenticated_over_h2_and_h1() {
     let Bed { gw, .. } = bed().await;

@@ -4,3 +4,4 @@
 
 mod cors;
 mod grpc;
+mod grpc_library;
