@@ -7,7 +7,8 @@
 //!
 //! Why not tonic or grpcurl: grpcurl is not packaged in Debian, and tonic would bring
 //! prost, code generation and protoc into the build for what is one POST and a few
-//! header checks; a denial never reaches a message codec.
+//! header checks; a denial never reaches a message codec. A real gRPC library reads the
+//! same denials in `grpc_library.rs` (Debian's python3-grpcio).
 
 use std::net::SocketAddr;
 
@@ -227,7 +228,9 @@ async fn each_denial_gets_its_grpc_status() {
     let auth = [("authorization", bob.as_str())];
     let expired = format!("Bearer {}", idp.sign(user(&idp, "bob", json!({"exp": 1}))));
     let expired = [("authorization", expired.as_str())];
-    let cases: Vec<(&str, &[(&str, &str)], &str)> = vec![
+    // (method path, metadata, grpc-status)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: Vec<Case> = vec![
         ("/test.Echo/Call", &expired, "16"),
         ("/test.Admin/Call", &auth, "7"),
         ("/test.Down/Call", &auth, "14"),
