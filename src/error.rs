@@ -11,6 +11,9 @@ use thiserror::Error;
 
 use crate::auth::AuthError;
 
+mod grpc;
+pub use grpc::{GrpcCode, GrpcKind, GRPC_MESSAGE, GRPC_STATUS};
+
 /// Every way a request can fail inside the gateway.
 #[derive(Debug, Error)]
 pub enum GatewayError {
@@ -67,6 +70,10 @@ pub enum GatewayError {
     /// with the cookie session store, which keeps no server-side sessions to end).
     #[error("not implemented: {0}")]
     NotImplemented(&'static str),
+    /// A CORS preflight the route's `cors` does not allow (what was refused: `origin`,
+    /// `method`, `headers`, `private_network`).
+    #[error("CORS preflight refused: {0}")]
+    CorsRefused(&'static str),
 }
 
 impl GatewayError {
@@ -96,6 +103,7 @@ impl GatewayError {
             GatewayError::LoginRequired(_) => StatusCode::FOUND,
             GatewayError::LoginRefused | GatewayError::LoginFailed(_) => StatusCode::FORBIDDEN,
             GatewayError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            GatewayError::CorsRefused(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -123,6 +131,7 @@ impl GatewayError {
             GatewayError::LoginRefused => "access_denied",
             GatewayError::LoginFailed(_) => "login_failed",
             GatewayError::NotImplemented(_) => "not_implemented",
+            GatewayError::CorsRefused(_) => "cors_refused",
         }
     }
 
@@ -168,6 +177,7 @@ impl GatewayError {
             GatewayError::NotImplemented(_) => {
                 "Not available with this configuration: back-channel logout needs session.store: redis."
             }
+            GatewayError::CorsRefused(_) => "This cross-origin request is not allowed.",
         }
     }
 }
@@ -186,10 +196,15 @@ pub struct ErrorContext<'a> {
     pub schemes: &'a [String],
     /// The client is a browser navigation: answer with a small HTML page.
     pub html: bool,
+    /// The client speaks gRPC: answer trailers-only with a `grpc-status` (wins over `html`).
+    pub grpc: Option<GrpcKind>,
 }
 
 /// Builds the client-facing response for `err`. The one status decision point.
 pub fn respond(err: &GatewayError, ctx: &ErrorContext<'_>) -> Response<Full<Bytes>> {
+    if let Some(kind) = ctx.grpc {
+        return grpc::respond(err, ctx, kind);
+    }
     let status = err.status();
     let id = json_safe(ctx.request_id.to_str().unwrap_or(""));
     let (body, content_type) = if ctx.html {
@@ -346,6 +361,7 @@ mod tests {
             realm: Some("api"),
             schemes: &[],
             html: false,
+            grpc: None,
         };
         let r = respond(&GatewayError::Auth(AuthError::Missing), &c);
         assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer realm=\"api\"");
@@ -372,6 +388,7 @@ mod tests {
             realm: Some("api"),
             schemes: &token_only,
             html: false,
+            grpc: None,
         };
         let r = respond(&GatewayError::Auth(AuthError::Missing), &c);
         assert_eq!(r.headers()[WWW_AUTHENTICATE], "Token realm=\"api\"");
@@ -395,6 +412,7 @@ mod tests {
             realm: None,
             schemes: &[],
             html: false,
+            grpc: None,
         };
         let err = GatewayError::UpstreamConnect("secret-host:1234 token=abc".into());
         let r = respond(&err, &c);

@@ -54,6 +54,11 @@ pub struct Metrics {
     pub idp_throttled: IntCounterVec,
     /// Whether each provider has been discovered (1) or not (0).
     pub provider_ready: IntGaugeVec,
+    /// CORS preflights answered by the gateway, by route and result (`allowed`, `refused`).
+    pub cors_preflights: IntCounterVec,
+    /// Denials answered in gRPC shape, by route (`-` before routing) and `grpc_status`
+    /// name (`UNAUTHENTICATED`…).
+    pub grpc_denials: IntCounterVec,
 }
 
 /// The handles of one route, resolved once per runtime snapshot so the hot path does no
@@ -167,6 +172,20 @@ impl Metrics {
             Opts::new("provider_ready", "1 once the provider has been discovered"),
             &["provider"],
         )?;
+        let cors_preflights = IntCounterVec::new(
+            Opts::new(
+                "cors_preflights_total",
+                "CORS preflights answered by the gateway, by route and result",
+            ),
+            &["route", "result"],
+        )?;
+        let grpc_denials = IntCounterVec::new(
+            Opts::new(
+                "grpc_denials_total",
+                "Gateway denials answered to gRPC clients as a grpc-status, by route and status",
+            ),
+            &["route", "grpc_status"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Build information (always 1)"),
             &["version"],
@@ -192,6 +211,8 @@ impl Metrics {
         registry.register(Box::new(idp_latency.clone()))?;
         registry.register(Box::new(idp_throttled.clone()))?;
         registry.register(Box::new(provider_ready.clone()))?;
+        registry.register(Box::new(cors_preflights.clone()))?;
+        registry.register(Box::new(grpc_denials.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Metrics {
             registry,
@@ -213,6 +234,8 @@ impl Metrics {
             idp_latency,
             idp_throttled,
             provider_ready,
+            cors_preflights,
+            grpc_denials,
         })
     }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The full test suite: unit + integration tests (cargo test, which also starts real
-# redis-server and nginx processes for the scale-out and forward-auth tests), then the
+# redis-server and nginx processes for the scale-out and forward-auth tests, and runs
+# Debian's python3-grpcio as a gRPC client), then the
 # end-to-end browser suite (real OpenID provider + Debian chromium, tests/e2e/run.sh).
 # Installs the system packages the tests need when they are missing (Debian, as root).
 set -euo pipefail
@@ -11,6 +12,8 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs npm)
+# A real gRPC client library (C-core) for tests/it/edge/grpc_library.rs.
+/usr/bin/python3 -c 'import grpc' 2>/dev/null || need+=(python3-grpcio)
 if ((${#need[@]})); then
   echo "== installing: ${need[*]}"
   if [[ $(id -u) -eq 0 ]]; then

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use http::{HeaderName, Uri};
 
+pub mod cors;
 mod endpoints;
 pub use super::model_tokens::{CallLimit, DEFAULT_TOKEN_TYPES};
 pub use endpoints::EndpointOverrides;
@@ -384,6 +385,8 @@ pub struct RouteConfig {
     pub pass_access_token: bool,
     /// Upstream timeouts.
     pub timeouts: RouteTimeouts,
+    /// `cors`: answer preflights here and label every response for allowed origins.
+    pub cors: Option<cors::CorsConfig>,
 }
 
 /// A route's host condition.

@@ -11,6 +11,9 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_yaml::Value;
 
+mod cors;
+pub(crate) use cors::RawCors;
+
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -347,6 +350,7 @@ pub(crate) struct RawRoute {
     pub forward_authorization: bool,
     pub pass_access_token: bool,
     pub timeouts: RawRouteTimeouts,
+    pub cors: Option<RawCors>,
 }
 
 impl Default for RawRoute {
@@ -366,6 +370,7 @@ impl Default for RawRoute {
             forward_authorization: true,
             pass_access_token: false,
             timeouts: RawRouteTimeouts::default(),
+            cors: None,
         }
     }
 }

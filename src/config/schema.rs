@@ -158,6 +158,7 @@ pub(crate) const ROUTE: &[Field] = &[
     ("forward_authorization", Shape::Bool),
     ("pass_access_token", Shape::Bool),
     ("timeouts", Shape::Obj(ROUTE_TIMEOUTS)),
+    ("cors", Shape::Obj(CORS)),
 ];
 
 pub(crate) const MATCH: &[Field] = &[("host", Shape::Str), ("path_prefix", Shape::Str)];
@@ -177,6 +178,16 @@ pub(crate) const ALLOW: &[Field] = &[
 ];
 
 pub(crate) const ROUTE_TIMEOUTS: &[Field] = &[("connect", Shape::Str), ("response", Shape::Str)];
+
+pub(crate) const CORS: &[Field] = &[
+    ("allow_origins", Shape::StrList),
+    ("allow_methods", Shape::StrList),
+    ("allow_headers", Shape::StrList),
+    ("expose_headers", Shape::StrList),
+    ("allow_credentials", Shape::Bool),
+    ("max_age", Shape::Str),
+    ("allow_private_network", Shape::Bool),
+];
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -277,6 +288,7 @@ mod tests {
                 ROUTE_TIMEOUTS,
                 "route timeouts",
             ),
+            (serde_fields::<raw::RawCors>(), CORS, "cors"),
         ];
         for (serde, table, what) in pairs {
             let mut a = serde.clone();

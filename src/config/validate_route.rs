@@ -131,6 +131,9 @@ fn route(
             true,
         ),
     };
+    let cors = r
+        .cors
+        .map(|c| super::validate_cors::cors(cx, &format!("{path}.cors"), c));
     RouteConfig {
         name,
         host,
@@ -147,6 +150,7 @@ fn route(
         forward_authorization: r.forward_authorization,
         pass_access_token: r.pass_access_token,
         timeouts,
+        cors,
     }
 }
 

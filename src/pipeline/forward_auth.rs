@@ -160,6 +160,9 @@ pub async fn handle(
                     realm: Some(&route.name),
                     schemes: rt.accepted_schemes(route),
                     html: false,
+                    // Never gRPC-shaped: a denial must stay a 401/403 here, since a
+                    // proxy's auth_request reads any 2xx as "allowed".
+                    grpc: None,
                 },
             );
             let wants_login = matches!(err, GatewayError::Auth(AuthError::Missing))

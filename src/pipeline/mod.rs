@@ -5,6 +5,7 @@
 pub mod access;
 pub mod authenticate;
 pub mod authorize;
+pub mod cors;
 pub mod endpoints;
 pub mod form_token;
 pub mod forward_auth;
@@ -22,7 +23,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use http_body_util::{Either, Full};
 
-use crate::error::{self, ErrorContext, GatewayError};
+use crate::error::{self, ErrorContext, GatewayError, GrpcCode, GrpcKind};
 use crate::proxy::forward::{forward, Target};
 use crate::routing::table::strip_prefix;
 use crate::runtime::{Gateway, Runtime};
@@ -43,6 +44,9 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Res
     let peer_trusted = hygiene::peer_trusted(&rt, conn.peer.ip());
     let request_id = request_id::take_or_generate(req.headers(), peer_trusted);
     let navigation = hygiene::is_navigation(&req);
+    // gRPC is always a POST; its denials are answered in gRPC's shape.
+    let grpc = GrpcKind::detect(req.headers()).filter(|_| req.method() == http::Method::POST);
+    let origin = req.headers().get(http::header::ORIGIN).cloned();
     let mut log = AccessLog::begin(&req, request_id.clone(), start, rt);
     // Cookies to set on the response whatever it is (session refresh, login, deletions).
     let mut set_cookies: Vec<HeaderValue> = Vec::new();
@@ -61,13 +65,14 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Res
         Err(err) => {
             let route = log.route.and_then(|i| log.rt.routes.get(i));
             let realm = route.map(|r| &*r.name);
-            let resp = error::respond(
+            let mut resp = error::respond(
                 &err,
                 &ErrorContext {
                     request_id: &request_id,
                     realm,
                     schemes: route.map_or(&[], |r| log.rt.accepted_schemes(r)),
                     html: navigation,
+                    grpc,
                 },
             );
             if let (Some(kind), Some(route)) = (err.upstream_kind(), realm) {
@@ -75,6 +80,17 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Res
                     .upstream_errors
                     .with_label_values(&[route, kind])
                     .inc();
+            }
+            if grpc.is_some() {
+                let code = GrpcCode::for_status(err.status());
+                gw.metrics
+                    .grpc_denials
+                    .with_label_values(&[realm.unwrap_or("-"), code.name()])
+                    .inc();
+            }
+            if matches!(err, GatewayError::CorsRefused(_)) {
+                // A refused preflight carries no CORS field at all.
+                resp.extensions_mut().insert(cors::Answered);
             }
             log.error = Some(err);
             resp.map(Either::Right)
@@ -85,6 +101,7 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Res
     let out = respond::Outgoing {
         request_id,
         set_cookies,
+        origin,
     };
     respond::finish(&log.rt, route, &mut resp, out);
     log.status = resp.status().as_u16();
@@ -148,6 +165,18 @@ async fn run(
         .ok_or(GatewayError::NotFound)?;
     log.route = Some(index);
     let route = &rt.routes[index];
+
+    // 4b. CORS preflight: answered here on a route with `cors`, before authentication,
+    // never forwarded.
+    if let Some(cors) = route
+        .config
+        .cors
+        .as_ref()
+        .filter(|_| cors::is_preflight(&req))
+    {
+        let resp = cors::preflight(&rt.metrics, &route.name, cors, req.headers())?;
+        return Ok(resp.map(Either::Right));
+    }
 
     // 5. authenticate, 6. authorize, 7. identity headers.
     let mut auth_ctx = authenticate::AuthContext {

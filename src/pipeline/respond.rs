@@ -1,9 +1,10 @@
 //! Phase 9: the response phase. Every response the gateway sends (the upstream's, an own
 //! endpoint's, an error's) passes here exactly once, from `pipeline::handle`, and the
 //! response-side rules live here only: the gateway's cookies guarded against upstreams,
-//! the request id, the cookies the request left to set. An upstream's response comes
-//! in one shape (every field it sent in the `HeaderMap`, `transport::upstream`), so no
-//! rule looks anywhere else. It never chooses a status code (`error::respond` does).
+//! the request id, the cookies the request left to set, a CORS route's Access-Control-*
+//! fields (`cors::apply`). An upstream's response comes in one shape (every field it sent
+//! in the `HeaderMap`, `transport::upstream`), so no rule looks anywhere else. It never
+//! chooses a status code (`error::respond` does).
 
 use http::header::SET_COOKIE;
 use http::{HeaderValue, Response};
@@ -20,6 +21,8 @@ pub struct Outgoing {
     pub request_id: HeaderValue,
     /// Cookies to set (session refresh, login, deletions).
     pub set_cookies: Vec<HeaderValue>,
+    /// The request's `Origin`, for the route's CORS fields.
+    pub origin: Option<HeaderValue>,
 }
 
 /// Applies the response-side rules to `resp`; `route` is the matched route, if any.
@@ -29,8 +32,12 @@ pub fn finish(
     resp: &mut Response<ResBody>,
     out: Outgoing,
 ) {
-    if let (Either::Left(_), Some(route)) = (resp.body(), route) {
+    let from_upstream = matches!(resp.body(), Either::Left(_));
+    if let (true, Some(route)) = (from_upstream, route) {
         guard_cookies(rt, route, resp.headers_mut());
+    }
+    if let Some(cors) = route.and_then(|r| r.config.cors.as_ref()) {
+        super::cors::apply(cors, out.origin.as_ref(), resp, from_upstream);
     }
     let headers = resp.headers_mut();
     headers.insert(X_REQUEST_ID, out.request_id);

@@ -89,9 +89,9 @@ fi
 [[ -x "$BIN" ]] || die "portcullis binary not found: $BIN"
 
 # --- ports, secrets ---------------------------------------------------------------------
-read -r OP_PORT ECHO_PORT GW_PORT ADMIN_PORT < <(python3 -c '
+read -r OP_PORT ECHO_PORT GW_PORT ADMIN_PORT SPA_PORT < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(5)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
@@ -140,6 +140,8 @@ export DEV_CLIENT_ID="$CLIENT_ID"
 export DEV_CLIENT_SECRET="$CLIENT_SECRET"
 export DEV_UPSTREAM="http://127.0.0.1:$ECHO_PORT"
 export DEV_LOG_LEVEL="${E2E_LOG_LEVEL:-info}"
+# The cross-origin page of the CORS scenario (served by scenarios.mjs itself).
+export DEV_SPA_PORT="$SPA_PORT"
 export NO_COLOR=1
 PORTCULLIS_COOKIE_SECRET="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
 export PORTCULLIS_COOKIE_SECRET

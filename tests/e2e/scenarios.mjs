@@ -20,6 +20,8 @@ import { strict as assert } from 'node:assert';
 
 import { chromium } from 'playwright-core';
 
+import { registerCors } from './cors.mjs';
+
 const env = process.env;
 const GW = (env.GW_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const ISSUER = (env.ISSUER || 'http://127.0.0.1:9000').replace(/\/$/, '');
@@ -467,6 +469,9 @@ scenario('j: rd pointing elsewhere falls back to the gateway after login', async
     await c.page.waitForURL((u) => isOp(u) && new URL(u).pathname.includes('/session/end/success'));
   }
 });
+
+// k: CORS from a page of another origin (tests/e2e/cors.mjs).
+registerCors({ scenario, newContext, aliceSession, GW, env });
 
 // ---------------------------------------------------------------------------------------
 // Runner

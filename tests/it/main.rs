@@ -7,6 +7,7 @@ mod support;
 mod bearer;
 mod core;
 mod deploy;
+mod edge;
 mod forward_auth;
 mod scale;
 mod sso;
