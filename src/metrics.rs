@@ -312,7 +312,7 @@ impl crate::idp::observe::ProviderObserver for Metrics {
         }
     }
 
-    fn idp_throttled(&self, provider: &str, call: crate::oidc::IdpCall) {
+    fn idp_throttled(&self, provider: &str, call: crate::idp::observe::IdpCall) {
         self.idp_throttled
             .with_label_values(&[provider, call.as_str()])
             .inc();

@@ -10,15 +10,14 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::model::RouteConfig;
 
-pub use http::header::{
-    CONNECTION, FORWARDED, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER,
-    TRANSFER_ENCODING, UPGRADE,
-};
+pub use http::header::{FORWARDED, HOST, TRAILER};
 
-/// `Keep-Alive` (RFC 9112 §9.3; not in `http::header`).
-pub const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-/// `Proxy-Connection`: non-standard, still sent by old clients.
-pub const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+pub use crate::transport::hop::{
+    clean_response, hop_by_hop_index, is_hop_by_hop, names_other_headers, remove_hop_by_hop,
+    CONNECTION, CONNECTION_INDEX, HOP_BY_HOP, HOP_BY_HOP_COUNT, KEEP_ALIVE, PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION, PROXY_CONNECTION, TE, TRANSFER_ENCODING, TRANSFER_ENCODING_INDEX, UPGRADE,
+    UPGRADE_INDEX, X_REQUEST_ID,
+};
 /// `X-Forwarded-For`: client address chain.
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `X-Forwarded-Proto`: scheme the client used.
@@ -27,8 +26,6 @@ pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-p
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 /// `X-Real-IP`: single client address (nginx convention).
 pub const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
-/// `X-Request-Id`: correlation id on every request and response.
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// `X-Auth-User`: default identity header (username).
 pub const X_AUTH_USER: HeaderName = HeaderName::from_static("x-auth-user");
 /// `X-Auth-Email`: default identity header (email).
@@ -37,37 +34,6 @@ pub const X_AUTH_EMAIL: HeaderName = HeaderName::from_static("x-auth-email");
 pub const X_AUTH_GROUPS: HeaderName = HeaderName::from_static("x-auth-groups");
 /// `X-Auth-Subject`: default identity header (`sub`).
 pub const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
-
-/// How many names [`HOP_BY_HOP`] holds.
-pub const HOP_BY_HOP_COUNT: usize = 10;
-
-/// Hop-by-hop headers (RFC 9110 §7.6.1 plus de-facto ones); never forwarded either way.
-///
-/// `Trailer` is not among them: it is end-to-end (RFC 9110 §6.6.2), and a response
-/// that declares its trailer fields must keep it for an HTTP/1 client to get them
-/// (hyper's server sends only declared trailers). Request trailers are never forwarded,
-/// so the upstream request writers leave a request's `Trailer` out themselves.
-///
-/// `Expect` is among them: the gateway answers `100-continue` itself (hyper sends the
-/// interim response when the body is first read) and streams the body upstream without
-/// waiting. Forwarded, it would invite an upstream to answer early, skip the body and
-/// read it as the next request on the connection.
-pub static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
-    CONNECTION,
-    KEEP_ALIVE,
-    PROXY_CONNECTION,
-    PROXY_AUTHENTICATE,
-    PROXY_AUTHORIZATION,
-    TE,
-    TRANSFER_ENCODING,
-    UPGRADE,
-    http::header::EXPECT,
-    HTTP2_SETTINGS,
-];
-
-/// The settings of an `h2c` upgrade: connection-specific (RFC 7540 §3.2.1), never
-/// forwarded.
-const HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
 
 /// Identity header names stripped on every request even when no route sets them: ours
 /// plus those of oauth2-proxy and other SSO gateways and cloud front ends (AWS ALB,
@@ -118,110 +84,6 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
         .map(|t| t.trim_ascii())
         .filter(|t| !t.is_empty())
 }
-
-/// The position of a header name (any case, as it came off the wire) in [`HOP_BY_HOP`]:
-/// only names of the same length are compared.
-pub fn hop_by_hop_index(name: &[u8]) -> Option<usize> {
-    HOP_BY_HOP_NAMES
-        .iter()
-        .position(|h| h.len() == name.len() && name.eq_ignore_ascii_case(h.as_bytes()))
-}
-
-/// The names of [`HOP_BY_HOP`], in its order.
-const HOP_BY_HOP_NAMES: [&str; HOP_BY_HOP_COUNT] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "transfer-encoding",
-    "upgrade",
-    "expect",
-    "http2-settings",
-];
-
-/// `Connection`'s position in [`HOP_BY_HOP`].
-pub const CONNECTION_INDEX: usize = 0;
-
-/// Whether a (lower-case) header name is hop-by-hop ([`HOP_BY_HOP`]).
-pub fn is_hop_by_hop(name: &str) -> bool {
-    hop_by_hop_index(name.as_bytes()).is_some()
-}
-
-/// Whether a `Connection` value names a header beyond the hop-by-hop ones (and `close`),
-/// which must then be removed too.
-pub fn names_other_headers(connection: &[u8]) -> bool {
-    connection
-        .split(|&b| b == b',')
-        .map(<[u8]>::trim_ascii)
-        .any(names_other)
-}
-
-/// Whether one trimmed `Connection` token names a header [`remove_hop_by_hop`] would not
-/// remove anyway.
-fn names_other(token: &[u8]) -> bool {
-    !token.is_empty()
-        && !token.eq_ignore_ascii_case(b"close")
-        && !token.eq_ignore_ascii_case(b"keep-alive")
-        && !HOP_BY_HOP
-            .iter()
-            .any(|h| token.eq_ignore_ascii_case(h.as_str().as_bytes()))
-}
-
-/// [`remove_hop_by_hop`] on an upstream response, refusing one framed by both
-/// `Transfer-Encoding` and `Content-Length` (as nginx does): forwarded with its length it
-/// would desynchronise the client connection (response splitting).
-pub fn clean_response(headers: &mut HeaderMap) -> Result<(), &'static str> {
-    if remove_hop_by_hop(headers) && headers.contains_key(http::header::CONTENT_LENGTH) {
-        return Err("both Transfer-Encoding and Content-Length");
-    }
-    Ok(())
-}
-
-/// Removes hop-by-hop headers and every header named in `Connection` (case-insensitive;
-/// invalid names ignored). Use on requests before anything is added, and on responses.
-///
-/// `Host` is never removed this way: it is end-to-end and `preserve_host` needs it.
-///
-/// Returns whether `Transfer-Encoding` was among them: it framed the message, so a
-/// `Content-Length` beside it is a smuggling attempt, never to be forwarded (RFC 9112
-/// §6.3); the caller decides what to do with such a message.
-pub fn remove_hop_by_hop(headers: &mut HeaderMap) -> bool {
-    // One pass over the names present (usually a handful) notes which hop-by-hop names
-    // occur; no allocation unless `Connection` lists a name beyond those (rare).
-    let mut present = [false; HOP_BY_HOP_COUNT];
-    let mut any = false;
-    for key in headers.keys() {
-        if let Some(i) = hop_by_hop_index(key.as_str().as_bytes()) {
-            present[i] = true;
-            any = true;
-        }
-    }
-    if !any {
-        return false;
-    }
-    let mut listed: Vec<HeaderName> = Vec::new();
-    for token in connection_tokens(headers).filter(|t| names_other(t)) {
-        if let Ok(name) = HeaderName::from_bytes(token) {
-            if name != HOST {
-                listed.push(name);
-            }
-        }
-    }
-    for (name, _) in HOP_BY_HOP.iter().zip(present).filter(|(_, p)| *p) {
-        headers.remove(name);
-    }
-    for name in listed {
-        headers.remove(name);
-    }
-    present[TRANSFER_ENCODING_INDEX]
-}
-
-/// Where `Transfer-Encoding` stands in [`HOP_BY_HOP`].
-pub const TRANSFER_ENCODING_INDEX: usize = 6;
-/// Where `Upgrade` stands in [`HOP_BY_HOP`].
-pub const UPGRADE_INDEX: usize = 7;
 
 /// The `Upgrade` value when the request asks for a switch to WebSocket (`Connection` holds
 /// the `upgrade` token and exactly one `Upgrade` header names `websocket`, any case, RFC

@@ -9,6 +9,7 @@
 
 pub mod conn_state;
 pub mod framing;
+pub mod hop;
 pub mod http1;
 pub mod listener;
 pub mod server_tls;

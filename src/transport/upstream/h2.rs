@@ -22,7 +22,7 @@ use tokio_rustls::client::TlsStream;
 use super::body::{ReqBody, UpstreamBody};
 use super::h1::ProtoError;
 use super::PoolError;
-use crate::proxy::headers::clean_response;
+use crate::transport::hop::clean_response;
 
 /// A handshake under way that several requests wait for: its connection's sender, or
 /// `None` (it failed, or the upstream chose HTTP/1.1 this time).

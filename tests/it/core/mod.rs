@@ -6,6 +6,7 @@ mod connections;
 mod cookie_guard;
 mod forwarding;
 mod http1;
+mod layering;
 mod lenient_upstreams;
 mod reload;
 mod request_trailers;

@@ -10,7 +10,7 @@ use http::header::{
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{ProtoError, MAX_CHUNK_LINE, MAX_TRAILERS, MAX_TRAILER_FIELDS};
-use crate::proxy::headers::{is_hop_by_hop, X_REQUEST_ID};
+use crate::transport::hop::{is_hop_by_hop, X_REQUEST_ID};
 
 /// A response body's framing and how far it has been read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use hyper::ext::ReasonPhrase;
 
 use super::{content_length, has_token, record_spans, span_of, Body, Chunk, ProtoError, Span};
 use super::{MAX_HEAD, MAX_HEADERS};
-use crate::proxy::headers::{
+use crate::transport::hop::{
     hop_by_hop_index, names_other_headers, CONNECTION_INDEX, TRANSFER_ENCODING_INDEX,
     UPGRADE_INDEX, X_REQUEST_ID,
 };
