@@ -136,9 +136,20 @@ fn text_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// Whether `b` must be escaped in a JSON string (or makes a text value quoted).
+#[inline]
+fn special(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f
+}
+
 /// JSON string escaping: `"`, `\` and control characters; the rest (UTF-8) as it is.
 fn escape(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    // Almost every value needs nothing: one branch-free pass, then one copy.
+    if !bytes.iter().fold(false, |any, &b| any | special(b)) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
