@@ -20,6 +20,7 @@ mod validate;
 mod validate_credentials;
 mod validate_headers;
 mod validate_provider;
+mod validate_rate_limit;
 mod validate_route;
 mod walk;
 

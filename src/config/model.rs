@@ -14,8 +14,10 @@ use http::{HeaderName, Uri};
 
 mod cidr;
 mod endpoints;
+mod rate_limit;
 pub use cidr::Cidr;
 pub use endpoints::EndpointOverrides;
+pub use rate_limit::{RateLimit, RateLimitKey, RateLimitStore};
 
 /// A secret string (client secret, cookie key). `Debug`/`Display` never reveal it.
 #[derive(Clone, PartialEq, Eq)]
@@ -53,6 +55,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Routes, in file order (matching picks the most specific, not the first).
     pub routes: Vec<RouteConfig>,
+    /// `rate_limit_store`: where the routes' rate-limit buckets live.
+    pub rate_limit_store: RateLimitStore,
 }
 
 /// `server:`
@@ -321,6 +325,8 @@ pub struct RouteConfig {
     pub pass_access_token: bool,
     /// Upstream timeouts.
     pub timeouts: RouteTimeouts,
+    /// `rate_limit`: the route's limits, in file order (empty: none).
+    pub rate_limit: Vec<RateLimit>,
 }
 
 /// A route's host condition.

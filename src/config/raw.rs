@@ -25,6 +25,8 @@ pub(crate) struct RawConfig {
     pub providers: Vec<RawProvider>,
     pub session: RawSession,
     pub routes: Vec<RawRoute>,
+    /// `None` = local.
+    pub rate_limit_store: Option<String>,
 }
 
 /// `server:`
@@ -320,6 +322,7 @@ pub(crate) struct RawRoute {
     pub forward_authorization: bool,
     pub pass_access_token: bool,
     pub timeouts: RawRouteTimeouts,
+    pub rate_limit: Vec<RawRateLimit>,
 }
 
 impl Default for RawRoute {
@@ -339,6 +342,7 @@ impl Default for RawRoute {
             forward_authorization: true,
             pass_access_token: false,
             timeouts: RawRouteTimeouts::default(),
+            rate_limit: Vec::new(),
         }
     }
 }
@@ -395,6 +399,16 @@ impl Default for RawRouteTimeouts {
             response: "60s".into(),
         }
     }
+}
+
+/// `routes[].rate_limit[]` (a single mapping is taken as a list of one by the schema
+/// walk); every key is checked in `validate_rate_limit.rs`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRateLimit {
+    pub key: Option<String>,
+    pub rate: Option<String>,
+    pub burst: Option<u64>,
 }
 
 /// A string → string mapping that keeps file order (identity headers are set in the

@@ -24,6 +24,8 @@ pub(crate) enum Shape {
     Obj(&'static [Field]),
     /// A list of values of one shape.
     List(&'static Shape),
+    /// [`Shape::List`] that also takes a single value as a list of one (`rate_limit`).
+    OneOrList(&'static Shape),
 }
 
 /// One known key and the shape of its value.
@@ -39,6 +41,7 @@ const ROOT_FIELDS: &[Field] = &[
     ("providers", Shape::List(&Shape::Obj(PROVIDER))),
     ("session", Shape::Obj(SESSION)),
     ("routes", Shape::List(&Shape::Obj(ROUTE))),
+    ("rate_limit_store", Shape::Str),
 ];
 
 pub(crate) const SERVER: &[Field] = &[
@@ -148,6 +151,13 @@ pub(crate) const ROUTE: &[Field] = &[
     ("forward_authorization", Shape::Bool),
     ("pass_access_token", Shape::Bool),
     ("timeouts", Shape::Obj(ROUTE_TIMEOUTS)),
+    ("rate_limit", Shape::OneOrList(&Shape::Obj(RATE_LIMIT))),
+];
+
+pub(crate) const RATE_LIMIT: &[Field] = &[
+    ("key", Shape::Str),
+    ("rate", Shape::Str),
+    ("burst", Shape::UInt),
 ];
 
 pub(crate) const MATCH: &[Field] = &[("host", Shape::Str), ("path_prefix", Shape::Str)];
@@ -261,6 +271,11 @@ mod tests {
                 serde_fields::<raw::RawRouteTimeouts>(),
                 ROUTE_TIMEOUTS,
                 "route timeouts",
+            ),
+            (
+                serde_fields::<raw::RawRateLimit>(),
+                RATE_LIMIT,
+                "rate_limit",
             ),
         ];
         for (serde, table, what) in pairs {

@@ -20,6 +20,7 @@ use super::raw::{RawAllow, RawRoute, RawUpstreamTls};
 use super::validate::Ctx;
 use super::validate_headers::identity_headers;
 use super::validate_provider::check_claim_path;
+use super::validate_rate_limit::rate_limits;
 
 /// Validates every route, in file order, resolving provider names to indices.
 pub(crate) fn routes(
@@ -131,6 +132,7 @@ fn route(
             true,
         ),
     };
+    let rate_limit = rate_limits(cx, path, r.rate_limit, auth);
     RouteConfig {
         name,
         host,
@@ -147,6 +149,7 @@ fn route(
         forward_authorization: r.forward_authorization,
         pass_access_token: r.pass_access_token,
         timeouts,
+        rate_limit,
     }
 }
 

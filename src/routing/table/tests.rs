@@ -33,6 +33,7 @@ fn route(name: &str, host: Option<&str>, prefix: &str) -> RouteConfig {
             connect: Duration::from_secs(1),
             response: Duration::from_secs(1),
         },
+        rate_limit: Vec::new(),
     }
 }
 
