@@ -67,6 +67,9 @@ pub enum GatewayError {
     /// with the cookie session store, which keeps no server-side sessions to end).
     #[error("not implemented: {0}")]
     NotImplemented(&'static str),
+    /// A rate limit of the route refuses the request (429 with its fields).
+    #[error("rate limited by policy {}", .0.policy())]
+    RateLimited(Box<crate::ratelimit::Limited>),
 }
 
 impl GatewayError {
@@ -97,6 +100,7 @@ impl GatewayError {
             GatewayError::LoginRequired(_) => StatusCode::FOUND,
             GatewayError::LoginRefused | GatewayError::LoginFailed(_) => StatusCode::FORBIDDEN,
             GatewayError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            GatewayError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -123,6 +127,7 @@ impl GatewayError {
             GatewayError::LoginRefused => "access_denied",
             GatewayError::LoginFailed(_) => "login_failed",
             GatewayError::NotImplemented(_) => "not_implemented",
+            GatewayError::RateLimited(_) => "rate_limited",
         }
     }
 
@@ -165,6 +170,7 @@ impl GatewayError {
             GatewayError::NotImplemented(_) => {
                 "Not available with this configuration: back-channel logout needs session.store: redis."
             }
+            GatewayError::RateLimited(_) => "Too many requests; retry after Retry-After seconds.",
         }
     }
 }
@@ -231,6 +237,9 @@ pub fn respond(err: &GatewayError, ctx: &ErrorContext<'_>) -> Response<Full<Byte
     }
     if status == StatusCode::SERVICE_UNAVAILABLE {
         h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    if let GatewayError::RateLimited(limited) = err {
+        limited.write_fields(h);
     }
     resp
 }
@@ -324,10 +333,17 @@ mod tests {
             (GatewayError::UpstreamTimeout, 504),
             (GatewayError::Unavailable("redis".into()), 503),
             (GatewayError::Internal("bug".into()), 500),
+            (GatewayError::RateLimited(Box::new(limited())), 429),
         ];
         for (err, status) in cases {
             assert_eq!(err.status().as_u16(), status, "{err}");
         }
+    }
+
+    fn limited() -> crate::ratelimit::Limited {
+        let q = crate::ratelimit::gcra::Quota::new(1, std::time::Duration::from_secs(60), 2);
+        let field = crate::ratelimit::fields::policy_field("ip", &q.expect("quota"));
+        crate::ratelimit::Limited::new("ip".into(), field, 42)
     }
 
     #[test]

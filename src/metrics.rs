@@ -51,6 +51,11 @@ pub struct Metrics {
     pub idp_latency: HistogramVec,
     /// Whether each provider has been discovered (1) or not (0).
     pub provider_ready: IntGaugeVec,
+    /// Rate-limit decisions by route, key type and decision (`allowed`, `limited`).
+    pub rate_limit: IntCounterVec,
+    /// Rate-limit checks the local buckets answered because the shared store (Redis)
+    /// did not, by route.
+    pub rate_limit_fallback: IntCounterVec,
 }
 
 /// The handles of one route, resolved once per runtime snapshot so the hot path does no
@@ -157,6 +162,20 @@ impl Metrics {
             Opts::new("provider_ready", "1 once the provider has been discovered"),
             &["provider"],
         )?;
+        let rate_limit = IntCounterVec::new(
+            Opts::new(
+                "rate_limit_decisions_total",
+                "Rate-limit decisions by route, key type and decision",
+            ),
+            &["route", "key", "decision"],
+        )?;
+        let rate_limit_fallback = IntCounterVec::new(
+            Opts::new(
+                "rate_limit_fallback_total",
+                "Rate-limit checks answered by the local buckets because Redis did not answer",
+            ),
+            &["route"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Build information (always 1)"),
             &["version"],
@@ -181,6 +200,8 @@ impl Metrics {
         registry.register(Box::new(token_cache.clone()))?;
         registry.register(Box::new(idp_latency.clone()))?;
         registry.register(Box::new(provider_ready.clone()))?;
+        registry.register(Box::new(rate_limit.clone()))?;
+        registry.register(Box::new(rate_limit_fallback.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Metrics {
             registry,
@@ -201,6 +222,8 @@ impl Metrics {
             token_cache,
             idp_latency,
             provider_ready,
+            rate_limit,
+            rate_limit_fallback,
         })
     }
 

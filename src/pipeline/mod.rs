@@ -23,6 +23,7 @@ use http_body_util::{Either, Full};
 
 use crate::error::{self, ErrorContext, GatewayError};
 use crate::proxy::forward::{forward, Target};
+use crate::ratelimit;
 use crate::routing::table::strip_prefix;
 use crate::runtime::{Gateway, Runtime};
 use crate::transport::upstream::UpstreamBody;
@@ -147,6 +148,17 @@ async fn run(
     log.route = Some(index);
     let route = &rt.routes[index];
 
+    // 4b. rate limits keyed on the client (ip, header): refused before any token is read.
+    if route.limits.any_before_auth() {
+        let client = ratelimit::Client {
+            peer: conn.peer.ip(),
+            peer_trusted,
+            trusted_proxies: &rt.config.server.trusted_proxies,
+            headers: req.headers(),
+        };
+        route.limits.check_before_auth(&client).await?;
+    }
+
     // 5. authenticate, 6. authorize, 7. identity headers.
     let mut auth_ctx = authenticate::AuthContext {
         metrics: &rt.metrics,
@@ -156,6 +168,16 @@ async fn run(
     let authenticated = authenticate::authenticate(rt, route, &path, &req, &mut auth_ctx).await?;
     if let Some(a) = &authenticated {
         log.user = Some(a.principal.clone());
+        // 5b. rate limits keyed on who it is (principal, client).
+        if route.limits.any_after_auth() {
+            let provider = rt.providers.get(a.principal.provider).map(|p| p.config());
+            let provider =
+                provider.ok_or(GatewayError::Internal("principal without provider".into()))?;
+            route
+                .limits
+                .check_after_auth(&a.principal, provider)
+                .await?;
+        }
         authorize::authorize(route, &a.principal)?;
     }
     identity::apply(rt, route, authenticated.as_ref(), &mut req);
