@@ -171,8 +171,8 @@ async fn run(
         // 5b. rate limits keyed on who it is (principal, client).
         if route.limits.any_after_auth() {
             let provider = rt.providers.get(a.principal.provider).map(|p| p.config());
-            let provider =
-                provider.ok_or(GatewayError::Internal("principal without provider".into()))?;
+            let provider = provider
+                .ok_or_else(|| GatewayError::Internal("principal without provider".into()))?;
             route
                 .limits
                 .check_after_auth(&a.principal, provider)
