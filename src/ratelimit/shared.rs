@@ -118,10 +118,10 @@ impl SharedStore {
         }
         let keys = [key];
         let call = self.conn.script::<Vec<i64>>(&self.script, &keys, args);
-        let outcome = match tokio::time::timeout(TIMEOUT, call).await {
-            Err(_) => Err("redis did not answer in time"),
-            Ok(Err(_)) => Err("redis unavailable"),
-            Ok(Ok(reply)) => match reply.as_slice() {
+        let outcome = match bounded(call).await {
+            None => Err("redis did not answer in time"),
+            Some(Err(_)) => Err("redis unavailable"),
+            Some(Ok(reply)) => match reply.as_slice() {
                 [1, remaining] => Ok(Verdict::Allowed {
                     remaining: u64::try_from(*remaining).unwrap_or(0),
                 }),
@@ -145,7 +145,7 @@ impl SharedStore {
         let keys = [key];
         let args = [interval];
         let call = self.conn.script::<i64>(&self.refund, &keys, &args);
-        let _ = tokio::time::timeout(TIMEOUT, call).await;
+        let _ = bounded(call).await;
     }
 
     /// Logs a fallback to the local buckets, at most once per [`WARN_EVERY`].
@@ -170,4 +170,18 @@ impl SharedStore {
             );
         }
     }
+}
+
+/// `op` within [`TIMEOUT`]; `None` when it did not finish. When the timer fires, the task
+/// yields once and looks again: a stalled process (CPU starvation, not a slow Redis) wakes
+/// the timer and the connection's reader together, and a reply that already arrived must
+/// not be taken for an outage.
+async fn bounded<T>(op: impl std::future::Future<Output = T>) -> Option<T> {
+    use futures_util::FutureExt as _;
+    let mut op = std::pin::pin!(op);
+    if let Ok(done) = tokio::time::timeout(TIMEOUT, op.as_mut()).await {
+        return Some(done);
+    }
+    tokio::task::yield_now().await;
+    op.as_mut().now_or_never()
 }
