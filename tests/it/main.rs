@@ -8,5 +8,6 @@ mod bearer;
 mod core;
 mod deploy;
 mod forward_auth;
+mod ratelimit;
 mod scale;
 mod sso;
