@@ -7,10 +7,10 @@ use serde_json::json;
 
 use super::{assert_limited, counting_upstream, decisions};
 use crate::bearer::user;
-use crate::support::bearer::{anonymous, bearer, standard, start_ready};
+use crate::support::bearer::{anonymous, bearer, poll, standard, start_ready};
 use crate::support::client::get;
 use crate::support::fake_idp::{Endpoint, FakeIdp};
-use crate::support::TestGateway;
+use crate::support::{with_listen, TestGateway};
 
 #[tokio::test]
 async fn an_ip_limit_refuses_a_flood_before_authentication() {
@@ -163,4 +163,46 @@ routes:
     let url = format!("{}/x", untrusted.url);
     assert_eq!(get(&url, &from("198.51.100.1")).await.status, 200);
     assert_eq!(get(&url, &from("198.51.100.2")).await.status, 429);
+}
+
+#[tokio::test]
+async fn a_reload_keeps_the_buckets() {
+    let (up, _) = counting_upstream().await;
+    let route = |burst: u64, extra: &str| {
+        format!(
+            "routes:\n  - name: open\n    upstream: \"http://{up}\"\n    auth: none\n    \
+             rate_limit: {{ key: ip, rate: 1/h, burst: {burst} }}\n{extra}"
+        )
+    };
+    let gw = TestGateway::start_with_file(&route(2, "")).await;
+    let path = gw.config_path.clone().expect("config path");
+    let url = format!("{}/x", gw.url);
+    assert_eq!(get(&url, &[]).await.status, 200);
+    assert_eq!(get(&url, &[]).await.status, 200);
+    assert_eq!(get(&url, &[]).await.status, 429);
+
+    // Another route appears, the limit's burst grows by one: one more request, not a
+    // fresh burst of three.
+    let more = format!(
+        "  - name: other\n    match: {{ path_prefix: /other/ }}\n    upstream: \"http://{up}\"\n    auth: none\n"
+    );
+    std::fs::write(&path, with_listen(&route(3, &more))).expect("write config");
+    let gw_ref = &gw;
+    let reloaded = poll(std::time::Duration::from_secs(20), || async move {
+        gw_ref
+            .metric("portcullis_config_reloads_total{result=\"ok\"}")
+            .await
+            == 1.0
+    })
+    .await;
+    assert!(reloaded, "reload applied");
+    assert_eq!(get(&url, &[]).await.status, 200);
+    assert_limited(
+        &get(&url, &[]).await,
+        "ip",
+        3,
+        10_800,
+        3600,
+        "after the reload",
+    );
 }
