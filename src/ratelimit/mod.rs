@@ -197,6 +197,10 @@ impl RouteLimits {
     /// those that admitted give their request back (as nginx's `limit_req` accounts
     /// several zones), so a request refused by one limit never drains another.
     async fn check_all(&self, limits: &[Limit], who: &Who<'_>) -> Result<(), GatewayError> {
+        if self.shared.is_none() {
+            // Local buckets only: no await on the hot path.
+            return self.check_all_local(limits, who);
+        }
         // Bit i: limit i was answered by the shared store (validation allows ≤ 16 limits).
         let mut shared = 0u64;
         for (i, limit) in limits.iter().enumerate() {
@@ -220,6 +224,21 @@ impl RouteLimits {
         Ok(())
     }
 
+    /// [`RouteLimits::check_all`] with the local buckets (`rate_limit_store: local`).
+    fn check_all_local(&self, limits: &[Limit], who: &Who<'_>) -> Result<(), GatewayError> {
+        for (i, limit) in limits.iter().enumerate() {
+            let verdict = limit.check_local(&who.material(limit));
+            if let Err(refused) = limit.count(verdict) {
+                for earlier in &limits[..i] {
+                    let key = earlier.local_key(&who.material(earlier));
+                    earlier.local.refund(key, earlier.quota.interval_ns());
+                }
+                return Err(refused);
+            }
+        }
+        Ok(())
+    }
+
     /// One limit's verdict: `Ok(true)` when the shared store answered, `Ok(false)` when
     /// the local bucket did (local store, or fallback).
     async fn check(&self, limit: &Limit, material: &Material<'_>) -> Result<bool, GatewayError> {
@@ -238,20 +257,7 @@ impl RouteLimits {
                 }
             }
         };
-        match verdict {
-            Verdict::Allowed { .. } => {
-                limit.allowed.inc();
-                Ok(shared)
-            }
-            Verdict::Limited { retry_after } => {
-                limit.limited.inc();
-                Err(GatewayError::RateLimited(Box::new(Limited::new(
-                    limit.policy.clone(),
-                    limit.policy_field.clone(),
-                    ceil_secs(retry_after),
-                ))))
-            }
-        }
+        limit.count(verdict).map(|()| shared)
     }
 
     async fn refund(&self, limit: &Limit, material: &Material<'_>, shared: bool) {
@@ -311,6 +317,24 @@ impl<'a> Who<'a> {
 }
 
 impl Limit {
+    /// Counts `verdict` in the metrics; a refusal becomes the 429's error.
+    fn count(&self, verdict: Verdict) -> Result<(), GatewayError> {
+        match verdict {
+            Verdict::Allowed { .. } => {
+                self.allowed.inc();
+                Ok(())
+            }
+            Verdict::Limited { retry_after } => {
+                self.limited.inc();
+                Err(GatewayError::RateLimited(Box::new(Limited::new(
+                    self.policy.clone(),
+                    self.policy_field.clone(),
+                    ceil_secs(retry_after),
+                ))))
+            }
+        }
+    }
+
     fn local_key(&self, material: &Material<'_>) -> u64 {
         use std::hash::Hasher as _;
         let mut hasher = self.local.hasher();
