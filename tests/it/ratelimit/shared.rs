@@ -100,3 +100,44 @@ async fn redis_down_falls_back_to_local_buckets_and_says_so() {
     .await;
     assert!(back, "checks went back to Redis");
 }
+
+#[tokio::test]
+async fn in_redis_too_a_request_refused_by_one_limit_takes_nothing_from_another() {
+    let redis = RedisServer::start().await;
+    let (up, _) = counting_upstream().await;
+    let gw = TestGateway::start(&format!(
+        r#"
+rate_limit_store: redis
+session:
+  redis: {{ url: "{}" }}
+routes:
+  - name: api
+    upstream: "http://{up}"
+    auth: none
+    rate_limit:
+      - {{ key: ip, rate: 1/h, burst: 4 }}
+      - {{ key: "header:x-k", rate: 1/h, burst: 1 }}
+"#,
+        redis.url()
+    ))
+    .await;
+    let url = format!("{}/x", gw.url);
+    assert_eq!(get(&url, &[("x-k", "a")]).await.status, 200);
+    // Refused by the header limit: the ip token each took is given back in Redis.
+    for _ in 0..5 {
+        let r = get(&url, &[("x-k", "a")]).await;
+        assert_limited(&r, "header:x-k", 1, 3600, 3600, "second use of key a");
+    }
+    for k in ["b", "c", "d"] {
+        assert_eq!(get(&url, &[("x-k", k)]).await.status, 200, "key {k}");
+    }
+    assert_limited(
+        &get(&url, &[("x-k", "e")]).await,
+        "ip",
+        4,
+        14_400,
+        3600,
+        "ip",
+    );
+    assert_eq!(fallbacks(&gw, "api").await, 0.0);
+}
