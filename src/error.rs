@@ -12,6 +12,7 @@ use thiserror::Error;
 use crate::auth::AuthError;
 
 mod grpc;
+pub mod limited;
 pub use grpc::{GrpcCode, GrpcKind, GRPC_MESSAGE, GRPC_STATUS};
 
 /// Every way a request can fail inside the gateway.
@@ -74,6 +75,9 @@ pub enum GatewayError {
     /// `method`, `headers`, `private_network`).
     #[error("CORS preflight refused: {0}")]
     CorsRefused(&'static str),
+    /// A rate limit of the route refuses the request (429 with its fields).
+    #[error("rate limited by policy {}", .0.policy())]
+    RateLimited(Box<limited::Limited>),
 }
 
 impl GatewayError {
@@ -104,6 +108,7 @@ impl GatewayError {
             GatewayError::LoginRefused | GatewayError::LoginFailed(_) => StatusCode::FORBIDDEN,
             GatewayError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             GatewayError::CorsRefused(_) => StatusCode::FORBIDDEN,
+            GatewayError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -132,6 +137,7 @@ impl GatewayError {
             GatewayError::LoginFailed(_) => "login_failed",
             GatewayError::NotImplemented(_) => "not_implemented",
             GatewayError::CorsRefused(_) => "cors_refused",
+            GatewayError::RateLimited(_) => "rate_limited",
         }
     }
 
@@ -178,6 +184,7 @@ impl GatewayError {
                 "Not available with this configuration: back-channel logout needs session.store: redis."
             }
             GatewayError::CorsRefused(_) => "This cross-origin request is not allowed.",
+            GatewayError::RateLimited(_) => "Too many requests; retry after Retry-After seconds.",
         }
     }
 }
@@ -255,6 +262,9 @@ pub fn respond(err: &GatewayError, ctx: &ErrorContext<'_>) -> Response<Full<Byte
         };
         h.insert(RETRY_AFTER, retry_after);
     }
+    if let GatewayError::RateLimited(limited) = err {
+        limited.write_fields(h);
+    }
     resp
 }
 
@@ -317,118 +327,5 @@ fn json_safe(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ctx() -> (HeaderValue,) {
-        (HeaderValue::from_static("abc123"),)
-    }
-
-    #[test]
-    fn statuses_follow_the_error_model() {
-        let cases: Vec<(GatewayError, u16)> = vec![
-            (GatewayError::NotFound, 404),
-            (GatewayError::BadRequest("x"), 400),
-            (GatewayError::HeadersTooLarge, 431),
-            (GatewayError::Auth(AuthError::Missing), 401),
-            (
-                GatewayError::Auth(AuthError::InvalidToken("exp".into())),
-                401,
-            ),
-            (GatewayError::Auth(AuthError::Malformed("two headers")), 400),
-            (
-                GatewayError::Auth(AuthError::IdpUnavailable("down".into())),
-                503,
-            ),
-            (GatewayError::InsufficientScope("a b".into()), 403),
-            (GatewayError::Forbidden("groups"), 403),
-            (GatewayError::UpstreamConnect("refused".into()), 502),
-            (GatewayError::UpstreamProtocol("bad".into()), 502),
-            (GatewayError::UpstreamTimeout, 504),
-            (GatewayError::Unavailable("redis".into()), 503),
-            (GatewayError::Internal("bug".into()), 500),
-        ];
-        for (err, status) in cases {
-            assert_eq!(err.status().as_u16(), status, "{err}");
-        }
-    }
-
-    #[test]
-    fn bearer_challenges_per_rfc6750() {
-        let (id,) = ctx();
-        let c = ErrorContext {
-            request_id: &id,
-            realm: Some("api"),
-            schemes: &[],
-            html: false,
-            grpc: None,
-        };
-        let r = respond(&GatewayError::Auth(AuthError::Missing), &c);
-        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer realm=\"api\"");
-        let r = respond(&GatewayError::Auth(AuthError::InvalidToken("x".into())), &c);
-        assert_eq!(
-            r.headers()[WWW_AUTHENTICATE],
-            "Bearer realm=\"api\", error=\"invalid_token\""
-        );
-        let r = respond(&GatewayError::InsufficientScope("a.read b".into()), &c);
-        assert_eq!(
-            r.headers()[WWW_AUTHENTICATE],
-            "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"a.read b\""
-        );
-        let r = respond(&GatewayError::Forbidden("users"), &c);
-        assert!(r.headers().get(WWW_AUTHENTICATE).is_none());
-    }
-
-    #[test]
-    fn challenges_name_the_schemes_the_route_accepts() {
-        let (id,) = ctx();
-        let token_only = ["token".to_owned()];
-        let c = ErrorContext {
-            request_id: &id,
-            realm: Some("api"),
-            schemes: &token_only,
-            html: false,
-            grpc: None,
-        };
-        let r = respond(&GatewayError::Auth(AuthError::Missing), &c);
-        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Token realm=\"api\"");
-        let both = ["bearer".to_owned(), "token".to_owned()];
-        let c = ErrorContext {
-            schemes: &both,
-            ..c
-        };
-        let r = respond(&GatewayError::Auth(AuthError::InvalidToken("x".into())), &c);
-        assert_eq!(
-            r.headers()[WWW_AUTHENTICATE],
-            "Bearer realm=\"api\", error=\"invalid_token\", Token realm=\"api\", error=\"invalid_token\""
-        );
-    }
-
-    #[test]
-    fn body_never_carries_the_cause() {
-        let (id,) = ctx();
-        let c = ErrorContext {
-            request_id: &id,
-            realm: None,
-            schemes: &[],
-            html: false,
-            grpc: None,
-        };
-        let err = GatewayError::UpstreamConnect("secret-host:1234 token=abc".into());
-        let r = respond(&err, &c);
-        let body = format!("{:?}", r.body());
-        assert!(!body.contains("secret-host"));
-        assert!(!body.contains("token=abc"));
-        let r = respond(&GatewayError::Unavailable("x".into()), &c);
-        assert_eq!(r.headers()[RETRY_AFTER], "5");
-        let r = respond(&GatewayError::Auth(AuthError::IdpThrottled(42)), &c);
-        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(r.headers()[RETRY_AFTER], "42");
-        assert!(r.headers().get(WWW_AUTHENTICATE).is_none());
-    }
-
-    #[test]
-    fn realm_cannot_break_the_header() {
-        assert_eq!(quoted_safe("a\"b\\c\r\nd"), "abcd");
-    }
-}
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod pipeline;
 pub mod proxy;
+pub mod ratelimit;
 pub mod routing;
 pub mod runtime;
 pub mod server;

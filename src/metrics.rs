@@ -59,6 +59,11 @@ pub struct Metrics {
     /// Denials answered in gRPC shape, by route (`-` before routing) and `grpc_status`
     /// name (`UNAUTHENTICATED`…).
     pub grpc_denials: IntCounterVec,
+    /// Rate-limit decisions by route, key type and decision (`allowed`, `limited`).
+    pub rate_limit: IntCounterVec,
+    /// Rate-limit checks the local buckets answered because the shared store (Redis)
+    /// did not, by route.
+    pub rate_limit_fallback: IntCounterVec,
 }
 
 /// The handles of one route, resolved once per runtime snapshot so the hot path does no
@@ -186,6 +191,20 @@ impl Metrics {
             ),
             &["route", "grpc_status"],
         )?;
+        let rate_limit = IntCounterVec::new(
+            Opts::new(
+                "rate_limit_decisions_total",
+                "Rate-limit decisions by route, key type and decision",
+            ),
+            &["route", "key", "decision"],
+        )?;
+        let rate_limit_fallback = IntCounterVec::new(
+            Opts::new(
+                "rate_limit_fallback_total",
+                "Rate-limit checks answered by the local buckets because Redis did not answer",
+            ),
+            &["route"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Build information (always 1)"),
             &["version"],
@@ -213,6 +232,8 @@ impl Metrics {
         registry.register(Box::new(provider_ready.clone()))?;
         registry.register(Box::new(cors_preflights.clone()))?;
         registry.register(Box::new(grpc_denials.clone()))?;
+        registry.register(Box::new(rate_limit.clone()))?;
+        registry.register(Box::new(rate_limit_fallback.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Metrics {
             registry,
@@ -236,6 +257,8 @@ impl Metrics {
             provider_ready,
             cors_preflights,
             grpc_denials,
+            rate_limit,
+            rate_limit_fallback,
         })
     }
 

@@ -13,10 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::identity::IdentityHeaders;
 use crate::auth::wanted::WantedClaims;
-use crate::config::{Config, RouteConfig};
+use crate::config::{Config, RateLimitStore, RouteConfig};
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::oidc::provider::{ProviderError, ProviderRuntime};
 use crate::proxy::headers::IdentityHeaderSet;
+use crate::ratelimit::{RouteLimits, SharedStore};
 use crate::routing::table::RouteTable;
 use crate::transport::tls::TlsError;
 use crate::transport::upstream::client::{self, UpstreamClient};
@@ -50,6 +51,9 @@ pub enum BuildError {
     /// Browser SSO could not be set up.
     #[error(transparent)]
     Sso(#[from] crate::oidc::sso::SsoError),
+    /// The shared rate-limit store could not be set up (the message never names the URL).
+    #[error("rate_limit_store: {0}")]
+    RateLimitStore(String),
 }
 
 /// One route, ready to serve.
@@ -72,6 +76,8 @@ pub struct RouteRuntime {
     /// An upstream `Set-Cookie` naming a gateway cookie has been logged for this route
     /// (logged once per route and configuration; every one is counted).
     pub cookie_guard_logged: std::sync::atomic::AtomicBool,
+    /// Its rate limits (buckets kept across reloads).
+    pub limits: RouteLimits,
 }
 
 /// The immutable snapshot.
@@ -92,6 +98,9 @@ pub struct Runtime {
     /// The metrics registry (the process's; reached through the snapshot a request
     /// already holds, so that a request takes no reference of its own).
     pub metrics: Arc<Metrics>,
+    /// The shared rate-limit store (`rate_limit_store: redis`), kept across reloads
+    /// while `session.redis.url` stays.
+    pub rate_limit_store: Option<Arc<SharedStore>>,
 }
 
 /// What building a snapshot needs besides the config.
@@ -139,6 +148,7 @@ impl Runtime {
             };
             providers.push(provider);
         }
+        let rate_limit_store = rate_limit_store(&config, previous)?;
         let mut routes = Vec::with_capacity(config.routes.len());
         for (index, rc) in config.routes.iter().enumerate() {
             let reused = previous.and_then(|p| {
@@ -165,10 +175,21 @@ impl Runtime {
                 }
             })?;
             let wanted = WantedClaims::for_route(rc, &identity);
+            let name = Arc::from(rc.name.as_str());
+            let previous_limits = previous
+                .and_then(|p| p.routes.iter().find(|r| r.config.name == rc.name))
+                .map(|r| &r.limits);
+            let limits = RouteLimits::build(
+                rc,
+                &name,
+                previous_limits,
+                rate_limit_store.as_ref(),
+                metrics,
+            );
             routes.push(RouteRuntime {
                 wanted,
                 config: rc.clone(),
-                name: Arc::from(rc.name.as_str()),
+                name,
                 client,
                 metrics: metrics.route(&rc.name),
                 identity,
@@ -179,6 +200,7 @@ impl Runtime {
                     crate::config::AuthMode::None => "none",
                 },
                 cookie_guard_logged: std::sync::atomic::AtomicBool::new(false),
+                limits,
             });
         }
         let sso = crate::oidc::sso::Sso::build(&config)?;
@@ -190,6 +212,7 @@ impl Runtime {
             routes,
             providers,
             config: Arc::new(config),
+            rate_limit_store,
         })
     }
 
@@ -213,6 +236,27 @@ impl Runtime {
                 waiting.join(", ")
             ))
         }
+    }
+}
+
+/// The shared rate-limit store `config` asks for: the previous snapshot's while it
+/// serves the same URL (its connection survives the reload), else a new one.
+fn rate_limit_store(
+    config: &Config,
+    previous: Option<&Runtime>,
+) -> Result<Option<Arc<SharedStore>>, BuildError> {
+    let url = match (config.rate_limit_store, &config.session.redis_url) {
+        (RateLimitStore::Redis, Some(url)) => url,
+        _ => return Ok(None),
+    };
+    let kept = previous
+        .and_then(|p| p.rate_limit_store.as_ref())
+        .filter(|s| s.serves(url));
+    match kept {
+        Some(store) => Ok(Some(store.clone())),
+        None => SharedStore::new(url)
+            .map(Some)
+            .map_err(BuildError::RateLimitStore),
     }
 }
 

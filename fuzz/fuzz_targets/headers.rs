@@ -2,16 +2,19 @@
 //! panic, and afterwards no hop-by-hop header, no header named in `Connection`, no
 //! identity header in any spelling and no name a CGI-style upstream reads as a controlled
 //! one (same letters and digits, other spelling: checked against a reference written
-//! here) is left; X-Forwarded-For is always set.
+//! here) is left; X-Forwarded-For is always set. Then the client address the rate limits
+//! count: no panic on any X-Forwarded-For, and never other than the peer when the peer
+//! is not trusted.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
+use portcullis::config::Cidr;
 use portcullis::proxy::headers::{
-    remove_hop_by_hop, set_forwarded, upgrade_protocol, IdentityHeaderSet, CONNECTION, HOP_BY_HOP,
-    HOST, X_FORWARDED_FOR,
+    client_ip, remove_hop_by_hop, set_forwarded, upgrade_protocol, IdentityHeaderSet, CONNECTION,
+    HOP_BY_HOP, HOST, X_FORWARDED_FOR,
 };
 
 /// The names the gateway controls besides identity headers and the X-Forwarded-* family.
@@ -96,4 +99,13 @@ fuzz_target!(|data: &[u8]| {
         xff.is_some_and(|v| v.ends_with(b"192.0.2.1")),
         "XFF must end with the peer"
     );
+
+    let nets = [
+        Cidr::parse("192.0.2.0/24").expect("cidr"),
+        Cidr::parse("10.0.0.0/8").expect("cidr"),
+    ];
+    let client = client_ip(peer, trusted, &headers, &nets);
+    if !trusted {
+        assert_eq!(client, peer, "an untrusted peer is the client");
+    }
 });

@@ -22,6 +22,7 @@ mod validate_cors;
 mod validate_credentials;
 mod validate_headers;
 mod validate_provider;
+mod validate_rate_limit;
 mod validate_route;
 mod validate_tokens;
 mod walk;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,7 +15,11 @@ use http::{HeaderName, Uri};
 pub mod cors;
 mod endpoints;
 pub use super::model_tokens::{CallLimit, DEFAULT_TOKEN_TYPES};
+mod cidr;
+mod rate_limit;
+pub use cidr::Cidr;
 pub use endpoints::EndpointOverrides;
+pub use rate_limit::{RateLimit, RateLimitKey, RateLimitStore};
 
 /// A secret string (client secret, cookie key). `Debug`/`Display` never reveal it.
 #[derive(Clone, PartialEq, Eq)]
@@ -53,6 +57,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Routes, in file order (matching picks the most specific, not the first).
     pub routes: Vec<RouteConfig>,
+    /// `rate_limit_store`: where the routes' rate-limit buckets live.
+    pub rate_limit_store: RateLimitStore,
 }
 
 /// `server:`
@@ -116,61 +122,6 @@ pub struct ServerTimeouts {
 pub struct ServerLimits {
     /// Max total size of request headers; past it the answer is 431. Default 16384.
     pub max_header_bytes: usize,
-}
-
-/// An IP network in CIDR notation (a bare address is a /32 or /128).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    /// Network address (host bits may be set; they are ignored when matching).
-    pub addr: IpAddr,
-    /// Prefix length.
-    pub prefix: u8,
-}
-
-impl Cidr {
-    /// Parses `10.0.0.0/8`, `::1/128` or a bare address.
-    pub fn parse(s: &str) -> Result<Cidr, String> {
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = a
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{s}` is not an IP address or CIDR"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            None => max,
-            Some(p) => match p.trim().parse::<u8>() {
-                Ok(n) if n <= max => n,
-                _ => return Err(format!("`{s}`: prefix length must be 0..={max}")),
-            },
-        };
-        Ok(Cidr { addr, prefix })
-    }
-
-    /// Whether `ip` lies inside this network (IPv4-mapped IPv6 peers match IPv4 nets).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
 }
 
 /// `admin:`
@@ -387,6 +338,8 @@ pub struct RouteConfig {
     pub timeouts: RouteTimeouts,
     /// `cors`: answer preflights here and label every response for allowed origins.
     pub cors: Option<cors::CorsConfig>,
+    /// `rate_limit`: the route's limits, in file order (empty: none).
+    pub rate_limit: Vec<RateLimit>,
 }
 
 /// A route's host condition.

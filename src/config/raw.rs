@@ -12,7 +12,9 @@ use serde::{Deserialize, Deserializer};
 use serde_yaml::Value;
 
 mod cors;
+mod tokens;
 pub(crate) use cors::RawCors;
+pub(crate) use tokens::{RawCallLimit, RawClaims, RawIntrospection, RawTokens};
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
@@ -28,6 +30,8 @@ pub(crate) struct RawConfig {
     pub providers: Vec<RawProvider>,
     pub session: RawSession,
     pub routes: Vec<RawRoute>,
+    /// `None` = local.
+    pub rate_limit_store: Option<String>,
 }
 
 /// `server:`
@@ -186,111 +190,6 @@ impl Default for RawProvider {
     }
 }
 
-/// `providers[].tokens`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(crate) struct RawTokens {
-    pub schemes: Vec<String>,
-    /// `None` = the provider's client_id.
-    pub audiences: Option<Vec<String>>,
-    pub leeway: String,
-    pub jwks_refetch_interval: String,
-    pub verified_cache_size: u64,
-    pub introspection: Option<RawIntrospection>,
-    pub userinfo_rate_limit: RawCallLimit,
-}
-
-impl Default for RawTokens {
-    fn default() -> Self {
-        RawTokens {
-            schemes: strings(&["Bearer"]),
-            audiences: None,
-            leeway: "60s".into(),
-            jwks_refetch_interval: "10s".into(),
-            verified_cache_size: 10_000,
-            introspection: None,
-            userinfo_rate_limit: RawCallLimit::default(),
-        }
-    }
-}
-
-/// `providers[].tokens.introspection`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(crate) struct RawIntrospection {
-    pub client_id: String,
-    pub client_secret: Option<String>,
-    /// `None` = client_secret_basic; `auth_method` is its older name.
-    pub client_auth: Option<String>,
-    pub auth_method: Option<String>,
-    /// `None` = the provider's `private_key_file`.
-    pub private_key_file: Option<String>,
-    pub cache_ttl: String,
-    pub negative_cache_ttl: String,
-    pub cache_size: u64,
-    pub jwt_fallback: bool,
-    pub token_types: Vec<String>,
-    pub max_token_length: u64,
-    pub rate_limit: RawCallLimit,
-}
-
-impl Default for RawIntrospection {
-    fn default() -> Self {
-        RawIntrospection {
-            client_id: String::new(),
-            client_secret: None,
-            client_auth: None,
-            auth_method: None,
-            private_key_file: None,
-            cache_ttl: "5m".into(),
-            negative_cache_ttl: "10s".into(),
-            cache_size: 10_000,
-            jwt_fallback: false,
-            token_types: strings(&super::model::DEFAULT_TOKEN_TYPES),
-            max_token_length: 4096,
-            rate_limit: RawCallLimit::default(),
-        }
-    }
-}
-
-/// `tokens.introspection.rate_limit`, `tokens.userinfo_rate_limit`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(crate) struct RawCallLimit {
-    pub rate: String,
-    pub burst: u64,
-    pub max_in_flight: u64,
-}
-
-impl Default for RawCallLimit {
-    fn default() -> Self {
-        RawCallLimit {
-            rate: "50/s".into(),
-            burst: 50,
-            max_in_flight: 16,
-        }
-    }
-}
-
-/// `providers[].claims`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(crate) struct RawClaims {
-    pub username: Vec<String>,
-    pub email: Vec<String>,
-    pub groups: Vec<String>,
-}
-
-impl Default for RawClaims {
-    fn default() -> Self {
-        RawClaims {
-            username: strings(&["preferred_username", "email", "sub"]),
-            email: strings(&["email"]),
-            groups: strings(&["groups"]),
-        }
-    }
-}
-
 /// `session:`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -351,6 +250,7 @@ pub(crate) struct RawRoute {
     pub pass_access_token: bool,
     pub timeouts: RawRouteTimeouts,
     pub cors: Option<RawCors>,
+    pub rate_limit: Vec<RawRateLimit>,
 }
 
 impl Default for RawRoute {
@@ -371,6 +271,7 @@ impl Default for RawRoute {
             pass_access_token: false,
             timeouts: RawRouteTimeouts::default(),
             cors: None,
+            rate_limit: Vec::new(),
         }
     }
 }
@@ -427,6 +328,16 @@ impl Default for RawRouteTimeouts {
             response: "60s".into(),
         }
     }
+}
+
+/// `routes[].rate_limit[]` (a single mapping is taken as a list of one by the schema
+/// walk); every key is checked in `validate_rate_limit.rs`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRateLimit {
+    pub key: Option<String>,
+    pub rate: Option<String>,
+    pub burst: Option<u64>,
 }
 
 /// A string → string mapping that keeps file order (identity headers are set in the

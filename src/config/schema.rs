@@ -24,6 +24,8 @@ pub(crate) enum Shape {
     Obj(&'static [Field]),
     /// A list of values of one shape.
     List(&'static Shape),
+    /// [`Shape::List`] that also takes a single value as a list of one (`rate_limit`).
+    OneOrList(&'static Shape),
 }
 
 /// One known key and the shape of its value.
@@ -39,6 +41,7 @@ const ROOT_FIELDS: &[Field] = &[
     ("providers", Shape::List(&Shape::Obj(PROVIDER))),
     ("session", Shape::Obj(SESSION)),
     ("routes", Shape::List(&Shape::Obj(ROUTE))),
+    ("rate_limit_store", Shape::Str),
 ];
 
 pub(crate) const SERVER: &[Field] = &[
@@ -159,6 +162,13 @@ pub(crate) const ROUTE: &[Field] = &[
     ("pass_access_token", Shape::Bool),
     ("timeouts", Shape::Obj(ROUTE_TIMEOUTS)),
     ("cors", Shape::Obj(CORS)),
+    ("rate_limit", Shape::OneOrList(&Shape::Obj(RATE_LIMIT))),
+];
+
+pub(crate) const RATE_LIMIT: &[Field] = &[
+    ("key", Shape::Str),
+    ("rate", Shape::Str),
+    ("burst", Shape::UInt),
 ];
 
 pub(crate) const MATCH: &[Field] = &[("host", Shape::Str), ("path_prefix", Shape::Str)];
@@ -289,6 +299,11 @@ mod tests {
                 "route timeouts",
             ),
             (serde_fields::<raw::RawCors>(), CORS, "cors"),
+            (
+                serde_fields::<raw::RawRateLimit>(),
+                RATE_LIMIT,
+                "rate_limit",
+            ),
         ];
         for (serde, table, what) in pairs {
             let mut a = serde.clone();

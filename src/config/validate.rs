@@ -19,7 +19,7 @@ use super::model::{
     ServerConfig, ServerLimits, ServerTimeouts, SessionConfig, SessionStoreKind, TlsFiles,
 };
 use super::raw::{RawAdmin, RawConfig, RawLog, RawServer, RawSession};
-use super::{validate_credentials, validate_provider, validate_route};
+use super::{validate_credentials, validate_provider, validate_rate_limit, validate_route};
 
 /// Bounds of `server.limits.max_header_bytes`; below 1 KiB ordinary browsers fail.
 const MIN_HEADER_BYTES: u64 = 1024;
@@ -79,6 +79,12 @@ pub(crate) fn validate(
     let routes = validate_route::routes(&mut cx, raw.routes, &providers, &server.proxy_prefix);
     validate_credentials::login_credentials(&mut cx, &providers, &routes);
     let session = session(&mut cx, raw.session, &routes);
+    let rate_limit_store = validate_rate_limit::store(
+        &mut cx,
+        raw.rate_limit_store.as_deref(),
+        session.redis_url.is_some(),
+    );
+    validate_rate_limit::check_identity_collisions(&mut cx, &routes);
     let config = Config {
         server,
         admin,
@@ -86,6 +92,7 @@ pub(crate) fn validate(
         providers,
         session,
         routes,
+        rate_limit_store,
     };
     cx.issues.is_empty().then_some(config)
 }

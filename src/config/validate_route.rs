@@ -20,6 +20,7 @@ use super::raw::{RawAllow, RawRoute, RawUpstreamTls};
 use super::validate::Ctx;
 use super::validate_headers::identity_headers;
 use super::validate_provider::check_claim_path;
+use super::validate_rate_limit::rate_limits;
 
 /// Validates every route, in file order, resolving provider names to indices.
 pub(crate) fn routes(
@@ -134,6 +135,7 @@ fn route(
     let cors = r
         .cors
         .map(|c| super::validate_cors::cors(cx, &format!("{path}.cors"), c));
+    let rate_limit = rate_limits(cx, path, r.rate_limit, auth);
     RouteConfig {
         name,
         host,
@@ -151,6 +153,7 @@ fn route(
         pass_access_token: r.pass_access_token,
         timeouts,
         cors,
+        rate_limit,
     }
 }
 

@@ -50,6 +50,13 @@ impl Walker<'_, '_> {
             Shape::UInt => self.uint(v, path),
             Shape::StrList => self.list(v, &Shape::Str, shape, path),
             Shape::List(inner) => self.list(v, inner, shape, path),
+            Shape::OneOrList(inner) => {
+                if v.is_mapping() {
+                    // `rate_limit: { key: ip, ... }`: one item, written without `- `.
+                    *v = Value::Sequence(vec![std::mem::take(v)]);
+                }
+                self.list(v, inner, shape, path)
+            }
             Shape::StrMap | Shape::ClaimMap => self.free_map(v, shape, path),
             Shape::Obj(fields) => self.object(v, fields, shape, path),
         }
@@ -242,7 +249,7 @@ fn placeholder(shape: &Shape) -> Value {
         Shape::Str => Value::String(String::new()),
         Shape::Bool => Value::Bool(false),
         Shape::UInt => Value::Number(Number::from(0u64)),
-        Shape::StrList | Shape::List(_) => Value::Sequence(Vec::new()),
+        Shape::StrList | Shape::List(_) | Shape::OneOrList(_) => Value::Sequence(Vec::new()),
         Shape::StrMap | Shape::ClaimMap | Shape::Obj(_) => Value::Mapping(Mapping::new()),
     }
 }

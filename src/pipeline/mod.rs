@@ -25,6 +25,7 @@ use http_body_util::{Either, Full};
 
 use crate::error::{self, ErrorContext, GatewayError, GrpcCode, GrpcKind};
 use crate::proxy::forward::{forward, Target};
+use crate::ratelimit;
 use crate::routing::table::strip_prefix;
 use crate::runtime::{Gateway, Runtime};
 use crate::transport::upstream::UpstreamBody;
@@ -166,8 +167,9 @@ async fn run(
     log.route = Some(index);
     let route = &rt.routes[index];
 
-    // 4b. CORS preflight: answered here on a route with `cors`, before authentication,
-    // never forwarded.
+    // 4b. CORS preflight: answered here on a route with `cors`, before authentication
+    // and rate limits (a browser's preflight is no request of the application), never
+    // forwarded.
     if let Some(cors) = route
         .config
         .cors
@@ -176,6 +178,17 @@ async fn run(
     {
         let resp = cors::preflight(&rt.metrics, &route.name, cors, req.headers())?;
         return Ok(resp.map(Either::Right));
+    }
+
+    // 4c. rate limits keyed on the client (ip, header): refused before any token is read.
+    if route.limits.any_before_auth() {
+        let client = ratelimit::Client {
+            peer: conn.peer.ip(),
+            peer_trusted,
+            trusted_proxies: &rt.config.server.trusted_proxies,
+            headers: req.headers(),
+        };
+        route.limits.check_before_auth(&client).await?;
     }
 
     // 5. authenticate, 6. authorize, 7. identity headers.
@@ -188,6 +201,16 @@ async fn run(
     let authenticated = authenticate::authenticate(rt, route, &path, &req, &mut auth_ctx).await?;
     if let Some(a) = &authenticated {
         log.user = Some(a.principal.clone());
+        // 5b. rate limits keyed on who it is (principal, client).
+        if route.limits.any_after_auth() {
+            let provider = rt.providers.get(a.principal.provider).map(|p| p.config());
+            let provider = provider
+                .ok_or_else(|| GatewayError::Internal("principal without provider".into()))?;
+            route
+                .limits
+                .check_after_auth(&a.principal, provider)
+                .await?;
+        }
         if a.by_bearer_token {
             form_token::refuse_second_token(&mut req, route.config.timeouts.response).await?;
         }

@@ -204,7 +204,7 @@ impl IdentityHeaderSet {
 mod forwarded;
 #[cfg(test)]
 use forwarded::write_ipv4;
-pub use forwarded::{set_forwarded, trusted};
+pub use forwarded::{client_ip, set_forwarded, trusted};
 
 mod length;
 pub use length::{canonical_content_length, InvalidContentLength};

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use http::HeaderValue;
 
-use self::conn::RedisConn;
+pub use self::conn::RedisConn;
 use self::record::{
     handle_of, index_keys, is_id, jti_key, lock_key, new_id, record_key, sha1_hex, sid_key, sub_key,
 };

@@ -9,5 +9,6 @@ mod core;
 mod deploy;
 mod edge;
 mod forward_auth;
+mod ratelimit;
 mod scale;
 mod sso;

@@ -40,7 +40,8 @@ fn example_covers_every_key() {
             out.push(name);
             match shape {
                 schema::Shape::Obj(sub) => keys(sub, out),
-                schema::Shape::List(schema::Shape::Obj(sub)) => keys(sub, out),
+                schema::Shape::List(schema::Shape::Obj(sub))
+                | schema::Shape::OneOrList(schema::Shape::Obj(sub)) => keys(sub, out),
                 _ => {}
             }
         }

@@ -8,6 +8,7 @@
 mod credentials;
 mod errors;
 mod loading;
+mod rate_limit;
 mod tokens;
 
 use super::*;

@@ -14,6 +14,42 @@ pub fn trusted(peer: IpAddr, nets: &[Cidr]) -> bool {
     nets.iter().any(|n| n.contains(peer))
 }
 
+/// The client's address as far as the trusted proxies vouch for it: the TCP peer when it
+/// is not one of `nets`; otherwise `X-Forwarded-For` read from the right (the entry a
+/// trusted proxy appended is the address IT saw), skipping trusted proxies, up to the
+/// first address no trusted proxy stands for. An entry that is no address (`unknown`,
+/// garbage) ends the walk at the last address before it: whatever lies left of it came
+/// from the client. Never an address a client merely claims.
+pub fn client_ip(peer: IpAddr, peer_trusted: bool, headers: &HeaderMap, nets: &[Cidr]) -> IpAddr {
+    let mut client = canonical_ip(peer);
+    if !peer_trusted {
+        return client;
+    }
+    // Several lines form one list (RFC 9110 §5.3): the last line holds the nearest hops.
+    for line in headers.get_all(X_FORWARDED_FOR).iter().rev() {
+        for entry in line.as_bytes().rsplit(|&b| b == b',') {
+            let Some(ip) = parse_hop(entry.trim_ascii()) else {
+                return client;
+            };
+            client = canonical_ip(ip);
+            if !trusted(client, nets) {
+                return client;
+            }
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry: an address, also with a port (`1.2.3.4:80`,
+/// `[2001:db8::1]:80`) as some proxies write it.
+fn parse_hop(entry: &[u8]) -> Option<IpAddr> {
+    let s = std::str::from_utf8(entry).ok()?;
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    s.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
+}
+
 /// `peer` as it should appear in `X-Forwarded-For`: IPv4-mapped IPv6 shown as IPv4.
 fn canonical_ip(peer: IpAddr) -> IpAddr {
     match peer {
@@ -140,5 +176,65 @@ pub fn set_forwarded(
         if let Some(h) = host {
             headers.insert(X_FORWARDED_HOST, h.clone());
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn nets() -> Vec<Cidr> {
+        vec![
+            Cidr::parse("10.0.0.0/8").unwrap(),
+            Cidr::parse("2001:db8:ffff::/48").unwrap(),
+        ]
+    }
+
+    fn client(peer: &str, xff: &[&str]) -> String {
+        let peer: IpAddr = peer.parse().unwrap();
+        let mut h = HeaderMap::new();
+        for line in xff {
+            h.append(X_FORWARDED_FOR, HeaderValue::from_str(line).unwrap());
+        }
+        let trusted_peer = trusted(peer, &nets());
+        client_ip(peer, trusted_peer, &h, &nets()).to_string()
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_claims() {
+        assert_eq!(client("203.0.113.9", &["198.51.100.1"]), "203.0.113.9");
+        assert_eq!(client("::ffff:203.0.113.9", &[]), "203.0.113.9");
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_first_untrusted_hop_from_the_right() {
+        // After hygiene the chain ends with the peer itself.
+        assert_eq!(
+            client("10.0.0.2", &["1.1.1.1, 198.51.100.7, 10.0.0.9, 10.0.0.2"]),
+            "198.51.100.7"
+        );
+        // Lines read as one list, last line nearest.
+        assert_eq!(
+            client("10.0.0.2", &["1.1.1.1", "198.51.100.7:4711", "10.0.0.2"]),
+            "198.51.100.7"
+        );
+        assert_eq!(
+            client("10.0.0.2", &["[2001:db8::5]:443, 2001:db8:ffff::1"]),
+            "2001:db8::5"
+        );
+        // Only proxies: the leftmost one stands for the client.
+        assert_eq!(client("10.0.0.2", &["10.1.1.1, 10.0.0.2"]), "10.1.1.1");
+        assert_eq!(client("10.0.0.2", &[]), "10.0.0.2");
+    }
+
+    #[test]
+    fn garbage_ends_the_walk_at_the_last_vouched_address() {
+        assert_eq!(
+            client("10.0.0.2", &["1.1.1.1, unknown, 10.0.0.9, 10.0.0.2"]),
+            "10.0.0.9"
+        );
+        assert_eq!(client("10.0.0.2", &[", , 10.0.0.2"]), "10.0.0.2");
+        assert_eq!(client("10.0.0.2", &["not-an-ip"]), "10.0.0.2");
     }
 }

@@ -34,6 +34,7 @@ fn route(name: &str, host: Option<&str>, prefix: &str) -> RouteConfig {
             response: Duration::from_secs(1),
         },
         cors: None,
+        rate_limit: Vec::new(),
     }
 }
 

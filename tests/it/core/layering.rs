@@ -8,6 +8,7 @@ const ORDER: &[&str] = &[
     "server",
     "pipeline",
     "runtime",
+    "ratelimit",
     "proxy",
     "oidc",
     "session",
