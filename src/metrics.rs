@@ -51,6 +51,11 @@ pub struct Metrics {
     pub idp_latency: HistogramVec,
     /// Whether each provider has been discovered (1) or not (0).
     pub provider_ready: IntGaugeVec,
+    /// Identity assertions by route and outcome (`signed`, `cache_hit`, `failure`).
+    pub identity_assertions: IntCounterVec,
+    /// RFC 8693 token exchanges by route and outcome (`exchanged`, `cache_hit`,
+    /// `refused`, `unavailable`).
+    pub token_exchanges: IntCounterVec,
 }
 
 /// The handles of one route, resolved once per runtime snapshot so the hot path does no
@@ -157,6 +162,20 @@ impl Metrics {
             Opts::new("provider_ready", "1 once the provider has been discovered"),
             &["provider"],
         )?;
+        let identity_assertions = IntCounterVec::new(
+            Opts::new(
+                "identity_assertions_total",
+                "Identity assertions by route and outcome",
+            ),
+            &["route", "outcome"],
+        )?;
+        let token_exchanges = IntCounterVec::new(
+            Opts::new(
+                "token_exchanges_total",
+                "RFC 8693 token exchanges by route and outcome",
+            ),
+            &["route", "outcome"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Build information (always 1)"),
             &["version"],
@@ -181,6 +200,8 @@ impl Metrics {
         registry.register(Box::new(token_cache.clone()))?;
         registry.register(Box::new(idp_latency.clone()))?;
         registry.register(Box::new(provider_ready.clone()))?;
+        registry.register(Box::new(identity_assertions.clone()))?;
+        registry.register(Box::new(token_exchanges.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Metrics {
             registry,
@@ -201,7 +222,33 @@ impl Metrics {
             token_cache,
             idp_latency,
             provider_ready,
+            identity_assertions,
+            token_exchanges,
         })
+    }
+
+    /// The identity-assertion counters of one route.
+    pub fn assertion(&self, route: &str) -> crate::assertion::AssertionMetrics {
+        let c = |outcome| {
+            self.identity_assertions
+                .with_label_values(&[route, outcome])
+        };
+        crate::assertion::AssertionMetrics {
+            signed: c("signed"),
+            cache_hit: c("cache_hit"),
+            failed: c("failure"),
+        }
+    }
+
+    /// The token-exchange counters of one route.
+    pub fn exchange(&self, route: &str) -> crate::oidc::exchange::ExchangeMetrics {
+        let c = |outcome| self.token_exchanges.with_label_values(&[route, outcome]);
+        crate::oidc::exchange::ExchangeMetrics {
+            cache_hit: c("cache_hit"),
+            exchanged: c("exchanged"),
+            refused: c("refused"),
+            unavailable: c("unavailable"),
+        }
     }
 
     /// Resolves the per-route handles once.

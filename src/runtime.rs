@@ -50,6 +50,14 @@ pub enum BuildError {
     /// Browser SSO could not be set up.
     #[error(transparent)]
     Sso(#[from] crate::oidc::sso::SsoError),
+    /// A signing key or a token-exchange client credential is unusable.
+    #[error("{path}: {reason}")]
+    Credentials {
+        /// The config path (`signing_keys[0].file`).
+        path: String,
+        /// What is wrong (never key material).
+        reason: String,
+    },
 }
 
 /// One route, ready to serve.
@@ -72,6 +80,10 @@ pub struct RouteRuntime {
     /// An upstream `Set-Cookie` naming a gateway cookie has been logged for this route
     /// (logged once per route and configuration; every one is counted).
     pub cookie_guard_logged: std::sync::atomic::AtomicBool,
+    /// Its signed identity assertion, if it sends one.
+    pub assertion: Option<crate::assertion::RouteAssertion>,
+    /// Its RFC 8693 token exchange, if it makes one.
+    pub exchange: Option<crate::oidc::exchange::TokenExchanger>,
 }
 
 /// The immutable snapshot.
@@ -92,6 +104,8 @@ pub struct Runtime {
     /// The metrics registry (the process's; reached through the snapshot a request
     /// already holds, so that a request takes no reference of its own).
     pub metrics: Arc<Metrics>,
+    /// The identity-assertion keys (and the JWKS), when a route signs or keys are set.
+    pub signing: Option<Arc<crate::assertion::KeyRing>>,
 }
 
 /// What building a snapshot needs besides the config.
@@ -139,6 +153,22 @@ impl Runtime {
             };
             providers.push(provider);
         }
+        let signing = crate::assertion::KeyRing::build(
+            &config,
+            previous.and_then(|p| p.signing.as_deref()),
+            crate::session::unix_now(),
+        )
+        .map_err(|e| BuildError::Credentials {
+            path: e.path,
+            reason: e.reason,
+        })?
+        .map(Arc::new);
+        let issuer = config
+            .server
+            .public_url
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         let mut routes = Vec::with_capacity(config.routes.len());
         for (index, rc) in config.routes.iter().enumerate() {
             let reused = previous.and_then(|p| {
@@ -165,10 +195,35 @@ impl Runtime {
                 }
             })?;
             let wanted = WantedClaims::for_route(rc, &identity);
+            let name: Arc<str> = Arc::from(rc.name.as_str());
+            let assertion = rc.identity_assertion.as_ref().map(|a| {
+                let m = metrics.assertion(&rc.name);
+                crate::assertion::RouteAssertion::new(a, name.clone(), &issuer, m)
+            });
+            let exchange = match rc
+                .token_exchange
+                .as_ref()
+                .map(|t| (t, providers.get(t.provider)))
+            {
+                Some((t, Some(p))) => Some(
+                    crate::oidc::exchange::TokenExchanger::new(
+                        t,
+                        p.clone(),
+                        metrics.exchange(&rc.name),
+                    )
+                    .map_err(|e| BuildError::Credentials {
+                        path: format!("routes[{index}].token_exchange"),
+                        reason: e.to_string(),
+                    })?,
+                ),
+                _ => None,
+            };
             routes.push(RouteRuntime {
+                assertion,
+                exchange,
                 wanted,
                 config: rc.clone(),
-                name: Arc::from(rc.name.as_str()),
+                name,
                 client,
                 metrics: metrics.route(&rc.name),
                 identity,
@@ -183,6 +238,7 @@ impl Runtime {
         }
         let sso = crate::oidc::sso::Sso::build(&config)?;
         Ok(Runtime {
+            signing,
             sso,
             metrics: ctx.metrics.clone(),
             table: RouteTable::new(&config.routes),

@@ -17,6 +17,7 @@ pub mod model;
 mod raw;
 mod schema;
 mod validate;
+mod validate_assertion;
 mod validate_credentials;
 mod validate_headers;
 mod validate_provider;

@@ -6,13 +6,20 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use http::{HeaderName, Uri};
 
+mod assertion;
+mod cidr;
 mod endpoints;
+pub use assertion::{
+    AssertionAlg, IdentityAssertionConfig, NotBefore, SigningConfig, SigningKeyConfig,
+    TokenExchangeConfig,
+};
+pub use cidr::Cidr;
 pub use endpoints::EndpointOverrides;
 
 /// A secret string (client secret, cookie key). `Debug`/`Display` never reveal it.
@@ -51,6 +58,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Routes, in file order (matching picks the most specific, not the first).
     pub routes: Vec<RouteConfig>,
+    /// Keys that sign identity assertions (`signing_keys`, `signing_key_overlap`).
+    pub signing: SigningConfig,
 }
 
 /// `server:`
@@ -114,61 +123,6 @@ pub struct ServerTimeouts {
 pub struct ServerLimits {
     /// Max total size of request headers; past it the answer is 431. Default 16384.
     pub max_header_bytes: usize,
-}
-
-/// An IP network in CIDR notation (a bare address is a /32 or /128).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    /// Network address (host bits may be set; they are ignored when matching).
-    pub addr: IpAddr,
-    /// Prefix length.
-    pub prefix: u8,
-}
-
-impl Cidr {
-    /// Parses `10.0.0.0/8`, `::1/128` or a bare address.
-    pub fn parse(s: &str) -> Result<Cidr, String> {
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = a
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{s}` is not an IP address or CIDR"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            None => max,
-            Some(p) => match p.trim().parse::<u8>() {
-                Ok(n) if n <= max => n,
-                _ => return Err(format!("`{s}`: prefix length must be 0..={max}")),
-            },
-        };
-        Ok(Cidr { addr, prefix })
-    }
-
-    /// Whether `ip` lies inside this network (IPv4-mapped IPv6 peers match IPv4 nets).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
 }
 
 /// `admin:`
@@ -374,6 +328,10 @@ pub struct RouteConfig {
     pub pass_access_token: bool,
     /// Upstream timeouts.
     pub timeouts: RouteTimeouts,
+    /// A signed identity assertion for the upstream.
+    pub identity_assertion: Option<IdentityAssertionConfig>,
+    /// RFC 8693 token exchange: the upstream gets a token of its own audience.
+    pub token_exchange: Option<TokenExchangeConfig>,
 }
 
 /// A route's host condition.

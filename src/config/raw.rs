@@ -11,6 +11,9 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_yaml::Value;
 
+mod assertion;
+pub(crate) use assertion::{RawIdentityAssertion, RawSigningKey, RawTokenExchange};
+
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -25,6 +28,9 @@ pub(crate) struct RawConfig {
     pub providers: Vec<RawProvider>,
     pub session: RawSession,
     pub routes: Vec<RawRoute>,
+    pub signing_keys: Vec<RawSigningKey>,
+    /// `None` = the default overlap.
+    pub signing_key_overlap: Option<String>,
 }
 
 /// `server:`
@@ -320,6 +326,8 @@ pub(crate) struct RawRoute {
     pub forward_authorization: bool,
     pub pass_access_token: bool,
     pub timeouts: RawRouteTimeouts,
+    pub identity_assertion: Option<RawIdentityAssertion>,
+    pub token_exchange: Option<RawTokenExchange>,
 }
 
 impl Default for RawRoute {
@@ -339,6 +347,8 @@ impl Default for RawRoute {
             forward_authorization: true,
             pass_access_token: false,
             timeouts: RawRouteTimeouts::default(),
+            identity_assertion: None,
+            token_exchange: None,
         }
     }
 }

@@ -18,6 +18,7 @@ use super::model::{
 };
 use super::raw::{RawAllow, RawRoute, RawUpstreamTls};
 use super::validate::Ctx;
+use super::validate_assertion;
 use super::validate_headers::identity_headers;
 use super::validate_provider::check_claim_path;
 
@@ -119,6 +120,24 @@ fn route(
     let allow = allow(cx, &format!("{path}.allow"), r.allow, auth);
     let identity_headers =
         identity_headers(cx, &format!("{path}.identity_headers"), r.identity_headers);
+    let identity_assertion = validate_assertion::identity_assertion(
+        cx,
+        &format!("{path}.identity_assertion"),
+        r.identity_assertion,
+        auth,
+    );
+    let exchange_route = validate_assertion::ExchangeRoute {
+        auth,
+        provider,
+        pass_access_token: r.pass_access_token,
+        providers,
+    };
+    let token_exchange = validate_assertion::token_exchange(
+        cx,
+        &format!("{path}.token_exchange"),
+        r.token_exchange,
+        &exchange_route,
+    );
     let timeouts = RouteTimeouts {
         connect: cx.duration(
             &format!("{path}.timeouts.connect"),
@@ -147,6 +166,8 @@ fn route(
         forward_authorization: r.forward_authorization,
         pass_access_token: r.pass_access_token,
         timeouts,
+        identity_assertion,
+        token_exchange,
     }
 }
 
