@@ -185,7 +185,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<u64> {
 }
 
 /// `routes[i].identity_assertion`; `None` when it is not set.
-pub(crate) fn identity_assertion(
+fn identity_assertion(
     cx: &mut Ctx<'_>,
     path: &str,
     raw: Option<RawIdentityAssertion>,
@@ -248,20 +248,40 @@ pub(crate) fn identity_assertion(
     })
 }
 
-/// What `token_exchange` needs to know about its route.
-pub(crate) struct ExchangeRoute<'a> {
+/// What a route's `identity_assertion` and `token_exchange` are checked against.
+pub(crate) struct RouteContext<'a> {
     pub auth: AuthMode,
     pub provider: Option<usize>,
     pub pass_access_token: bool,
     pub providers: &'a [ProviderConfig],
 }
 
+impl RouteContext<'_> {
+    /// `routes[i].identity_assertion` and `routes[i].token_exchange` (`path` = `routes[i]`).
+    pub(crate) fn validate(
+        &self,
+        cx: &mut Ctx<'_>,
+        path: &str,
+        assertion: Option<RawIdentityAssertion>,
+        exchange: Option<RawTokenExchange>,
+    ) -> (Option<IdentityAssertionConfig>, Option<TokenExchangeConfig>) {
+        let a = identity_assertion(
+            cx,
+            &format!("{path}.identity_assertion"),
+            assertion,
+            self.auth,
+        );
+        let t = token_exchange(cx, &format!("{path}.token_exchange"), exchange, self);
+        (a, t)
+    }
+}
+
 /// `routes[i].token_exchange`; `None` when it is not set.
-pub(crate) fn token_exchange(
+fn token_exchange(
     cx: &mut Ctx<'_>,
     path: &str,
     raw: Option<RawTokenExchange>,
-    route: &ExchangeRoute<'_>,
+    route: &RouteContext<'_>,
 ) -> Option<TokenExchangeConfig> {
     let raw = raw?;
     if route.auth == AuthMode::None {

@@ -120,24 +120,14 @@ fn route(
     let allow = allow(cx, &format!("{path}.allow"), r.allow, auth);
     let identity_headers =
         identity_headers(cx, &format!("{path}.identity_headers"), r.identity_headers);
-    let identity_assertion = validate_assertion::identity_assertion(
-        cx,
-        &format!("{path}.identity_assertion"),
-        r.identity_assertion,
-        auth,
-    );
-    let exchange_route = validate_assertion::ExchangeRoute {
+    let vouch = validate_assertion::RouteContext {
         auth,
         provider,
         pass_access_token: r.pass_access_token,
         providers,
     };
-    let token_exchange = validate_assertion::token_exchange(
-        cx,
-        &format!("{path}.token_exchange"),
-        r.token_exchange,
-        &exchange_route,
-    );
+    let (identity_assertion, token_exchange) =
+        vouch.validate(cx, path, r.identity_assertion, r.token_exchange);
     let timeouts = RouteTimeouts {
         connect: cx.duration(
             &format!("{path}.timeouts.connect"),

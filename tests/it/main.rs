@@ -10,3 +10,4 @@ mod deploy;
 mod forward_auth;
 mod scale;
 mod sso;
+mod vouch;
