@@ -2,7 +2,8 @@
 # The full test suite: unit + integration tests (cargo test, which also starts real
 # redis-server and nginx processes for the scale-out and forward-auth tests), then the
 # end-to-end browser suite (real OpenID provider + Debian chromium, tests/e2e/run.sh).
-# Installs the system packages the tests need when they are missing (Debian, as root).
+# Installs the system packages the tests need when they are missing (Debian, as root),
+# and PyJWT from PyPI for the identity-assertion tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,14 @@ if ((${#need[@]})); then
   fi
 fi
 export PATH="$PATH:/usr/sbin"
+
+# PyJWT (with cryptography): the independent verifier of identity assertions in the
+# integration tests (tests/it/support/pyjwt.rs; under CI a missing PyJWT fails them).
+if ! python3 -c "import jwt, cryptography" 2>/dev/null; then
+  echo "== installing: pyjwt[crypto] (pip)"
+  python3 -m pip install --quiet --root-user-action=ignore "pyjwt[crypto]" \
+    || python3 -m pip install --quiet --break-system-packages "pyjwt[crypto]"
+fi
 
 echo "== cargo test"
 cargo test

@@ -151,3 +151,38 @@ async fn an_unavailable_provider_is_503_and_not_remembered() {
     assert_eq!(bearer(&gw, "/orders", &token).await.status, 200);
     assert_eq!(gw.metric(&m("unavailable")).await, 5.0);
 }
+
+#[tokio::test]
+async fn a_session_access_token_is_exchanged_and_the_session_user_asserted() {
+    use crate::sso::{Bed, Setup};
+    let setup = Setup::default()
+        .app(EXCHANGE)
+        .app("identity_assertion: { audience: app }");
+    let bed = Bed::start(setup).await;
+    bed.login("/app/x").await;
+    let echo = bed.browser.get(&bed.url("/app/y")).await.json();
+    let session_token = bed.idp.issued()[0].access_token.clone();
+    let call = &bed.idp.exchanges()[0];
+    assert_eq!(call.form.get("subject_token"), Some(session_token.as_str()));
+    let issued = call.issued.clone().unwrap();
+    assert_eq!(
+        echo["headers"]["authorization"][0],
+        format!("Bearer {issued}")
+    );
+    let jws = echo["headers"]["x-portcullis-assertion"][0]
+        .as_str()
+        .unwrap();
+    let payload = jws.split('.').nth(1).unwrap();
+    use base64::Engine as _;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (claims["sub"].as_str(), claims["aud"].as_str()),
+        (Some("sub-alice"), Some("app"))
+    );
+    assert_eq!(claims["iss"], bed.public);
+}
