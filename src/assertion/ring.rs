@@ -149,7 +149,7 @@ impl KeyRing {
                 listed: true,
             });
         }
-        if signing.keys.is_empty() {
+        if live_keys == 0 {
             let mut algs: Vec<AssertionAlg> = wanted.iter().map(|(_, a)| *a).collect();
             algs.dedup();
             for alg in algs {

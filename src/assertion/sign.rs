@@ -4,7 +4,8 @@
 //!
 //! The cache key is a SHA-256 over the identity fields the assertion states (never a
 //! token or a cookie), so a steady stream of one user's requests costs one signature per
-//! lifetime; a hit is one hash, one lookup and a reference-counted `HeaderValue` clone.
+//! lifetime; a hit is one hash, one lookup by reference (no key allocation) and a
+//! reference-counted `HeaderValue` clone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,7 +103,7 @@ impl RouteAssertion {
         let mut signed = false;
         let result = self
             .cache
-            .try_get_with(key, async {
+            .try_get_with_by_ref(&key, async {
                 signed = true;
                 self.sign(ring, p, idp, now)
             })

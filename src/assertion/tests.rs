@@ -302,6 +302,14 @@ fn a_generated_key_survives_reloads() {
         r2.signer(AssertionAlg::EdDsa, T0 + 5).unwrap().key().kid(),
         kid
     );
+    // Only revoked keys listed: still generated.
+    let only_revoked = config(
+        "EdDSA",
+        &["  - { kid: old, revoked: true }\n".into()],
+        "10m",
+    );
+    let r3 = ring(&only_revoked, Some(&r2), T0 + 6);
+    assert_eq!(kids(&r3, T0 + 6), [kid]);
 }
 
 fn principal(name: &str) -> Principal {

@@ -115,7 +115,7 @@ impl TokenExchanger {
         let mut called = false;
         let result = self
             .cache
-            .try_get_with(key, async {
+            .try_get_with_by_ref(&key, async {
                 called = true;
                 self.call(subject).await
             })
