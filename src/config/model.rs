@@ -17,7 +17,7 @@ mod cidr;
 mod endpoints;
 pub use assertion::{
     AssertionAlg, IdentityAssertionConfig, NotBefore, SigningConfig, SigningKeyConfig,
-    TokenExchangeConfig,
+    TokenExchangeConfig, DEFAULT_ASSERTION_HEADER,
 };
 pub use cidr::Cidr;
 pub use endpoints::EndpointOverrides;

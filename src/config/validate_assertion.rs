@@ -210,7 +210,7 @@ fn identity_assertion(
         Ok(h) => h,
         Err(_) => {
             cx.push(&format!("{path}.header"), "is not a valid header name");
-            HeaderName::from_static("x-portcullis-assertion")
+            HeaderName::from_static(super::model::DEFAULT_ASSERTION_HEADER)
         }
     };
     let audience = raw

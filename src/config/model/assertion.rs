@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use http::HeaderName;
 
+/// The default `routes[].identity_assertion.header` (also stripped from every request
+/// by `proxy::headers::WELL_KNOWN_IDENTITY_HEADERS`).
+pub const DEFAULT_ASSERTION_HEADER: &str = "x-portcullis-assertion";
+
 /// `signing_keys` and `signing_key_overlap`.
 #[derive(Debug, Clone, Default)]
 pub struct SigningConfig {

@@ -27,7 +27,7 @@ pub(crate) struct RawIdentityAssertion {
 impl Default for RawIdentityAssertion {
     fn default() -> Self {
         RawIdentityAssertion {
-            header: "X-Portcullis-Assertion".into(),
+            header: crate::config::DEFAULT_ASSERTION_HEADER.into(),
             audience: None,
             ttl: "60s".into(),
             alg: "ES256".into(),
