@@ -7,7 +7,8 @@
 #   - portcullis with a generated config: route `plain` (auth: none) to the same upstream;
 #   - with BENCH_AUTH=1 (default), a fake identity provider (examples/bench_idp.rs) and four
 #     more portcullis routes: bearer JWT verified afresh on every request, bearer JWT with
-#     the verified-token cache, cached introspection of an opaque token, session cookie;
+#     the verified-token cache, cached introspection of an opaque token, session cookie,
+#     bearer JWT (cached) plus a signed identity assertion (issue 17);
 #     and (BENCH_REDIS=1, default) a redis-server plus a second portcullis instance with
 #     `session.store: redis` and a Redis-session route (issue #6);
 # then measures the targets interleaved (round 1: A B C, round 2: A B C, ...) with wrk at
@@ -500,6 +501,16 @@ extra_portcullis_routes() {
     provider: $3
 EOF
   done
+  # Issue 17: a bearer route (cached verification) that also signs an identity
+  # assertion (generated ES256 key; one signature per user per ttl, then the cache).
+  cat <<EOF
+  - name: assert
+    match: { path_prefix: "/assert/" }
+    upstream: "http://127.0.0.1:$UP_PORT"
+    auth: bearer
+    provider: bench-cached
+    identity_assertion: { audience: bench-upstream }
+EOF
   if [[ $PC_SESSION_STORE == redis ]]; then
     cat <<EOF
   - name: rsess
@@ -516,6 +527,7 @@ extra_targets() {
   add_target portcullis-jwt "http://127.0.0.1:$PC_PORT/jwt/" "Authorization: Bearer $BENCH_JWT"
   add_target portcullis-jwt-cached "http://127.0.0.1:$PC_PORT/jwtc/" "Authorization: Bearer $BENCH_JWT"
   add_target portcullis-introspect "http://127.0.0.1:$PC_PORT/intro/" "Authorization: Bearer $BENCH_REF"
+  add_target portcullis-assertion "http://127.0.0.1:$PC_PORT/assert/" "Authorization: Bearer $BENCH_JWT"
   add_target portcullis-session "http://127.0.0.1:$PC_PORT/sess/" "Cookie: $BENCH_COOKIE"
   if [[ $BENCH_SESSION_FRESH == 1 ]]; then TARGET_BEFORE_RUN[portcullis-session]=fresh_session_cookie; fi
 }
@@ -814,6 +826,7 @@ SUMMARY=$TMP/summary.txt
         --goal "portcullis-jwt-cached rps_vs_plain >= 0.9 #4: verified-token cache, rps vs plain route"
         --goal "portcullis-introspect rps_vs_plain >= 0.9 #4: cached introspection, rps vs plain route"
         --goal "portcullis-session rps_vs_plain >= 0.9 #5: session cookie, rps vs plain route"
+        --goal "portcullis-assertion rps_vs_plain >= 0.9 #17: identity assertion, rps vs plain route"
         --goal "portcullis-redis-session rps_vs=portcullis-session >= 0.8 #6: Redis session, rps vs cookie session")
     fi
     python3 "$LOADDIR/report.py" --clk-tck "$CLK_TCK" ${goals[@]+"${goals[@]}"} "$RESULTS"

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access_log;
+pub mod assertion;
 pub mod auth;
 pub mod config;
 pub mod echo;

@@ -64,6 +64,11 @@ pub struct Metrics {
     /// Rate-limit checks the local buckets answered because the shared store (Redis)
     /// did not, by route.
     pub rate_limit_fallback: IntCounterVec,
+    /// Identity assertions by route and outcome (`signed`, `cache_hit`, `failure`).
+    pub identity_assertions: IntCounterVec,
+    /// RFC 8693 token exchanges by route and outcome (`exchanged`, `cache_hit`,
+    /// `refused`, `unavailable`).
+    pub token_exchanges: IntCounterVec,
 }
 
 /// The handles of one route, resolved once per runtime snapshot so the hot path does no
@@ -205,6 +210,20 @@ impl Metrics {
             ),
             &["route"],
         )?;
+        let identity_assertions = IntCounterVec::new(
+            Opts::new(
+                "identity_assertions_total",
+                "Identity assertions by route and outcome",
+            ),
+            &["route", "outcome"],
+        )?;
+        let token_exchanges = IntCounterVec::new(
+            Opts::new(
+                "token_exchanges_total",
+                "RFC 8693 token exchanges by route and outcome",
+            ),
+            &["route", "outcome"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Build information (always 1)"),
             &["version"],
@@ -234,6 +253,8 @@ impl Metrics {
         registry.register(Box::new(grpc_denials.clone()))?;
         registry.register(Box::new(rate_limit.clone()))?;
         registry.register(Box::new(rate_limit_fallback.clone()))?;
+        registry.register(Box::new(identity_assertions.clone()))?;
+        registry.register(Box::new(token_exchanges.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Metrics {
             registry,
@@ -259,7 +280,33 @@ impl Metrics {
             grpc_denials,
             rate_limit,
             rate_limit_fallback,
+            identity_assertions,
+            token_exchanges,
         })
+    }
+
+    /// The identity-assertion counters of one route.
+    pub fn assertion(&self, route: &str) -> AssertionMetrics {
+        let c = |outcome| {
+            self.identity_assertions
+                .with_label_values(&[route, outcome])
+        };
+        AssertionMetrics {
+            signed: c("signed"),
+            cache_hit: c("cache_hit"),
+            failed: c("failure"),
+        }
+    }
+
+    /// The token-exchange counters of one route.
+    pub fn exchange(&self, route: &str) -> ExchangeMetrics {
+        let c = |outcome| self.token_exchanges.with_label_values(&[route, outcome]);
+        ExchangeMetrics {
+            cache_hit: c("cache_hit"),
+            exchanged: c("exchanged"),
+            refused: c("refused"),
+            unavailable: c("unavailable"),
+        }
     }
 
     /// Resolves the per-route handles once.
@@ -347,4 +394,28 @@ impl crate::idp::observe::ProviderObserver for Metrics {
             .with_label_values(&[provider, "jwt", result])
             .inc();
     }
+}
+
+/// Outcome counters of one route (`portcullis_identity_assertions_total`).
+#[derive(Clone)]
+pub struct AssertionMetrics {
+    /// A new assertion was signed.
+    pub signed: IntCounter,
+    /// A cached assertion was sent.
+    pub cache_hit: IntCounter,
+    /// No assertion could be made.
+    pub failed: IntCounter,
+}
+
+/// Outcome counters of one route (`portcullis_token_exchanges_total`).
+#[derive(Clone)]
+pub struct ExchangeMetrics {
+    /// Served from the cache (or by a concurrent exchange of the same token).
+    pub cache_hit: IntCounter,
+    /// Exchanged at the provider.
+    pub exchanged: IntCounter,
+    /// Refused by the provider.
+    pub refused: IntCounter,
+    /// The provider was unavailable.
+    pub unavailable: IntCounter,
 }

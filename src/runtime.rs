@@ -54,6 +54,14 @@ pub enum BuildError {
     /// The shared rate-limit store could not be set up (the message never names the URL).
     #[error("rate_limit_store: {0}")]
     RateLimitStore(String),
+    /// A signing key or a token-exchange client credential is unusable.
+    #[error("{path}: {reason}")]
+    Credentials {
+        /// The config path (`signing_keys[0].file`).
+        path: String,
+        /// What is wrong (never key material).
+        reason: String,
+    },
 }
 
 /// One route, ready to serve.
@@ -78,6 +86,10 @@ pub struct RouteRuntime {
     pub cookie_guard_logged: std::sync::atomic::AtomicBool,
     /// Its rate limits (buckets kept across reloads).
     pub limits: RouteLimits,
+    /// Its signed identity assertion, if it sends one.
+    pub assertion: Option<crate::assertion::RouteAssertion>,
+    /// Its RFC 8693 token exchange, if it makes one.
+    pub exchange: Option<crate::oidc::exchange::TokenExchanger>,
 }
 
 /// The immutable snapshot.
@@ -101,6 +113,8 @@ pub struct Runtime {
     /// The shared rate-limit store (`rate_limit_store: redis`), kept across reloads
     /// while `session.redis.url` stays.
     pub rate_limit_store: Option<Arc<SharedStore>>,
+    /// The identity-assertion keys (and the JWKS), when a route signs or keys are set.
+    pub signing: Option<Arc<crate::assertion::KeyRing>>,
 }
 
 /// What building a snapshot needs besides the config.
@@ -149,6 +163,22 @@ impl Runtime {
             providers.push(provider);
         }
         let rate_limit_store = rate_limit_store(&config, previous)?;
+        let signing = crate::assertion::KeyRing::build(
+            &config,
+            previous.and_then(|p| p.signing.as_deref()),
+            crate::session::unix_now(),
+        )
+        .map_err(|e| BuildError::Credentials {
+            path: e.path,
+            reason: e.reason,
+        })?
+        .map(Arc::new);
+        let issuer = config
+            .server
+            .public_url
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         let mut routes = Vec::with_capacity(config.routes.len());
         for (index, rc) in config.routes.iter().enumerate() {
             let reused = previous.and_then(|p| {
@@ -186,7 +216,32 @@ impl Runtime {
                 rate_limit_store.as_ref(),
                 metrics,
             );
+            let name: Arc<str> = Arc::from(rc.name.as_str());
+            let assertion = rc.identity_assertion.as_ref().map(|a| {
+                let m = metrics.assertion(&rc.name);
+                crate::assertion::RouteAssertion::new(a, name.clone(), &issuer, m)
+            });
+            let exchange = match rc
+                .token_exchange
+                .as_ref()
+                .map(|t| (t, providers.get(t.provider)))
+            {
+                Some((t, Some(p))) => Some(
+                    crate::oidc::exchange::TokenExchanger::new(
+                        t,
+                        p.clone(),
+                        metrics.exchange(&rc.name),
+                    )
+                    .map_err(|e| BuildError::Credentials {
+                        path: format!("routes[{index}].token_exchange"),
+                        reason: e.to_string(),
+                    })?,
+                ),
+                _ => None,
+            };
             routes.push(RouteRuntime {
+                assertion,
+                exchange,
                 wanted,
                 config: rc.clone(),
                 name,
@@ -205,6 +260,7 @@ impl Runtime {
         }
         let sso = crate::oidc::sso::Sso::build(&config)?;
         Ok(Runtime {
+            signing,
             sso,
             metrics: ctx.metrics.clone(),
             table: RouteTable::new(&config.routes),

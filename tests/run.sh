@@ -3,7 +3,8 @@
 # redis-server and nginx processes for the scale-out and forward-auth tests, and runs
 # Debian's python3-grpcio as a gRPC client), then the
 # end-to-end browser suite (real OpenID provider + Debian chromium, tests/e2e/run.sh).
-# Installs the system packages the tests need when they are missing (Debian, as root).
+# Installs the system packages the tests need when they are missing (Debian, as root),
+# and PyJWT from PyPI for the identity-assertion tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,14 @@ if ((${#need[@]})); then
   fi
 fi
 export PATH="$PATH:/usr/sbin"
+
+# PyJWT (with cryptography): the independent verifier of identity assertions in the
+# integration tests (tests/it/support/pyjwt.rs; under CI a missing PyJWT fails them).
+if ! python3 -c "import jwt, cryptography" 2>/dev/null; then
+  echo "== installing: pyjwt[crypto] (pip)"
+  python3 -m pip install --quiet --root-user-action=ignore "pyjwt[crypto]" \
+    || python3 -m pip install --quiet --break-system-packages "pyjwt[crypto]"
+fi
 
 echo "== cargo test"
 cargo test

@@ -12,11 +12,16 @@ use std::time::Duration;
 
 use http::{HeaderName, Uri};
 
+mod assertion;
+mod cidr;
 pub mod cors;
 mod endpoints;
-pub use super::model_tokens::{CallLimit, DEFAULT_TOKEN_TYPES};
-mod cidr;
 mod rate_limit;
+pub use super::model_tokens::{CallLimit, DEFAULT_TOKEN_TYPES};
+pub use assertion::{
+    AssertionAlg, IdentityAssertionConfig, NotBefore, SigningConfig, SigningKeyConfig,
+    TokenExchangeConfig, DEFAULT_ASSERTION_HEADER,
+};
 pub use cidr::Cidr;
 pub use endpoints::EndpointOverrides;
 pub use rate_limit::{RateLimit, RateLimitKey, RateLimitStore};
@@ -59,6 +64,8 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     /// `rate_limit_store`: where the routes' rate-limit buckets live.
     pub rate_limit_store: RateLimitStore,
+    /// Keys that sign identity assertions (`signing_keys`, `signing_key_overlap`).
+    pub signing: SigningConfig,
 }
 
 /// `server:`
@@ -340,6 +347,10 @@ pub struct RouteConfig {
     pub cors: Option<cors::CorsConfig>,
     /// `rate_limit`: the route's limits, in file order (empty: none).
     pub rate_limit: Vec<RateLimit>,
+    /// A signed identity assertion for the upstream.
+    pub identity_assertion: Option<IdentityAssertionConfig>,
+    /// RFC 8693 token exchange: the upstream gets a token of its own audience.
+    pub token_exchange: Option<TokenExchangeConfig>,
 }
 
 /// A route's host condition.

@@ -15,6 +15,8 @@ mod cors;
 mod tokens;
 pub(crate) use cors::RawCors;
 pub(crate) use tokens::{RawCallLimit, RawClaims, RawIntrospection, RawTokens};
+mod assertion;
+pub(crate) use assertion::{RawIdentityAssertion, RawSigningKey, RawTokenExchange};
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
@@ -32,6 +34,9 @@ pub(crate) struct RawConfig {
     pub routes: Vec<RawRoute>,
     /// `None` = local.
     pub rate_limit_store: Option<String>,
+    pub signing_keys: Vec<RawSigningKey>,
+    /// `None` = the default overlap.
+    pub signing_key_overlap: Option<String>,
 }
 
 /// `server:`
@@ -251,6 +256,8 @@ pub(crate) struct RawRoute {
     pub timeouts: RawRouteTimeouts,
     pub cors: Option<RawCors>,
     pub rate_limit: Vec<RawRateLimit>,
+    pub identity_assertion: Option<RawIdentityAssertion>,
+    pub token_exchange: Option<RawTokenExchange>,
 }
 
 impl Default for RawRoute {
@@ -272,6 +279,8 @@ impl Default for RawRoute {
             timeouts: RawRouteTimeouts::default(),
             cors: None,
             rate_limit: Vec::new(),
+            identity_assertion: None,
+            token_exchange: None,
         }
     }
 }

@@ -42,6 +42,15 @@ const ROOT_FIELDS: &[Field] = &[
     ("session", Shape::Obj(SESSION)),
     ("routes", Shape::List(&Shape::Obj(ROUTE))),
     ("rate_limit_store", Shape::Str),
+    ("signing_keys", Shape::List(&Shape::Obj(SIGNING_KEY))),
+    ("signing_key_overlap", Shape::Str),
+];
+
+pub(crate) const SIGNING_KEY: &[Field] = &[
+    ("file", Shape::Str),
+    ("kid", Shape::Str),
+    ("not_before", Shape::Str),
+    ("revoked", Shape::Bool),
 ];
 
 pub(crate) const SERVER: &[Field] = &[
@@ -163,12 +172,27 @@ pub(crate) const ROUTE: &[Field] = &[
     ("timeouts", Shape::Obj(ROUTE_TIMEOUTS)),
     ("cors", Shape::Obj(CORS)),
     ("rate_limit", Shape::OneOrList(&Shape::Obj(RATE_LIMIT))),
+    ("identity_assertion", Shape::Obj(IDENTITY_ASSERTION)),
+    ("token_exchange", Shape::Obj(TOKEN_EXCHANGE)),
 ];
 
 pub(crate) const RATE_LIMIT: &[Field] = &[
     ("key", Shape::Str),
     ("rate", Shape::Str),
     ("burst", Shape::UInt),
+];
+
+pub(crate) const IDENTITY_ASSERTION: &[Field] = &[
+    ("header", Shape::Str),
+    ("audience", Shape::Str),
+    ("ttl", Shape::Str),
+    ("alg", Shape::Str),
+];
+
+pub(crate) const TOKEN_EXCHANGE: &[Field] = &[
+    ("audience", Shape::Str),
+    ("scope", Shape::Str),
+    ("provider", Shape::Str),
 ];
 
 pub(crate) const MATCH: &[Field] = &[("host", Shape::Str), ("path_prefix", Shape::Str)];
@@ -293,6 +317,21 @@ mod tests {
                 "upstream_tls",
             ),
             (serde_fields::<raw::RawAllow>(), ALLOW, "allow"),
+            (
+                serde_fields::<raw::RawSigningKey>(),
+                SIGNING_KEY,
+                "signing key",
+            ),
+            (
+                serde_fields::<raw::RawIdentityAssertion>(),
+                IDENTITY_ASSERTION,
+                "identity_assertion",
+            ),
+            (
+                serde_fields::<raw::RawTokenExchange>(),
+                TOKEN_EXCHANGE,
+                "token_exchange",
+            ),
             (
                 serde_fields::<raw::RawRouteTimeouts>(),
                 ROUTE_TIMEOUTS,

@@ -19,7 +19,10 @@ use super::model::{
     ServerConfig, ServerLimits, ServerTimeouts, SessionConfig, SessionStoreKind, TlsFiles,
 };
 use super::raw::{RawAdmin, RawConfig, RawLog, RawServer, RawSession};
-use super::{validate_credentials, validate_provider, validate_rate_limit, validate_route};
+use super::{
+    validate_assertion, validate_credentials, validate_provider, validate_rate_limit,
+    validate_route,
+};
 
 /// Bounds of `server.limits.max_header_bytes`; below 1 KiB ordinary browsers fail.
 const MIN_HEADER_BYTES: u64 = 1024;
@@ -78,6 +81,8 @@ pub(crate) fn validate(
     let providers = validate_provider::providers(&mut cx, raw.providers);
     let routes = validate_route::routes(&mut cx, raw.routes, &providers, &server.proxy_prefix);
     validate_credentials::login_credentials(&mut cx, &providers, &routes);
+    validate_assertion::needs_public_url(&mut cx, &server, &routes);
+    let signing = validate_assertion::signing(&mut cx, raw.signing_keys, raw.signing_key_overlap);
     let session = session(&mut cx, raw.session, &routes);
     let rate_limit_store = validate_rate_limit::store(
         &mut cx,
@@ -93,6 +98,7 @@ pub(crate) fn validate(
         session,
         routes,
         rate_limit_store,
+        signing,
     };
     cx.issues.is_empty().then_some(config)
 }

@@ -13,23 +13,43 @@ use super::raw::{RawIntrospection, RawProvider};
 use super::validate::Ctx;
 use super::validate_provider::{client_auth_name, parse_client_auth};
 
-/// Requires `client_secret` / `private_key_file` of every provider that a route with
-/// `auth: session` or `auth: any` signs browsers in with (the login, its refresh, the
-/// forward-auth login redirect, sign-out revocation and back-channel logout all serve
-/// those sessions). A provider used only by bearer routes validates tokens without ever
-/// calling its token endpoint, so it needs no client credentials. Runs after routes are
-/// resolved to provider indexes; the message names the route that needs them.
+/// Requires `client_secret` / `private_key_file` of every provider that calls its token
+/// endpoint for a route: one that a route with `auth: session` or `auth: any` signs
+/// browsers in with (the login, its refresh, the forward-auth login redirect, sign-out
+/// revocation and back-channel logout all serve those sessions), and one that a route's
+/// `token_exchange` exchanges at (RFC 8693; a public client may not: `client_auth: none`
+/// is refused there). A provider used only by bearer routes validates tokens without
+/// ever calling its token endpoint, so it needs no client credentials. Runs after routes
+/// are resolved to provider indexes; the message names the route that needs them.
 pub(crate) fn login_credentials(
     cx: &mut Ctx<'_>,
     providers: &[ProviderConfig],
     routes: &[RouteConfig],
 ) {
     for (i, p) in providers.iter().enumerate() {
-        let Some(route) = routes
+        let signs_in = routes
             .iter()
-            .find(|r| r.provider == Some(i) && matches!(r.auth, AuthMode::Session | AuthMode::Any))
-        else {
-            continue;
+            .find(|r| r.provider == Some(i) && matches!(r.auth, AuthMode::Session | AuthMode::Any));
+        let exchanges = routes
+            .iter()
+            .find(|r| r.token_exchange.as_ref().is_some_and(|t| t.provider == i));
+        let (route, why) = match (signs_in, exchanges) {
+            (Some(r), _) => {
+                let auth = if r.auth == AuthMode::Any {
+                    "any"
+                } else {
+                    "session"
+                };
+                (
+                    r,
+                    format!("(auth: {auth}) signs browsers in with this provider"),
+                )
+            }
+            (None, Some(r)) => (
+                r,
+                "exchanges tokens at this provider (token_exchange)".into(),
+            ),
+            (None, None) => continue,
         };
         let missing = match p.client_auth {
             ClientAuth::ClientSecretBasic | ClientAuth::ClientSecretPost => {
@@ -39,19 +59,24 @@ pub(crate) fn login_credentials(
             ClientAuth::None => None,
         };
         if let Some(field) = missing {
-            let auth = if route.auth == AuthMode::Any {
-                "any"
-            } else {
-                "session"
-            };
             cx.push(
                 &format!("providers[{i}].{field}"),
                 format!(
-                    "is required for client_auth {}: route `{}` (auth: {auth}) signs browsers \
-                     in with this provider (a provider used only by bearer routes needs no \
-                     client credentials)",
+                    "is required for client_auth {}: route `{}` {why} (a provider used only \
+                     by bearer routes needs no client credentials)",
                     client_auth_name(p.client_auth),
                     route.name
+                ),
+            );
+        }
+        if let (Some(r), ClientAuth::None) = (exchanges, p.client_auth) {
+            cx.push(
+                &format!("providers[{i}].client_auth"),
+                format!(
+                    "`none` cannot exchange tokens: route `{}` uses token_exchange, and an \
+                     RFC 8693 exchange needs a confidential client (client_secret_basic, \
+                     client_secret_post or private_key_jwt)",
+                    r.name
                 ),
             );
         }

@@ -18,6 +18,7 @@ use super::model::{
 };
 use super::raw::{RawAllow, RawRoute, RawUpstreamTls};
 use super::validate::Ctx;
+use super::validate_assertion;
 use super::validate_headers::identity_headers;
 use super::validate_provider::check_claim_path;
 use super::validate_rate_limit::rate_limits;
@@ -120,6 +121,14 @@ fn route(
     let allow = allow(cx, &format!("{path}.allow"), r.allow, auth);
     let identity_headers =
         identity_headers(cx, &format!("{path}.identity_headers"), r.identity_headers);
+    let vouch = validate_assertion::RouteContext {
+        auth,
+        provider,
+        pass_access_token: r.pass_access_token,
+        providers,
+    };
+    let (identity_assertion, token_exchange) =
+        vouch.validate(cx, path, r.identity_assertion, r.token_exchange);
     let timeouts = RouteTimeouts {
         connect: cx.duration(
             &format!("{path}.timeouts.connect"),
@@ -154,6 +163,8 @@ fn route(
         timeouts,
         cors,
         rate_limit,
+        identity_assertion,
+        token_exchange,
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod backchannel;
 pub mod discovery;
+pub mod exchange;
 pub mod login;
 pub mod logout;
 pub mod metadata;

@@ -38,6 +38,10 @@ pub async fn handle(
     if super::forward_auth::is_endpoint(sub) {
         return super::forward_auth::handle(rt, metrics, conn, peer_trusted, req, sub).await;
     }
+    // The identity-assertion keys, also at `assertion::WELL_KNOWN_JWKS`.
+    if let ("/jwks", Some(ring)) = (sub, rt.signing.as_deref()) {
+        return Ok(crate::assertion::jwks_response(ring, unix_now()));
+    }
     let Some(sso) = rt.sso.as_ref() else {
         return Err(GatewayError::NotFound);
     };

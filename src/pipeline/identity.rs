@@ -1,24 +1,51 @@
-//! Phase 7: identity headers. Sets the route's verified identity headers from the
-//! principal (client-sent ones were already stripped by hygiene), decides whether the
-//! client's Authorization header travels on (or the session's access token replaces it),
-//! and removes the gateway's own cookies so they never reach the upstream.
+//! Phase 7: identity. Sets the route's verified identity headers from the principal
+//! (client-sent ones were already stripped by hygiene), decides whether the client's
+//! Authorization header travels on (or the session's access token, or a token exchanged
+//! for the upstream, replaces it), adds the signed identity assertion, and removes the
+//! gateway's own cookies so they never reach the upstream.
 
 use crate::transport::upstream::ReqBody;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
 
 use super::authenticate::Authenticated;
+use crate::auth::credentials;
 use crate::config::AuthMode;
+use crate::error::GatewayError;
+use crate::oidc::exchange::ExchangeError;
 use crate::runtime::{RouteRuntime, Runtime};
 use crate::session::cookie::strip_own_cookies;
 
 /// Applies the route's identity policy to the outgoing request.
-pub fn apply(
+pub async fn apply(
     rt: &Runtime,
     route: &RouteRuntime,
     auth: Option<&Authenticated>,
     req: &mut Request<ReqBody>,
-) {
+) -> Result<(), GatewayError> {
+    // Both may wait (an IdP call, a signature), so they run before any header changes.
+    let exchanged = match (&route.exchange, auth) {
+        (Some(exchange), Some(a)) => {
+            let subject = subject_token(rt, route, a, req)?;
+            Some(exchange.authorization(subject).await.map_err(|e| match e {
+                ExchangeError::Unavailable(why) => GatewayError::Unavailable(why),
+                ExchangeError::Refused(_) => GatewayError::Forbidden("token exchange refused"),
+            })?)
+        }
+        _ => None,
+    };
+    let assertion = match (&route.assertion, &rt.signing, auth) {
+        (Some(assertion), Some(ring), Some(a)) => {
+            let p = &a.principal;
+            let idp = rt.providers.get(p.provider).map_or("", |p| p.name());
+            let now = crate::session::unix_now();
+            let value = assertion.value(ring, p, idp, now).await.map_err(|e| {
+                GatewayError::Internal(format!("identity assertion of route {}: {e}", route.name))
+            })?;
+            Some((assertion.header(), value))
+        }
+        _ => None,
+    };
     let headers = req.headers_mut();
     if let Some(sso) = &rt.sso {
         strip_own_cookies(headers, sso.names.base());
@@ -33,7 +60,7 @@ pub fn apply(
         if matches!(route.config.auth, AuthMode::Bearer | AuthMode::Any) {
             remove_token_credentials(headers, rt.accepted_schemes(route));
         }
-        return;
+        return Ok(());
     };
     route.identity.apply(&a.principal, headers);
     if route.config.pass_access_token {
@@ -44,6 +71,30 @@ pub fn apply(
             }
         }
     }
+    // The upstream's own token replaces every Authorization the client sent.
+    if let Some(v) = exchanged {
+        headers.insert(AUTHORIZATION, v);
+    }
+    if let Some((name, value)) = assertion {
+        headers.insert(name.clone(), value);
+    }
+    Ok(())
+}
+
+/// The caller's access token to exchange: the session's, else the bearer token the
+/// request was authenticated with.
+fn subject_token<'r>(
+    rt: &Runtime,
+    route: &RouteRuntime,
+    a: &'r Authenticated,
+    req: &'r Request<ReqBody>,
+) -> Result<&'r str, GatewayError> {
+    if let Some(token) = a.session_access_token.as_deref() {
+        return Ok(token);
+    }
+    credentials::from_headers(req.headers(), rt.accepted_schemes(route))
+        .map(|c| c.token)
+        .map_err(|_| GatewayError::Forbidden("no access token to exchange"))
 }
 
 /// Removes `Authorization` values whose scheme is one of `schemes` (any case).

@@ -117,9 +117,13 @@ impl Handler for Gateway {
     }
 }
 
-/// The path after the gateway's own prefix, when the request is for one of its endpoints.
-fn own_endpoint<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
-    let rest = path.strip_prefix(prefix)?;
+/// The path after the gateway's own prefix, when the request is for one of its endpoints
+/// (the well-known JWKS path stands for `<prefix>/jwks` while assertions are signed).
+fn own_endpoint<'p>(rt: &Runtime, path: &'p str) -> Option<&'p str> {
+    if rt.signing.is_some() && path == crate::assertion::WELL_KNOWN_JWKS {
+        return Some("/jwks");
+    }
+    let rest = path.strip_prefix(rt.config.server.proxy_prefix.as_str())?;
     (rest.is_empty() || rest.starts_with('/')).then_some(rest)
 }
 
@@ -144,7 +148,7 @@ async fn run(
     let upgrade = hygiene::clean_request(rt, conn, peer_trusted, &log.request_id, &mut req)?;
 
     // 3. own endpoints (login, callback, sign-out, userinfo) before any route.
-    if let Some(sub) = own_endpoint(&rt.config.server.proxy_prefix, &path) {
+    if let Some(sub) = own_endpoint(rt, &path) {
         let resp = endpoints::handle(
             rt,
             &rt.metrics,
@@ -191,7 +195,7 @@ async fn run(
         route.limits.check_before_auth(&client).await?;
     }
 
-    // 5. authenticate, 6. authorize, 7. identity headers.
+    // 5. authenticate, 6. authorize, 7. identity (headers, assertion, token exchange).
     let mut auth_ctx = authenticate::AuthContext {
         metrics: &rt.metrics,
         navigation,
@@ -216,7 +220,7 @@ async fn run(
         }
         authorize::authorize(route, &a.principal)?;
     }
-    identity::apply(rt, route, authenticated.as_ref(), &mut req);
+    identity::apply(rt, route, authenticated.as_ref(), &mut req).await?;
 
     // 8. forward.
     let forwarded = if route.config.strip_prefix {

@@ -150,13 +150,13 @@ impl IdentityHeaderSet {
         }
     }
 
-    /// The set for a whole configuration: every route's `identity_headers` names.
+    /// The set for a whole configuration: every route's `identity_headers` names and
+    /// identity-assertion header.
     pub fn for_routes(routes: &[RouteConfig]) -> Self {
-        Self::new(
-            routes
-                .iter()
-                .flat_map(|r| r.identity_headers.iter().map(|(n, _)| n)),
-        )
+        Self::new(routes.iter().flat_map(|r| {
+            let assertion = r.identity_assertion.as_ref().map(|a| &a.header);
+            r.identity_headers.iter().map(|(n, _)| n).chain(assertion)
+        }))
     }
 
     /// Whether `name` reads as an identity header (same skeleton: any case, any bytes

@@ -12,3 +12,4 @@ mod forward_auth;
 mod ratelimit;
 mod scale;
 mod sso;
+mod vouch;

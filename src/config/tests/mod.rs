@@ -2,9 +2,11 @@
 //! Loader tests and their shared helpers: `loading.rs` (shipped configs, defaults,
 //! interpolation, normalised values), `errors.rs` (every error collected with its path,
 //! hints, secrets never echoed, no panics on bad input), `credentials.rs` (which providers
-//! need client credentials, introspection client authentication, endpoint overrides).
+//! need client credentials, introspection client authentication, endpoint overrides),
+//! `assertion.rs` (signing keys, identity assertions, token exchange).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod assertion;
 mod credentials;
 mod errors;
 mod loading;

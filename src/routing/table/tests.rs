@@ -35,6 +35,8 @@ fn route(name: &str, host: Option<&str>, prefix: &str) -> RouteConfig {
         },
         cors: None,
         rate_limit: Vec::new(),
+        identity_assertion: None,
+        token_exchange: None,
     }
 }
 

@@ -11,6 +11,7 @@ const ORDER: &[&str] = &[
     "ratelimit",
     "proxy",
     "oidc",
+    "assertion",
     "session",
     "error",
     "auth",

@@ -6,11 +6,13 @@
 //! failure mode or hold its responses behind a gate. Signs good tokens (`sign*`) and
 //! builds hostile ones (`hostile.rs`). The authorization-code flow (`flow*.rs`,
 //! `client_auth.rs`) auto-approves a chosen user and checks client authentication, PKCE,
-//! one-time codes and refresh rotation strictly. Test support only: it panics on misuse.
+//! one-time codes and refresh rotation strictly; `exchange.rs` adds the RFC 8693
+//! token-exchange grant. Test support only: it panics on misuse.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod client_auth;
 mod control;
+mod exchange;
 mod flow;
 mod flow_server;
 #[cfg(test)]
@@ -34,6 +36,8 @@ use tokio::task::JoinHandle;
 // Re-exported for the tests that use the FakeIdp; not every test binary uses all.
 #[allow(unused_imports)]
 pub use client_auth::{ClientAuthMethod, ClientAuthUsed, ClientKey, ClientPublicKey};
+#[allow(unused_imports)]
+pub use exchange::ExchangeCall;
 #[allow(unused_imports)]
 pub use flow::{Grant, Issued, Params, RevocationCall, TokenCall};
 #[allow(unused_imports)]

@@ -172,6 +172,9 @@ fn token(inner: &Inner, method: &Method, headers: &http::HeaderMap, body: &[u8])
     lock(&inner.state.last_query)
         .insert(Endpoint::Token, String::from_utf8_lossy(body).into_owned());
     let form = parse_form(body);
+    if form_get(&form, "grant_type").as_deref() == Some(super::exchange::GRANT) {
+        return super::exchange::token_exchange(inner, headers, body);
+    }
     let key = match form_get(&form, "grant_type").as_deref() {
         Some("authorization_code") => form_get(&form, "code").map(|c| format!("code:{c}")),
         Some("refresh_token") => form_get(&form, "refresh_token").map(|t| format!("refresh:{t}")),

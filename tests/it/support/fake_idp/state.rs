@@ -111,6 +111,7 @@ pub(crate) struct State {
     pub(crate) last_introspection_auth: Mutex<Option<ClientAuthSeen>>,
     pub(crate) metadata: Mutex<super::metadata::MetadataState>,
     pub(crate) flow: Mutex<super::flow::Flow>,
+    pub(crate) exchange: super::exchange::ExchangeState,
 }
 
 impl State {
@@ -128,6 +129,7 @@ impl State {
             last_introspection_auth: Mutex::default(),
             metadata: Mutex::default(),
             flow: Mutex::default(),
+            exchange: super::exchange::ExchangeState::default(),
         }
     }
 
