@@ -18,6 +18,7 @@ mod model_tokens;
 mod raw;
 mod schema;
 mod validate;
+mod validate_chooser;
 mod validate_cors;
 mod validate_credentials;
 mod validate_headers;

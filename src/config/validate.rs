@@ -78,6 +78,7 @@ pub(crate) fn validate(
     let providers = validate_provider::providers(&mut cx, raw.providers);
     let routes = validate_route::routes(&mut cx, raw.routes, &providers, &server.proxy_prefix);
     validate_credentials::login_credentials(&mut cx, &providers, &routes);
+    super::validate_chooser::distinct_domains(&mut cx, &providers, &routes);
     let session = session(&mut cx, raw.session, &routes);
     let config = Config {
         server,

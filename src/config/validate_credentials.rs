@@ -25,10 +25,9 @@ pub(crate) fn login_credentials(
     routes: &[RouteConfig],
 ) {
     for (i, p) in providers.iter().enumerate() {
-        let Some(route) = routes
-            .iter()
-            .find(|r| r.provider == Some(i) && matches!(r.auth, AuthMode::Session | AuthMode::Any))
-        else {
+        let Some(route) = routes.iter().find(|r| {
+            r.providers.contains(&i) && matches!(r.auth, AuthMode::Session | AuthMode::Any)
+        }) else {
             continue;
         };
         let missing = match p.client_auth {

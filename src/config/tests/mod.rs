@@ -5,6 +5,7 @@
 //! need client credentials, introspection client authentication, endpoint overrides).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod chooser;
 mod credentials;
 mod errors;
 mod loading;
