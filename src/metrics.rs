@@ -59,6 +59,11 @@ pub struct Metrics {
     /// Denials answered in gRPC shape, by route (`-` before routing) and `grpc_status`
     /// name (`UNAUTHENTICATED`…).
     pub grpc_denials: IntCounterVec,
+    /// Logins started at a provider, by provider and what picked it (`parameter`,
+    /// `hint`, `only`, `default`).
+    pub login_starts: IntCounterVec,
+    /// Login chooser pages shown, by the route the browser wants (`-` for none).
+    pub login_choosers: IntCounterVec,
 }
 
 /// The handles of one route, resolved once per runtime snapshot so the hot path does no
@@ -186,6 +191,20 @@ impl Metrics {
             ),
             &["route", "grpc_status"],
         )?;
+        let login_starts = IntCounterVec::new(
+            Opts::new(
+                "login_starts_total",
+                "Browser logins started at a provider, by provider and what picked it",
+            ),
+            &["provider", "picked_by"],
+        )?;
+        let login_choosers = IntCounterVec::new(
+            Opts::new(
+                "login_chooser_shown_total",
+                "Login chooser pages shown (a route with several providers), by route",
+            ),
+            &["route"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Build information (always 1)"),
             &["version"],
@@ -213,6 +232,8 @@ impl Metrics {
         registry.register(Box::new(provider_ready.clone()))?;
         registry.register(Box::new(cors_preflights.clone()))?;
         registry.register(Box::new(grpc_denials.clone()))?;
+        registry.register(Box::new(login_starts.clone()))?;
+        registry.register(Box::new(login_choosers.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Metrics {
             registry,
@@ -236,6 +257,8 @@ impl Metrics {
             provider_ready,
             cors_preflights,
             grpc_denials,
+            login_starts,
+            login_choosers,
         })
     }
 
