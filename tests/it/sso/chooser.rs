@@ -1,13 +1,18 @@
 //! Several identity providers on one browser route (issue 18 part 4), between two
 //! FakeIdps: the chooser page (both names, escaped, CSP, no script), a login through
 //! each, a `login_hint` domain that skips the chooser, `?provider=` limited to the
-//! route's providers, the session's own provider for refresh and sign-out, and a session
-//! from another provider not counting on a route that does not list it.
+//! route's providers, the session's own provider for refresh, sign-out and back-channel
+//! logout, and a session from another provider not counting on a route that does not
+//! list it.
 
 use super::{new_secret, start_gateway, user_claims, CLIENT_ID, CLIENT_SECRET};
 use crate::support::browser::{enc, Browser, Hop};
 use crate::support::echo_upstream;
-use crate::support::fake_idp::{ClientAuthMethod, Endpoint, FakeIdp, Grant};
+use serde_json::json;
+
+use crate::scale::post_logout;
+use crate::support::fake_idp::{now, random_hex, ClientAuthMethod, Endpoint, FakeIdp, Grant};
+use crate::support::redis::RedisServer;
 use crate::support::TestGateway;
 
 /// Two providers (corp signs in alice, partner bob) and the routes
@@ -21,6 +26,11 @@ struct Two {
 
 impl Two {
     async fn start() -> Two {
+        Two::start_with("").await
+    }
+
+    /// With more `session:` keys (indented lines).
+    async fn start_with(session: &str) -> Two {
         let (corp, partner) = (FakeIdp::start().await, FakeIdp::start().await);
         let up = echo_upstream().await;
         let secret = new_secret();
@@ -41,7 +51,7 @@ impl Two {
             format!(
                 "server:\n  listen: \"127.0.0.1:{port}\"\n  public_url: \"{public}\"\n\
                  admin:\n  listen: \"127.0.0.1:0\"\nproviders:\n{}{}session:\n  secrets: \
-                 [\"{secret}\"]\nroutes:\n{}{}{}",
+                 [\"{secret}\"]\n{session}routes:\n{}{}{}",
                 provider(
                     "corp",
                     &corp,
@@ -363,4 +373,40 @@ async fn a_session_from_a_provider_the_route_does_not_list_does_not_count_there(
     assert_eq!(chain.last().echoed("x-auth-user").as_deref(), Some("bob"));
     assert_eq!(browser.api_get(&two.url("/corp/x")).await.status, 401);
     assert_eq!(browser.api_get(&two.url("/app/x")).await.status, 200);
+}
+
+#[tokio::test]
+async fn back_channel_logout_ends_only_the_sessions_of_the_provider_that_sent_it() {
+    let redis = RedisServer::start().await;
+    let two = Two::start_with(&format!(
+        "  store: redis\n  redis: {{ url: \"{}\" }}\n",
+        redis.url()
+    ))
+    .await;
+    // The same `sub` and `sid` at both providers: only the issuer tells them apart.
+    for idp in [&two.corp, &two.partner] {
+        idp.set_login_user("sub-same", user_claims("alice"));
+        idp.set_id_token_patch(json!({ "sid": "sid-1" }));
+    }
+    let (at_corp, at_partner) = (Browser::new(), Browser::new());
+    two.login_via(&at_corp, "/app/x", "corp").await;
+    two.login_via(&at_partner, "/app/x", "partner").await;
+    let logout = |idp: &FakeIdp| {
+        let claims = json!({
+            "iss": idp.issuer(), "aud": CLIENT_ID, "iat": now(), "exp": now() + 120,
+            "jti": random_hex(16), "sub": "sub-same", "sid": "sid-1",
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+        });
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = Some(idp.kid());
+        h.typ = Some("logout+jwt".into());
+        idp.sign_with_header(h, claims)
+    };
+    let r = post_logout(&two.public, &logout(&two.partner)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(at_partner.api_get(&two.url("/app/x")).await.status, 401);
+    assert_eq!(at_corp.api_get(&two.url("/app/x")).await.status, 200);
+    let r = post_logout(&two.public, &logout(&two.corp)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(at_corp.api_get(&two.url("/app/x")).await.status, 401);
 }
