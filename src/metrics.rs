@@ -69,6 +69,11 @@ pub struct Metrics {
     /// RFC 8693 token exchanges by route and outcome (`exchanged`, `cache_hit`,
     /// `refused`, `unavailable`).
     pub token_exchanges: IntCounterVec,
+    /// Logins started at a provider, by provider and what picked it (`parameter`,
+    /// `hint`, `only`, `default`).
+    pub login_starts: IntCounterVec,
+    /// Login chooser pages shown, by the route the browser wants (`-` for none).
+    pub login_choosers: IntCounterVec,
 }
 
 /// The handles of one route, resolved once per runtime snapshot so the hot path does no
@@ -224,6 +229,20 @@ impl Metrics {
             ),
             &["route", "outcome"],
         )?;
+        let login_starts = IntCounterVec::new(
+            Opts::new(
+                "login_starts_total",
+                "Browser logins started at a provider, by provider and what picked it",
+            ),
+            &["provider", "picked_by"],
+        )?;
+        let login_choosers = IntCounterVec::new(
+            Opts::new(
+                "login_chooser_shown_total",
+                "Login chooser pages shown (a route with several providers), by route",
+            ),
+            &["route"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Build information (always 1)"),
             &["version"],
@@ -255,6 +274,8 @@ impl Metrics {
         registry.register(Box::new(rate_limit_fallback.clone()))?;
         registry.register(Box::new(identity_assertions.clone()))?;
         registry.register(Box::new(token_exchanges.clone()))?;
+        registry.register(Box::new(login_starts.clone()))?;
+        registry.register(Box::new(login_choosers.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Metrics {
             registry,
@@ -282,6 +303,8 @@ impl Metrics {
             rate_limit_fallback,
             identity_assertions,
             token_exchanges,
+            login_starts,
+            login_choosers,
         })
     }
 

@@ -5,8 +5,8 @@
 #
 #   deploy/dev/up.sh            Ctrl-C stops everything
 #
-# Ports (override with the variables): provider 127.0.0.1:9000 (DEV_PROVIDER_PORT),
-# echo upstream 127.0.0.1:8081 (DEV_ECHO_PORT), gateway 127.0.0.1:8080 (DEV_GATEWAY_PORT),
+# Ports (override with the variables): provider 127.0.0.1:9000 (DEV_PROVIDER_PORT), a
+# second "partner" provider with other users 127.0.0.1:9001 (DEV_PARTNER_PORT), echo upstream 127.0.0.1:8081 (DEV_ECHO_PORT), gateway 127.0.0.1:8080 (DEV_GATEWAY_PORT),
 # admin 127.0.0.1:9090 (DEV_ADMIN_PORT). PORTCULLIS_BIN runs that binary instead of
 # building with cargo; PORTCULLIS_COOKIE_SECRET keeps sessions valid across restarts.
 # Needs: node >= 20 with npm (dependencies are installed on the first run), cargo, curl.
@@ -21,6 +21,9 @@ ADMIN_PORT="${DEV_ADMIN_PORT:-9090}"
 GW="http://127.0.0.1:$GW_PORT"
 ISSUER="http://127.0.0.1:$OP_PORT"
 CLIENT_SECRET="${DEV_CLIENT_SECRET:-portcullis-dev-secret}"
+PARTNER_PORT="${DEV_PARTNER_PORT:-9001}"
+PARTNER_ISSUER="http://127.0.0.1:$PARTNER_PORT"
+PARTNER_SECRET="${DEV_PARTNER_CLIENT_SECRET:-portcullis-partner-secret}"
 
 say() { printf '\033[1mup.sh:\033[0m %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -45,7 +48,7 @@ node -e 'const [a]=process.versions.node.split(".").map(Number); process.exit(a>
   || die "Node.js >= 20 is needed (found $(node --version))"
 command -v curl >/dev/null || die "curl is needed"
 
-for port in "$OP_PORT" "$ECHO_PORT" "$GW_PORT" "$ADMIN_PORT"; do
+for port in "$OP_PORT" "$PARTNER_PORT" "$ECHO_PORT" "$GW_PORT" "$ADMIN_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     die "port 127.0.0.1:$port is already in use (another dev stack or \`cargo run\` demo?); set DEV_*_PORT to move"
   fi
@@ -92,6 +95,10 @@ wait_for() {
 start provider env CLIENT_ID=portcullis CLIENT_SECRET="$CLIENT_SECRET" \
   REDIRECT_URIS="$GW/oauth2/callback" node "$E2E/provider.mjs" "$OP_PORT"
 wait_for provider "${PIDS[-1]}" curl -fsS "$ISSUER/.well-known/openid-configuration"
+start partner env CLIENT_ID=portcullis CLIENT_SECRET="$PARTNER_SECRET" PROVIDER_USERS=partner \
+  PROVIDER_LABEL="partner provider" REDIRECT_URIS="$GW/oauth2/callback" \
+  node "$E2E/provider.mjs" "$PARTNER_PORT"
+wait_for partner "${PIDS[-1]}" curl -fsS "$PARTNER_ISSUER/.well-known/openid-configuration"
 
 start echo "$BIN" echo --listen "127.0.0.1:$ECHO_PORT"
 wait_for echo "${PIDS[-1]}" curl -fsS "http://127.0.0.1:$ECHO_PORT/"
@@ -99,6 +106,7 @@ wait_for echo "${PIDS[-1]}" curl -fsS "http://127.0.0.1:$ECHO_PORT/"
 export DEV_GATEWAY_ADDR="127.0.0.1:$GW_PORT" DEV_PUBLIC_URL="$GW" DEV_ADMIN_ADDR="127.0.0.1:$ADMIN_PORT"
 export DEV_ISSUER="$ISSUER" DEV_CLIENT_ID=portcullis DEV_CLIENT_SECRET="$CLIENT_SECRET"
 export DEV_UPSTREAM="http://127.0.0.1:$ECHO_PORT"
+export DEV_PARTNER_ISSUER="$PARTNER_ISSUER" DEV_PARTNER_CLIENT_SECRET="$PARTNER_SECRET"
 if [[ -z "${PORTCULLIS_COOKIE_SECRET:-}" ]]; then
   PORTCULLIS_COOKIE_SECRET="$(node -e 'console.log(require("crypto").randomBytes(32).toString("base64"))')"
   export PORTCULLIS_COOKIE_SECRET
@@ -112,6 +120,7 @@ cat >&2 <<EOF
 
     $GW/hello          any signed-in user; the echo upstream shows the identity headers
     $GW/admin/         group admins only (alice: yes, bob: 403)
+    $GW/both/          a chooser: dev provider or partner provider (or ?login_hint=dana@partner.example)
     $GW/api/data       JSON API: session cookie or Bearer token, 401 (not a redirect) without
     $GW/oauth2/userinfo   your session as JSON
     $GW/oauth2/sign_out   sign out, here and at the provider
@@ -120,8 +129,10 @@ cat >&2 <<EOF
     alice / alice      groups admins, staff   alice@example.com
     bob   / bob        groups staff           bob@example.com
     carol / carol      groups staff           access tokens expire after 35 s: watch the gateway refresh
+    dana  / dana       groups partners        dana@partner.example (partner provider; route both only)
 
   provider  $ISSUER   (client portcullis / $CLIENT_SECRET)
+  partner   $PARTNER_ISSUER   (client portcullis / $PARTNER_SECRET)
   metrics   http://127.0.0.1:$ADMIN_PORT/metrics
   config    deploy/dev/portcullis.dev.yaml — edits are reloaded live
 
@@ -129,7 +140,7 @@ cat >&2 <<EOF
 
 EOF
 
-# Run until Ctrl-C or until one of the three exits.
+# Run until Ctrl-C or until one of them exits.
 interrupted=0
 trap 'interrupted=1' INT TERM
 set +e

@@ -19,6 +19,7 @@ mod raw;
 mod schema;
 mod validate;
 mod validate_assertion;
+mod validate_chooser;
 mod validate_cors;
 mod validate_credentials;
 mod validate_headers;

@@ -191,6 +191,11 @@ pub struct ProviderConfig {
     pub claims: ClaimsConfig,
     /// Endpoints written in the config; each one wins over discovery.
     pub endpoints: EndpointOverrides,
+    /// The name the login chooser shows (default: `name`).
+    pub display_name: String,
+    /// `login_hint` domains that pick this provider (`example.com` exact, `.example.com`
+    /// dot-bounded suffix), lower-case.
+    pub domains: Vec<String>,
 }
 
 /// `providers[].client_auth`
@@ -329,8 +334,12 @@ pub struct RouteConfig {
     pub preserve_host: bool,
     /// Authentication mode.
     pub auth: AuthMode,
-    /// Index into `Config::providers` (resolved; `None` only when auth is `none`).
+    /// Index into `Config::providers` (resolved; `None` only when auth is `none`): the
+    /// route's one provider, or the first of `providers`.
     pub provider: Option<usize>,
+    /// Every provider whose sessions count here and a browser may sign in with, in file
+    /// order (`provider` alone: just it); empty when auth is `none`.
+    pub providers: Vec<usize>,
     /// Normalised path prefixes that skip authentication.
     pub public_paths: Vec<String>,
     /// Authorization rules.
@@ -369,6 +378,8 @@ pub struct Upstream {
     pub url: String,
     /// `true` for https.
     pub https: bool,
+    /// `h2c://`: HTTP/2 with prior knowledge over cleartext (gRPC upstreams).
+    pub h2c: bool,
     /// `host[:port]` to connect to and (unless preserve_host) send as Host.
     pub authority: http::uri::Authority,
     /// Base path prefixed to forwarded paths, without trailing `/` (empty for none).

@@ -167,6 +167,8 @@ pub(crate) struct RawProvider {
     pub introspection_endpoint: Option<String>,
     pub revocation_endpoint: Option<String>,
     pub end_session_endpoint: Option<String>,
+    pub display_name: Option<String>,
+    pub domains: Vec<String>,
 }
 
 impl Default for RawProvider {
@@ -191,6 +193,8 @@ impl Default for RawProvider {
             introspection_endpoint: None,
             revocation_endpoint: None,
             end_session_endpoint: None,
+            display_name: None,
+            domains: Vec::new(),
         }
     }
 }
@@ -247,6 +251,7 @@ pub(crate) struct RawRoute {
     /// Required: `None` is reported, because a silent default is wrong either way.
     pub auth: Option<String>,
     pub provider: Option<String>,
+    pub providers: Option<Vec<String>>,
     pub public_paths: Vec<String>,
     pub allow: RawAllow,
     /// `None` = the four default identity headers; `{}` = none at all.
@@ -271,6 +276,7 @@ impl Default for RawRoute {
             preserve_host: false,
             auth: None,
             provider: None,
+            providers: None,
             public_paths: Vec::new(),
             allow: RawAllow::default(),
             identity_headers: None,

@@ -102,6 +102,8 @@ pub(crate) const PROVIDER: &[Field] = &[
     ("introspection_endpoint", Shape::Str),
     ("revocation_endpoint", Shape::Str),
     ("end_session_endpoint", Shape::Str),
+    ("display_name", Shape::Str),
+    ("domains", Shape::StrList),
 ];
 
 pub(crate) const TOKENS: &[Field] = &[
@@ -164,6 +166,7 @@ pub(crate) const ROUTE: &[Field] = &[
     ("preserve_host", Shape::Bool),
     ("auth", Shape::Str),
     ("provider", Shape::Str),
+    ("providers", Shape::StrList),
     ("public_paths", Shape::StrList),
     ("allow", Shape::Obj(ALLOW)),
     ("identity_headers", Shape::StrMap),

@@ -83,6 +83,7 @@ pub(crate) fn validate(
     validate_credentials::login_credentials(&mut cx, &providers, &routes);
     validate_assertion::needs_public_url(&mut cx, &server, &routes);
     let signing = validate_assertion::signing(&mut cx, raw.signing_keys, raw.signing_key_overlap);
+    super::validate_chooser::distinct_domains(&mut cx, &providers, &routes);
     let session = session(&mut cx, raw.session, &routes);
     let rate_limit_store = validate_rate_limit::store(
         &mut cx,

@@ -134,6 +134,8 @@ fn provider(cx: &mut Ctx<'_>, path: &str, name: String, mut p: RawProvider) -> P
         private_key_file.as_ref(),
     );
     let claims = claims(cx, &format!("{path}.claims"), p.claims);
+    let display_name = super::validate_chooser::display_name(cx, path, p.display_name, &name);
+    let domains = super::validate_chooser::domains(cx, path, p.domains);
     ProviderConfig {
         name,
         issuer,
@@ -150,6 +152,8 @@ fn provider(cx: &mut Ctx<'_>, path: &str, name: String, mut p: RawProvider) -> P
         tokens,
         claims,
         endpoints,
+        display_name,
+        domains,
     }
 }
 

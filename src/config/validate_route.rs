@@ -116,7 +116,22 @@ fn route(
             AuthMode::None
         }),
     };
-    let provider = resolve_provider(cx, path, auth, r.provider.as_deref(), providers);
+    let listed = super::validate_chooser::route_providers(
+        cx,
+        path,
+        auth,
+        r.provider.as_deref(),
+        r.providers,
+        providers,
+    );
+    let (provider, signs_in) = match listed {
+        Some(list) => (list.first().copied(), list),
+        None => {
+            let one = resolve_provider(cx, path, auth, r.provider.as_deref(), providers);
+            let all = one.filter(|_| auth != AuthMode::None).into_iter().collect();
+            (one, all)
+        }
+    };
     let public_paths = public_paths(cx, path, r.public_paths, &path_prefix, auth);
     let allow = allow(cx, &format!("{path}.allow"), r.allow, auth);
     let identity_headers =
@@ -155,6 +170,7 @@ fn route(
         preserve_host: r.preserve_host,
         auth,
         provider,
+        providers: signs_in,
         public_paths,
         allow,
         identity_headers,
@@ -199,6 +215,7 @@ fn upstream(cx: &mut Ctx<'_>, path: &str, s: &str) -> Upstream {
     let fallback = |s: &str| Upstream {
         url: s.to_owned(),
         https: false,
+        h2c: false,
         authority: http::uri::Authority::from_static("invalid"),
         base_path: String::new(),
     };
@@ -206,10 +223,19 @@ fn upstream(cx: &mut Ctx<'_>, path: &str, s: &str) -> Upstream {
         cx.push(path, "is required (e.g. `http://127.0.0.1:3000`)");
         return fallback(s);
     }
-    let url = match checks::parse_http_url(s) {
+    // `h2c://host:port`: an http URL whose upstream speaks HTTP/2 with prior knowledge.
+    let h2c = s
+        .get(..6)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("h2c://"));
+    let as_http = if h2c {
+        std::borrow::Cow::Owned(format!("http://{}", &s[6..]))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    };
+    let url = match checks::parse_http_url(&as_http) {
         Ok(url) => url,
         Err(msg) => {
-            cx.push(path, msg);
+            cx.push(path, format!("{msg} (http://, https:// or h2c://)"));
             return fallback(s);
         }
     };
@@ -229,6 +255,7 @@ fn upstream(cx: &mut Ctx<'_>, path: &str, s: &str) -> Upstream {
     Upstream {
         url: s.to_owned(),
         https: url.https,
+        h2c,
         authority: url.authority,
         base_path,
     }

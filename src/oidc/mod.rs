@@ -6,6 +6,7 @@
 //! nor log a token or a secret.
 
 pub mod backchannel;
+pub mod chooser;
 pub mod discovery;
 pub mod exchange;
 pub mod login;

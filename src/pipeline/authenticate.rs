@@ -80,7 +80,8 @@ pub async fn authenticate(
     } else {
         match rt.sso.as_ref() {
             Some(sso) => {
-                session::authenticate(rt, sso, provider_index, req.headers(), ctx.set_cookies)
+                let allowed = &route.config.providers;
+                session::authenticate(rt, sso, allowed, req.headers(), ctx.set_cookies)
                     .await
                     .map(|s| Authenticated {
                         principal: Arc::new(s.principal),
@@ -113,13 +114,19 @@ pub async fn authenticate(
     }
 }
 
-/// `<prefix>/start?rd=<the request's path and query>`.
+/// `<prefix>/start?rd=<the request's path and query>`, with the navigation's own
+/// `login_hint` (it may pick the provider of a route with several).
 fn login_url(rt: &Runtime, req: &Request<ReqBody>) -> String {
     let rd = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let hint = crate::oidc::urlenc::query_get(req.uri().query(), "login_hint");
+    let mut params = vec![("rd", rd)];
+    if let Some(hint) = hint.as_deref().and_then(crate::oidc::chooser::usable_hint) {
+        params.push(("login_hint", hint));
+    }
     format!(
         "{}/start?{}",
         rt.config.server.proxy_prefix,
-        form_encode(&[("rd", rd)])
+        form_encode(&params)
     )
 }
 

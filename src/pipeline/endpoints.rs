@@ -54,16 +54,7 @@ pub async fn handle(
                 .as_deref()
                 .and_then(|rd| safe_target(rt, sso, &origin, rd))
                 .unwrap_or_else(|| "/".to_owned());
-            let provider = pick_provider(rt, req, query, &return_to)?;
-            let hint = query_get(query, "login_hint");
-            login::start(
-                sso,
-                provider,
-                req.headers(),
-                &callback_url(sso, &origin),
-                return_to,
-                hint.as_deref(),
-            )
+            super::login_start::handle(rt, sso, req, return_to, &callback_url(sso, &origin))
         }
         "/callback" => {
             login::callback(
@@ -144,53 +135,6 @@ pub fn external_origin<B>(
         .unwrap_or("localhost");
     let _ = rt;
     format!("{scheme}://{host}")
-}
-
-/// `?provider=name`, else the provider of the route `return_to` leads to, else the first;
-/// only among providers with usable client credentials (a provider used only by bearer
-/// routes may have none, and a login with it would fail at the token endpoint).
-fn pick_provider<'r>(
-    rt: &'r Runtime,
-    req: &Request<ReqBody>,
-    query: Option<&str>,
-    return_to: &str,
-) -> Result<&'r crate::oidc::provider::ProviderRuntime, GatewayError> {
-    let can_sign_in = |i: usize| {
-        rt.sso
-            .as_ref()
-            .and_then(|s| s.clients.get(i))
-            .is_some_and(|c| c.is_usable())
-    };
-    if let Some(name) = query_get(query, "provider") {
-        let (i, p) = rt
-            .providers
-            .iter()
-            .enumerate()
-            .find(|(_, p)| p.name() == name)
-            .ok_or(GatewayError::BadRequest("unknown provider"))?;
-        return if can_sign_in(i) {
-            Ok(&**p)
-        } else {
-            Err(GatewayError::BadRequest(
-                "provider has no client credentials for sign-in",
-            ))
-        };
-    }
-    let path = return_to.split(['?', '#']).next().unwrap_or("/");
-    let by_route = if path.starts_with('/') {
-        rt.table
-            .find(request_host(req), path)
-            .and_then(|i| rt.routes.get(i))
-            .and_then(|r| r.config.provider)
-            .filter(|i| can_sign_in(*i))
-    } else {
-        None
-    };
-    by_route
-        .or_else(|| (0..rt.providers.len()).find(|i| can_sign_in(*i)))
-        .and_then(|i| rt.providers.get(i))
-        .map(|p| &**p)
-        .ok_or(GatewayError::NotFound)
 }
 
 async fn userinfo(

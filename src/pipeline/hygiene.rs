@@ -153,6 +153,7 @@ pub fn clean_request(
     let host = request_authority(req);
     let headers = req.headers_mut();
     let upgrade = upgrade_protocol(headers);
+    let te_trailers = crate::transport::hop::te_trailers(headers);
     // A Content-Length sent beside Transfer-Encoding never gets here: hyper's server
     // drops it, and the own server leaves every request with either to hyper's.
     remove_hop_by_hop(headers);
@@ -166,6 +167,10 @@ pub fn clean_request(
     headers.reserve(4);
     set_forwarded(headers, conn.peer.ip(), peer_trusted, proto, host.as_ref());
     headers.insert(X_REQUEST_ID, request_id.clone());
+    if te_trailers {
+        req.extensions_mut()
+            .insert(crate::transport::hop::TeTrailers);
+    }
     Ok(upgrade)
 }
 

@@ -11,6 +11,7 @@ pub mod form_token;
 pub mod forward_auth;
 pub mod hygiene;
 pub mod identity;
+pub mod login_start;
 pub mod request_id;
 pub mod respond;
 pub mod session;

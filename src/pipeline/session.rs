@@ -28,11 +28,12 @@ pub struct SessionAuth {
     pub access_token: Option<String>,
 }
 
-/// Authenticates the request's session for the provider at `provider_index`.
+/// Authenticates the request's session when it comes from one of the providers at
+/// `allowed` (the route's `providers`); refresh and the principal use the session's own.
 pub async fn authenticate(
     rt: &Runtime,
     sso: &Sso,
-    provider_index: usize,
+    allowed: &[usize],
     headers: &HeaderMap,
     set_cookies: &mut Vec<HeaderValue>,
 ) -> Result<SessionAuth, AuthError> {
@@ -56,11 +57,17 @@ pub async fn authenticate(
         }
         Loaded::None => return Err(AuthError::Missing),
     };
-    let provider = rt.providers.get(provider_index).ok_or(AuthError::Missing)?;
-    // A session from another provider does not count on this route: log in here.
-    if working.data.provider != provider.name() {
-        return Err(AuthError::Missing);
-    }
+    // A session from a provider this route does not list does not count here: the
+    // browser signs in again (the new session replaces it), as when there is none.
+    let provider_index = allowed
+        .iter()
+        .copied()
+        .find(|&i| {
+            rt.providers
+                .get(i)
+                .is_some_and(|p| p.name() == working.data.provider)
+        })
+        .ok_or(AuthError::Missing)?;
     // Redis store: one refresh per session across replicas. Under the lock the record is
     // read again: if another replica refreshed meanwhile, we continue from its tokens
     // instead of spending the rotated-away refresh token (which would end the session).

@@ -157,7 +157,51 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) -> bool {
     present[TRANSFER_ENCODING_INDEX]
 }
 
+/// A request extension: the client sent `TE: trailers`. TE is hop-by-hop and removed
+/// with the rest, but "trailers" is the one value HTTP/2 allows (RFC 9113 §8.2.2), and
+/// gRPC servers refuse a call without it: an HTTP/2 upstream request carries it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TeTrailers;
+
+/// Whether a `TE` field of `headers` lists the `trailers` token (any case, any place in
+/// the list, parameters ignored).
+pub fn te_trailers(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(TE)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .any(|t| {
+            let name = t.split(|&b| b == b';').next().unwrap_or_default();
+            name.trim_ascii().eq_ignore_ascii_case(b"trailers")
+        })
+}
+
 /// Where `Transfer-Encoding` stands in [`HOP_BY_HOP`].
 pub const TRANSFER_ENCODING_INDEX: usize = 6;
 /// Where `Upgrade` stands in [`HOP_BY_HOP`].
 pub const UPGRADE_INDEX: usize = 7;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn te_trailers_is_found_in_any_te_list() {
+        let te = |values: &[&'static str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(TE, HeaderValue::from_static(v));
+            }
+            te_trailers(&h)
+        };
+        assert!(te(&["trailers"]));
+        assert!(te(&["Trailers"]));
+        assert!(te(&["gzip;q=0.5, trailers"]));
+        assert!(te(&["deflate", " trailers ;q=1"]));
+        assert!(!te(&[]));
+        assert!(!te(&["gzip"]));
+        assert!(!te(&["trailersx", "x-trailers", "trai lers"]));
+        assert!(!te(&[""]));
+    }
+}

@@ -1,7 +1,8 @@
 //! The upstream side: one pool per route, carrying every exchange with the upstream
 //! through ONE HTTP/1.1 client implementation, the gateway's own codec (`h1.rs`), over
 //! plain TCP or TLS (`tls.rs`), or through hyper's HTTP/2 client when an https upstream
-//! chooses HTTP/2 by ALPN (`h2.rs`).
+//! chooses HTTP/2 by ALPN or an `h2c://` upstream speaks it with prior knowledge
+//! (`h2.rs`).
 //!
 //! An HTTP/1.1 connection is a plain value, a stream and its read buffer (`conn.rs`),
 //! kept in a per-route LIFO stack (one stack per worker thread, so a connection is
@@ -114,7 +115,19 @@ impl Pool {
         metrics: PoolMetrics,
     ) -> Pool {
         Pool {
-            inner: Arc::new(Inner::new(authority, tls, connect_timeout, metrics)),
+            inner: Arc::new(Inner::new(authority, tls, false, connect_timeout, metrics)),
+        }
+    }
+
+    /// A pool for an `h2c://` upstream (port 80 unless given): HTTP/2 with prior
+    /// knowledge over plain TCP, one connection per worker thread.
+    fn prior_knowledge(
+        authority: &http::uri::Authority,
+        connect_timeout: Duration,
+        metrics: PoolMetrics,
+    ) -> Pool {
+        Pool {
+            inner: Arc::new(Inner::new(authority, None, true, connect_timeout, metrics)),
         }
     }
 
@@ -127,9 +140,10 @@ impl Pool {
         deadline: Instant,
     ) -> Result<Response<UpstreamBody>, PoolError> {
         let mut req = req;
-        let found = match self.inner.tls {
-            Some(_) => self.inner.h2(),
-            None => h2::Found::None,
+        let found = if self.inner.tls.is_some() || self.inner.h2c {
+            self.inner.h2()
+        } else {
+            h2::Found::None
         };
         let sender = match found {
             h2::Found::Open(sender) => Some(sender),
@@ -277,7 +291,13 @@ impl Pool {
         req: Request<ReqBody>,
         deadline: Instant,
     ) -> Result<h2::Sent, PoolError> {
-        tokio::time::timeout_at(deadline, h2::send(sender, req, &self.inner.authority))
+        let scheme = if self.inner.tls.is_some() {
+            http::uri::Scheme::HTTPS
+        } else {
+            http::uri::Scheme::HTTP
+        };
+        let sent = h2::send(sender, req, scheme, &self.inner.authority);
+        tokio::time::timeout_at(deadline, sent)
             .await
             .map_err(|_| PoolError::Timeout)?
     }

@@ -18,12 +18,20 @@
 //   REFRESH_TOKEN_TTL          seconds (default 86400)
 //   CONFORM_ID_TOKEN_CLAIMS    1 (default): profile/email/groups claims only at userinfo when an
 //                              access token is issued (the spec's behaviour); 0: also in the ID token
+//   PROVIDER_USERS             dev (default) | partner: which users this instance knows (a second
+//                              instance with the partner users stands for another organisation)
+//   PROVIDER_LABEL             the provider's name on its pages (default "dev provider")
 //
-// Users (login form with a password check; unknown users and wrong passwords are refused):
+// Users (login form with a password check; unknown users and wrong passwords are refused;
+// the username or the e-mail address signs in):
+//   dev:
 //   alice / alice   groups [admins, staff]   alice@example.com
 //   bob   / bob     groups [staff]           bob@example.com
 //   carol / carol   groups [staff]           carol@example.com   access tokens live only
 //                   CAROL_ACCESS_TOKEN_TTL seconds (default 35), to watch the gateway refresh
+//   partner:
+//   dana  / dana    groups [partners]        dana@partner.example
+//   erin  / erin    groups [partners]        erin@partner.example
 //
 // Why not `devInteractions`: oidc-provider's built-in dev login form signs in ANY login
 // value without calling findAccount (the session gets that accountId; with findAccount
@@ -68,7 +76,7 @@ const postLogoutSameOrigin = (env.POST_LOGOUT_SAME_ORIGIN ?? '1') !== '0';
 // ---------------------------------------------------------------------------------------
 // Accounts
 
-export const USERS = {
+const DEV_USERS = {
   alice: {
     password: 'alice',
     claims: {
@@ -108,6 +116,33 @@ export const USERS = {
   },
 };
 
+const partner = (name, given) => ({
+  password: name,
+  claims: {
+    preferred_username: name,
+    name: `${given} Partner`,
+    given_name: given,
+    family_name: 'Partner',
+    email: `${name}@partner.example`,
+    email_verified: true,
+    groups: ['partners'],
+  },
+});
+
+const USER_SETS = { dev: DEV_USERS, partner: { dana: partner('dana', 'Dana'), erin: partner('erin', 'Erin') } };
+if (!Object.hasOwn(USER_SETS, env.PROVIDER_USERS || 'dev')) {
+  throw new Error(`PROVIDER_USERS must be one of ${Object.keys(USER_SETS).join(', ')}`);
+}
+export const USERS = USER_SETS[env.PROVIDER_USERS || 'dev'];
+const label = env.PROVIDER_LABEL || 'dev provider';
+
+/** The account a login form value names: a username, or a user's e-mail address. */
+function lookup(login) {
+  if (Object.hasOwn(USERS, login)) return [login, USERS[login]];
+  const found = Object.entries(USERS).find(([, u]) => u.claims.email === login.toLowerCase());
+  return found || [login, undefined];
+}
+
 async function findAccount(ctx, sub) {
   const user = Object.hasOwn(USERS, sub) ? USERS[sub] : undefined;
   if (!user) return undefined; // unknown subject: no account
@@ -143,7 +178,7 @@ pre{white-space:pre-wrap;word-break:break-word}
 }
 
 function loginPage({ uid, clientName, loginHint, error, username }) {
-  return page('Sign in', `
+  return page(`Sign in - ${label}`, `
 <h1>Sign in to continue to ${esc(clientName)}</h1>
 ${error ? `<p class="err" id="login-error">${esc(error)}</p>` : ''}
 <form id="login-form" method="post" action="/interaction/${esc(uid)}/login" autocomplete="off">
@@ -156,13 +191,13 @@ ${error ? `<p class="err" id="login-error">${esc(error)}</p>` : ''}
 <form method="post" action="/interaction/${esc(uid)}/abort">
   <button id="cancel" type="submit">Cancel</button>
 </form>
-<p class="hint">Dev provider test users: ${Object.keys(USERS).map((u) => `<code>${u}</code> / <code>${esc(USERS[u].password)}</code>`).join(', ')}</p>`);
+<p class="hint" id="provider-label">${esc(label)} test users: ${Object.keys(USERS).map((u) => `<code>${u}</code> / <code>${esc(USERS[u].password)}</code>`).join(', ')}</p>`);
 }
 
 async function logoutSource(ctx, form) {
   ctx.type = 'html';
   ctx.body = page('Sign out', `
-<h1>Sign out of the dev provider?</h1>
+<h1>Sign out of the ${esc(label)}?</h1>
 ${form}
 <button id="logout-yes" autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
 <button id="logout-no" type="submit" form="op.logoutForm">No, stay signed in</button>`);
@@ -170,7 +205,7 @@ ${form}
 
 async function postLogoutSuccessSource(ctx) {
   ctx.type = 'html';
-  ctx.body = page('Signed out', '<h1 id="signed-out">You are signed out of the dev provider.</h1>');
+  ctx.body = page('Signed out', `<h1 id="signed-out">You are signed out of the ${esc(label)}.</h1>`);
 }
 
 async function renderError(ctx, out) {
@@ -367,7 +402,7 @@ async function interaction(req, res, url) {
     const form = await readForm(req);
     const username = (form.get('login') || '').trim();
     const password = form.get('password') || '';
-    const user = Object.hasOwn(USERS, username) ? USERS[username] : undefined;
+    const [accountId, user] = lookup(username);
     if (!user || !crypto.timingSafeEqual(
       crypto.createHash('sha256').update(password).digest(),
       crypto.createHash('sha256').update(user.password).digest(),
@@ -375,9 +410,9 @@ async function interaction(req, res, url) {
       log(`login refused for ${JSON.stringify(username)}`);
       return send(res, 401, loginPage({ uid, clientName, username, error: 'Unknown user or wrong password.' }));
     }
-    log(`login ok for ${username}`);
+    log(`login ok for ${accountId}`);
     return provider.interactionFinished(req, res, {
-      login: { accountId: username, amr: ['pwd'] },
+      login: { accountId, amr: ['pwd'] },
     }, { mergeWithLastSubmission: false });
   }
   return send(res, 405, page('Error', '<h1>Method not allowed</h1>'));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Browser single sign-on, end to end: a real OpenID provider (the certified npm package
-# oidc-provider, tests/e2e/provider.mjs), the bundled echo upstream, portcullis with
+# oidc-provider, tests/e2e/provider.mjs) and a second one with other users and its own
+# issuer (the "partner", for the login chooser), the bundled echo upstream, portcullis with
 # deploy/dev/portcullis.dev.yaml on free ports, and Debian's chromium driven by
 # playwright-core (tests/e2e/scenarios.mjs). Everything runs on 127.0.0.1, offline.
 #
@@ -37,7 +38,7 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   if [[ $rc -ne 0 && $rc -ne 141 ]]; then
-    for log in provider echo gateway; do
+    for log in provider partner echo gateway; do
       if [[ -s "$WORK/$log.log" ]]; then
         say "last lines of $log.log"
         tail -n 40 "$WORK/$log.log" >&2
@@ -89,9 +90,9 @@ fi
 [[ -x "$BIN" ]] || die "portcullis binary not found: $BIN"
 
 # --- ports, secrets ---------------------------------------------------------------------
-read -r OP_PORT ECHO_PORT GW_PORT ADMIN_PORT SPA_PORT < <(python3 -c '
+read -r OP_PORT ECHO_PORT GW_PORT ADMIN_PORT SPA_PORT PARTNER_PORT < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(5)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
@@ -105,6 +106,8 @@ export CLIENT_ID=portcullis
 CLIENT_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
 export CLIENT_SECRET
 export REDIRECT_URI="$GW_URL/oauth2/callback"
+export PARTNER_ISSUER="http://$OP_HOST:$PARTNER_PORT"
+PARTNER_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
 
 # Wait (bounded) until `cmd...` succeeds, failing early if process $pid died.
 wait_for() {
@@ -125,6 +128,13 @@ PIDS+=($!)
 wait_for provider "${PIDS[-1]}" 30 grep -q '^READY ' "$WORK/provider.log"
 node "$HERE/provider-selftest.mjs" || die "provider self-test"
 
+say "partner provider on $PARTNER_ISSUER"
+PROVIDER_HOST="$OP_HOST" REDIRECT_URIS="$REDIRECT_URI" CLIENT_SECRET="$PARTNER_SECRET" \
+  PROVIDER_USERS=partner PROVIDER_LABEL="partner provider" \
+  node "$HERE/provider.mjs" "$PARTNER_PORT" >"$WORK/partner.log" 2>&1 &
+PIDS+=($!)
+wait_for partner "${PIDS[-1]}" 30 grep -q '^READY ' "$WORK/partner.log"
+
 # --- echo upstream ----------------------------------------------------------------------
 say "echo upstream on 127.0.0.1:$ECHO_PORT"
 "$BIN" echo --listen "127.0.0.1:$ECHO_PORT" >"$WORK/echo.log" 2>&1 &
@@ -139,6 +149,8 @@ export DEV_ISSUER="$ISSUER"
 export DEV_CLIENT_ID="$CLIENT_ID"
 export DEV_CLIENT_SECRET="$CLIENT_SECRET"
 export DEV_UPSTREAM="http://127.0.0.1:$ECHO_PORT"
+export DEV_PARTNER_ISSUER="$PARTNER_ISSUER"
+export DEV_PARTNER_CLIENT_SECRET="$PARTNER_SECRET"
 export DEV_LOG_LEVEL="${E2E_LOG_LEVEL:-info}"
 # The cross-origin page of the CORS scenario (served by scenarios.mjs itself).
 export DEV_SPA_PORT="$SPA_PORT"
@@ -151,7 +163,7 @@ CONFIG="$ROOT/deploy/dev/portcullis.dev.yaml"
 say "gateway on $GW_URL (admin 127.0.0.1:$ADMIN_PORT)"
 "$BIN" run --config "$CONFIG" >"$WORK/gateway.log" 2>&1 &
 PIDS+=($!)
-# Ready = listening and the provider's discovery document loaded.
+# Ready = listening and both providers' discovery documents loaded.
 wait_for gateway "${PIDS[-1]}" 60 curl -fsS "http://127.0.0.1:$ADMIN_PORT/readyz"
 
 # --- scenarios --------------------------------------------------------------------------

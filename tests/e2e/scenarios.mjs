@@ -5,6 +5,8 @@
 //   route app   (auth: session, path_prefix /)
 //   route admin (auth: session, path_prefix /admin, allow.groups [admins])
 //   route api   (auth: any, path_prefix /api/)
+//   route both  (auth: session, path_prefix /both/, providers [dev, partner]: a second
+//                provider at PARTNER_ISSUER, see chooser.mjs)
 // Started by run.sh (free ports); also runs against the dev stack of deploy/dev/up.sh:
 //
 //   GW_URL=http://127.0.0.1:8080 ISSUER=http://127.0.0.1:9000 node scenarios.mjs [name-filter]
@@ -20,6 +22,7 @@ import { strict as assert } from 'node:assert';
 
 import { chromium } from 'playwright-core';
 
+import { registerChooser } from './chooser.mjs';
 import { registerCors } from './cors.mjs';
 
 const env = process.env;
@@ -472,6 +475,9 @@ scenario('j: rd pointing elsewhere falls back to the gateway after login', async
 
 // k: CORS from a page of another origin (tests/e2e/cors.mjs).
 registerCors({ scenario, newContext, aliceSession, GW, env });
+
+// l, m: several providers on one route, the chooser and login_hint (tests/e2e/chooser.mjs).
+registerChooser({ scenario, newContext, GW, env, echoed, header });
 
 // ---------------------------------------------------------------------------------------
 // Runner

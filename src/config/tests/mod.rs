@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod assertion;
+mod chooser;
 mod credentials;
 mod errors;
 mod loading;

@@ -120,6 +120,8 @@ fn provider_config(issuer: &str, introspection: bool, fallback: bool) -> Provide
             groups: vec!["groups".into()],
         },
         endpoints: Default::default(),
+        display_name: "Corp".into(),
+        domains: Vec::new(),
     }
 }
 

@@ -16,6 +16,7 @@ fn route(name: &str, host: Option<&str>, prefix: &str) -> RouteConfig {
         upstream: Upstream {
             url: "http://127.0.0.1:3000".to_owned(),
             https: false,
+            h2c: false,
             authority: http::uri::Authority::from_static("127.0.0.1:3000"),
             base_path: String::new(),
         },
@@ -24,6 +25,7 @@ fn route(name: &str, host: Option<&str>, prefix: &str) -> RouteConfig {
         preserve_host: false,
         auth: AuthMode::None,
         provider: None,
+        providers: Vec::new(),
         public_paths: Vec::new(),
         allow: AllowRules::default(),
         identity_headers: Vec::new(),

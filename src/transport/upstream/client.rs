@@ -33,12 +33,16 @@ pub fn build(route: &RouteConfig, metrics: PoolMetrics) -> Result<UpstreamClient
     } else {
         None
     };
-    let pool = Pool::new(
-        &upstream.authority,
-        tls.filter(|_| upstream.https),
-        route.timeouts.connect,
-        metrics,
-    );
+    let pool = if upstream.h2c {
+        Pool::prior_knowledge(&upstream.authority, route.timeouts.connect, metrics)
+    } else {
+        Pool::new(
+            &upstream.authority,
+            tls.filter(|_| upstream.https),
+            route.timeouts.connect,
+            metrics,
+        )
+    };
     let host_header = HeaderValue::from_str(upstream.authority.as_str())
         .map_err(|e| TlsError::Config(format!("upstream authority is not a Host value: {e}")))?;
     Ok(UpstreamClient { pool, host_header })

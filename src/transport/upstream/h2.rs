@@ -1,7 +1,8 @@
-//! HTTP/2 to an https upstream that chose it by ALPN: hyper's HTTP/2 client connection
-//! (another protocol, not a second HTTP/1 implementation). One connection per worker
-//! thread per route carries every request of that worker (its streams are multiplexed);
-//! it is opened when a TLS handshake picks h2 and replaced once it has closed. Once the
+//! HTTP/2 to an https upstream that chose it by ALPN, or to an `h2c://` upstream with
+//! prior knowledge over plain TCP: hyper's HTTP/2 client connection (another protocol,
+//! not a second HTTP/1 implementation). One connection per worker thread per route
+//! carries every request of that worker (its streams are multiplexed); it is opened when
+//! a TLS handshake picks h2 (h2c: at once) and replaced once it has closed. Once the
 //! upstream is known to speak HTTP/2, the requests that find no open connection share
 //! one handshake instead of each making its own. Its connection task runs on the worker
 //! that opened it; the reaper drops one idle for [`super::POOL_IDLE`].
@@ -11,18 +12,16 @@ use std::time::Instant;
 
 use futures_util::future::{BoxFuture, Shared};
 
-use http::header::TRAILER;
+use http::header::{TE, TRAILER};
 use http::uri::{PathAndQuery, Scheme};
-use http::{Request, Response, Uri, Version};
+use http::{HeaderValue, Request, Response, Uri, Version};
 use hyper::client::conn::http2::{Builder, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 use super::body::{ReqBody, UpstreamBody};
 use super::h1::ProtoError;
 use super::PoolError;
-use crate::transport::hop::clean_response;
+use crate::transport::hop::{clean_response, TeTrailers};
 
 /// A handshake under way that several requests wait for: its connection's sender, or
 /// `None` (it failed, or the upstream chose HTTP/1.1 this time).
@@ -60,14 +59,18 @@ pub(super) fn builder() -> Builder<TokioExecutor> {
     builder
 }
 
-/// The HTTP/2 handshake on a TLS stream that chose h2; the connection is driven by a
-/// task on this worker until every sender is gone or the upstream closes it.
-pub(super) async fn handshake(
+/// The HTTP/2 handshake on a TLS stream that chose h2, or a TCP stream (h2c); the
+/// connection is driven by a task on this worker until every sender is gone or the
+/// upstream closes it.
+pub(super) async fn handshake<T>(
     builder: &Builder<TokioExecutor>,
-    tls: TlsStream<TcpStream>,
-) -> Result<SendRequest<ReqBody>, PoolError> {
+    io: T,
+) -> Result<SendRequest<ReqBody>, PoolError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (sender, connection) = builder
-        .handshake(TokioIo::new(tls))
+        .handshake(TokioIo::new(io))
         .await
         .map_err(PoolError::Http)?;
     tokio::spawn(async move {
@@ -141,11 +144,14 @@ pub(super) enum Sent {
 }
 
 /// Sends `req` (origin-form target, Host set) on `sender`: the target becomes absolute
-/// for the `:scheme` and `:authority` of HTTP/2; the response's hop-by-hop fields are
-/// removed as the HTTP/1 codec removes them.
+/// for the `:scheme` and `:authority` of HTTP/2; `TE: trailers` goes with it when the
+/// client sent it (`hop::TeTrailers`: the one TE value HTTP/2 allows, which gRPC servers
+/// require); the response's hop-by-hop fields are removed as the HTTP/1 codec removes
+/// them.
 pub(super) async fn send(
     sender: &mut SendRequest<ReqBody>,
     mut req: Request<ReqBody>,
+    scheme: Scheme,
     authority: &http::uri::Authority,
 ) -> Result<Sent, PoolError> {
     if req.uri().scheme().is_none() {
@@ -155,7 +161,7 @@ pub(super) async fn send(
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         *req.uri_mut() = Uri::builder()
-            .scheme(Scheme::HTTPS)
+            .scheme(scheme)
             .authority(authority.clone())
             .path_and_query(pq)
             .build()
@@ -164,6 +170,10 @@ pub(super) async fn send(
     *req.version_mut() = Version::HTTP_2;
     // Request trailers are never forwarded: none is announced.
     req.headers_mut().remove(TRAILER);
+    if req.extensions().get::<TeTrailers>().is_some() {
+        req.headers_mut()
+            .insert(TE, HeaderValue::from_static("trailers"));
+    }
     match sender.try_send_request(req).await {
         Ok(mut resp) => {
             clean_response(resp.headers_mut())

@@ -1,5 +1,6 @@
 //! The pool of one route: per-worker stacks of idle HTTP/1.1 connections (plain TCP or
-//! TLS), each worker's HTTP/2 connection for an upstream that chose it, opening new
+//! TLS), each worker's HTTP/2 connection for an upstream that chose it (or, `h2c://`,
+//! speaks it with prior knowledge), opening new
 //! connections (`dial.rs`, then TLS), and the reaper.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +37,8 @@ pub(super) struct Inner {
     pub(super) connect_timeout: Duration,
     /// https: how the TLS session is made.
     pub(super) tls: Option<Tls>,
+    /// `h2c://`: HTTP/2 with prior knowledge over plain TCP (HTTP/1.1 only for upgrades).
+    pub(super) h2c: bool,
     h2_builder: H2Builder<TokioExecutor>,
     /// One stack per worker thread (`transport::workers`): a connection is reused only by
     /// the thread whose reactor watches its socket.
@@ -68,6 +71,7 @@ impl Inner {
     pub(super) fn new(
         authority: &http::uri::Authority,
         tls: Option<Tls>,
+        h2c: bool,
         connect_timeout: Duration,
         metrics: PoolMetrics,
     ) -> Inner {
@@ -84,10 +88,12 @@ impl Inner {
             authority: authority.clone(),
             connect_timeout,
             tls,
+            h2c,
             h2_builder: h2::builder(),
             idle: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
             h2: (0..shards).map(|_| Mutex::default()).collect(),
-            speaks_h2: AtomicBool::new(false),
+            // Prior knowledge: known before the first connection.
+            speaks_h2: AtomicBool::new(h2c),
             idle_cap: (MAX_IDLE / shards).max(MIN_IDLE_PER_WORKER),
             reaper: AtomicBool::new(false),
             metrics,
@@ -219,6 +225,12 @@ impl Inner {
             .map_err(PoolError::Connect)?;
         self.metrics.opened.inc();
         let Some(tls) = &self.tls else {
+            if self.h2c && h2 {
+                let sender = h2::handshake(&self.h2_builder, stream).await?;
+                self.keep_h2(&sender);
+                self.start_reaper();
+                return Ok(Connected::H2(sender));
+            }
             return Ok(Connected::H1(Box::new(Conn::new(Stream::Tcp(stream)))));
         };
         let stream = tls

@@ -17,6 +17,7 @@ mod server;
 mod slow_client;
 mod upstream_fields;
 mod upstream_h1;
+mod upstream_h2c;
 mod upstream_pool;
 mod upstream_tls;
 mod workers;

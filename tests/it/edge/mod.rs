@@ -4,4 +4,5 @@
 
 mod cors;
 mod grpc;
+mod grpc_h2c;
 mod grpc_library;

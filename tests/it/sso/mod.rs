@@ -9,6 +9,7 @@
 
 mod access;
 mod callback;
+mod chooser;
 mod client_auth;
 mod cookies;
 mod lifetime;
