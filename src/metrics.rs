@@ -59,6 +59,10 @@ pub struct Metrics {
     /// Denials answered in gRPC shape, by route (`-` before routing) and `grpc_status`
     /// name (`UNAUTHENTICATED`…).
     pub grpc_denials: IntCounterVec,
+    /// Trace spans the collector accepted.
+    pub tracing_spans_exported: IntCounter,
+    /// Trace spans dropped, by reason (`queue_full`, `export_failed`).
+    pub tracing_spans_dropped: IntCounterVec,
 }
 
 /// The handles of one route, resolved once per runtime snapshot so the hot path does no
@@ -186,6 +190,17 @@ impl Metrics {
             ),
             &["route", "grpc_status"],
         )?;
+        let tracing_spans_exported = IntCounter::new(
+            "tracing_spans_exported_total",
+            "Trace spans the OTLP collector accepted",
+        )?;
+        let tracing_spans_dropped = IntCounterVec::new(
+            Opts::new(
+                "tracing_spans_dropped_total",
+                "Trace spans dropped: export queue full, or export failed or timed out",
+            ),
+            &["reason"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Build information (always 1)"),
             &["version"],
@@ -213,6 +228,8 @@ impl Metrics {
         registry.register(Box::new(provider_ready.clone()))?;
         registry.register(Box::new(cors_preflights.clone()))?;
         registry.register(Box::new(grpc_denials.clone()))?;
+        registry.register(Box::new(tracing_spans_exported.clone()))?;
+        registry.register(Box::new(tracing_spans_dropped.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Metrics {
             registry,
@@ -236,7 +253,22 @@ impl Metrics {
             provider_ready,
             cors_preflights,
             grpc_denials,
+            tracing_spans_exported,
+            tracing_spans_dropped,
         })
+    }
+
+    /// The trace exporter's counters.
+    pub fn tracing(&self) -> crate::otel::TraceMetrics {
+        crate::otel::TraceMetrics {
+            exported: self.tracing_spans_exported.clone(),
+            dropped_queue_full: self
+                .tracing_spans_dropped
+                .with_label_values(&["queue_full"]),
+            dropped_export_failed: self
+                .tracing_spans_dropped
+                .with_label_values(&["export_failed"]),
+        }
     }
 
     /// Resolves the per-route handles once.

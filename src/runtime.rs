@@ -50,6 +50,9 @@ pub enum BuildError {
     /// Browser SSO could not be set up.
     #[error(transparent)]
     Sso(#[from] crate::oidc::sso::SsoError),
+    /// The trace exporter could not be set up.
+    #[error(transparent)]
+    Tracing(#[from] crate::otel::TracerError),
 }
 
 /// One route, ready to serve.
@@ -92,6 +95,9 @@ pub struct Runtime {
     /// The metrics registry (the process's; reached through the snapshot a request
     /// already holds, so that a request takes no reference of its own).
     pub metrics: Arc<Metrics>,
+    /// Distributed tracing, when `tracing:` is configured (shared with the previous
+    /// snapshot while its configuration is unchanged).
+    pub tracer: Option<Arc<crate::otel::Tracer>>,
 }
 
 /// What building a snapshot needs besides the config.
@@ -182,8 +188,16 @@ impl Runtime {
             });
         }
         let sso = crate::oidc::sso::Sso::build(&config)?;
+        let tracer = match &config.tracing {
+            None => None,
+            Some(tc) => match previous.and_then(|p| p.tracer.as_ref()) {
+                Some(t) if t.config() == tc => Some(t.clone()),
+                _ => Some(Arc::new(crate::otel::Tracer::new(tc, metrics.tracing())?)),
+            },
+        };
         Ok(Runtime {
             sso,
+            tracer,
             metrics: ctx.metrics.clone(),
             table: RouteTable::new(&config.routes),
             identity_strip: IdentityHeaderSet::for_routes(&config.routes),

@@ -24,6 +24,7 @@ mod validate_headers;
 mod validate_provider;
 mod validate_route;
 mod validate_tokens;
+mod validate_tracing;
 mod walk;
 
 #[cfg(test)]

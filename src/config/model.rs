@@ -13,6 +13,8 @@ use std::time::Duration;
 use http::{HeaderName, Uri};
 
 pub mod cors;
+pub mod trace;
+pub use trace::TracingConfig;
 mod endpoints;
 pub use super::model_tokens::{CallLimit, DEFAULT_TOKEN_TYPES};
 pub use endpoints::EndpointOverrides;
@@ -53,6 +55,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Routes, in file order (matching picks the most specific, not the first).
     pub routes: Vec<RouteConfig>,
+    /// Distributed tracing (`tracing:`); `None` = off.
+    pub tracing: Option<TracingConfig>,
 }
 
 /// `server:`

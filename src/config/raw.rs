@@ -13,6 +13,8 @@ use serde_yaml::Value;
 
 mod cors;
 pub(crate) use cors::RawCors;
+mod trace;
+pub(crate) use trace::RawTracing;
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
@@ -28,6 +30,7 @@ pub(crate) struct RawConfig {
     pub providers: Vec<RawProvider>,
     pub session: RawSession,
     pub routes: Vec<RawRoute>,
+    pub tracing: Option<RawTracing>,
 }
 
 /// `server:`

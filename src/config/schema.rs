@@ -39,6 +39,20 @@ const ROOT_FIELDS: &[Field] = &[
     ("providers", Shape::List(&Shape::Obj(PROVIDER))),
     ("session", Shape::Obj(SESSION)),
     ("routes", Shape::List(&Shape::Obj(ROUTE))),
+    ("tracing", Shape::Obj(TRACING)),
+];
+
+pub(crate) const TRACING: &[Field] = &[
+    ("otlp_endpoint", Shape::Str),
+    ("sample_ratio", Shape::Str),
+    ("service_name", Shape::Str),
+    ("headers", Shape::StrMap),
+    ("timeout", Shape::Str),
+    ("ca_file", Shape::Str),
+    ("queue_size", Shape::UInt),
+    ("batch_size", Shape::UInt),
+    ("batch_delay", Shape::Str),
+    ("resource", Shape::StrMap),
 ];
 
 pub(crate) const SERVER: &[Field] = &[
@@ -289,6 +303,7 @@ mod tests {
                 "route timeouts",
             ),
             (serde_fields::<raw::RawCors>(), CORS, "cors"),
+            (serde_fields::<raw::RawTracing>(), TRACING, "tracing"),
         ];
         for (serde, table, what) in pairs {
             let mut a = serde.clone();

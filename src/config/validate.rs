@@ -19,7 +19,7 @@ use super::model::{
     ServerConfig, ServerLimits, ServerTimeouts, SessionConfig, SessionStoreKind, TlsFiles,
 };
 use super::raw::{RawAdmin, RawConfig, RawLog, RawServer, RawSession};
-use super::{validate_credentials, validate_provider, validate_route};
+use super::{validate_credentials, validate_provider, validate_route, validate_tracing};
 
 /// Bounds of `server.limits.max_header_bytes`; below 1 KiB ordinary browsers fail.
 const MIN_HEADER_BYTES: u64 = 1024;
@@ -79,6 +79,7 @@ pub(crate) fn validate(
     let routes = validate_route::routes(&mut cx, raw.routes, &providers, &server.proxy_prefix);
     validate_credentials::login_credentials(&mut cx, &providers, &routes);
     let session = session(&mut cx, raw.session, &routes);
+    let tracing = raw.tracing.map(|t| validate_tracing::tracing(&mut cx, t));
     let config = Config {
         server,
         admin,
@@ -86,6 +87,7 @@ pub(crate) fn validate(
         providers,
         session,
         routes,
+        tracing,
     };
     cx.issues.is_empty().then_some(config)
 }

@@ -15,6 +15,7 @@ const ORDER: &[&str] = &[
     "auth",
     "metrics",
     "idp",
+    "otel",
     "access_log",
     "transport",
     "routing",
