@@ -7,6 +7,7 @@ pub mod browser;
 pub mod client;
 pub mod fake_idp;
 pub mod nginx;
+pub mod otlp;
 pub mod redis;
 pub mod tls;
 pub mod tls_upstream;
