@@ -123,13 +123,13 @@ pub mod any_value {
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Value {
         #[prost(string, tag = "1")]
-        StringValue(String),
+        Str(String),
         #[prost(bool, tag = "2")]
-        BoolValue(bool),
+        Bool(bool),
         #[prost(int64, tag = "3")]
-        IntValue(i64),
+        Int(i64),
         #[prost(double, tag = "4")]
-        DoubleValue(f64),
+        Double(f64),
     }
 }
 
@@ -155,10 +155,10 @@ impl Received {
             .iter()
             .find(|kv| kv.key == key)
             .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                any_value::Value::StringValue(s) => Some(s.clone()),
-                any_value::Value::IntValue(n) => Some(n.to_string()),
-                any_value::Value::BoolValue(b) => Some(b.to_string()),
-                any_value::Value::DoubleValue(d) => Some(d.to_string()),
+                any_value::Value::Str(s) => Some(s.clone()),
+                any_value::Value::Int(n) => Some(n.to_string()),
+                any_value::Value::Bool(b) => Some(b.to_string()),
+                any_value::Value::Double(d) => Some(d.to_string()),
             })
     }
 
@@ -307,7 +307,7 @@ async fn receive(req: hyper::Request<hyper::body::Incoming>, seen: &Mutex<Seen>)
                     .as_ref()
                     .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
                     .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                        any_value::Value::StringValue(s) => Some(s.clone()),
+                        any_value::Value::Str(s) => Some(s.clone()),
                         _ => None,
                     })
                     .unwrap_or_default();
