@@ -13,6 +13,7 @@ pub mod error;
 pub mod idp;
 pub mod metrics;
 pub mod oidc;
+pub mod otel;
 pub mod pipeline;
 pub mod proxy;
 pub mod ratelimit;

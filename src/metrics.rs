@@ -74,6 +74,10 @@ pub struct Metrics {
     pub login_starts: IntCounterVec,
     /// Login chooser pages shown, by the route the browser wants (`-` for none).
     pub login_choosers: IntCounterVec,
+    /// Trace spans the collector accepted.
+    pub tracing_spans_exported: IntCounter,
+    /// Trace spans dropped, by reason (`queue_full`, `export_failed`).
+    pub tracing_spans_dropped: IntCounterVec,
 }
 
 /// The handles of one route, resolved once per runtime snapshot so the hot path does no
@@ -243,6 +247,17 @@ impl Metrics {
             ),
             &["route"],
         )?;
+        let tracing_spans_exported = IntCounter::new(
+            "tracing_spans_exported_total",
+            "Trace spans the OTLP collector accepted",
+        )?;
+        let tracing_spans_dropped = IntCounterVec::new(
+            Opts::new(
+                "tracing_spans_dropped_total",
+                "Trace spans dropped: export queue full, or export failed or timed out",
+            ),
+            &["reason"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Build information (always 1)"),
             &["version"],
@@ -276,6 +291,8 @@ impl Metrics {
         registry.register(Box::new(token_exchanges.clone()))?;
         registry.register(Box::new(login_starts.clone()))?;
         registry.register(Box::new(login_choosers.clone()))?;
+        registry.register(Box::new(tracing_spans_exported.clone()))?;
+        registry.register(Box::new(tracing_spans_dropped.clone()))?;
         registry.register(Box::new(build_info))?;
         Ok(Metrics {
             registry,
@@ -305,6 +322,8 @@ impl Metrics {
             token_exchanges,
             login_starts,
             login_choosers,
+            tracing_spans_exported,
+            tracing_spans_dropped,
         })
     }
 
@@ -329,6 +348,19 @@ impl Metrics {
             exchanged: c("exchanged"),
             refused: c("refused"),
             unavailable: c("unavailable"),
+        }
+    }
+
+    /// The trace exporter's counters.
+    pub fn tracing(&self) -> crate::otel::TraceMetrics {
+        crate::otel::TraceMetrics {
+            exported: self.tracing_spans_exported.clone(),
+            dropped_queue_full: self
+                .tracing_spans_dropped
+                .with_label_values(&["queue_full"]),
+            dropped_export_failed: self
+                .tracing_spans_dropped
+                .with_label_values(&["export_failed"]),
         }
     }
 

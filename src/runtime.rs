@@ -62,6 +62,9 @@ pub enum BuildError {
         /// What is wrong (never key material).
         reason: String,
     },
+    /// The trace exporter could not be set up.
+    #[error(transparent)]
+    Tracing(#[from] crate::otel::TracerError),
 }
 
 /// One route, ready to serve.
@@ -115,6 +118,9 @@ pub struct Runtime {
     pub rate_limit_store: Option<Arc<SharedStore>>,
     /// The identity-assertion keys (and the JWKS), when a route signs or keys are set.
     pub signing: Option<Arc<crate::assertion::KeyRing>>,
+    /// Distributed tracing, when `tracing:` is configured (shared with the previous
+    /// snapshot while its configuration is unchanged).
+    pub tracer: Option<Arc<crate::otel::Tracer>>,
 }
 
 /// What building a snapshot needs besides the config.
@@ -259,9 +265,17 @@ impl Runtime {
             });
         }
         let sso = crate::oidc::sso::Sso::build(&config)?;
+        let tracer = match &config.tracing {
+            None => None,
+            Some(tc) => match previous.and_then(|p| p.tracer.as_ref()) {
+                Some(t) if t.config() == tc => Some(t.clone()),
+                _ => Some(Arc::new(crate::otel::Tracer::new(tc, metrics.tracing())?)),
+            },
+        };
         Ok(Runtime {
             signing,
             sso,
+            tracer,
             metrics: ctx.metrics.clone(),
             table: RouteTable::new(&config.routes),
             identity_strip: IdentityHeaderSet::for_routes(&config.routes),

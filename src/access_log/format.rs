@@ -68,6 +68,10 @@ pub fn line(format: Format, clock: &mut Clock, out: &mut Vec<u8>, r: &Record<'_>
             uint(out, r.bytes);
             out.extend_from_slice(b",\"request_id\":");
             json_str(out, r.request_id);
+            if let Some(id) = r.trace_id {
+                out.extend_from_slice(b",\"trace_id\":");
+                json_str(out, id);
+            }
             out.extend_from_slice(b",\"user\":");
             json_str(out, r.user);
             if let Some(err) = r.error {
@@ -97,6 +101,10 @@ pub fn line(format: Format, clock: &mut Clock, out: &mut Vec<u8>, r: &Record<'_>
             uint(out, r.bytes);
             out.extend_from_slice(b" request_id=");
             text_str(out, r.request_id);
+            if let Some(id) = r.trace_id {
+                out.extend_from_slice(b" trace_id=");
+                text_str(out, id);
+            }
             out.extend_from_slice(b" user=");
             text_str(out, r.user);
             if let Some(err) = r.error {
@@ -259,6 +267,7 @@ mod tests {
             duration: Duration::from_micros(12_345),
             bytes: 42,
             request_id: "abc",
+            trace_id: None,
             user,
             error,
         }
@@ -288,6 +297,7 @@ mod tests {
         assert_eq!(v["level"], "WARN");
         assert_eq!(v["target"], "access");
         assert_eq!(v["path"], "/a b");
+        assert!(v.get("trace_id").is_none(), "no trace, no field");
         assert!(v["timestamp"]
             .as_str()
             .is_some_and(|t| t.len() == 27 && t.ends_with('Z')));
@@ -308,6 +318,26 @@ mod tests {
              duration_ms=12.345 bytes=42 request_id=abc user=\"a=b\\u0007\"\n"
         ));
         assert_eq!(text.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn the_trace_id_is_in_both_formats_when_there_is_one() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let r = Record {
+            trace_id: Some(id),
+            ..record("u", None)
+        };
+        let mut out = Vec::new();
+        line(Format::Json, &mut Clock::default(), &mut out, &r);
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(v["trace_id"], id);
+        out.clear();
+        line(Format::Text, &mut Clock::default(), &mut out, &r);
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(
+            text.contains(&format!(" request_id=abc trace_id={id} user=u")),
+            "{text}"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! `log.access: off` turns it off; it is independent of `log.level`, which governs the
 //! diagnostic log. Nothing is written until `main` installs the writer ([`install`]), so
 //! the library and its tests log no access lines. Fields: method, host, path (never the
-//! query), route, status, duration, bytes, request id, user, error; never tokens,
+//! query), route, status, duration, bytes, request id, trace id, user, error; never tokens,
 //! cookies or secrets. Every value is escaped, so no field can forge a line.
 
 mod format;
@@ -44,6 +44,9 @@ pub struct Record<'a> {
     pub bytes: u64,
     /// The request id.
     pub request_id: &'a str,
+    /// The W3C trace id (32 hex digits) when tracing is on, sampled or not: the upstream
+    /// got it in `traceparent`, so its own logs carry the same id.
+    pub trace_id: Option<&'a str>,
     /// The principal's username or subject (`-` when none).
     pub user: &'a str,
     /// The failure, for responses the gateway chose because of one.

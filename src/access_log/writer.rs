@@ -167,6 +167,7 @@ mod tests {
             duration: Duration::from_millis(1),
             bytes: 1,
             request_id: "id",
+            trace_id: None,
             user: "-",
             error: None,
         }

@@ -15,6 +15,8 @@ use http::{HeaderName, Uri};
 mod assertion;
 mod cidr;
 pub mod cors;
+pub mod trace;
+pub use trace::TracingConfig;
 mod endpoints;
 mod rate_limit;
 pub use super::model_tokens::{CallLimit, DEFAULT_TOKEN_TYPES};
@@ -66,6 +68,8 @@ pub struct Config {
     pub rate_limit_store: RateLimitStore,
     /// Keys that sign identity assertions (`signing_keys`, `signing_key_overlap`).
     pub signing: SigningConfig,
+    /// Distributed tracing (`tracing:`); `None` = off.
+    pub tracing: Option<TracingConfig>,
 }
 
 /// `server:`

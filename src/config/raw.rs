@@ -17,6 +17,8 @@ pub(crate) use cors::RawCors;
 pub(crate) use tokens::{RawCallLimit, RawClaims, RawIntrospection, RawTokens};
 mod assertion;
 pub(crate) use assertion::{RawIdentityAssertion, RawSigningKey, RawTokenExchange};
+mod trace;
+pub(crate) use trace::RawTracing;
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
@@ -37,6 +39,7 @@ pub(crate) struct RawConfig {
     pub signing_keys: Vec<RawSigningKey>,
     /// `None` = the default overlap.
     pub signing_key_overlap: Option<String>,
+    pub tracing: Option<RawTracing>,
 }
 
 /// `server:`

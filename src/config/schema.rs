@@ -44,6 +44,7 @@ const ROOT_FIELDS: &[Field] = &[
     ("rate_limit_store", Shape::Str),
     ("signing_keys", Shape::List(&Shape::Obj(SIGNING_KEY))),
     ("signing_key_overlap", Shape::Str),
+    ("tracing", Shape::Obj(TRACING)),
 ];
 
 pub(crate) const SIGNING_KEY: &[Field] = &[
@@ -51,6 +52,19 @@ pub(crate) const SIGNING_KEY: &[Field] = &[
     ("kid", Shape::Str),
     ("not_before", Shape::Str),
     ("revoked", Shape::Bool),
+];
+
+pub(crate) const TRACING: &[Field] = &[
+    ("otlp_endpoint", Shape::Str),
+    ("sample_ratio", Shape::Str),
+    ("service_name", Shape::Str),
+    ("headers", Shape::StrMap),
+    ("timeout", Shape::Str),
+    ("ca_file", Shape::Str),
+    ("queue_size", Shape::UInt),
+    ("batch_size", Shape::UInt),
+    ("batch_delay", Shape::Str),
+    ("resource", Shape::StrMap),
 ];
 
 pub(crate) const SERVER: &[Field] = &[
@@ -346,6 +360,7 @@ mod tests {
                 RATE_LIMIT,
                 "rate_limit",
             ),
+            (serde_fields::<raw::RawTracing>(), TRACING, "tracing"),
         ];
         for (serde, table, what) in pairs {
             let mut a = serde.clone();

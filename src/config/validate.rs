@@ -21,7 +21,7 @@ use super::model::{
 use super::raw::{RawAdmin, RawConfig, RawLog, RawServer, RawSession};
 use super::{
     validate_assertion, validate_credentials, validate_provider, validate_rate_limit,
-    validate_route,
+    validate_route, validate_tracing,
 };
 
 /// Bounds of `server.limits.max_header_bytes`; below 1 KiB ordinary browsers fail.
@@ -91,6 +91,7 @@ pub(crate) fn validate(
         session.redis_url.is_some(),
     );
     validate_rate_limit::check_identity_collisions(&mut cx, &routes);
+    let tracing = raw.tracing.map(|t| validate_tracing::tracing(&mut cx, t));
     let config = Config {
         server,
         admin,
@@ -100,6 +101,7 @@ pub(crate) fn validate(
         routes,
         rate_limit_store,
         signing,
+        tracing,
     };
     cx.issues.is_empty().then_some(config)
 }

@@ -9,6 +9,7 @@
 pub mod client_auth;
 pub mod limit;
 pub mod observe;
+mod traced;
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -100,6 +101,8 @@ pub struct IdpClient {
     client: Client<Connector, Full<Bytes>>,
     timeout: Duration,
     max_body: usize,
+    /// Who and what its calls are, for their trace spans (`traced.rs`).
+    label: traced::Label,
 }
 
 impl IdpClient {
@@ -124,7 +127,22 @@ impl IdpClient {
             client,
             timeout,
             max_body: DEFAULT_MAX_BODY,
+            label: traced::Label::default(),
         })
+    }
+
+    /// Names the provider in its calls' trace spans (`portcullis.provider`).
+    pub fn for_provider(mut self, provider: std::sync::Arc<str>) -> Self {
+        self.label.provider = Some(provider);
+        self
+    }
+
+    /// A clone whose calls' trace spans are named `idp <call>` (`jwks`,
+    /// `introspection`); without one the name comes from the request's shape.
+    pub fn for_call(&self, call: &'static str) -> Self {
+        let mut c = self.clone();
+        c.label.call = Some(call);
+        c
     }
 
     /// Replaces the response-size cap (default [`DEFAULT_MAX_BODY`]).
@@ -135,7 +153,8 @@ impl IdpClient {
 
     /// `GET url` with the given `Accept`.
     pub async fn get(&self, url: &str, accept: &str) -> Result<IdpResponse, HttpError> {
-        self.send(Method::GET, url, accept, None, Bytes::new(), None)
+        let call = self.label.call.unwrap_or("discovery");
+        self.send(call, Method::GET, url, accept, None, Bytes::new(), None)
             .await
     }
 
@@ -149,8 +168,17 @@ impl IdpClient {
         let mut auth = HeaderValue::try_from(format!("Bearer {token}"))
             .map_err(|_| HttpError::BadBody("token is not a valid header value".into()))?;
         auth.set_sensitive(true);
-        self.send(Method::GET, url, accept, Some(auth), Bytes::new(), None)
-            .await
+        let call = self.label.call.unwrap_or("userinfo");
+        self.send(
+            call,
+            Method::GET,
+            url,
+            accept,
+            Some(auth),
+            Bytes::new(),
+            None,
+        )
+        .await
     }
 
     /// `POST url` with an `application/x-www-form-urlencoded` body and, for
@@ -164,7 +192,9 @@ impl IdpClient {
     ) -> Result<IdpResponse, HttpError> {
         let auth = basic_auth.map(|(id, secret)| basic_auth_value(id, secret));
         let body = Bytes::from(form_encode(form));
+        let call = self.label.call.unwrap_or_else(|| traced::form_call(form));
         self.send(
+            call,
             Method::POST,
             url,
             "application/json",
@@ -175,8 +205,11 @@ impl IdpClient {
         .await
     }
 
+    /// One call, in a client span `idp <call>` when the request is sampled.
+    #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
+        what: &'static str,
         method: Method,
         url: &str,
         accept: &str,
@@ -185,6 +218,7 @@ impl IdpClient {
         content_type: Option<&'static str>,
     ) -> Result<IdpResponse, HttpError> {
         let uri = checked_uri(url)?;
+        let span = self.label.start(what, &method, &uri);
         let mut builder = Request::builder()
             .method(method)
             .uri(uri)
@@ -230,9 +264,12 @@ impl IdpClient {
                 body: collected.to_bytes(),
             })
         };
-        tokio::time::timeout(self.timeout, call)
-            .await
-            .map_err(|_| HttpError::Timeout)?
+        let result = match tokio::time::timeout(self.timeout, call).await {
+            Ok(r) => r,
+            Err(_) => Err(HttpError::Timeout),
+        };
+        traced::end(span, &result);
+        result
     }
 }
 

@@ -99,15 +99,15 @@ impl ProviderRuntime {
         observer: Arc<dyn ProviderObserver>,
     ) -> Result<Self, ProviderError> {
         let name: Arc<str> = cfg.name.as_str().into();
-        let client = IdpClient::new(cfg.ca_file.as_deref(), IDP_TIMEOUT).map_err(|source| {
-            ProviderError::Client {
+        let client = IdpClient::new(cfg.ca_file.as_deref(), IDP_TIMEOUT)
+            .map_err(|source| ProviderError::Client {
                 provider: cfg.name.clone(),
                 source,
-            }
-        })?;
+            })?
+            .for_provider(name.clone());
         let jwks = JwksCache::new(
             name.clone(),
-            client.clone(),
+            client.for_call("jwks"),
             String::new(),
             cfg.tokens.jwks_refetch_interval,
             observer.clone(),
@@ -126,7 +126,7 @@ impl ProviderRuntime {
                     audiences: cfg.tokens.audiences.clone(),
                     leeway: cfg.tokens.leeway,
                 };
-                let client = client.clone();
+                let client = client.for_call("introspection");
                 Some(Introspector::new(
                     name.clone(),
                     icfg,

@@ -38,6 +38,8 @@ pub struct AccessLog {
     /// The snapshot the request runs on: the request's one reference to it (its
     /// phases borrow it from here), its routes' and the process's metrics.
     pub rt: Arc<Runtime>,
+    /// The request's trace (`tracing:` configured); its server span ends here.
+    pub trace: Option<crate::otel::RequestTrace>,
     /// Response bytes sent so far.
     bytes: u64,
     written: bool,
@@ -63,6 +65,7 @@ impl AccessLog {
             user: None,
             error: None,
             rt,
+            trace: None,
             bytes: 0,
             written: false,
         }
@@ -99,6 +102,12 @@ impl AccessLog {
             .map_or("-", |p| p.username.as_deref().unwrap_or(&p.subject));
         let method = self.method.as_str();
         let path = self.uri.path();
+        let trace_hex = self.trace.as_mut().map(|t| {
+            let r = self.route.and_then(|i| rt.routes.get(i));
+            super::trace::finish(t, &self.method, r, self.status, self.error.as_ref());
+            crate::otel::ids::trace_hex(t.trace_id())
+        });
+        let trace_id = trace_hex.as_ref().and_then(|h| std::str::from_utf8(h).ok());
         if rt.config.log.access && access_log::installed() {
             let record = access_log::Record {
                 method,
@@ -109,6 +118,7 @@ impl AccessLog {
                 duration: elapsed,
                 bytes,
                 request_id,
+                trace_id,
                 user,
                 error: self.error.as_ref().map(|e| e as &dyn std::fmt::Display),
             };
@@ -125,6 +135,7 @@ impl AccessLog {
                 route,
                 status = self.status,
                 request_id,
+                trace_id,
                 user,
                 error = %err,
             );

@@ -15,6 +15,7 @@ pub mod login_start;
 pub mod request_id;
 pub mod respond;
 pub mod session;
+pub mod trace;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,18 +51,20 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Res
     let grpc = GrpcKind::detect(req.headers()).filter(|_| req.method() == http::Method::POST);
     let origin = req.headers().get(http::header::ORIGIN).cloned();
     let mut log = AccessLog::begin(&req, request_id.clone(), start, rt);
+    log.trace = trace::begin(&log.rt, conn, peer_trusted, &request_id, &req);
     // Cookies to set on the response whatever it is (session refresh, login, deletions).
     let mut set_cookies: Vec<HeaderValue> = Vec::new();
 
-    let result = run(
+    let recorder = log.trace.as_ref().and_then(|t| t.recorder());
+    let phases = run(
         conn,
         peer_trusted,
         navigation,
         req,
         &mut log,
         &mut set_cookies,
-    )
-    .await;
+    );
+    let result = trace::scoped(recorder, phases).await;
     let mut resp = match result {
         Ok(resp) => resp,
         Err(err) => {
@@ -107,6 +110,8 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Res
     };
     respond::finish(&log.rt, route, &mut resp, out);
     log.status = resp.status().as_u16();
+    let upstream = matches!(resp.body(), Either::Left(_));
+    trace::outcome(log.trace.as_mut(), log.error.as_ref(), upstream);
     resp.map(|body| Tracked::new(body, log))
 }
 
@@ -235,6 +240,8 @@ async fn run(
         preserve_host: route.config.preserve_host,
         response_timeout: route.config.timeouts.response,
     };
-    let resp = forward(&target, req, forwarded, upgrade).await?;
-    Ok(resp.map(Either::Left))
+    let span = trace::to_upstream(log.trace.as_ref(), route, forwarded, &mut req);
+    let resp = forward(&target, req, forwarded, upgrade).await;
+    trace::upstream_done(span, &resp);
+    Ok(resp?.map(Either::Left))
 }

@@ -22,6 +22,9 @@ use crate::runtime::{BuildError, Gateway};
 use crate::transport::tls::TlsError;
 use crate::transport::{listener, server_tls as tls, workers, ListenerMetrics};
 
+/// Longest wait at shutdown for the last spans' export.
+const TRACE_FLUSH: Duration = Duration::from_secs(5);
+
 /// Why the gateway could not start.
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -154,6 +157,10 @@ pub async fn start_with_workers(
         let _ = accept.await;
         tracker.close();
         drain(&tracker, grace).await;
+        // The last requests' spans, before the process ends.
+        if let Some(tracer) = &gateway_stop.snapshot().tracer {
+            tracer.flush(TRACE_FLUSH).await;
+        }
         gateway_stop.stop();
         // Closes what outlived the grace period, and waits for the worker threads.
         workers.stop().await;

@@ -17,6 +17,7 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, Value};
 
+use crate::otel::{self, Child, SpanKind};
 use crate::session::SessionError;
 
 /// Upper bound of one Redis operation as seen by a request (connect included).
@@ -203,7 +204,11 @@ impl RedisConn {
 
     /// Runs one command, bounded by [`OP_TIMEOUT`]; updates the health flag.
     pub async fn run<T: FromRedisValue>(&self, cmd: Cmd) -> Result<T, SessionError> {
-        self.bounded(async {
+        let span = traced(|| match cmd.args_iter().next() {
+            Some(redis::Arg::Simple(name)) => name,
+            _ => b"?",
+        });
+        self.bounded(span, async {
             let mut conn = self.connection().await?;
             cmd.query_async::<T>(&mut conn)
                 .await
@@ -219,7 +224,7 @@ impl RedisConn {
         keys: &[&str],
         args: &[&str],
     ) -> Result<T, SessionError> {
-        self.bounded(async {
+        self.bounded(traced(|| b"EVALSHA"), async {
             let mut conn = self.connection().await?;
             let mut inv = script.prepare_invoke();
             for k in keys {
@@ -237,6 +242,22 @@ impl RedisConn {
 
     async fn bounded<T>(
         &self,
+        span: Option<Child>,
+        op: impl std::future::Future<Output = Result<T, SessionError>>,
+    ) -> Result<T, SessionError> {
+        let result = self.timed(op).await;
+        if let Some(mut span) = span {
+            if let Err(e) = &result {
+                span.attr("error.type", "unavailable");
+                span.fail(e.to_string());
+            }
+            span.end();
+        }
+        result
+    }
+
+    async fn timed<T>(
+        &self,
         op: impl std::future::Future<Output = Result<T, SessionError>>,
     ) -> Result<T, SessionError> {
         match tokio::time::timeout(OP_TIMEOUT, op).await {
@@ -251,4 +272,22 @@ impl RedisConn {
             }
         }
     }
+}
+
+/// The client span `redis <COMMAND>` of one operation when the request is sampled. Only
+/// the command's name is recorded: keys name sessions, so they are secrets.
+fn traced<'a>(command: impl FnOnce() -> &'a [u8]) -> Option<Child> {
+    if !otel::recording() {
+        return None;
+    }
+    let name: String = command()
+        .iter()
+        .take(32)
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(|b| char::from(b.to_ascii_uppercase()))
+        .collect();
+    let mut span = otel::child(format!("redis {name}"), SpanKind::Client)?;
+    span.attr("db.system.name", "redis");
+    span.attr("db.operation.name", name);
+    Some(span)
 }

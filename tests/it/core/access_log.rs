@@ -10,7 +10,7 @@ use crate::support::client::get;
 use crate::support::echo_upstream;
 
 /// Starts the binary on `yaml`; returns it, its stdout lines, and its address.
-fn start(yaml: &str, dir: &tempfile::TempDir) -> (Child, mpsc::Receiver<String>, String) {
+pub fn start(yaml: &str, dir: &tempfile::TempDir) -> (Child, mpsc::Receiver<String>, String) {
     let file = dir.path().join("p.yaml");
     std::fs::write(&file, yaml).expect("write config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
@@ -45,7 +45,7 @@ fn start(yaml: &str, dir: &tempfile::TempDir) -> (Child, mpsc::Receiver<String>,
 }
 
 /// Stops the binary (SIGTERM: it drains and flushes) and returns the rest of stdout.
-fn stop(child: &mut Child, rx: &mpsc::Receiver<String>) -> Vec<String> {
+pub fn stop(child: &mut Child, rx: &mpsc::Receiver<String>) -> Vec<String> {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

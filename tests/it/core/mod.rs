@@ -1,6 +1,6 @@
 //! Gateway core: routing, forwarding, listener behaviour, reload, CLI.
 
-mod access_log;
+pub mod access_log;
 mod cli;
 mod connections;
 mod cookie_guard;

@@ -1,8 +1,10 @@
 //! The edge a browser app or a gRPC client expects (issue 18): CORS per route (preflights
 //! answered before authentication, fields on every response including the gateway's own
-//! denials) and gRPC-shaped denials over HTTP/2 and HTTP/1.1.
+//! denials), gRPC-shaped denials over HTTP/2 and HTTP/1.1, and distributed tracing
+//! (OpenTelemetry spans exported to an OTLP receiver, W3C trace context).
 
 mod cors;
 mod grpc;
 mod grpc_h2c;
 mod grpc_library;
+mod traces;

@@ -70,6 +70,8 @@ pub struct Setup {
     /// More providers, as YAML lines at the level of `- name:` (unindented; `$ISSUER`
     /// stands for the FakeIdp's issuer).
     pub more_providers: Vec<String>,
+    /// More top-level YAML (e.g. a `tracing:` section), appended as it is.
+    pub top: String,
 }
 
 impl Default for Setup {
@@ -84,6 +86,7 @@ impl Default for Setup {
             scheme: "http",
             discovery_patch: None,
             more_providers: Vec::new(),
+            top: String::new(),
         }
     }
 }
@@ -380,7 +383,7 @@ fn render(
          auth_params: {{ prompt: login, acr_values: \"urn:test:loa:2\" }}\n    \
          tokens:\n      audiences: [api1]\n{provider}{more_providers}\
          session:\n  secrets: [{secrets}]\n{session}\
-         routes:\n{app}{admin}{api}{open}",
+         routes:\n{app}{admin}{api}{open}{top}",
         server = indent(&s.server, 2),
         issuer = idp.issuer(),
         provider = indent(&s.provider, 4),
@@ -395,5 +398,6 @@ fn render(
         ),
         api = route("api", "any", &[]),
         open = route("open", "none", &[]),
+        top = s.top,
     )
 }

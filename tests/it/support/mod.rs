@@ -8,6 +8,7 @@ pub mod client;
 pub mod fake_idp;
 pub mod nginx;
 pub mod pyjwt;
+pub mod otlp;
 pub mod redis;
 pub mod tls;
 pub mod tls_upstream;
