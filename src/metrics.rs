@@ -2,6 +2,9 @@
 //! anywhere else in the crate; callers use the handles below. Label values are route and
 //! provider names or fixed words — never user input, tokens or secrets.
 
+mod machine;
+pub use machine::MachineMetrics;
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -51,6 +54,8 @@ pub struct Metrics {
     pub idp_latency: HistogramVec,
     /// Whether each provider has been discovered (1) or not (0).
     pub provider_ready: IntGaugeVec,
+    /// API keys, DPoP and RFC 9728 outcomes.
+    pub machine: MachineMetrics,
 }
 
 /// The handles of one route, resolved once per runtime snapshot so the hot path does no
@@ -182,7 +187,9 @@ impl Metrics {
         registry.register(Box::new(idp_latency.clone()))?;
         registry.register(Box::new(provider_ready.clone()))?;
         registry.register(Box::new(build_info))?;
+        let machine = MachineMetrics::register(&registry)?;
         Ok(Metrics {
+            machine,
             registry,
             requests,
             latency,

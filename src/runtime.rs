@@ -177,6 +177,7 @@ impl Runtime {
                     crate::config::AuthMode::Session => "session",
                     crate::config::AuthMode::Any => "any",
                     crate::config::AuthMode::None => "none",
+                    crate::config::AuthMode::ApiKey => "api_key",
                 },
                 cookie_guard_logged: std::sync::atomic::AtomicBool::new(false),
             });

@@ -1,6 +1,7 @@
 //! API authentication: credential parsing, JWT/JWKS validation, introspection, the
 //! principal and the access policy. Pure logic: no listener or proxy code lives here.
 
+pub mod api_key;
 pub mod credentials;
 pub mod identity;
 pub mod introspect;

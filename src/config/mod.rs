@@ -19,6 +19,7 @@ mod schema;
 mod validate;
 mod validate_credentials;
 mod validate_headers;
+mod validate_machine;
 mod validate_provider;
 mod validate_route;
 mod walk;
@@ -115,7 +116,7 @@ impl Config {
         let browser_routes: Vec<&str> = self
             .routes
             .iter()
-            .filter(|r| matches!(r.auth, AuthMode::Session | AuthMode::Any))
+            .filter(|r| r.accept.session)
             .map(|r| r.name.as_str())
             .collect();
         if self.server.public_url.is_none() && !browser_routes.is_empty() {

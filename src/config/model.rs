@@ -6,14 +6,21 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use http::{HeaderName, Uri};
 
+mod cidr;
 mod endpoints;
+mod machine;
+pub use cidr::Cidr;
 pub use endpoints::EndpointOverrides;
+pub use machine::{
+    metadata_path, Accept, ApiKeySource, ApiKeysConfig, DpopConfig, DpopMode, MachineRoute,
+    RESOURCE_METADATA_PATH,
+};
 
 /// A secret string (client secret, cookie key). `Debug`/`Display` never reveal it.
 #[derive(Clone, PartialEq, Eq)]
@@ -51,6 +58,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Routes, in file order (matching picks the most specific, not the first).
     pub routes: Vec<RouteConfig>,
+    /// `api_keys` sources and `api_key_header`.
+    pub api_keys: ApiKeysConfig,
 }
 
 /// `server:`
@@ -116,61 +125,6 @@ pub struct ServerLimits {
     pub max_header_bytes: usize,
 }
 
-/// An IP network in CIDR notation (a bare address is a /32 or /128).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    /// Network address (host bits may be set; they are ignored when matching).
-    pub addr: IpAddr,
-    /// Prefix length.
-    pub prefix: u8,
-}
-
-impl Cidr {
-    /// Parses `10.0.0.0/8`, `::1/128` or a bare address.
-    pub fn parse(s: &str) -> Result<Cidr, String> {
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = a
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{s}` is not an IP address or CIDR"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            None => max,
-            Some(p) => match p.trim().parse::<u8>() {
-                Ok(n) if n <= max => n,
-                _ => return Err(format!("`{s}`: prefix length must be 0..={max}")),
-            },
-        };
-        Ok(Cidr { addr, prefix })
-    }
-
-    /// Whether `ip` lies inside this network (IPv4-mapped IPv6 peers match IPv4 nets).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
 /// `admin:`
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
@@ -231,6 +185,8 @@ pub struct ProviderConfig {
     pub claims: ClaimsConfig,
     /// Endpoints written in the config; each one wins over discovery.
     pub endpoints: EndpointOverrides,
+    /// `dpop` and `dpop_window` (RFC 9449) for this provider's tokens.
+    pub dpop: DpopConfig,
 }
 
 /// `providers[].client_auth`
@@ -360,6 +316,8 @@ pub struct RouteConfig {
     pub preserve_host: bool,
     /// Authentication mode.
     pub auth: AuthMode,
+    /// The credentials `auth` admits (`accept` of an `auth: any` route).
+    pub accept: Accept,
     /// Index into `Config::providers` (resolved; `None` only when auth is `none`).
     pub provider: Option<usize>,
     /// Normalised path prefixes that skip authentication.
@@ -374,6 +332,8 @@ pub struct RouteConfig {
     pub pass_access_token: bool,
     /// Upstream timeouts.
     pub timeouts: RouteTimeouts,
+    /// DPoP and RFC 9728 settings (effective: the provider's where the route sets none).
+    pub machine: MachineRoute,
 }
 
 /// A route's host condition.
@@ -416,10 +376,12 @@ pub enum AuthMode {
     Bearer,
     /// Browser session cookie.
     Session,
-    /// Bearer if present, else session.
+    /// Bearer if present, else session (or what `accept` lists).
     Any,
     /// No authentication.
     None,
+    /// An API key (`Authorization: ApiKey …` or `api_key_header`).
+    ApiKey,
 }
 
 /// `routes[].allow`: all present conditions must hold.

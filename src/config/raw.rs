@@ -11,6 +11,9 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_yaml::Value;
 
+mod machine;
+pub(crate) use machine::RawApiKeySource;
+
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -25,6 +28,8 @@ pub(crate) struct RawConfig {
     pub providers: Vec<RawProvider>,
     pub session: RawSession,
     pub routes: Vec<RawRoute>,
+    pub api_keys: Vec<RawApiKeySource>,
+    pub api_key_header: Option<String>,
 }
 
 /// `server:`
@@ -155,6 +160,8 @@ pub(crate) struct RawProvider {
     pub introspection_endpoint: Option<String>,
     pub revocation_endpoint: Option<String>,
     pub end_session_endpoint: Option<String>,
+    pub dpop: String,
+    pub dpop_window: String,
 }
 
 impl Default for RawProvider {
@@ -179,6 +186,8 @@ impl Default for RawProvider {
             introspection_endpoint: None,
             revocation_endpoint: None,
             end_session_endpoint: None,
+            dpop: "off".into(),
+            dpop_window: "60s".into(),
         }
     }
 }
@@ -320,6 +329,12 @@ pub(crate) struct RawRoute {
     pub forward_authorization: bool,
     pub pass_access_token: bool,
     pub timeouts: RawRouteTimeouts,
+    /// `None` = what `auth` admits by itself.
+    pub accept: Option<Vec<String>>,
+    /// `None` = the provider's `dpop`.
+    pub dpop: Option<String>,
+    pub dpop_nonce: bool,
+    pub protected_resource_metadata: bool,
 }
 
 impl Default for RawRoute {
@@ -339,6 +354,10 @@ impl Default for RawRoute {
             forward_authorization: true,
             pass_access_token: false,
             timeouts: RawRouteTimeouts::default(),
+            accept: None,
+            dpop: None,
+            dpop_nonce: false,
+            protected_resource_metadata: false,
         }
     }
 }

@@ -39,7 +39,11 @@ const ROOT_FIELDS: &[Field] = &[
     ("providers", Shape::List(&Shape::Obj(PROVIDER))),
     ("session", Shape::Obj(SESSION)),
     ("routes", Shape::List(&Shape::Obj(ROUTE))),
+    ("api_keys", Shape::List(&Shape::Obj(API_KEY_SOURCE))),
+    ("api_key_header", Shape::Str),
 ];
+
+pub(crate) const API_KEY_SOURCE: &[Field] = &[("name", Shape::Str), ("file", Shape::Str)];
 
 pub(crate) const SERVER: &[Field] = &[
     ("listen", Shape::Str),
@@ -90,6 +94,8 @@ pub(crate) const PROVIDER: &[Field] = &[
     ("introspection_endpoint", Shape::Str),
     ("revocation_endpoint", Shape::Str),
     ("end_session_endpoint", Shape::Str),
+    ("dpop", Shape::Str),
+    ("dpop_window", Shape::Str),
 ];
 
 pub(crate) const TOKENS: &[Field] = &[
@@ -148,6 +154,10 @@ pub(crate) const ROUTE: &[Field] = &[
     ("forward_authorization", Shape::Bool),
     ("pass_access_token", Shape::Bool),
     ("timeouts", Shape::Obj(ROUTE_TIMEOUTS)),
+    ("accept", Shape::StrList),
+    ("dpop", Shape::Str),
+    ("dpop_nonce", Shape::Bool),
+    ("protected_resource_metadata", Shape::Bool),
 ];
 
 pub(crate) const MATCH: &[Field] = &[("host", Shape::Str), ("path_prefix", Shape::Str)];
@@ -250,6 +260,11 @@ mod tests {
             (serde_fields::<raw::RawSession>(), SESSION, "session"),
             (serde_fields::<raw::RawRedis>(), REDIS, "redis"),
             (serde_fields::<raw::RawRoute>(), ROUTE, "route"),
+            (
+                serde_fields::<raw::RawApiKeySource>(),
+                API_KEY_SOURCE,
+                "api_keys",
+            ),
             (serde_fields::<raw::RawMatch>(), MATCH, "match"),
             (
                 serde_fields::<raw::RawUpstreamTls>(),

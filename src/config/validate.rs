@@ -19,7 +19,7 @@ use super::model::{
     ServerConfig, ServerLimits, ServerTimeouts, SessionConfig, SessionStoreKind, TlsFiles,
 };
 use super::raw::{RawAdmin, RawConfig, RawLog, RawServer, RawSession};
-use super::{validate_credentials, validate_provider, validate_route};
+use super::{validate_credentials, validate_machine, validate_provider, validate_route};
 
 /// Bounds of `server.limits.max_header_bytes`; below 1 KiB ordinary browsers fail.
 const MIN_HEADER_BYTES: u64 = 1024;
@@ -79,6 +79,8 @@ pub(crate) fn validate(
     let routes = validate_route::routes(&mut cx, raw.routes, &providers, &server.proxy_prefix);
     validate_credentials::login_credentials(&mut cx, &providers, &routes);
     let session = session(&mut cx, raw.session, &routes);
+    let api_keys = validate_machine::api_keys(&mut cx, raw.api_keys, raw.api_key_header);
+    validate_machine::routes(&mut cx, &routes, &server, &api_keys);
     let config = Config {
         server,
         admin,
@@ -86,6 +88,7 @@ pub(crate) fn validate(
         providers,
         session,
         routes,
+        api_keys,
     };
     cx.issues.is_empty().then_some(config)
 }
@@ -323,9 +326,7 @@ fn session(cx: &mut Ctx<'_>, raw: RawSession, routes: &[RouteConfig]) -> Session
         }
         secrets.push(Secret::new(secret.trim()));
     }
-    let needs_sessions = routes
-        .iter()
-        .find(|r| matches!(r.auth, AuthMode::Session | AuthMode::Any));
+    let needs_sessions = routes.iter().find(|r| r.accept.session);
     if let (Some(route), true) = (needs_sessions, raw.secrets.is_empty()) {
         let auth = if route.auth == AuthMode::Any {
             "any"

@@ -27,7 +27,7 @@ pub(crate) fn login_credentials(
     for (i, p) in providers.iter().enumerate() {
         let Some(route) = routes
             .iter()
-            .find(|r| r.provider == Some(i) && matches!(r.auth, AuthMode::Session | AuthMode::Any))
+            .find(|r| r.provider == Some(i) && r.accept.session)
         else {
             continue;
         };

@@ -18,7 +18,7 @@ use super::model::{
 };
 use super::raw::{RawClaims, RawIntrospection, RawProvider, RawTokens};
 use super::validate::Ctx;
-use super::validate_credentials;
+use super::{validate_credentials, validate_machine};
 
 /// Clock skew beyond this hides real clock problems and stretches token lifetimes.
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
@@ -133,6 +133,7 @@ fn provider(cx: &mut Ctx<'_>, path: &str, name: String, mut p: RawProvider) -> P
         private_key_file.as_ref(),
     );
     let claims = claims(cx, &format!("{path}.claims"), p.claims);
+    let dpop = validate_machine::provider_dpop(cx, path, &p.dpop, &p.dpop_window, &tokens.schemes);
     ProviderConfig {
         name,
         issuer,
@@ -149,6 +150,7 @@ fn provider(cx: &mut Ctx<'_>, path: &str, name: String, mut p: RawProvider) -> P
         tokens,
         claims,
         endpoints,
+        dpop,
     }
 }
 

@@ -114,6 +114,7 @@ fn provider_config(issuer: &str, introspection: bool, fallback: bool) -> Provide
             groups: vec!["groups".into()],
         },
         endpoints: Default::default(),
+        dpop: Default::default(),
     }
 }
 

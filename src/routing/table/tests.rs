@@ -33,6 +33,8 @@ fn route(name: &str, host: Option<&str>, prefix: &str) -> RouteConfig {
             connect: Duration::from_secs(1),
             response: Duration::from_secs(1),
         },
+        accept: Default::default(),
+        machine: Default::default(),
     }
 }
 
