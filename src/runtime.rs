@@ -4,6 +4,9 @@
 //! A request loads the snapshot once and uses only it, so a reload never gives one
 //! request half of an old and half of a new config. Nothing here is mutated after build.
 
+mod machine;
+pub use machine::{MachineState, ResourceDocument, RouteMachine};
+
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -50,6 +53,9 @@ pub enum BuildError {
     /// Browser SSO could not be set up.
     #[error(transparent)]
     Sso(#[from] crate::oidc::sso::SsoError),
+    /// An API key file (or the DPoP nonce key) is unusable.
+    #[error("{0}")]
+    Machine(String),
 }
 
 /// One route, ready to serve.
@@ -72,6 +78,8 @@ pub struct RouteRuntime {
     /// An upstream `Set-Cookie` naming a gateway cookie has been logged for this route
     /// (logged once per route and configuration; every one is counted).
     pub cookie_guard_logged: std::sync::atomic::AtomicBool,
+    /// Its API key, DPoP and RFC 9728 settings.
+    pub machine: RouteMachine,
 }
 
 /// The immutable snapshot.
@@ -92,6 +100,8 @@ pub struct Runtime {
     /// The metrics registry (the process's; reached through the snapshot a request
     /// already holds, so that a request takes no reference of its own).
     pub metrics: Arc<Metrics>,
+    /// API keys, DPoP state and RFC 9728 documents.
+    pub machine: MachineState,
 }
 
 /// What building a snapshot needs besides the config.
@@ -103,14 +113,11 @@ pub struct BuildContext<'a> {
 }
 
 impl Runtime {
-    /// The Authorization schemes `route` accepts (its provider's `tokens.schemes`);
-    /// empty for routes without a provider.
-    pub fn accepted_schemes(&self, route: &RouteRuntime) -> &[String] {
-        route
-            .config
-            .provider
-            .and_then(|i| self.providers.get(i))
-            .map_or(&[], |p| &p.config().tokens.schemes)
+    /// The Authorization schemes `route` challenges with: its provider's
+    /// `tokens.schemes` (unless `dpop: required`), `dpop`, `apikey`; empty for routes
+    /// without credentials.
+    pub fn accepted_schemes<'r>(&self, route: &'r RouteRuntime) -> &'r [String] {
+        &route.machine.challenge_schemes
     }
 
     /// Builds a snapshot from `config`, reusing what `previous` has for unchanged parts.
@@ -180,11 +187,15 @@ impl Runtime {
                     crate::config::AuthMode::ApiKey => "api_key",
                 },
                 cookie_guard_logged: std::sync::atomic::AtomicBool::new(false),
+                machine: RouteMachine::build(&config, rc),
             });
         }
         let sso = crate::oidc::sso::Sso::build(&config)?;
+        let machine = MachineState::build(&config, previous.map(|p| &p.machine), metrics, ctx.stop)
+            .map_err(BuildError::Machine)?;
         Ok(Runtime {
             sso,
+            machine,
             metrics: ctx.metrics.clone(),
             table: RouteTable::new(&config.routes),
             identity_strip: IdentityHeaderSet::for_routes(&config.routes),

@@ -3,6 +3,7 @@
 
 pub mod api_key;
 pub mod credentials;
+pub mod dpop;
 pub mod identity;
 pub mod introspect;
 pub mod jwks;
@@ -32,4 +33,7 @@ pub enum AuthError {
     /// The identity provider could not be asked (503 + Retry-After). Never cached.
     #[error("identity provider unavailable: {0}")]
     IdpUnavailable(String),
+    /// The DPoP proof of a DPoP-bound token failed (RFC 9449 §7; see [`dpop::DpopError`]).
+    #[error(transparent)]
+    Dpop(#[from] dpop::DpopError),
 }

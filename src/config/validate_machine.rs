@@ -222,7 +222,8 @@ pub(crate) fn routes(
                 "accepts API keys, but no `api_keys` sources are configured",
             );
         }
-        if !r.machine.protected_resource_metadata {
+        // On a route without tokens it was refused already.
+        if !(r.machine.protected_resource_metadata && r.accept.bearer) {
             continue;
         }
         let field = format!("routes[{i}].protected_resource_metadata");

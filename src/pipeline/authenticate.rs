@@ -1,6 +1,6 @@
-//! Phase 5: authentication. Decides, per the route's `auth` mode and public paths,
-//! which credential to read (bearer token, session cookie) and turns it into a
-//! `Principal`. A missing session on a browser navigation becomes a login redirect. It
+//! Phase 5: authentication. Decides, per the route's `auth` mode (and `accept`) and
+//! public paths, which credential to read (API key, bearer or DPoP token, session
+//! cookie) and turns it into a `Principal`. A missing session on a browser navigation becomes a login redirect. It
 //! never sets request headers and never decides a status code.
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use crate::transport::upstream::ReqBody;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
 
+use super::machine::{self, RequestView};
 use super::session;
 use crate::auth::credentials;
 use crate::auth::principal::Principal;
@@ -30,6 +31,9 @@ pub struct AuthContext<'a> {
     pub navigation: bool,
     /// `Set-Cookie` values for the response (session updates and deletions).
     pub set_cookies: &'a mut Vec<HeaderValue>,
+    /// The request a front proxy asks about (forward-auth; DPoP proofs describe it);
+    /// `None`: the request itself.
+    pub original: Option<RequestView<'a>>,
 }
 
 /// Who the request is, and how.
@@ -52,52 +56,82 @@ pub async fn authenticate(
     if mode == AuthMode::None || is_public(&route.config.public_paths, path) {
         return Ok(None);
     }
-    let provider_index = route
-        .config
-        .provider
-        .ok_or_else(|| GatewayError::Internal("authenticated route without provider".into()))?;
-    let provider = rt
-        .providers
-        .get(provider_index)
-        .ok_or_else(|| GatewayError::Internal("provider index out of range".into()))?;
-    // `any`: a bearer token wins when one is presented, else the session.
-    let bearer_first = mode == AuthMode::Bearer
-        || (mode == AuthMode::Any && req.headers().contains_key(AUTHORIZATION));
-    let result = if bearer_first {
-        bearer(provider, provider_index, route, req)
-            .await
+    let accept = route.config.accept;
+    // An API key wins when one is presented (it needs no identity provider); then a
+    // token when one is presented (`any`), else the session.
+    let key = if accept.api_key {
+        machine::presented_api_key(rt, route, req.headers())
+    } else {
+        Ok(None)
+    };
+    let method = match &key {
+        Ok(Some(_)) | Err(_) => "api_key",
+        Ok(None)
+            if accept.bearer && (!accept.session || req.headers().contains_key(AUTHORIZATION)) =>
+        {
+            "bearer"
+        }
+        Ok(None) if accept.session => "session",
+        Ok(None) => "api_key",
+    };
+    let provider = || {
+        let index = route
+            .config
+            .provider
+            .ok_or_else(|| GatewayError::Internal("authenticated route without provider".into()))?;
+        let provider = rt
+            .providers
+            .get(index)
+            .ok_or_else(|| GatewayError::Internal("provider index out of range".into()))?;
+        Ok::<_, GatewayError>((index, provider))
+    };
+    let result = match method {
+        "api_key" => key
+            .and_then(|k| k.ok_or(AuthError::Missing))
+            .and_then(|k| machine::api_key(rt, k))
             .map(|principal| Authenticated {
                 principal,
                 session_access_token: None,
-            })
-    } else {
-        match rt.sso.as_ref() {
-            Some(sso) => {
-                session::authenticate(rt, sso, provider_index, req.headers(), ctx.set_cookies)
-                    .await
-                    .map(|s| Authenticated {
-                        principal: Arc::new(s.principal),
-                        session_access_token: s.access_token,
-                    })
+            }),
+        "bearer" => {
+            let (provider_index, provider) = provider()?;
+            let view = ctx.original.unwrap_or_else(|| RequestView::of(req));
+            bearer(rt, provider, provider_index, route, req, &view)
+                .await
+                .map(|principal| Authenticated {
+                    principal,
+                    session_access_token: None,
+                })
+        }
+        _ => {
+            let (provider_index, _) = provider()?;
+            match rt.sso.as_ref() {
+                Some(sso) => {
+                    session::authenticate(rt, sso, provider_index, req.headers(), ctx.set_cookies)
+                        .await
+                        .map(|s| Authenticated {
+                            principal: Arc::new(s.principal),
+                            session_access_token: s.access_token,
+                        })
+                }
+                None => Err(AuthError::Missing),
             }
-            None => Err(AuthError::Missing),
         }
     };
     let outcome = match &result {
         Ok(_) => "ok",
         Err(AuthError::Missing) => "missing",
         Err(AuthError::Malformed(_)) => "malformed",
-        Err(AuthError::InvalidToken(_)) => "invalid",
+        Err(AuthError::InvalidToken(_) | AuthError::Dpop(_)) => "invalid",
         Err(AuthError::IdpUnavailable(_)) => "idp_unavailable",
     };
-    let method = if bearer_first { "bearer" } else { "session" };
     ctx.metrics
         .auth
         .with_label_values(&[&route.name, method, outcome])
         .inc();
     match result {
         Ok(a) => Ok(Some(a)),
-        Err(AuthError::Missing) if !bearer_first && ctx.navigation && rt.sso.is_some() => {
+        Err(AuthError::Missing) if method == "session" && ctx.navigation && rt.sso.is_some() => {
             Err(GatewayError::LoginRequired(login_url(rt, req)))
         }
         Err(e) => Err(e.into()),
@@ -114,16 +148,19 @@ fn login_url(rt: &Runtime, req: &Request<ReqBody>) -> String {
     )
 }
 
-/// `Authorization: <scheme> <token>` → validated claims → principal (+ userinfo).
+/// `Authorization: <scheme> <token>` → validated claims (+ DPoP) → principal (+ userinfo).
 async fn bearer(
+    rt: &Runtime,
     provider: &ProviderRuntime,
     provider_index: usize,
     route: &RouteRuntime,
     req: &Request<ReqBody>,
+    view: &RequestView<'_>,
 ) -> Result<Arc<Principal>, AuthError> {
     let cfg = provider.config();
-    let creds = credentials::from_headers(req.headers(), &cfg.tokens.schemes)?;
+    let creds = credentials::from_headers(req.headers(), &route.machine.token_schemes)?;
     let verified = provider.authenticate(creds.token).await?;
+    machine::check_dpop(rt, route, view, req.headers(), &creds, &verified.claims).await?;
     let mut principal = verified.principal(&cfg.claims, provider_index)?;
     let wanted = match cfg.userinfo {
         UserinfoMode::Always => true,

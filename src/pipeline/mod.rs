@@ -9,7 +9,9 @@ pub mod endpoints;
 pub mod forward_auth;
 pub mod hygiene;
 pub mod identity;
+pub mod machine;
 pub mod request_id;
+pub mod resource_metadata;
 pub mod respond;
 pub mod session;
 
@@ -67,6 +69,7 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Res
                     realm,
                     schemes: route.map_or(&[], |r| log.rt.accepted_schemes(r)),
                     html: navigation,
+                    resource_metadata: route.and_then(|r| r.machine.resource_metadata.as_deref()),
                 },
             );
             if let (Some(kind), Some(route)) = (err.upstream_kind(), realm) {
@@ -138,6 +141,13 @@ async fn run(
         return Ok(resp.map(Either::Right));
     }
 
+    // 3b. RFC 9728 documents: outside the prefix, exact paths only (never shadowing a
+    // route silently: see `resource_metadata`).
+    if let Some((index, resp)) = resource_metadata::serve(rt, &req, &path) {
+        log.route = Some(index);
+        return Ok(resp.map(Either::Right));
+    }
+
     // 4. route on the normalised path, the same one that is forwarded.
     let index = rt
         .table
@@ -152,6 +162,7 @@ async fn run(
         metrics: &rt.metrics,
         navigation,
         set_cookies,
+        original: None,
     };
     let authenticated = authenticate::authenticate(rt, route, &path, &req, &mut auth_ctx).await?;
     if let Some(a) = &authenticated {

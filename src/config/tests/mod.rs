@@ -8,8 +8,10 @@
 mod credentials;
 mod errors;
 mod loading;
+mod machine;
 
 use super::*;
+use std::time::Duration;
 
 /// base64 of 32 bytes, valid as a session key.
 pub(super) const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
