@@ -8,5 +8,6 @@ mod bearer;
 mod core;
 mod deploy;
 mod forward_auth;
+mod machine;
 mod scale;
 mod sso;

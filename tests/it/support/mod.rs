@@ -5,6 +5,7 @@
 pub mod bearer;
 pub mod browser;
 pub mod client;
+pub mod dpop;
 pub mod fake_idp;
 pub mod nginx;
 pub mod redis;
