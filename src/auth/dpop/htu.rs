@@ -43,27 +43,37 @@ fn push_authority(out: &mut String, authority: &str, default_port: &str) -> Opti
     if authority.is_empty() || authority.contains('@') {
         return None;
     }
-    let (host, port) = if authority.starts_with('[') {
+    let (host, port, host_ok) = if authority.starts_with('[') {
         let end = authority.find(']')?;
         let (host, rest) = authority.split_at(end + 1);
+        let inner = &host[1..end];
+        let literal = !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
         match rest {
-            "" => (host, ""),
-            r => (host, r.strip_prefix(':')?),
+            "" => (host, "", literal),
+            r => (host, r.strip_prefix(':')?, literal),
         }
     } else {
-        match authority.rsplit_once(':') {
+        let (host, port) = match authority.split_once(':') {
             Some((h, p)) => (h, p),
             None => (authority, ""),
-        }
+        };
+        let name = host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+        (host, port, name && !host.is_empty())
     };
-    let host_ok = host.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'[' | b']' | b':')
-    });
-    if host.is_empty() || !host_ok || !port.bytes().all(|b| b.is_ascii_digit()) {
+    if !host_ok || !port.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     out.push_str(&host.to_ascii_lowercase());
-    let port = port.trim_start_matches('0');
+    let significant = port.trim_start_matches('0');
+    if significant.is_empty() && !port.is_empty() {
+        return None; // port 0 is no port anything listens on
+    }
+    let port = significant;
     if !port.is_empty() && port != default_port {
         out.push(':');
         out.push_str(port);
@@ -191,6 +201,22 @@ mod tests {
     }
 
     #[test]
+    fn normalising_twice_changes_nothing() {
+        for url in [
+            "https://h/a/%2E%2E/b",
+            "https://h/a/.%2e/b/./",
+            "https://h//a//b",
+            "https://h/a/.",
+            "https://h/%7e%41%2f",
+            "https://H:0443/x",
+            "https://[::1]:8443",
+        ] {
+            let once = normalize(url).unwrap_or_else(|| panic!("{url}"));
+            assert_eq!(normalize(&once).as_deref(), Some(once.as_str()), "{url}");
+        }
+    }
+
+    #[test]
     fn garbage_is_no_url() {
         for bad in [
             "",
@@ -205,6 +231,11 @@ mod tests {
             "https://h/\u{e9}",
             "https://[::1/x",
             "https://h h/",
+            "https://a:b:80/",
+            "https://h:0/",
+            "https://h:000/",
+            "https://[zz]/",
+            "https://[]/",
         ] {
             assert_eq!(normalize(bad), None, "{bad:?}");
         }
