@@ -1,7 +1,8 @@
 //! DPoP-bound tokens (RFC 9449) through the gateway: a fresh proof per request passes;
 //! every check refuses its mismatch (htm, htu, iat, ath, jti replay, typ, alg, private
 //! JWK, key binding), a bound token never passes as Bearer, `dpop: required` refuses
-//! plain tokens, introspection answers carry `cnf` too, and server nonces.
+//! plain tokens, introspection answers carry `cnf` too (nonces and the origin without a
+//! public URL: `dpop_nonce.rs`).
 
 use serde_json::json;
 
@@ -13,7 +14,7 @@ use crate::support::echo_upstream;
 use crate::support::fake_idp::{now, FakeIdp};
 use crate::support::TestGateway;
 
-async fn bed() -> (FakeIdp, TestGateway) {
+pub(super) async fn bed() -> (FakeIdp, TestGateway) {
     let idp = FakeIdp::start().await;
     let up = echo_upstream().await;
     let provider = ProviderYaml::default()
@@ -34,13 +35,13 @@ async fn bed() -> (FakeIdp, TestGateway) {
 }
 
 /// A token of user `alice` bound to `key`.
-fn bound(idp: &FakeIdp, key: &DpopKey) -> String {
+pub(super) fn bound(idp: &FakeIdp, key: &DpopKey) -> String {
     let mut claims = idp.claims_for("sub-alice", AUD, json!({"preferred_username": "alice"}));
     claims["cnf"] = json!({"jkt": key.jkt});
     idp.sign(claims)
 }
 
-async fn dpop_get(gw: &TestGateway, path: &str, token: &str, proof: &str) -> Resp {
+pub(super) async fn dpop_get(gw: &TestGateway, path: &str, token: &str, proof: &str) -> Resp {
     let auth = format!("DPoP {token}");
     call(
         gw,
@@ -52,7 +53,7 @@ async fn dpop_get(gw: &TestGateway, path: &str, token: &str, proof: &str) -> Res
 }
 
 #[track_caller]
-fn assert_proof_refused(r: &Resp, what: &str) {
+pub(super) fn assert_proof_refused(r: &Resp, what: &str) {
     assert_eq!(r.status, 401, "{what}: {}", r.text());
     let c = challenge(r);
     assert!(
@@ -64,7 +65,7 @@ fn assert_proof_refused(r: &Resp, what: &str) {
 }
 
 #[track_caller]
-fn assert_token_refused(r: &Resp, what: &str) {
+pub(super) fn assert_token_refused(r: &Resp, what: &str) {
     assert_eq!(r.status, 401, "{what}: {}", r.text());
     assert!(
         challenge(r).contains("error=\"invalid_token\""),
@@ -359,67 +360,4 @@ async fn introspected_tokens_carry_cnf_too() {
     )
     .await;
     assert_token_refused(&r, "introspected token, other key");
-}
-
-#[tokio::test]
-async fn server_nonces_are_asked_for_and_then_accepted() {
-    let (idp, gw) = bed().await;
-    let key = DpopKey::new();
-    let token = bound(&idp, &key);
-    let htu = format!("{PUBLIC}/nonce/x");
-    let r = dpop_get(&gw, "/nonce/x", &token, &key.proof("GET", &htu, &token)).await;
-    assert_eq!(r.status, 401, "{}", r.text());
-    assert!(
-        challenge(&r).contains("error=\"use_dpop_nonce\""),
-        "{}",
-        challenge(&r)
-    );
-    assert_eq!(r.json()["error"], "use_dpop_nonce");
-    let nonce = r.header("dpop-nonce").expect("a DPoP-Nonce").to_owned();
-    let with_nonce = |n: &str| {
-        key.proof_with(
-            &key.header(),
-            &key.claims("GET", &htu, &token, json!({"nonce": n})),
-        )
-    };
-    let r = dpop_get(&gw, "/nonce/x", &token, &with_nonce(&nonce)).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    // A made-up nonce is answered with a fresh one, never accepted.
-    let r = dpop_get(&gw, "/nonce/x", &token, &with_nonce("bm90LWEtbm9uY2U")).await;
-    assert_eq!(r.status, 401);
-    assert!(r.header("dpop-nonce").is_some());
-    // Routes that do not ask for nonces take proofs without one.
-    let r = dpop_get(
-        &gw,
-        "/v1/x",
-        &token,
-        &key.proof("GET", &format!("{PUBLIC}/v1/x"), &token),
-    )
-    .await;
-    assert_eq!(r.status, 200);
-}
-
-#[tokio::test]
-async fn without_public_url_htu_is_the_host_the_client_used() {
-    let idp = FakeIdp::start().await;
-    let up = echo_upstream().await;
-    let provider = ProviderYaml::default().with("dpop: required").render(&idp);
-    let gw = start_ready(&config(&[provider], &[route("api", "/", up, &[])])).await;
-    let key = DpopKey::new();
-    let token = bound(&idp, &key);
-    let htu = format!("{}/x", gw.url);
-    assert_eq!(
-        dpop_get(&gw, "/x", &token, &key.proof("GET", &htu, &token))
-            .await
-            .status,
-        200
-    );
-    let r = dpop_get(
-        &gw,
-        "/x",
-        &token,
-        &key.proof("GET", &format!("{PUBLIC}/x"), &token),
-    )
-    .await;
-    assert_proof_refused(&r, "another origin than the Host");
 }

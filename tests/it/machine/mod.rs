@@ -6,6 +6,7 @@
 mod api_key_cli;
 mod api_keys;
 mod dpop;
+mod dpop_nonce;
 mod dpop_shared;
 mod resource_metadata;
 
