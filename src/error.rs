@@ -9,11 +9,16 @@ use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use thiserror::Error;
 
+use crate::auth::dpop::{DpopError, DPOP_NONCE};
 use crate::auth::AuthError;
 
 mod grpc;
 pub mod limited;
 pub use grpc::{GrpcCode, GrpcKind, GRPC_MESSAGE, GRPC_STATUS};
+mod challenge;
+use challenge::challenge;
+#[cfg(test)]
+use challenge::quoted_safe;
 
 /// Every way a request can fail inside the gateway.
 #[derive(Debug, Error)]
@@ -94,6 +99,10 @@ impl GatewayError {
             GatewayError::Auth(AuthError::Missing | AuthError::InvalidToken(_)) => {
                 StatusCode::UNAUTHORIZED
             }
+            GatewayError::Auth(AuthError::Dpop(DpopError::Unavailable(_))) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            GatewayError::Auth(AuthError::Dpop(_)) => StatusCode::UNAUTHORIZED,
             GatewayError::Auth(AuthError::IdpUnavailable(_) | AuthError::IdpThrottled(_))
             | GatewayError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::InsufficientScope(_) | GatewayError::Forbidden(_) => {
@@ -126,6 +135,9 @@ impl GatewayError {
             GatewayError::Auth(AuthError::InvalidToken(_)) => "invalid_token",
             GatewayError::Auth(AuthError::IdpUnavailable(_)) => "idp_unavailable",
             GatewayError::Auth(AuthError::IdpThrottled(_)) => "idp_throttled",
+            GatewayError::Auth(AuthError::Dpop(DpopError::InvalidProof(_))) => "invalid_dpop_proof",
+            GatewayError::Auth(AuthError::Dpop(DpopError::UseNonce(_))) => "use_dpop_nonce",
+            GatewayError::Auth(AuthError::Dpop(DpopError::Unavailable(_))) => "unavailable",
             GatewayError::InsufficientScope(_) => "insufficient_scope",
             GatewayError::Forbidden(_) => "forbidden",
             GatewayError::UpstreamConnect(_) | GatewayError::UpstreamProtocol(_) => "bad_gateway",
@@ -164,13 +176,22 @@ impl GatewayError {
             GatewayError::Auth(AuthError::InvalidToken(_)) => {
                 "The access token is invalid or expired."
             }
+            GatewayError::Auth(AuthError::Dpop(DpopError::InvalidProof(_))) => {
+                "The DPoP proof is invalid."
+            }
+            GatewayError::Auth(AuthError::Dpop(DpopError::UseNonce(_))) => {
+                "The DPoP proof must carry the server nonce in the DPoP-Nonce header."
+            }
             GatewayError::InsufficientScope(_) => "The access token lacks a required scope.",
             GatewayError::Forbidden(_) => "Access to this resource is denied.",
             GatewayError::UpstreamConnect(_) | GatewayError::UpstreamProtocol(_) => {
                 "The upstream service could not be reached."
             }
             GatewayError::UpstreamTimeout => "The upstream service did not answer in time.",
-            GatewayError::Auth(AuthError::IdpUnavailable(_)) | GatewayError::Unavailable(_) => {
+            GatewayError::Auth(
+                AuthError::IdpUnavailable(_) | AuthError::Dpop(DpopError::Unavailable(_)),
+            )
+            | GatewayError::Unavailable(_) => {
                 "A service the gateway depends on is unavailable; retry shortly."
             }
             GatewayError::Auth(AuthError::IdpThrottled(_)) => {
@@ -205,6 +226,8 @@ pub struct ErrorContext<'a> {
     pub html: bool,
     /// The client speaks gRPC: answer trailers-only with a `grpc-status` (wins over `html`).
     pub grpc: Option<GrpcKind>,
+    /// The route's RFC 9728 document URL, named in its challenges (`resource_metadata`).
+    pub resource_metadata: Option<&'a str>,
 }
 
 /// Builds the client-facing response for `err`. The one status decision point.
@@ -251,8 +274,13 @@ pub fn respond(err: &GatewayError, ctx: &ErrorContext<'_>) -> Response<Full<Byte
             HeaderValue::from_static(ALLOWED_METHODS),
         );
     }
-    if let Some(challenge) = challenge(err, ctx.realm, ctx.schemes) {
+    if let Some(challenge) = challenge(err, ctx.realm, ctx.schemes, ctx.resource_metadata) {
         h.insert(WWW_AUTHENTICATE, challenge);
+    }
+    if let GatewayError::Auth(AuthError::Dpop(DpopError::UseNonce(nonce))) = err {
+        if let Ok(v) = HeaderValue::from_str(nonce) {
+            h.insert(DPOP_NONCE, v);
+        }
     }
     if status == StatusCode::SERVICE_UNAVAILABLE {
         let retry_after = match err {
@@ -266,58 +294,6 @@ pub fn respond(err: &GatewayError, ctx: &ErrorContext<'_>) -> Response<Full<Byte
         limited.write_fields(h);
     }
     resp
-}
-
-/// RFC 6750 §3 challenge: no error attribute when no credentials were sent (§3.1). A
-/// route whose provider accepts other schemes (e.g. `Token`) challenges with those, one
-/// challenge per scheme (RFC 9110 §11.6.1).
-fn challenge(err: &GatewayError, realm: Option<&str>, schemes: &[String]) -> Option<HeaderValue> {
-    let realm = quoted_safe(realm.unwrap_or("portcullis"));
-    let params = match err {
-        GatewayError::Auth(AuthError::Missing) => format!("realm=\"{realm}\""),
-        GatewayError::Auth(AuthError::InvalidToken(_)) => {
-            format!("realm=\"{realm}\", error=\"invalid_token\"")
-        }
-        GatewayError::Auth(AuthError::Malformed(_)) => {
-            format!("realm=\"{realm}\", error=\"invalid_request\"")
-        }
-        GatewayError::InsufficientScope(scopes) => format!(
-            "realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{}\"",
-            quoted_safe(scopes)
-        ),
-        _ => return None,
-    };
-    let mut value = String::new();
-    for scheme in schemes.iter().map(String::as_str).chain(
-        // No configured scheme: the standard one.
-        schemes.is_empty().then_some("bearer"),
-    ) {
-        if !value.is_empty() {
-            value.push_str(", ");
-        }
-        push_scheme(&mut value, scheme);
-        value.push(' ');
-        value.push_str(&params);
-    }
-    HeaderValue::from_str(&value).ok()
-}
-
-/// `bearer` → `Bearer`: the conventional spelling (schemes are case-insensitive).
-fn push_scheme(out: &mut String, scheme: &str) {
-    let mut chars = scheme
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "-._~+/".contains(*c));
-    if let Some(first) = chars.next() {
-        out.push(first.to_ascii_uppercase());
-        out.extend(chars);
-    }
-}
-
-/// Keeps only characters that cannot end a quoted-string or break a header.
-fn quoted_safe(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ')
-        .collect()
 }
 
 fn json_safe(s: &str) -> String {

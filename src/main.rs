@@ -64,6 +64,33 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: std::net::SocketAddr,
     },
+    /// Manage API keys for machine clients (see `api_keys` in the example config).
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Print a fresh API key (once: only its hash is kept) and the line to append to an
+    /// `api_keys` file.
+    ///
+    /// stdout gets two lines, the key and the YAML entry; explanations go to stderr, so
+    /// `portcullis api-key new --sub ci-bot > out` captures just those.
+    New {
+        /// The subject requests with this key act as (identity headers, `allow.users`).
+        #[arg(long)]
+        sub: String,
+        /// Groups (comma-separated or repeated), for `allow.groups`.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// Scopes (comma-separated or repeated), for `allow.scopes`.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// When the key stops working: RFC 3339 (`2027-01-31T00:00:00Z`), a date
+        /// (`2027-01-31`, midnight UTC) or a duration from now (`90d`, `12h`).
+        #[arg(long)]
+        expires: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -84,12 +111,76 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::ApiKey(ApiKeyCommand::New {
+            sub,
+            groups,
+            scopes,
+            expires,
+        }) => match new_api_key(&sub, groups, scopes, expires.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("portcullis api-key new: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+fn new_api_key(
+    sub: &str,
+    groups: Vec<String>,
+    scopes: Vec<String>,
+    expires: Option<&str>,
+) -> anyhow::Result<()> {
+    use portcullis::auth::api_key::{self, time};
+    let sub = sub.trim();
+    anyhow::ensure!(!sub.is_empty(), "--sub must not be empty");
+    let clean = |items: Vec<String>| -> Vec<String> {
+        items
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let expires = match expires {
+        None => None,
+        Some(text) => Some(match time::parse_timestamp(text) {
+            Some(at) => at,
+            None => {
+                let after = config::parse_duration(text).map_err(|e| {
+                    anyhow::anyhow!("--expires: not a time, date or duration ({e})")
+                })?;
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+                i64::try_from((now + after).as_secs())?
+            }
+        }),
+    };
+    let (key, hash) =
+        api_key::generate().map_err(|_| anyhow::anyhow!("no randomness available"))?;
+    let mut entry = serde_json::json!({
+        "sha256": hash,
+        "sub": sub,
+        "groups": clean(groups),
+        "scopes": clean(scopes),
+    });
+    if let Some(at) = expires {
+        entry["expires"] = serde_json::json!(time::format_timestamp(at));
+    }
+    eprintln!("New API key for `{sub}` (shown once: the gateway keeps only its SHA-256):");
+    println!("{key}");
+    eprintln!("Append this entry to an `api_keys` file (reloaded within a second):");
+    // JSON is YAML: one flow-style list item, with every string safely quoted.
+    println!("- {entry}");
+    Ok(())
 }
 
 fn check_config(file: &std::path::Path) -> ExitCode {
     match config::load_file(file) {
         Ok(cfg) => {
+            if let Err(e) = portcullis::auth::api_key::check_files(&cfg.api_keys) {
+                eprintln!("{}: 1 error(s)\n  {e}", file.display());
+                return ExitCode::FAILURE;
+            }
             println!("{}", cfg.summary());
             for warning in cfg.warnings() {
                 eprintln!("warning: {warning}");

@@ -2,6 +2,9 @@
 //! anywhere else in the crate; callers use the handles below. Label values are route and
 //! provider names or fixed words — never user input, tokens or secrets.
 
+mod machine;
+pub use machine::MachineMetrics;
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -78,6 +81,8 @@ pub struct Metrics {
     pub tracing_spans_exported: IntCounter,
     /// Trace spans dropped, by reason (`queue_full`, `export_failed`).
     pub tracing_spans_dropped: IntCounterVec,
+    /// API keys, DPoP and RFC 9728 outcomes.
+    pub machine: MachineMetrics,
 }
 
 /// The handles of one route, resolved once per runtime snapshot so the hot path does no
@@ -294,7 +299,9 @@ impl Metrics {
         registry.register(Box::new(tracing_spans_exported.clone()))?;
         registry.register(Box::new(tracing_spans_dropped.clone()))?;
         registry.register(Box::new(build_info))?;
+        let machine = MachineMetrics::register(&registry)?;
         Ok(Metrics {
+            machine,
             registry,
             requests,
             latency,

@@ -4,6 +4,9 @@
 //! A request loads the snapshot once and uses only it, so a reload never gives one
 //! request half of an old and half of a new config. Nothing here is mutated after build.
 
+mod machine;
+pub use machine::{MachineState, ResourceDocument, RouteMachine};
+
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -65,6 +68,9 @@ pub enum BuildError {
     /// The trace exporter could not be set up.
     #[error(transparent)]
     Tracing(#[from] crate::otel::TracerError),
+    /// An API key file (or the DPoP nonce key) is unusable.
+    #[error("{0}")]
+    Machine(String),
 }
 
 /// One route, ready to serve.
@@ -93,6 +99,8 @@ pub struct RouteRuntime {
     pub assertion: Option<crate::assertion::RouteAssertion>,
     /// Its RFC 8693 token exchange, if it makes one.
     pub exchange: Option<crate::oidc::exchange::TokenExchanger>,
+    /// Its API key, DPoP and RFC 9728 settings.
+    pub machine: RouteMachine,
 }
 
 /// The immutable snapshot.
@@ -121,6 +129,8 @@ pub struct Runtime {
     /// Distributed tracing, when `tracing:` is configured (shared with the previous
     /// snapshot while its configuration is unchanged).
     pub tracer: Option<Arc<crate::otel::Tracer>>,
+    /// API keys, DPoP state and RFC 9728 documents.
+    pub machine: MachineState,
 }
 
 /// What building a snapshot needs besides the config.
@@ -132,14 +142,11 @@ pub struct BuildContext<'a> {
 }
 
 impl Runtime {
-    /// The Authorization schemes `route` accepts (its provider's `tokens.schemes`);
-    /// empty for routes without a provider.
-    pub fn accepted_schemes(&self, route: &RouteRuntime) -> &[String] {
-        route
-            .config
-            .provider
-            .and_then(|i| self.providers.get(i))
-            .map_or(&[], |p| &p.config().tokens.schemes)
+    /// The Authorization schemes `route` challenges with: its provider's
+    /// `tokens.schemes` (unless `dpop: required`), `dpop`, `apikey`; empty for routes
+    /// without credentials.
+    pub fn accepted_schemes<'r>(&self, route: &'r RouteRuntime) -> &'r [String] {
+        &route.machine.challenge_schemes
     }
 
     /// Builds a snapshot from `config`, reusing what `previous` has for unchanged parts.
@@ -259,9 +266,11 @@ impl Runtime {
                     crate::config::AuthMode::Session => "session",
                     crate::config::AuthMode::Any => "any",
                     crate::config::AuthMode::None => "none",
+                    crate::config::AuthMode::ApiKey => "api_key",
                 },
                 cookie_guard_logged: std::sync::atomic::AtomicBool::new(false),
                 limits,
+                machine: RouteMachine::build(&config, rc),
             });
         }
         let sso = crate::oidc::sso::Sso::build(&config)?;
@@ -272,10 +281,13 @@ impl Runtime {
                 _ => Some(Arc::new(crate::otel::Tracer::new(tc, metrics.tracing())?)),
             },
         };
+        let machine = MachineState::build(&config, previous.map(|p| &p.machine), metrics, ctx.stop)
+            .map_err(BuildError::Machine)?;
         Ok(Runtime {
             signing,
             sso,
             tracer,
+            machine,
             metrics: ctx.metrics.clone(),
             table: RouteTable::new(&config.routes),
             identity_strip: IdentityHeaderSet::for_routes(&config.routes),

@@ -1,7 +1,9 @@
 //! API authentication: credential parsing, JWT/JWKS validation, introspection, the
 //! principal and the access policy. Pure logic: no listener or proxy code lives here.
 
+pub mod api_key;
 pub mod credentials;
+pub mod dpop;
 pub mod identity;
 pub mod introspect;
 pub mod jwks;
@@ -36,4 +38,7 @@ pub enum AuthError {
     /// `Retry-After` of this many seconds). Never cached; cached tokens are unaffected.
     #[error("identity provider calls capped; retry after {0} s")]
     IdpThrottled(u64),
+    /// The DPoP proof of a DPoP-bound token failed (RFC 9449 §7; see [`dpop::DpopError`]).
+    #[error(transparent)]
+    Dpop(#[from] dpop::DpopError),
 }

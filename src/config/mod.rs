@@ -23,6 +23,7 @@ mod validate_chooser;
 mod validate_cors;
 mod validate_credentials;
 mod validate_headers;
+mod validate_machine;
 mod validate_provider;
 mod validate_rate_limit;
 mod validate_route;
@@ -122,7 +123,7 @@ impl Config {
         let browser_routes: Vec<&str> = self
             .routes
             .iter()
-            .filter(|r| matches!(r.auth, AuthMode::Session | AuthMode::Any))
+            .filter(|r| r.accept.session)
             .map(|r| r.name.as_str())
             .collect();
         if self.server.public_url.is_none() && !browser_routes.is_empty() {

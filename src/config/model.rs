@@ -27,6 +27,11 @@ pub use assertion::{
 pub use cidr::Cidr;
 pub use endpoints::EndpointOverrides;
 pub use rate_limit::{RateLimit, RateLimitKey, RateLimitStore};
+mod machine;
+pub use machine::{
+    metadata_path, Accept, ApiKeySource, ApiKeysConfig, DpopConfig, DpopMode, MachineRoute,
+    RESOURCE_METADATA_PATH,
+};
 
 /// A secret string (client secret, cookie key). `Debug`/`Display` never reveal it.
 #[derive(Clone, PartialEq, Eq)]
@@ -70,6 +75,8 @@ pub struct Config {
     pub signing: SigningConfig,
     /// Distributed tracing (`tracing:`); `None` = off.
     pub tracing: Option<TracingConfig>,
+    /// `api_keys` sources and `api_key_header`.
+    pub api_keys: ApiKeysConfig,
 }
 
 /// `server:`
@@ -200,6 +207,8 @@ pub struct ProviderConfig {
     /// `login_hint` domains that pick this provider (`example.com` exact, `.example.com`
     /// dot-bounded suffix), lower-case.
     pub domains: Vec<String>,
+    /// `dpop` and `dpop_window` (RFC 9449) for this provider's tokens.
+    pub dpop: DpopConfig,
 }
 
 /// `providers[].client_auth`
@@ -338,8 +347,11 @@ pub struct RouteConfig {
     pub preserve_host: bool,
     /// Authentication mode.
     pub auth: AuthMode,
-    /// Index into `Config::providers` (resolved; `None` only when auth is `none`): the
-    /// route's one provider, or the first of `providers`.
+    /// The credentials `auth` admits (`accept` of an `auth: any` route).
+    pub accept: Accept,
+    /// Index into `Config::providers` (resolved; `None` only when auth is `none` or
+    /// the route takes API keys alone): the route's one provider, or the first of
+    /// `providers`.
     pub provider: Option<usize>,
     /// Every provider whose sessions count here and a browser may sign in with, in file
     /// order (`provider` alone: just it); empty when auth is `none`.
@@ -364,6 +376,8 @@ pub struct RouteConfig {
     pub identity_assertion: Option<IdentityAssertionConfig>,
     /// RFC 8693 token exchange: the upstream gets a token of its own audience.
     pub token_exchange: Option<TokenExchangeConfig>,
+    /// DPoP and RFC 9728 settings (effective: the provider's where the route sets none).
+    pub machine: MachineRoute,
 }
 
 /// A route's host condition.
@@ -408,10 +422,12 @@ pub enum AuthMode {
     Bearer,
     /// Browser session cookie.
     Session,
-    /// Bearer if present, else session.
+    /// Bearer if present, else session (or what `accept` lists).
     Any,
     /// No authentication.
     None,
+    /// An API key (`Authorization: ApiKey …` or `api_key_header`).
+    ApiKey,
 }
 
 /// `routes[].allow`: all present conditions must hold.

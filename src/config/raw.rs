@@ -19,6 +19,8 @@ mod assertion;
 pub(crate) use assertion::{RawIdentityAssertion, RawSigningKey, RawTokenExchange};
 mod trace;
 pub(crate) use trace::RawTracing;
+mod machine;
+pub(crate) use machine::RawApiKeySource;
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
@@ -40,6 +42,8 @@ pub(crate) struct RawConfig {
     /// `None` = the default overlap.
     pub signing_key_overlap: Option<String>,
     pub tracing: Option<RawTracing>,
+    pub api_keys: Vec<RawApiKeySource>,
+    pub api_key_header: Option<String>,
 }
 
 /// `server:`
@@ -172,6 +176,8 @@ pub(crate) struct RawProvider {
     pub end_session_endpoint: Option<String>,
     pub display_name: Option<String>,
     pub domains: Vec<String>,
+    pub dpop: String,
+    pub dpop_window: String,
 }
 
 impl Default for RawProvider {
@@ -198,6 +204,8 @@ impl Default for RawProvider {
             end_session_endpoint: None,
             display_name: None,
             domains: Vec::new(),
+            dpop: "off".into(),
+            dpop_window: "60s".into(),
         }
     }
 }
@@ -266,6 +274,12 @@ pub(crate) struct RawRoute {
     pub rate_limit: Vec<RawRateLimit>,
     pub identity_assertion: Option<RawIdentityAssertion>,
     pub token_exchange: Option<RawTokenExchange>,
+    /// `None` = what `auth` admits by itself.
+    pub accept: Option<Vec<String>>,
+    /// `None` = the provider's `dpop`.
+    pub dpop: Option<String>,
+    pub dpop_nonce: bool,
+    pub protected_resource_metadata: bool,
 }
 
 impl Default for RawRoute {
@@ -290,6 +304,10 @@ impl Default for RawRoute {
             rate_limit: Vec::new(),
             identity_assertion: None,
             token_exchange: None,
+            accept: None,
+            dpop: None,
+            dpop_nonce: false,
+            protected_resource_metadata: false,
         }
     }
 }

@@ -45,6 +45,8 @@ const ROOT_FIELDS: &[Field] = &[
     ("signing_keys", Shape::List(&Shape::Obj(SIGNING_KEY))),
     ("signing_key_overlap", Shape::Str),
     ("tracing", Shape::Obj(TRACING)),
+    ("api_keys", Shape::List(&Shape::Obj(API_KEY_SOURCE))),
+    ("api_key_header", Shape::Str),
 ];
 
 pub(crate) const SIGNING_KEY: &[Field] = &[
@@ -66,6 +68,8 @@ pub(crate) const TRACING: &[Field] = &[
     ("batch_delay", Shape::Str),
     ("resource", Shape::StrMap),
 ];
+
+pub(crate) const API_KEY_SOURCE: &[Field] = &[("name", Shape::Str), ("file", Shape::Str)];
 
 pub(crate) const SERVER: &[Field] = &[
     ("listen", Shape::Str),
@@ -118,6 +122,8 @@ pub(crate) const PROVIDER: &[Field] = &[
     ("end_session_endpoint", Shape::Str),
     ("display_name", Shape::Str),
     ("domains", Shape::StrList),
+    ("dpop", Shape::Str),
+    ("dpop_window", Shape::Str),
 ];
 
 pub(crate) const TOKENS: &[Field] = &[
@@ -191,6 +197,10 @@ pub(crate) const ROUTE: &[Field] = &[
     ("rate_limit", Shape::OneOrList(&Shape::Obj(RATE_LIMIT))),
     ("identity_assertion", Shape::Obj(IDENTITY_ASSERTION)),
     ("token_exchange", Shape::Obj(TOKEN_EXCHANGE)),
+    ("accept", Shape::StrList),
+    ("dpop", Shape::Str),
+    ("dpop_nonce", Shape::Bool),
+    ("protected_resource_metadata", Shape::Bool),
 ];
 
 pub(crate) const RATE_LIMIT: &[Field] = &[
@@ -327,6 +337,11 @@ mod tests {
             (serde_fields::<raw::RawSession>(), SESSION, "session"),
             (serde_fields::<raw::RawRedis>(), REDIS, "redis"),
             (serde_fields::<raw::RawRoute>(), ROUTE, "route"),
+            (
+                serde_fields::<raw::RawApiKeySource>(),
+                API_KEY_SOURCE,
+                "api_keys",
+            ),
             (serde_fields::<raw::RawMatch>(), MATCH, "match"),
             (
                 serde_fields::<raw::RawUpstreamTls>(),

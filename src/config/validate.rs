@@ -20,8 +20,8 @@ use super::model::{
 };
 use super::raw::{RawAdmin, RawConfig, RawLog, RawServer, RawSession};
 use super::{
-    validate_assertion, validate_credentials, validate_provider, validate_rate_limit,
-    validate_route, validate_tracing,
+    validate_assertion, validate_credentials, validate_machine, validate_provider,
+    validate_rate_limit, validate_route, validate_tracing,
 };
 
 /// Bounds of `server.limits.max_header_bytes`; below 1 KiB ordinary browsers fail.
@@ -92,6 +92,8 @@ pub(crate) fn validate(
     );
     validate_rate_limit::check_identity_collisions(&mut cx, &routes);
     let tracing = raw.tracing.map(|t| validate_tracing::tracing(&mut cx, t));
+    let api_keys = validate_machine::api_keys(&mut cx, raw.api_keys, raw.api_key_header);
+    validate_machine::routes(&mut cx, &routes, &server, &api_keys);
     let config = Config {
         server,
         admin,
@@ -102,6 +104,7 @@ pub(crate) fn validate(
         rate_limit_store,
         signing,
         tracing,
+        api_keys,
     };
     cx.issues.is_empty().then_some(config)
 }
@@ -339,9 +342,7 @@ fn session(cx: &mut Ctx<'_>, raw: RawSession, routes: &[RouteConfig]) -> Session
         }
         secrets.push(Secret::new(secret.trim()));
     }
-    let needs_sessions = routes
-        .iter()
-        .find(|r| matches!(r.auth, AuthMode::Session | AuthMode::Any));
+    let needs_sessions = routes.iter().find(|r| r.accept.session);
     if let (Some(route), true) = (needs_sessions, raw.secrets.is_empty()) {
         let auth = if route.auth == AuthMode::Any {
             "any"

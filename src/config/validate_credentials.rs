@@ -29,7 +29,7 @@ pub(crate) fn login_credentials(
     for (i, p) in providers.iter().enumerate() {
         let signs_in = routes
             .iter()
-            .find(|r| r.providers.contains(&i) && matches!(r.auth, AuthMode::Session | AuthMode::Any));
+            .find(|r| r.providers.contains(&i) && r.accept.session);
         let exchanges = routes
             .iter()
             .find(|r| r.token_exchange.as_ref().is_some_and(|t| t.provider == i));

@@ -18,8 +18,8 @@ use super::model::{
 };
 use super::raw::{RawClaims, RawIntrospection, RawProvider, RawTokens};
 use super::validate::Ctx;
-use super::validate_credentials;
 use super::validate_tokens;
+use super::{validate_credentials, validate_machine};
 
 /// Clock skew beyond this hides real clock problems and stretches token lifetimes.
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
@@ -136,6 +136,7 @@ fn provider(cx: &mut Ctx<'_>, path: &str, name: String, mut p: RawProvider) -> P
     let claims = claims(cx, &format!("{path}.claims"), p.claims);
     let display_name = super::validate_chooser::display_name(cx, path, p.display_name, &name);
     let domains = super::validate_chooser::domains(cx, path, p.domains);
+    let dpop = validate_machine::provider_dpop(cx, path, &p.dpop, &p.dpop_window, &tokens.schemes);
     ProviderConfig {
         name,
         issuer,
@@ -154,6 +155,7 @@ fn provider(cx: &mut Ctx<'_>, path: &str, name: String, mut p: RawProvider) -> P
         endpoints,
         display_name,
         domains,
+        dpop,
     }
 }
 

@@ -13,13 +13,14 @@ use serde_yaml::Value;
 use super::checks;
 use super::issues::{index_path, key_path};
 use super::model::{
-    AllowRules, AuthMode, HostMatch, ProviderConfig, RouteConfig, RouteTimeouts, Upstream,
+    Accept, AllowRules, AuthMode, HostMatch, ProviderConfig, RouteConfig, RouteTimeouts, Upstream,
     UpstreamTls,
 };
 use super::raw::{RawAllow, RawRoute, RawUpstreamTls};
 use super::validate::Ctx;
 use super::validate_assertion;
 use super::validate_headers::identity_headers;
+use super::validate_machine;
 use super::validate_provider::check_claim_path;
 use super::validate_rate_limit::rate_limits;
 
@@ -104,18 +105,19 @@ fn route(
         None | Some("") => {
             cx.push(
                 &format!("{path}.auth"),
-                "missing; one of bearer|session|any|none",
+                "missing; one of bearer|session|any|api_key|none",
             );
             AuthMode::None
         }
         Some(s) => parse_auth(s).unwrap_or_else(|| {
             cx.push(
                 &format!("{path}.auth"),
-                format!("`{s}` is not one of bearer|session|any|none"),
+                format!("`{s}` is not one of bearer|session|any|api_key|none"),
             );
             AuthMode::None
         }),
     };
+    let accept = validate_machine::accept(cx, path, auth, r.accept.as_deref());
     let listed = super::validate_chooser::route_providers(
         cx,
         path,
@@ -127,11 +129,18 @@ fn route(
     let (provider, signs_in) = match listed {
         Some(list) => (list.first().copied(), list),
         None => {
-            let one = resolve_provider(cx, path, auth, r.provider.as_deref(), providers);
+            let one = resolve_provider(cx, path, accept, r.provider.as_deref(), providers);
             let all = one.filter(|_| auth != AuthMode::None).into_iter().collect();
             (one, all)
         }
     };
+    let raw_machine = validate_machine::RawMachineRoute {
+        dpop: r.dpop.as_deref(),
+        dpop_nonce: r.dpop_nonce,
+        protected_resource_metadata: r.protected_resource_metadata,
+    };
+    let provider_config = provider.and_then(|i| providers.get(i));
+    let machine = validate_machine::route(cx, path, raw_machine, accept, provider_config);
     let public_paths = public_paths(cx, path, r.public_paths, &path_prefix, auth);
     let allow = allow(cx, &format!("{path}.allow"), r.allow, auth);
     let identity_headers =
@@ -169,6 +178,7 @@ fn route(
         strip_prefix: r.strip_prefix,
         preserve_host: r.preserve_host,
         auth,
+        accept,
         provider,
         providers: signs_in,
         public_paths,
@@ -181,6 +191,7 @@ fn route(
         rate_limit,
         identity_assertion,
         token_exchange,
+        machine,
     }
 }
 
@@ -190,6 +201,7 @@ fn parse_auth(s: &str) -> Option<AuthMode> {
         "session" => Some(AuthMode::Session),
         "any" => Some(AuthMode::Any),
         "none" => Some(AuthMode::None),
+        "api_key" => Some(AuthMode::ApiKey),
         _ => None,
     }
 }
@@ -289,7 +301,7 @@ fn upstream_tls(cx: &mut Ctx<'_>, path: &str, t: RawUpstreamTls, https: bool) ->
 fn resolve_provider(
     cx: &mut Ctx<'_>,
     path: &str,
-    auth: AuthMode,
+    accept: Accept,
     name: Option<&str>,
     providers: &[ProviderConfig],
 ) -> Option<usize> {
@@ -312,7 +324,8 @@ fn resolve_provider(
         }
         return found;
     }
-    if auth == AuthMode::None {
+    // API keys alone need no identity provider.
+    if !accept.needs_provider() {
         return None;
     }
     match providers.len() {

@@ -121,7 +121,7 @@ pub(super) fn respond(
         h.insert(GRPC_MESSAGE, message);
     }
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(challenge) = challenge(err, ctx.realm, ctx.schemes) {
+    if let Some(challenge) = challenge(err, ctx.realm, ctx.schemes, ctx.resource_metadata) {
         h.insert(WWW_AUTHENTICATE, challenge);
     }
     resp

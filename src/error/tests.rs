@@ -27,6 +27,21 @@ fn statuses_follow_the_error_model() {
         (GatewayError::UpstreamProtocol("bad".into()), 502),
         (GatewayError::UpstreamTimeout, 504),
         (GatewayError::Unavailable("redis".into()), 503),
+        (
+            GatewayError::Auth(AuthError::Dpop(DpopError::InvalidProof(
+                crate::auth::dpop::ProofError::Replay,
+            ))),
+            401,
+        ),
+        (
+            GatewayError::Auth(AuthError::Dpop(DpopError::UseNonce("n".into()))),
+            401,
+        ),
+        (
+            GatewayError::Auth(AuthError::Dpop(DpopError::Unavailable("redis".into()))),
+            503,
+        ),
+        (GatewayError::Auth(AuthError::IdpThrottled(3)), 503),
         (GatewayError::Internal("bug".into()), 500),
         (GatewayError::RateLimited(Box::new(limited())), 429),
     ];
@@ -45,6 +60,7 @@ fn limited() -> crate::ratelimit::Limited {
 fn bearer_challenges_per_rfc6750() {
     let (id,) = ctx();
     let c = ErrorContext {
+        resource_metadata: None,
         request_id: &id,
         realm: Some("api"),
         schemes: &[],
@@ -72,6 +88,7 @@ fn challenges_name_the_schemes_the_route_accepts() {
     let (id,) = ctx();
     let token_only = ["token".to_owned()];
     let c = ErrorContext {
+        resource_metadata: None,
         request_id: &id,
         realm: Some("api"),
         schemes: &token_only,
@@ -82,6 +99,7 @@ fn challenges_name_the_schemes_the_route_accepts() {
     assert_eq!(r.headers()[WWW_AUTHENTICATE], "Token realm=\"api\"");
     let both = ["bearer".to_owned(), "token".to_owned()];
     let c = ErrorContext {
+        resource_metadata: None,
         schemes: &both,
         ..c
     };
@@ -96,6 +114,7 @@ fn challenges_name_the_schemes_the_route_accepts() {
 fn body_never_carries_the_cause() {
     let (id,) = ctx();
     let c = ErrorContext {
+        resource_metadata: None,
         request_id: &id,
         realm: None,
         schemes: &[],

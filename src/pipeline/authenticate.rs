@@ -1,6 +1,6 @@
-//! Phase 5: authentication. Decides, per the route's `auth` mode and public paths,
-//! which credential to read (bearer token, session cookie) and turns it into a
-//! `Principal`. A missing session on a browser navigation becomes a login redirect. It
+//! Phase 5: authentication. Decides, per the route's `auth` mode (and `accept`) and
+//! public paths, which credential to read (API key, bearer or DPoP token, session
+//! cookie) and turns it into a `Principal`. A missing session on a browser navigation becomes a login redirect. It
 //! never sets request headers and never decides a status code.
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use crate::transport::upstream::ReqBody;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
 
+use super::machine::{self, RequestView};
 use super::session;
 use crate::auth::principal::Principal;
 use crate::auth::wanted::stands_for_no_user;
@@ -31,8 +32,12 @@ pub struct AuthContext<'a> {
     /// `Set-Cookie` values for the response (session updates and deletions).
     pub set_cookies: &'a mut Vec<HeaderValue>,
     /// The query string of the request being authenticated (for forward-auth, the
-    /// original request's): a bearer request must not carry a second token in it.
+    /// original request's): a request authenticated by its `Authorization` header must
+    /// not carry a second token in it.
     pub query: Option<&'a str>,
+    /// The request a front proxy asks about (forward-auth; DPoP proofs describe it);
+    /// `None`: the request itself.
+    pub original: Option<RequestView<'a>>,
 }
 
 /// Who the request is, and how.
@@ -58,27 +63,59 @@ pub async fn authenticate(
     if mode == AuthMode::None || is_public(&route.config.public_paths, path) {
         return Ok(None);
     }
-    let provider_index = route
-        .config
-        .provider
-        .ok_or_else(|| GatewayError::Internal("authenticated route without provider".into()))?;
-    let provider = rt
-        .providers
-        .get(provider_index)
-        .ok_or_else(|| GatewayError::Internal("provider index out of range".into()))?;
-    // `any`: a bearer token wins when one is presented, else the session.
-    let bearer_first = mode == AuthMode::Bearer
-        || (mode == AuthMode::Any && req.headers().contains_key(AUTHORIZATION));
-    let result = if bearer_first {
-        bearer(provider, provider_index, route, req, ctx.query)
-            .await
+    let accept = route.config.accept;
+    // An API key wins when one is presented (it needs no identity provider); then a
+    // token when one is presented (`any`), else the session.
+    let key = if accept.api_key {
+        machine::presented_api_key(rt, route, req.headers())
+    } else {
+        Ok(None)
+    };
+    let method = match &key {
+        Ok(Some(_)) | Err(_) => "api_key",
+        Ok(None)
+            if accept.bearer && (!accept.session || req.headers().contains_key(AUTHORIZATION)) =>
+        {
+            "bearer"
+        }
+        Ok(None) if accept.session => "session",
+        Ok(None) => "api_key",
+    };
+    let provider = || {
+        let index = route
+            .config
+            .provider
+            .ok_or_else(|| GatewayError::Internal("authenticated route without provider".into()))?;
+        let provider = rt
+            .providers
+            .get(index)
+            .ok_or_else(|| GatewayError::Internal("provider index out of range".into()))?;
+        Ok::<_, GatewayError>((index, provider))
+    };
+    let result = match method {
+        "api_key" => key
+            .and_then(|k| k.ok_or(AuthError::Missing))
+            .and_then(|k| {
+                second_token_in_query(ctx.query)?;
+                machine::api_key(rt, k)
+            })
             .map(|principal| Authenticated {
                 principal,
                 session_access_token: None,
                 by_bearer_token: true,
-            })
-    } else {
-        match rt.sso.as_ref() {
+            }),
+        "bearer" => {
+            let (provider_index, provider) = provider()?;
+            let view = ctx.original.unwrap_or_else(|| RequestView::of(req));
+            bearer(rt, provider, provider_index, route, req, &view, ctx.query)
+                .await
+                .map(|principal| Authenticated {
+                    principal,
+                    session_access_token: None,
+                    by_bearer_token: true,
+                })
+        }
+        _ => match rt.sso.as_ref() {
             Some(sso) => {
                 let allowed = &route.config.providers;
                 session::authenticate(rt, sso, allowed, req.headers(), ctx.set_cookies)
@@ -90,24 +127,23 @@ pub async fn authenticate(
                     })
             }
             None => Err(AuthError::Missing),
-        }
+        },
     };
     let outcome = match &result {
         Ok(_) => "ok",
         Err(AuthError::Missing) => "missing",
         Err(AuthError::Malformed(_)) => "malformed",
-        Err(AuthError::InvalidToken(_)) => "invalid",
+        Err(AuthError::InvalidToken(_) | AuthError::Dpop(_)) => "invalid",
         Err(AuthError::IdpUnavailable(_)) => "idp_unavailable",
         Err(AuthError::IdpThrottled(_)) => "idp_throttled",
     };
-    let method = if bearer_first { "bearer" } else { "session" };
     ctx.metrics
         .auth
         .with_label_values(&[&route.name, method, outcome])
         .inc();
     match result {
         Ok(a) => Ok(Some(a)),
-        Err(AuthError::Missing) if !bearer_first && ctx.navigation && rt.sso.is_some() => {
+        Err(AuthError::Missing) if method == "session" && ctx.navigation && rt.sso.is_some() => {
             Err(GatewayError::LoginRequired(login_url(rt, req)))
         }
         Err(e) => Err(e.into()),
@@ -130,26 +166,34 @@ fn login_url(rt: &Runtime, req: &Request<ReqBody>) -> String {
     )
 }
 
-/// `Authorization: <scheme> <token>` → validated claims → principal (+ userinfo).
-///
-/// RFC 6750 §2: one method per request. A token in the query as well is refused before
-/// any validation (400 `invalid_request`); one in the query alone is no credential here
-/// (the usual 401 challenge), and is never validated.
-async fn bearer(
-    provider: &ProviderRuntime,
-    provider_index: usize,
-    route: &RouteRuntime,
-    req: &Request<ReqBody>,
-    query: Option<&str>,
-) -> Result<Arc<Principal>, AuthError> {
-    let cfg = provider.config();
-    let creds = credentials::from_headers(req.headers(), &cfg.tokens.schemes)?;
+/// RFC 6750 §2: one method per request. A request authenticated by its `Authorization`
+/// header that also carries a token in the query is refused before any validation (400
+/// `invalid_request`); a token in the query alone is no credential here (the usual 401
+/// challenge), and is never validated.
+fn second_token_in_query(query: Option<&str>) -> Result<(), AuthError> {
     if query.is_some_and(|q| token_params::carries_access_token(q.as_bytes())) {
         return Err(AuthError::Malformed(
             "access token in the query as well as in the Authorization header",
         ));
     }
+    Ok(())
+}
+
+/// `Authorization: <scheme> <token>` → validated claims (+ DPoP) → principal (+ userinfo).
+async fn bearer(
+    rt: &Runtime,
+    provider: &ProviderRuntime,
+    provider_index: usize,
+    route: &RouteRuntime,
+    req: &Request<ReqBody>,
+    view: &RequestView<'_>,
+    query: Option<&str>,
+) -> Result<Arc<Principal>, AuthError> {
+    let cfg = provider.config();
+    let creds = credentials::from_headers(req.headers(), &route.machine.token_schemes)?;
+    second_token_in_query(query)?;
     let verified = provider.authenticate(creds.token).await?;
+    machine::check_dpop(rt, route, view, req.headers(), &creds, &verified.claims).await?;
     let mut principal = verified.principal(&cfg.claims, provider_index)?;
     let wanted = match cfg.userinfo {
         UserinfoMode::Always => true,

@@ -24,10 +24,11 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
 use http_body_util::Full;
 
 use super::authenticate::{self, AuthContext};
+use super::machine::RequestView;
 use super::request_id::X_REQUEST_ID;
 use super::{authorize, endpoints, hygiene, ConnInfo};
 use crate::auth::AuthError;
-use crate::config::{AuthMode, EscapedSlashes};
+use crate::config::EscapedSlashes;
 use crate::error::{respond, ErrorContext, GatewayError};
 use crate::idp::form_encode;
 use crate::metrics::Metrics;
@@ -123,6 +124,12 @@ pub async fn handle(
         metrics,
         navigation: false,
         set_cookies: &mut set_cookies,
+        original: Some(RequestView {
+            method: &original.method,
+            raw_path,
+            https: original.https,
+            host: original.host.as_deref(),
+        }),
         query,
     };
     let outcome = match authenticate::authenticate(rt, route, &path, req, &mut ctx).await {
@@ -163,10 +170,11 @@ pub async fn handle(
                     // Never gRPC-shaped: a denial must stay a 401/403 here, since a
                     // proxy's auth_request reads any 2xx as "allowed".
                     grpc: None,
+                    resource_metadata: route.machine.resource_metadata.as_deref(),
                 },
             );
             let wants_login = matches!(err, GatewayError::Auth(AuthError::Missing))
-                && matches!(route.config.auth, AuthMode::Session | AuthMode::Any)
+                && route.config.accept.session
                 && is_navigation(&original.method, req.headers());
             if wants_login {
                 if let Some(url) = login_url(rt, conn, peer_trusted, req, &original) {

@@ -53,13 +53,11 @@ pub async fn apply(
     if route.config.auth != AuthMode::None && !route.config.forward_authorization {
         headers.remove(AUTHORIZATION);
     }
+    // An API key never travels on; on a public path of a route that checks tokens, a
+    // token of its schemes was never checked, yet the upstream may trust the route to
+    // have checked every one it sees.
+    super::machine::strip_credentials(rt, route, headers, auth.is_some());
     let Some(a) = auth else {
-        // A public path of a route that checks bearer tokens: a token of its schemes
-        // passed on here was never checked, yet the upstream may trust the route to
-        // have checked every one it sees.
-        if matches!(route.config.auth, AuthMode::Bearer | AuthMode::Any) {
-            remove_token_credentials(headers, rt.accepted_schemes(route));
-        }
         return Ok(());
     };
     route.identity.apply(&a.principal, headers);
@@ -95,23 +93,4 @@ fn subject_token<'r>(
     credentials::from_headers(req.headers(), rt.accepted_schemes(route))
         .map(|c| c.token)
         .map_err(|_| GatewayError::Forbidden("no access token to exchange"))
-}
-
-/// Removes `Authorization` values whose scheme is one of `schemes` (any case).
-fn remove_token_credentials(headers: &mut http::HeaderMap, schemes: &[String]) {
-    let is_token = |v: &HeaderValue| {
-        let scheme = v.as_bytes().trim_ascii_start();
-        // The scheme ends at any whitespace: upstreams that split on it read
-        // `Bearer<TAB>token` as a bearer token too.
-        let scheme = scheme
-            .split(|&b| b == b' ' || b == b'\t')
-            .next()
-            .unwrap_or_default();
-        schemes
-            .iter()
-            .any(|s| s.as_bytes().eq_ignore_ascii_case(scheme))
-    };
-    if headers.get_all(AUTHORIZATION).iter().any(is_token) {
-        headers.remove(AUTHORIZATION);
-    }
 }

@@ -12,7 +12,9 @@ pub mod forward_auth;
 pub mod hygiene;
 pub mod identity;
 pub mod login_start;
+pub mod machine;
 pub mod request_id;
+pub mod resource_metadata;
 pub mod respond;
 pub mod session;
 pub mod trace;
@@ -78,6 +80,7 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Res
                     schemes: route.map_or(&[], |r| log.rt.accepted_schemes(r)),
                     html: navigation,
                     grpc,
+                    resource_metadata: route.and_then(|r| r.machine.resource_metadata.as_deref()),
                 },
             );
             if let (Some(kind), Some(route)) = (err.upstream_kind(), realm) {
@@ -168,6 +171,13 @@ async fn run(
         return Ok(resp.map(Either::Right));
     }
 
+    // 3b. RFC 9728 documents: outside the prefix, exact paths only (never shadowing a
+    // route silently: see `resource_metadata`).
+    if let Some((index, resp)) = resource_metadata::serve(rt, &req, &path) {
+        log.route = Some(index);
+        return Ok(resp.map(Either::Right));
+    }
+
     // 4. route on the normalised path, the same one that is forwarded.
     let index = rt
         .table
@@ -207,6 +217,7 @@ async fn run(
         navigation,
         set_cookies,
         query: uri.query(),
+        original: None,
     };
     let authenticated = authenticate::authenticate(rt, route, &path, &req, &mut auth_ctx).await?;
     if let Some(a) = &authenticated {

@@ -99,6 +99,7 @@ async fn an_ip_limit_admits_the_burst_per_address_then_refuses_with_fields() {
         .unwrap_err();
     let id = HeaderValue::from_static("req-1");
     let ctx = ErrorContext {
+        resource_metadata: None,
         request_id: &id,
         realm: Some("api"),
         schemes: &[],

@@ -9,6 +9,7 @@ mod core;
 mod deploy;
 mod edge;
 mod forward_auth;
+mod machine;
 mod ratelimit;
 mod scale;
 mod sso;

@@ -47,7 +47,7 @@ routes:
     assert_issue(
         &errs,
         "routes[1].auth",
-        "missing; one of bearer|session|any|none",
+        "missing; one of bearer|session|any|api_key|none",
     );
     assert_issue(&errs, "routes[2].auth", "`sesion` is not one of");
     assert_issue(&errs, "routes[2].strip_prefix", "expected true or false");

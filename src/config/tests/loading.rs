@@ -296,7 +296,7 @@ fn summary_line() {
     let c = load_file_with_env(&path, &secret_env).unwrap();
     assert_eq!(
         c.summary(),
-        "config OK: 3 routes (api, app, public), 1 provider (corp), listen 0.0.0.0:8080, admin 127.0.0.1:9090"
+        "config OK: 4 routes (api, app, mcp, public), 1 provider (corp), listen 0.0.0.0:8080, admin 127.0.0.1:9090"
     );
     let c = try_load("admin: { listen: off }").unwrap();
     assert_eq!(

@@ -11,10 +11,12 @@ mod chooser;
 mod credentials;
 mod errors;
 mod loading;
+mod machine;
 mod rate_limit;
 mod tokens;
 
 use super::*;
+use std::time::Duration;
 
 /// base64 of 32 bytes, valid as a session key.
 pub(super) const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";

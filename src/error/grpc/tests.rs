@@ -76,6 +76,7 @@ fn statuses_map_to_grpc_codes() {
 
 fn ctx(id: &HeaderValue, kind: GrpcKind) -> ErrorContext<'_> {
     ErrorContext {
+        resource_metadata: None,
         request_id: id,
         realm: Some("api"),
         schemes: &[],

@@ -122,6 +122,7 @@ fn provider_config(issuer: &str, introspection: bool, fallback: bool) -> Provide
         endpoints: Default::default(),
         display_name: "Corp".into(),
         domains: Vec::new(),
+        dpop: Default::default(),
     }
 }
 

@@ -39,6 +39,8 @@ fn route(name: &str, host: Option<&str>, prefix: &str) -> RouteConfig {
         rate_limit: Vec::new(),
         identity_assertion: None,
         token_exchange: None,
+        accept: Default::default(),
+        machine: Default::default(),
     }
 }
 

@@ -5,10 +5,11 @@
 pub mod bearer;
 pub mod browser;
 pub mod client;
+pub mod dpop;
 pub mod fake_idp;
 pub mod nginx;
-pub mod pyjwt;
 pub mod otlp;
+pub mod pyjwt;
 pub mod redis;
 pub mod tls;
 pub mod tls_upstream;

@@ -43,7 +43,7 @@ pub use flow::{Grant, Issued, Params, RevocationCall, TokenCall};
 #[allow(unused_imports)]
 pub use hostile::PublicKeyBytes;
 #[allow(unused_imports)]
-pub use keys::{b64url, random_hex};
+pub use keys::{b64url, compact, random_hex, RawSigner};
 #[allow(unused_imports)]
 pub use metadata::Rfc8414Form;
 pub use state::{ClientAuthSeen, Endpoint, Mode};
