@@ -11,6 +11,8 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use tokio::task::futures::TaskLocalFuture;
+
 use super::ids::{span_id, SpanId, TraceId};
 use super::span::{now_nanos, SpanData, SpanKind, Value};
 
@@ -81,9 +83,11 @@ tokio::task_local! {
     static CURRENT: Arc<Recorder>;
 }
 
-/// Runs `fut` with `rec` as the recorder [`child`] finds.
-pub async fn scope<F: Future>(rec: Arc<Recorder>, fut: F) -> F::Output {
-    CURRENT.scope(rec, fut).await
+/// Runs `fut` with `rec` as the recorder [`child`] finds. A plain function returning
+/// tokio's scope future, not an `async fn`: an async wrapper stores the future it is given
+/// twice (as its argument and in its await state), which doubled the request's future.
+pub fn scope<F: Future>(rec: Arc<Recorder>, fut: F) -> TaskLocalFuture<Arc<Recorder>, F> {
+    CURRENT.scope(rec, fut)
 }
 
 /// Whether the task serves a sampled request (its [`child`] spans are recorded).

@@ -6,7 +6,7 @@
 
 use crate::transport::upstream::ReqBody;
 use http::header::AUTHORIZATION;
-use http::{HeaderValue, Request};
+use http::{HeaderName, HeaderValue, Request};
 
 use super::authenticate::Authenticated;
 use crate::auth::credentials;
@@ -16,14 +16,28 @@ use crate::oidc::exchange::ExchangeError;
 use crate::runtime::{RouteRuntime, Runtime};
 use crate::session::cookie::strip_own_cookies;
 
-/// Applies the route's identity policy to the outgoing request.
-pub async fn apply(
+/// What the upstream gets besides headers copied from the principal: a token exchanged
+/// for its audience (an `Authorization` value) and a signed assertion (field, value).
+#[derive(Default)]
+pub struct Minted {
+    exchanged: Option<HeaderValue>,
+    assertion: Option<(HeaderName, HeaderValue)>,
+}
+
+/// Whether the route mints anything for its upstream (see [`mint`]); when it does not,
+/// [`apply_minted`] with nothing minted is the whole phase.
+pub fn mints(route: &RouteRuntime) -> bool {
+    route.exchange.is_some() || route.assertion.is_some()
+}
+
+/// The exchanged token and the assertion. Both may wait (an IdP call, a signature), so
+/// they run before any header changes.
+pub async fn mint(
     rt: &Runtime,
     route: &RouteRuntime,
     auth: Option<&Authenticated>,
-    req: &mut Request<ReqBody>,
-) -> Result<(), GatewayError> {
-    // Both may wait (an IdP call, a signature), so they run before any header changes.
+    req: &Request<ReqBody>,
+) -> Result<Minted, GatewayError> {
     let exchanged = match (&route.exchange, auth) {
         (Some(exchange), Some(a)) => {
             let subject = subject_token(rt, route, a, req)?;
@@ -46,6 +60,25 @@ pub async fn apply(
         }
         _ => None,
     };
+    Ok(Minted {
+        exchanged,
+        assertion: assertion.map(|(name, value)| (name.clone(), value)),
+    })
+}
+
+/// Sets the identity headers, the Authorization the upstream gets, what was minted, and
+/// strips what must not travel on. Never waits.
+pub fn apply_minted(
+    rt: &Runtime,
+    route: &RouteRuntime,
+    auth: Option<&Authenticated>,
+    req: &mut Request<ReqBody>,
+    minted: Minted,
+) -> Result<(), GatewayError> {
+    let Minted {
+        exchanged,
+        assertion,
+    } = minted;
     let headers = req.headers_mut();
     if let Some(sso) = &rt.sso {
         strip_own_cookies(headers, sso.names.base());
@@ -74,7 +107,7 @@ pub async fn apply(
         headers.insert(AUTHORIZATION, v);
     }
     if let Some((name, value)) = assertion {
-        headers.insert(name.clone(), value);
+        headers.insert(name, value);
     }
     Ok(())
 }

@@ -27,6 +27,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use http_body_util::{Either, Full};
 
+use crate::config::AuthMode;
 use crate::error::{self, ErrorContext, GatewayError, GrpcCode, GrpcKind};
 use crate::proxy::forward::{forward, Target};
 use crate::ratelimit;
@@ -158,7 +159,9 @@ async fn run(
 
     // 3. own endpoints (login, callback, sign-out, userinfo) before any route.
     if let Some(sub) = own_endpoint(rt, &path) {
-        let resp = endpoints::handle(
+        // Boxed: the endpoints' future (login, callback, forward-auth: ~6 kB) would
+        // otherwise size every request's future, which is moved on each request.
+        let resp = Box::pin(endpoints::handle(
             rt,
             &rt.metrics,
             conn,
@@ -166,7 +169,7 @@ async fn run(
             &mut req,
             sub,
             set_cookies,
-        )
+        ))
         .await?;
         return Ok(resp.map(Either::Right));
     }
@@ -208,7 +211,7 @@ async fn run(
             trusted_proxies: &rt.config.server.trusted_proxies,
             headers: req.headers(),
         };
-        route.limits.check_before_auth(&client).await?;
+        Box::pin(route.limits.check_before_auth(&client)).await?;
     }
 
     // 5. authenticate, 6. authorize, 7. identity (headers, assertion, token exchange).
@@ -219,7 +222,21 @@ async fn run(
         query: uri.query(),
         original: None,
     };
-    let authenticated = authenticate::authenticate(rt, route, &path, &req, &mut auth_ctx).await?;
+    // Boxed where it is needed (authentication, rate limits, minting): each of these
+    // futures is several kB, and the request's future, moved on every request, would
+    // otherwise be as large as the largest of them even on a route that uses none.
+    let authenticated = if route.config.auth == AuthMode::None {
+        None
+    } else {
+        Box::pin(authenticate::authenticate(
+            rt,
+            route,
+            &path,
+            &req,
+            &mut auth_ctx,
+        ))
+        .await?
+    };
     if let Some(a) = &authenticated {
         log.user = Some(a.principal.clone());
         // 5b. rate limits keyed on who it is (principal, client).
@@ -227,17 +244,19 @@ async fn run(
             let provider = rt.providers.get(a.principal.provider).map(|p| p.config());
             let provider = provider
                 .ok_or_else(|| GatewayError::Internal("principal without provider".into()))?;
-            route
-                .limits
-                .check_after_auth(&a.principal, provider)
-                .await?;
+            Box::pin(route.limits.check_after_auth(&a.principal, provider)).await?;
         }
         if a.by_bearer_token {
             form_token::refuse_second_token(&mut req, route.config.timeouts.response).await?;
         }
         authorize::authorize(route, &a.principal)?;
     }
-    identity::apply(rt, route, authenticated.as_ref(), &mut req).await?;
+    let minted = if identity::mints(route) {
+        Box::pin(identity::mint(rt, route, authenticated.as_ref(), &req)).await?
+    } else {
+        identity::Minted::default()
+    };
+    identity::apply_minted(rt, route, authenticated.as_ref(), &mut req, minted)?;
 
     // 8. forward.
     let forwarded = if route.config.strip_prefix {

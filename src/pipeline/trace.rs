@@ -11,6 +11,8 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::future::Either;
+
 use http::{HeaderValue, Method, Request, Response, Version};
 
 use super::ConnInfo;
@@ -65,11 +67,12 @@ pub fn begin(
 }
 
 /// Runs `fut` (the request's phases) where identity-provider and Redis calls find the
-/// request's recorder; an unsampled request runs it as it is.
-pub async fn scoped<F: Future>(rec: Option<Arc<Recorder>>, fut: F) -> F::Output {
+/// request's recorder; an unsampled request runs it as it is. Not an `async fn`, which
+/// would hold `fut` twice (see [`otel::scope`]).
+pub fn scoped<F: Future>(rec: Option<Arc<Recorder>>, fut: F) -> impl Future<Output = F::Output> {
     match rec {
-        Some(rec) => otel::scope(rec, fut).await,
-        None => fut.await,
+        Some(rec) => Either::Left(otel::scope(rec, fut)),
+        None => Either::Right(fut),
     }
 }
 
