@@ -5,21 +5,53 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use http::header::CONNECTION;
 use http::{HeaderMap, HeaderValue, Request, Response, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
 
-use super::conn_state::{ConnState, Counted};
+use super::conn_state::{ActiveRequest, ConnState, Counted};
 use super::framing;
 use super::{ConnInfo, Handler, ReqBody};
 
-/// The future hyper holds per in-flight request. Boxed: the request path is large
-/// (auth, refresh, upstream exchange), and hyper keeps a slot of this size per
-/// connection.
-type ServiceFuture<B> =
-    Pin<Box<dyn Future<Output = Result<Response<Counted<B>>, Infallible>> + Send>>;
+/// The future hyper holds per in-flight request: the handler's future, boxed once
+/// where it is made (it is kBs: an async block holding it would be copied into its box
+/// and again into its await state on the first poll, three copies per request), and
+/// what to do with its answer.
+pub(super) struct ServiceFuture<B> {
+    handled: Pin<Box<dyn Future<Output = Response<B>> + Send>>,
+    /// The request was HTTP/1.0 (and asked to keep its connection).
+    http10: Option<bool>,
+    /// The gateway refuses the request's framing: the connection ends after the answer.
+    malformed: bool,
+    /// Taken when the answer is ready (polled again after that: pending forever, which
+    /// hyper never does).
+    active: Option<ActiveRequest>,
+}
+
+impl<B: http_body::Body> Future for ServiceFuture<B> {
+    type Output = Result<Response<Counted<B>>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Poll::Ready(mut resp) = this.handled.as_mut().poll(cx) else {
+            return Poll::Pending;
+        };
+        let Some(active) = this.active.take() else {
+            return Poll::Pending;
+        };
+        if let Some(keep_alive) = this.http10 {
+            http10_response(&mut resp, keep_alive && !this.malformed);
+        }
+        if this.malformed {
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        Poll::Ready(Ok(resp.map(|body| Counted::new(body, active))))
+    }
+}
 
 /// Every request of one connection goes to `handler`.
 pub(super) struct Service<H> {
@@ -58,20 +90,13 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for Service<H> {
         if let Some(m) = malformed {
             req.extensions_mut().insert(m);
         }
-        let http10 = req.version() == Version::HTTP_10;
-        let keep_alive_10 = http10 && asks_keep_alive(req.headers());
-        let handled = self.handler.clone().call(req.map(ReqBody::from), self.info);
-        Box::pin(async move {
-            let mut resp = handled.await;
-            if http10 {
-                http10_response(&mut resp, keep_alive_10 && malformed.is_none());
-            }
-            if malformed.is_some() {
-                resp.headers_mut()
-                    .insert(CONNECTION, HeaderValue::from_static("close"));
-            }
-            Ok(resp.map(|body| Counted::new(body, active)))
-        })
+        let http10 = (req.version() == Version::HTTP_10).then(|| asks_keep_alive(req.headers()));
+        ServiceFuture {
+            handled: Box::pin(self.handler.clone().call(req.map(ReqBody::from), self.info)),
+            http10,
+            malformed: malformed.is_some(),
+            active: Some(active),
+        }
     }
 }
 
