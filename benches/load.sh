@@ -391,6 +391,9 @@ EOF
 IDP_PORT= IDP_DIR= BENCH_JWT= BENCH_REF= BENCH_COOKIE= SESSION_SECRET=
 REDIS_PORT= REDIS_URL= REDIS_PID= BENCH_REDIS_COOKIE=
 PC_SESSION_STORE=cookie   # session.store of the instance being configured (cookie|redis)
+PC_TRACING=0              # 1: the instance being configured exports traces (issue 18)
+# Issue 17: an API key for the /apikey/ route (its SHA-256 in a key file, as operators keep it).
+BENCH_API_KEY=pk_bench_7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e
 INTRO_CLIENT_ID=bench-api
 INTRO_SECRET=bench-api-secret
 PC_WAIT_READY=0    # 1: start_portcullis waits for /readyz 200 (providers discovered)
@@ -474,7 +477,12 @@ EOF
         ;;
     esac
   done
+  local keys=$TMP/api-keys.yaml
+  [[ -f $keys ]] || printf -- '- { sha256: "%s", sub: ci-bot, groups: [bench] }\n' \
+    "$(printf '%s' "$BENCH_API_KEY" | sha256sum | cut -d' ' -f1)" >"$keys"
   cat <<EOF
+api_keys:
+  - { name: bench, file: "$keys" }
 session:
   cookie_name: portcullis
   secrets: ["$SESSION_SECRET"]
@@ -484,6 +492,16 @@ EOF
   store: redis
   redis:
     url: "$REDIS_URL"
+EOF
+  fi
+  # Issue 18: 1% of requests sampled, exported to the upstream nginx (which answers any
+  # POST 200, a collector that never slows down).
+  if [[ $PC_TRACING == 1 ]]; then
+    cat <<EOF
+tracing:
+  otlp_endpoint: "http://127.0.0.1:$UP_PORT"
+  sample_ratio: 0.01
+  service_name: bench
 EOF
   fi
 }
@@ -510,6 +528,17 @@ EOF
     auth: bearer
     provider: bench-cached
     identity_assertion: { audience: bench-upstream }
+  - name: apikey
+    match: { path_prefix: "/apikey/" }
+    upstream: "http://127.0.0.1:$UP_PORT"
+    auth: api_key
+  - name: edge
+    match: { path_prefix: "/edge/" }
+    upstream: "http://127.0.0.1:$UP_PORT"
+    auth: bearer
+    provider: bench-cached
+    cors: { allow_origins: ["https://app.example.com"], allow_credentials: true }
+    rate_limit: [{ key: principal, rate: 1000000/s, burst: 1000000 }]
 EOF
   if [[ $PC_SESSION_STORE == redis ]]; then
     cat <<EOF
@@ -528,6 +557,9 @@ extra_targets() {
   add_target portcullis-jwt-cached "http://127.0.0.1:$PC_PORT/jwtc/" "Authorization: Bearer $BENCH_JWT"
   add_target portcullis-introspect "http://127.0.0.1:$PC_PORT/intro/" "Authorization: Bearer $BENCH_REF"
   add_target portcullis-assertion "http://127.0.0.1:$PC_PORT/assert/" "Authorization: Bearer $BENCH_JWT"
+  add_target portcullis-apikey "http://127.0.0.1:$PC_PORT/apikey/" "Authorization: ApiKey $BENCH_API_KEY"
+  add_target portcullis-edge "http://127.0.0.1:$PC_PORT/edge/" "Authorization: Bearer $BENCH_JWT" \
+    "Origin: https://app.example.com"
   add_target portcullis-session "http://127.0.0.1:$PC_PORT/sess/" "Cookie: $BENCH_COOKIE"
   if [[ $BENCH_SESSION_FRESH == 1 ]]; then TARGET_BEFORE_RUN[portcullis-session]=fresh_session_cookie; fi
 }
@@ -535,7 +567,15 @@ extra_targets() {
 # Instances of their own (called after extra_targets; start_portcullis sets PC_PORT, the
 # caller restores the main one). Issue #6: session.store is global, so the Redis-session
 # route needs a second portcullis, same config plus `store: redis` and /rsess/.
+# Issue 18: `tracing` is global too: a third instance, the same config plus tracing at
+# ratio 0.01, measured on its plain route against the main instance's.
 extra_instances() {
+  if [[ $BENCH_AUTH == 1 && ( -z $BENCH_TARGETS || " $BENCH_TARGETS " == *" portcullis-traced "* ) ]]; then
+    PC_TRACING=1
+    start_portcullis portcullis-traced "$PORTCULLIS_LOG_LEVEL"
+    PC_TRACING=0
+    add_target portcullis-traced "http://127.0.0.1:$PC_PORT/"
+  fi
   [[ $BENCH_REDIS == 1 ]] || return 0
   if [[ -n $BENCH_TARGETS && " $BENCH_TARGETS " != *" portcullis-redis-session "* ]]; then return 0; fi
   PC_SESSION_STORE=redis
@@ -827,6 +867,9 @@ SUMMARY=$TMP/summary.txt
         --goal "portcullis-introspect rps_vs_plain >= 0.9 #4: cached introspection, rps vs plain route"
         --goal "portcullis-session rps_vs_plain >= 0.9 #5: session cookie, rps vs plain route"
         --goal "portcullis-assertion rps_vs_plain >= 0.9 #17: identity assertion, rps vs plain route"
+        --goal "portcullis-apikey rps_vs_plain >= 0.9 #17: API key, rps vs plain route"
+        --goal "portcullis-edge rps_vs_plain >= 0.9 #18: CORS + principal rate limit, rps vs plain route"
+        --goal "portcullis-traced rps_vs=portcullis >= 0.95 #18: tracing at ratio 0.01, rps vs the plain route untraced"
         --goal "portcullis-redis-session rps_vs=portcullis-session >= 0.8 #6: Redis session, rps vs cookie session")
     fi
     python3 "$LOADDIR/report.py" --clk-tck "$CLK_TCK" ${goals[@]+"${goals[@]}"} "$RESULTS"
