@@ -162,9 +162,10 @@ pub fn clean_request(
     canonical_content_length(headers)
         .map_err(|_| GatewayError::BadRequest("invalid Content-Length"))?;
     let proto = if conn.tls { "https" } else { "http" };
-    // Room for X-Forwarded-For/-Proto/-Host and X-Request-Id: hyper sizes the map for
-    // the headers it parsed, so these would otherwise grow it one step at a time.
-    headers.reserve(4);
+    // Room for X-Forwarded-For/-Proto/-Host, X-Request-Id and (when tracing) the
+    // traceparent: hyper sizes the map for the headers it parsed, so these would
+    // otherwise grow it (a rehash of every field) one step at a time.
+    headers.reserve(if rt.tracer.is_some() { 5 } else { 4 });
     set_forwarded(headers, conn.peer.ip(), peer_trusted, proto, host.as_ref());
     headers.insert(X_REQUEST_ID, request_id.clone());
     if te_trailers {
