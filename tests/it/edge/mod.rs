@@ -4,6 +4,7 @@
 //! (OpenTelemetry spans exported to an OTLP receiver, W3C trace context).
 
 mod cors;
+mod cors_limits;
 mod grpc;
 mod grpc_h2c;
 mod grpc_library;
