@@ -1,12 +1,13 @@
 //! CORS on routes with rate limits, through a running gateway: a 429 (from a limit
 //! checked before authentication or after it) carries the CORS fields for an allowed
 //! origin and exposes the fields that explain it, so the page that caused it can read
-//! it.
+//! it; and a preflight is answered before the limits (pipeline phase 4b before 4c):
+//! neither refused by an exhausted bucket nor taking anything from it.
 
 use serde_json::json;
 
 use crate::bearer::user;
-use crate::ratelimit::assert_limited;
+use crate::ratelimit::{assert_limited, decisions};
 use crate::support::bearer::{config, route, start_ready, ProviderYaml};
 use crate::support::client::{send, Resp};
 use crate::support::echo_upstream;
@@ -132,7 +133,10 @@ async fn a_429_carries_the_cors_fields_a_page_needs_to_read_it() {
             &gw,
             "GET",
             path,
-            &[("origin", "https://evil.example"), ("authorization", &alice)],
+            &[
+                ("origin", "https://evil.example"),
+                ("authorization", &alice),
+            ],
         )
         .await;
         assert_eq!(r.status, 429, "{path}");
@@ -144,4 +148,41 @@ async fn a_429_carries_the_cors_fields_a_page_needs_to_read_it() {
         assert!(cors.is_empty(), "{path}: {cors:?}");
         assert!(varies_on_origin(&r), "{path}");
     }
+}
+
+#[tokio::test]
+async fn preflights_pass_an_exhausted_ip_limit_and_take_nothing_from_it() {
+    let (idp, gw) = bed().await;
+    let alice = format!("Bearer {}", idp.sign(user(&idp, "alice", json!({}))));
+    let ask = [
+        ("origin", APP),
+        ("access-control-request-method", "GET"),
+        ("access-control-request-headers", "authorization"),
+    ];
+    // More preflights than the burst: each answered, none counted.
+    for i in 0..5 {
+        let r = req(&gw, "OPTIONS", "/ip/a", &ask).await;
+        assert_eq!(r.status, 204, "preflight {i}: {}", r.text());
+        assert_readable(&r, "preflight");
+    }
+    assert_eq!(decisions(&gw, "ip", "ip", "allowed").await, 0.0);
+    // So the whole burst is still there for the requests themselves.
+    let page = [("origin", APP), ("authorization", alice.as_str())];
+    for i in 0..2 {
+        let r = req(&gw, "GET", "/ip/a", &page).await;
+        assert_eq!(r.status, 200, "request {i}: {}", r.text());
+    }
+    let r = req(&gw, "GET", "/ip/a", &page).await;
+    assert_limited(&r, "ip", 2, 7200, 3600, "burst used up");
+    // The bucket is empty now: a preflight is still answered, never a 429.
+    let r = req(&gw, "OPTIONS", "/ip/a", &ask).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_readable(&r, "preflight after the burst");
+    assert!(r.header("retry-after").is_none());
+    assert_eq!(decisions(&gw, "ip", "ip", "allowed").await, 2.0);
+    assert_eq!(decisions(&gw, "ip", "ip", "limited").await, 1.0);
+    let preflights = gw
+        .metric("portcullis_cors_preflights_total{result=\"allowed\",route=\"ip\"}")
+        .await;
+    assert_eq!(preflights, 6.0);
 }
