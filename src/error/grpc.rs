@@ -124,6 +124,11 @@ pub(super) fn respond(
     if let Some(challenge) = challenge(err, ctx.realm, ctx.schemes, ctx.resource_metadata) {
         h.insert(WWW_AUTHENTICATE, challenge);
     }
+    // The message sends the client to Retry-After; gRPC libraries read these fields
+    // as metadata (the same fields as the HTTP 429).
+    if let GatewayError::RateLimited(limited) = err {
+        limited.write_fields(h);
+    }
     resp
 }
 

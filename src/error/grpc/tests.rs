@@ -118,6 +118,22 @@ async fn denials_are_trailers_only_and_never_redirect() {
         "no cause in grpc-message: {message}"
     );
     assert!(r.headers().get(RETRY_AFTER).is_none());
+
+    // A rate limit's message names Retry-After: the answer carries it, as metadata.
+    let limited = crate::error::limited::Limited::new(
+        std::sync::Arc::from("ip"),
+        HeaderValue::from_static("\"ip\";q=1;w=60"),
+        60,
+    );
+    let r = super::super::respond(
+        &GatewayError::RateLimited(Box::new(limited)),
+        &ctx(&id, GrpcKind::Grpc),
+    );
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[GRPC_STATUS], "8");
+    assert_eq!(r.headers()[RETRY_AFTER], "60");
+    assert_eq!(r.headers()["ratelimit"], "\"ip\";r=0;t=60");
+    assert_eq!(r.headers()["ratelimit-policy"], "\"ip\";q=1;w=60");
 }
 
 #[test]

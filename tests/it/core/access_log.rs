@@ -11,37 +11,90 @@ use crate::support::echo_upstream;
 
 /// Starts the binary on `yaml`; returns it, its stdout lines, and its address.
 pub fn start(yaml: &str, dir: &tempfile::TempDir) -> (Child, mpsc::Receiver<String>, String) {
+    let b = spawn(yaml, dir, false);
+    (b.child, b.lines, b.addr)
+}
+
+/// A binary started by [`start_logged`].
+pub struct Logged {
+    /// The process.
+    pub child: Child,
+    /// Every line it writes from now on, stdout and stderr alike.
+    pub lines: mpsc::Receiver<String>,
+    /// The lines it wrote up to and including "portcullis listening".
+    pub head: Vec<String>,
+    /// Its public address.
+    pub addr: String,
+    /// Its admin address (`/metrics`).
+    pub admin: String,
+}
+
+/// Starts the binary on `yaml` with standard error captured as well, keeping the lines
+/// it logs while starting: for tests about what reaches the logs.
+pub fn start_logged(yaml: &str, dir: &tempfile::TempDir) -> Logged {
+    spawn(yaml, dir, true)
+}
+
+fn spawn(yaml: &str, dir: &tempfile::TempDir, stderr: bool) -> Logged {
     let file = dir.path().join("p.yaml");
     std::fs::write(&file, yaml).expect("write config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["run", "--workers", "1", "--config"])
         .arg(&file)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(if stderr {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .expect("spawn portcullis");
-    let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
+    let mut pipes: Vec<Box<dyn std::io::Read + Send>> = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        pipes.push(Box::new(out));
+    }
+    if let Some(err) = child.stderr.take() {
+        pipes.push(Box::new(err));
+    }
+    for pipe in pipes {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
             }
-        }
-    });
-    let addr = loop {
+        });
+    }
+    let mut head = Vec::new();
+    let listening = loop {
         let line = rx
             .recv_timeout(Duration::from_secs(20))
             .expect("a start-up line");
+        head.push(line.clone());
         let v: serde_json::Value = match serde_json::from_str(&line) {
             Ok(v) => v,
             Err(_) => continue,
         };
         if v["message"] == "portcullis listening" {
-            break v["addr"].as_str().expect("addr").to_owned();
+            break v;
         }
     };
-    (child, rx, addr)
+    let addr = listening["addr"].as_str().expect("addr").to_owned();
+    // `admin` is logged as `Some(127.0.0.1:port)`, or `None`.
+    let admin = listening["admin"]
+        .as_str()
+        .and_then(|a| a.strip_prefix("Some(")?.strip_suffix(')'))
+        .unwrap_or_default()
+        .to_owned();
+    Logged {
+        child,
+        lines: rx,
+        head,
+        addr,
+        admin,
+    }
 }
 
 /// Stops the binary (SIGTERM: it drains and flushes) and returns the rest of stdout.

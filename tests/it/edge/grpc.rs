@@ -299,3 +299,47 @@ async fn grpc_web_denials_are_trailers_only_and_readable_cross_origin() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_rate_limited_call_is_resource_exhausted() {
+    let idp = FakeIdp::start().await;
+    let up = echo_upstream().await;
+    let gw = start_ready(&config(
+        &[ProviderYaml::default().with("userinfo: never").render(&idp)],
+        &[route(
+            "limited",
+            "/test.Limited",
+            up,
+            &["rate_limit: { key: principal, rate: 1/h, burst: 1 }"],
+        )],
+    ))
+    .await;
+    let addr = gw.running.addr;
+    let bob = format!("Bearer {}", idp.sign(user(&idp, "bob", json!({}))));
+    let auth = [("authorization", bob.as_str())];
+    let r = call_h2(addr, "/test.Limited/Call", &auth).await;
+    assert_eq!(r.http_status, 200);
+    assert!(r.grpc_status.is_none(), "forwarded: {r:?}");
+    // Over HTTP/2 and HTTP/1.1: RESOURCE_EXHAUSTED, trailers-only, never an HTTP 429.
+    for r in [
+        call_h2(addr, "/test.Limited/Call", &auth).await,
+        call_h1(addr, "/test.Limited/Call", "application/grpc", &auth).await,
+    ] {
+        assert_grpc(&r, "8", "rate limited");
+        assert_eq!(r.content_type.as_deref(), Some("application/grpc"));
+        assert!(r.trailers.is_none(), "trailers-only: {r:?}");
+        assert!(r.headers.get("www-authenticate").is_none(), "{r:?}");
+        // The message points at Retry-After: the client finds it in the metadata.
+        let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((3595..=3600).contains(&retry), "{retry}");
+        assert!(r.headers.contains_key("ratelimit"), "{r:?}");
+    }
+    let n = gw
+        .metric(
+            "portcullis_grpc_denials_total{grpc_status=\"RESOURCE_EXHAUSTED\",route=\"limited\"}",
+        )
+        .await;
+    assert_eq!(n, 2.0);
+    let limited = crate::ratelimit::decisions(&gw, "limited", "principal", "limited").await;
+    assert_eq!(limited, 2.0);
+}

@@ -8,26 +8,15 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{call, challenge, server_head};
+use super::{call, challenge, key_line, server_head};
 use crate::support::bearer::echoed_headers;
 use crate::support::bearer::{config, poll, route, start_ready, ProviderYaml, AUD};
 use crate::support::client::Resp;
 use crate::support::echo_upstream;
-use crate::support::fake_idp::{b64url, random_hex, FakeIdp};
+use crate::support::fake_idp::FakeIdp;
 use crate::support::TestGateway;
 
 const SECRET: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-
-/// A key and its file line, made the way an operator would (hash of the key only).
-fn key_line(sub: &str, extra: &str) -> (String, String) {
-    let key = format!("pk_{}", b64url(random_hex(32)));
-    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
-    let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    (
-        key,
-        format!("- {{ sha256: \"{hex}\", sub: \"{sub}\"{extra} }}\n"),
-    )
-}
 
 struct Bed {
     _idp: FakeIdp,

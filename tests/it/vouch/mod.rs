@@ -1,10 +1,14 @@
 //! What the gateway vouches for toward upstreams (issue 17 parts 1 and 4), through a
 //! running gateway: signed identity assertions checked by PyJWT against the gateway's
-//! JWKS (`assertion.rs`), key rotation across hot reloads (`rotation.rs`), and RFC 8693
-//! token exchange at the FakeIdp (`exchange.rs`).
+//! JWKS (`assertion.rs`), also for API-key callers (`api_key.rs`); key rotation across
+//! hot reloads (`rotation.rs`); the warning about a generated signing key, from the
+//! binary's log (`generated_key.rs`); and RFC 8693 token exchange at the FakeIdp
+//! (`exchange.rs`).
 
+mod api_key;
 mod assertion;
 mod exchange;
+mod generated_key;
 mod rotation;
 
 use std::net::SocketAddr;
