@@ -277,10 +277,17 @@ impl KeyRing {
     fn log_state(&self, now: u64) {
         for s in &self.slots {
             let key = &s.state.key;
+            let signs_now = self
+                .signer(key.alg(), now)
+                .is_some_and(|chosen| Arc::ptr_eq(chosen, &s.state));
             let state = if !s.listed {
                 "removed: published until its retire window after its last signature ends"
+            } else if s.activation > now && signs_now {
+                "published; signs now (no key of its algorithm is active yet)"
             } else if s.activation > now {
                 "published; signs once its activation time has passed"
+            } else if signs_now {
+                "published; signs"
             } else {
                 "published; may sign"
             };

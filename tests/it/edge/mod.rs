@@ -11,3 +11,4 @@ mod grpc_h2c;
 mod grpc_library;
 mod trace_userinfo;
 mod traces;
+mod traces_more;
