@@ -29,6 +29,16 @@ export PATH="$PATH:/usr/sbin"
 
 # PyJWT (with cryptography): the independent verifier of identity assertions in the
 # integration tests (tests/it/support/pyjwt.rs; under CI a missing PyJWT fails them).
+# Debian's packages first (no PyPI needed), for when python3 is the system's; pip for
+# another python3 (pyenv, a venv) or when apt has none.
+if ! python3 -c "import jwt, cryptography" 2>/dev/null && [[ $(command -v python3) == /usr/bin/python3 ]]; then
+  echo "== installing: python3-jwt python3-cryptography (apt)"
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get install -y -qq python3-jwt python3-cryptography >/dev/null || true
+  else
+    sudo apt-get install -y -qq python3-jwt python3-cryptography >/dev/null || true
+  fi
+fi
 if ! python3 -c "import jwt, cryptography" 2>/dev/null; then
   echo "== installing: pyjwt[crypto] (pip)"
   python3 -m pip install --quiet --root-user-action=ignore "pyjwt[crypto]" \
