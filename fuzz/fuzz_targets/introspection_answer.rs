@@ -12,8 +12,9 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use portcullis::auth::introspect::{IntrospectionRules, Introspector};
 use portcullis::config::{CallLimit, ClientAuth, IntrospectionConfig, Secret, DEFAULT_TOKEN_TYPES};
-use portcullis::oidc::http::IdpClient;
-use portcullis::oidc::NoopObserver;
+use portcullis::idp::client_auth::ClientAuthenticator;
+use portcullis::idp::observe::NoopObserver;
+use portcullis::idp::IdpClient;
 use serde_json::Value;
 
 const ISS: &str = "https://idp.example.com";
@@ -25,7 +26,8 @@ fn introspector() -> Option<&'static Introspector> {
     I.get_or_init(|| {
         let cfg = IntrospectionConfig {
             client_id: "api1".into(),
-            client_secret: Secret::new("s"),
+            client_secret: Some(Secret::new("s")),
+            private_key_file: None,
             auth_method: ClientAuth::ClientSecretBasic,
             cache_ttl: Duration::from_secs(300),
             negative_cache_ttl: Duration::from_secs(10),
@@ -41,11 +43,13 @@ fn introspector() -> Option<&'static Introspector> {
             leeway: Duration::from_secs(30),
         };
         let client = IdpClient::new(None, Duration::from_secs(1)).ok()?;
+        let auth = ClientAuthenticator::for_introspection(&cfg).ok()?;
         Some(Introspector::new(
             "fuzz".into(),
             cfg,
             rules,
             client,
+            auth,
             Arc::new(NoopObserver),
         ))
     })
