@@ -39,8 +39,9 @@ pub struct AuthContext<'a> {
 pub struct Authenticated {
     /// The principal (shared with the token cache entry it was built for, if any).
     pub principal: Arc<Principal>,
-    /// The session's access token (session authentication only).
-    pub session_access_token: Option<String>,
+    /// The session's access token (session authentication only), shared with the
+    /// session cache.
+    pub session_access_token: Option<Arc<str>>,
     /// Authenticated by the `Authorization` header (a bearer token), not a session: the
     /// body must then not carry a second token (`form_token`).
     pub by_bearer_token: bool,
@@ -83,7 +84,7 @@ pub async fn authenticate(
                 session::authenticate(rt, sso, provider_index, req.headers(), ctx.set_cookies)
                     .await
                     .map(|s| Authenticated {
-                        principal: Arc::new(s.principal),
+                        principal: s.principal,
                         session_access_token: s.access_token,
                         by_bearer_token: false,
                     })

@@ -202,7 +202,7 @@ async fn userinfo(
         .map_err(|e| GatewayError::Unavailable(e.to_string()))?;
     let missing = GatewayError::Auth(crate::auth::AuthError::Missing);
     let data = match loaded {
-        Loaded::Live { data, .. } => *data,
+        Loaded::Live { data, .. } => data,
         // As on every route: the 401 that refuses a dead cookie also deletes it.
         Loaded::Unreadable => {
             set_cookies.extend(sso.store.delete(&cookies).await);
@@ -210,6 +210,7 @@ async fn userinfo(
         }
         Loaded::None => return Err(missing),
     };
+    let data = data.data();
     let body = serde_json::json!({
         "sub": data.subject,
         "user": data.username,

@@ -31,6 +31,7 @@ use self::record::{
 use super::codec::{present_session_cookies, SessionData, SessionLimits};
 use super::cookie::{delete_cookies, set_cookie, CookieNames, RequestCookies};
 use super::keys::SessionKeys;
+use super::shared::SharedSession;
 use super::store::{Loaded, SaveKind, SessionStore};
 use super::SessionError;
 
@@ -148,7 +149,7 @@ impl RedisStore {
                 if !data.subject.is_empty() && data.is_live(now, &self.limits) =>
             {
                 Loaded::Live {
-                    data: Box::new(data),
+                    data: SharedSession::new(data),
                     stale_seal: !(cookie_current && record_current),
                 }
             }
