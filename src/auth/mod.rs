@@ -8,6 +8,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod policy;
 pub mod principal;
+pub mod token_key;
 pub mod token_params;
 pub mod verified;
 pub mod wanted;

@@ -264,17 +264,16 @@ impl ProviderRuntime {
                 self.name
             )));
         };
-        let hash = TokenHash::of(token);
         // A token verified before had its shape checked then: a hit skips the checks
-        // (two scans of a token that is often 1 kB or more).
-        let local = match self.verified.get(&hash).await {
+        // (two scans of a token that is often 1 kB or more) and the SHA-256 the other
+        // caches and the logs use.
+        let local = match self.verified.get(token).await {
             Some(hit) => {
                 self.observer.verified_cache(&self.name, true);
                 if discovered.validator.still_valid(hit.exp, jwt::unix_now()) {
-                    Ok(hit.verified.clone())
-                } else {
-                    Err(LocalFailure::Jwt(JwtError::Invalid("expired")))
+                    return Ok(hit.verified.clone());
                 }
+                Err(LocalFailure::Jwt(JwtError::Invalid("expired")))
             }
             None => {
                 if jwt::is_unsigned_jwt(token) {
@@ -282,13 +281,13 @@ impl ProviderRuntime {
                 }
                 if !jwt::looks_like_jwt(token) {
                     return match &self.introspector {
-                        Some(_) => self.introspect(&discovered, token, &hash).await,
+                        Some(_) => self.introspect(&discovered, token).await,
                         None => Err(AuthError::InvalidToken(
                             "not a JWT and introspection is not configured".into(),
                         )),
                     };
                 }
-                self.validate_jwt(&discovered, token, &hash).await
+                self.validate_jwt(&discovered, token).await
             }
         };
         let fallback = self.introspector.is_some()
@@ -298,16 +297,20 @@ impl ProviderRuntime {
                 .introspection
                 .as_ref()
                 .is_some_and(|i| i.jwt_fallback);
-        match local {
-            Ok(verified) => Ok(verified),
-            Err(LocalFailure::Jwt(JwtError::UnknownKey) | LocalFailure::Keys(_)) if fallback => {
-                self.introspect(&discovered, token, &hash).await
+        let failure = match local {
+            Ok(verified) => return Ok(verified),
+            Err(failure) => failure,
+        };
+        match failure {
+            LocalFailure::Jwt(JwtError::UnknownKey) | LocalFailure::Keys(_) if fallback => {
+                self.introspect(&discovered, token).await
             }
-            Err(LocalFailure::Jwt(e)) => {
+            LocalFailure::Jwt(e) => {
+                let hash = TokenHash::of(token);
                 tracing::debug!(provider = %self.name, token = %hash.short(), reason = ?e, "JWT refused");
                 Err(e.into())
             }
-            Err(LocalFailure::Keys(e)) => Err(AuthError::IdpUnavailable(format!(
+            LocalFailure::Keys(e) => Err(AuthError::IdpUnavailable(format!(
                 "provider `{}`: {e}",
                 self.name
             ))),
@@ -318,7 +321,6 @@ impl ProviderRuntime {
         &self,
         discovered: &Discovered,
         token: &str,
-        hash: &TokenHash,
     ) -> Result<Arc<Verified>, LocalFailure> {
         // The caller has looked in the verified-token cache already.
         let validator = &discovered.validator;
@@ -351,7 +353,7 @@ impl ProviderRuntime {
             verified: verified.clone(),
             exp,
         });
-        self.verified.insert(*hash, entry).await;
+        self.verified.insert(token, entry).await;
         Ok(verified)
     }
 
@@ -359,7 +361,6 @@ impl ProviderRuntime {
         &self,
         discovered: &Discovered,
         token: &str,
-        hash: &TokenHash,
     ) -> Result<Arc<Verified>, AuthError> {
         let (Some(introspector), Some(endpoint)) = (
             &self.introspector,
@@ -371,7 +372,7 @@ impl ProviderRuntime {
                 self.name
             )));
         };
-        introspector.introspect(endpoint, token, hash).await
+        introspector.introspect(endpoint, token).await
     }
 
     #[cfg(test)]
