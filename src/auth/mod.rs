@@ -6,6 +6,7 @@ pub mod identity;
 pub mod introspect;
 pub mod jwks;
 pub mod jwt;
+pub mod memo;
 pub mod policy;
 pub mod principal;
 pub mod token_key;

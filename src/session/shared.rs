@@ -89,6 +89,7 @@ pub fn principal_of(data: &SessionData, provider: usize) -> Principal {
         scopes,
         claims: Arc::new(data.claims.clone()),
         provider,
+        rendered: Default::default(),
     }
 }
 
