@@ -20,7 +20,9 @@ use super::{AuthError, Claims};
 use crate::config::IntrospectionConfig;
 use crate::idp::client_auth::ClientAuthenticator;
 use crate::idp::limit::{CallLimiter, Throttled};
-use crate::idp::observe::{IdpCall, IntrospectionOutcome, ProviderObserver};
+use crate::idp::observe::{
+    HitCounter, IdpCall, IntrospectionOutcome, ProviderObserver, TokenCache,
+};
 use crate::idp::{IdpClient, IdpResponse};
 
 /// A cached introspection verdict.
@@ -84,6 +86,7 @@ pub struct Introspector {
     /// Verdicts by token (compared whole on a hit; the cache is this provider's own).
     cache: moka::future::Cache<String, Arc<Entry>, TokenHashing>,
     observer: Arc<dyn ProviderObserver>,
+    hits: HitCounter,
     limiter: CallLimiter,
 }
 
@@ -112,6 +115,7 @@ impl Introspector {
             auth,
             cache,
             observer,
+            hits: HitCounter::default(),
         }
     }
 
@@ -152,8 +156,8 @@ impl Introspector {
         match entry {
             Ok(entry) => {
                 if !entry.is_fresh() {
-                    self.observer
-                        .introspection(&self.provider, IntrospectionOutcome::CacheHit);
+                    self.hits
+                        .hit(&*self.observer, &self.provider, TokenCache::Introspection);
                 }
                 Ok(entry.into_value())
             }

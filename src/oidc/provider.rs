@@ -26,6 +26,7 @@ use crate::auth::{AuthError, Claims};
 use crate::config::ProviderConfig;
 use crate::idp::client_auth::{ClientAuthError, ClientAuthenticator};
 use crate::idp::limit::CallLimiter;
+use crate::idp::observe::{HitCounter, TokenCache};
 use crate::idp::{HttpError, IdpClient};
 
 /// Timeout of every call to an identity provider.
@@ -82,6 +83,7 @@ pub struct ProviderRuntime {
     name: Arc<str>,
     client: IdpClient,
     observer: Arc<dyn ProviderObserver>,
+    verified_hits: HitCounter,
     discovered: ArcSwapOption<Discovered>,
     jwks: JwksCache,
     verified: VerifiedCache,
@@ -148,6 +150,7 @@ impl ProviderRuntime {
             name,
             client,
             observer,
+            verified_hits: HitCounter::default(),
             discovered: ArcSwapOption::empty(),
             jwks,
             introspector,
@@ -269,7 +272,8 @@ impl ProviderRuntime {
         // caches and the logs use.
         let local = match self.verified.get(token).await {
             Some(hit) => {
-                self.observer.verified_cache(&self.name, true);
+                self.verified_hits
+                    .hit(&*self.observer, &self.name, TokenCache::Jwt);
                 if discovered.validator.still_valid(hit.exp, jwt::unix_now()) {
                     return Ok(hit.verified.clone());
                 }

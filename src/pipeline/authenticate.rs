@@ -100,11 +100,8 @@ pub async fn authenticate(
         Err(AuthError::IdpUnavailable(_)) => "idp_unavailable",
         Err(AuthError::IdpThrottled(_)) => "idp_throttled",
     };
-    let method = if bearer_first { "bearer" } else { "session" };
     ctx.metrics
-        .auth
-        .with_label_values(&[&route.name, method, outcome])
-        .inc();
+        .count_auth(&route.metrics, &route.name, bearer_first, outcome);
     match result {
         Ok(a) => Ok(Some(a)),
         Err(AuthError::Missing) if !bearer_first && ctx.navigation && rt.sso.is_some() => {
