@@ -21,6 +21,7 @@ use crate::auth::credentials::TokenHash;
 use crate::auth::introspect::{IntrospectionRules, Introspector};
 use crate::auth::jwks::{JwksCache, JwksError, KeyMiss};
 use crate::auth::jwt::{self, JwtError, JwtValidator, VerifiedCache, VerifiedToken};
+use crate::auth::token_key::TokenHashing;
 use crate::auth::verified::Verified;
 use crate::auth::{AuthError, Claims};
 use crate::config::ProviderConfig;
@@ -88,7 +89,8 @@ pub struct ProviderRuntime {
     jwks: JwksCache,
     verified: VerifiedCache,
     introspector: Option<Introspector>,
-    userinfo: moka::future::Cache<TokenHash, Arc<Claims>>,
+    /// Userinfo answers by access token (compared whole on a hit).
+    userinfo: moka::future::Cache<String, Arc<Claims>, TokenHashing>,
     userinfo_limiter: CallLimiter,
     backoff: (Duration, Duration),
 }
@@ -144,7 +146,7 @@ impl ProviderRuntime {
             userinfo: moka::future::Cache::builder()
                 .max_capacity(USERINFO_CACHE_SIZE)
                 .time_to_live(USERINFO_TTL)
-                .build(),
+                .build_with_hasher(TokenHashing::default()),
             userinfo_limiter: CallLimiter::new(cfg.tokens.userinfo_rate_limit),
             cfg,
             name,

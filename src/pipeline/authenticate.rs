@@ -141,29 +141,29 @@ async fn bearer(
         ));
     }
     let verified = provider.authenticate(creds.token).await?;
-    let mut principal = verified.principal(&cfg.claims, provider_index)?;
+    let principal = verified.principal(&cfg.claims, provider_index)?;
     let wanted = match cfg.userinfo {
         UserinfoMode::Always => true,
         // Only for a user, and only for a claim this route reads: a client-credentials
-        // token would cost an IdP round trip ending in 401 on every new token.
-        UserinfoMode::Auto => {
+        // token would cost an IdP round trip ending in 401 on every new token. Decided
+        // once per token and route.
+        UserinfoMode::Auto => verified.userinfo_wanted(route.wanted.key(), || {
             !stands_for_no_user(&principal.claims)
                 && route.wanted.missing_in(&principal, &cfg.claims)
-        }
+        }),
         UserinfoMode::Never => false,
     };
-    if wanted {
-        match provider.userinfo_for_bearer(creds.token).await {
-            // A copy of the cached principal, completed for this request.
-            Ok(info) => {
-                Arc::make_mut(&mut principal).merge_userinfo((*info).clone(), &cfg.claims)?
-            }
-            // `auto` is best effort: the token alone was already valid.
-            Err(e) if cfg.userinfo == UserinfoMode::Auto => {
-                tracing::debug!(provider = provider.name(), error = %e, "userinfo completion skipped");
-            }
-            Err(e) => return Err(e),
-        }
+    if !wanted {
+        return Ok(principal);
     }
-    Ok(principal)
+    match provider.userinfo_for_bearer(creds.token).await {
+        // The principal completed from this answer, shared while the answer is cached.
+        Ok(info) => verified.completed(&principal, &info, &cfg.claims),
+        // `auto` is best effort: the token alone was already valid.
+        Err(e) if cfg.userinfo == UserinfoMode::Auto => {
+            tracing::debug!(provider = provider.name(), error = %e, "userinfo completion skipped");
+            Ok(principal)
+        }
+        Err(e) => Err(e),
+    }
 }
