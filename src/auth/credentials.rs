@@ -44,6 +44,58 @@ pub fn from_headers<'a>(
     headers: &'a HeaderMap,
     schemes: &[String],
 ) -> Result<Credentials<'a>, AuthError> {
+    presented(headers, schemes)?.check()
+}
+
+/// A token as presented in the `Authorization` header, its scheme accepted, the token
+/// itself not checked yet ([`Presented::check`]).
+#[derive(Clone, Copy)]
+pub struct Presented<'a> {
+    scheme: &'a str,
+    token: &'a [u8],
+}
+
+impl fmt::Debug for Presented<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Presented")
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Presented<'a> {
+    /// The token's bytes, unchecked: fit only to look up tokens verified before (a token
+    /// byte-equal to one of those passed every check then).
+    pub fn token(&self) -> &'a [u8] {
+        self.token
+    }
+
+    /// The checks [`from_headers`] makes on the token: visible ASCII, then token68.
+    pub fn check(self) -> Result<Credentials<'a>, AuthError> {
+        if !all_bytes(self.token, is_visible_ascii) {
+            return Err(NOT_VISIBLE);
+        }
+        let token = std::str::from_utf8(self.token).map_err(|_| NOT_VISIBLE)?;
+        if !is_token68(token) {
+            return Err(AuthError::Malformed("token has characters outside token68"));
+        }
+        Ok(Credentials {
+            scheme: self.scheme,
+            token,
+        })
+    }
+}
+
+const NOT_VISIBLE: AuthError = AuthError::Malformed("Authorization header is not visible ASCII");
+
+/// The header split as [`parse`] splits it, every refusal of [`from_headers`] made except
+/// those about the token's own bytes ([`Presented::check`]), in the same order: a value
+/// that is not visible ASCII is refused before its scheme is weighed, wherever the
+/// offending byte is.
+pub fn presented<'a>(
+    headers: &'a HeaderMap,
+    schemes: &[String],
+) -> Result<Presented<'a>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(AuthError::Missing);
@@ -51,14 +103,43 @@ pub fn from_headers<'a>(
     if values.next().is_some() {
         return Err(AuthError::Malformed("more than one Authorization header"));
     }
-    // What `HeaderValue::to_str` checks, vectorised: the value is often 1 kB or more.
-    let not_visible = AuthError::Malformed("Authorization header is not visible ASCII");
-    let bytes = value.as_bytes();
-    if !all_bytes(bytes, is_visible_ascii) {
-        return Err(not_visible);
+    let value = trim_sp_tab(value.as_bytes());
+    let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
+        Some(i) => (&value[..i], &value[i + 1..]),
+        None => (value, &[][..]),
+    };
+    // Short: checked here whatever the outcome. The rest only when refusing now, else
+    // with the token (the rest is spaces, then the token).
+    if !all_bytes(scheme, is_visible_ascii) {
+        return Err(NOT_VISIBLE);
     }
-    let value = std::str::from_utf8(bytes).map_err(|_| not_visible)?;
-    parse(value, schemes)
+    let scheme = std::str::from_utf8(scheme).map_err(|_| NOT_VISIBLE)?;
+    let visible_rest = || all_bytes(rest, is_visible_ascii);
+    if scheme.is_empty() {
+        return Err(AuthError::Malformed("empty Authorization header"));
+    }
+    if !schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+        return Err(if visible_rest() {
+            AuthError::Missing
+        } else {
+            NOT_VISIBLE
+        });
+    }
+    // RFC 7235 allows 1*SP between scheme and credentials.
+    let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+    let token = &rest[start..];
+    if token.is_empty() {
+        return Err(AuthError::Malformed("empty token"));
+    }
+    Ok(Presented { scheme, token })
+}
+
+/// `b` without SP and HTAB at both ends (what [`parse`] trims).
+fn trim_sp_tab(b: &[u8]) -> &[u8] {
+    let ws = |c: &u8| *c == b' ' || *c == b'\t';
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |i| i + 1);
+    &b[start..end]
 }
 
 /// Parses one `Authorization` value; see [`from_headers`] for the outcomes.
@@ -282,5 +363,79 @@ mod tests {
             token: "secret-token",
         };
         assert!(!format!("{c:?}").contains("secret-token"));
+    }
+
+    /// What `from_headers` answered before the split into `presented` + `check`: the
+    /// whole value checked as visible ASCII, then `parse`.
+    fn oracle(value: &HeaderValue, schemes: &[String]) -> Result<(String, String), String> {
+        value
+            .to_str()
+            .map_err(|_| NOT_VISIBLE)
+            .and_then(|v| parse(v, schemes))
+            .map(|c| (c.scheme.to_owned(), c.token.to_owned()))
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    #[test]
+    fn presented_then_checked_answers_what_the_whole_value_check_did() {
+        let schemes = schemes(&["bearer", "token"]);
+        let mut cases: Vec<Vec<u8>> = [
+            "Bearer abc",
+            "bearer   abc==",
+            "\t Bearer abc \t",
+            "Bearer",
+            "Bearer ",
+            "Bearer  ",
+            "",
+            " ",
+            "Basic abc",
+            "Basic",
+            "Bearer\tabc",
+            "Bearer a b",
+            "Bearer a\tb",
+            "Bearer a!b",
+            "Token x.y-z_~+/",
+            "Bearer =",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        // A byte outside visible ASCII in each part: scheme, separator, token, trailer,
+        // on an accepted and on a refused scheme.
+        for bad in [0x01u8, 0x7f, 0x80, 0xe9, 0xff] {
+            for template in [
+                &b"Be?rer abc"[..],
+                b"Bearer ?abc",
+                b"Bearer a?c",
+                b"Bearer abc?",
+                b"Bearer abc ?",
+                b"Basic a?c",
+                b"Ba?ic abc",
+                b"?",
+                b"Bearer ?",
+            ] {
+                cases.push(
+                    template
+                        .iter()
+                        .map(|&b| if b == b'?' { bad } else { b })
+                        .collect(),
+                );
+            }
+        }
+        for case in cases {
+            let Ok(value) = HeaderValue::from_bytes(&case) else {
+                continue;
+            };
+            let mut h = HeaderMap::new();
+            h.insert(AUTHORIZATION, value.clone());
+            let now = from_headers(&h, &schemes)
+                .map(|c| (c.scheme.to_owned(), c.token.to_owned()))
+                .map_err(|e| format!("{e:?}"));
+            assert_eq!(now, oracle(&value, &schemes), "{case:?}");
+            // The bytes a cache is probed with are the token `check` accepts.
+            if let (Ok(p), Ok((_, token))) = (presented(&h, &schemes), &now) {
+                assert_eq!(p.token(), token.as_bytes());
+            }
+        }
     }
 }

@@ -366,10 +366,10 @@ pub struct VerifiedToken {
 /// Entry life = time left until `exp` (so nothing outlives its token).
 struct UntilExp;
 
-impl moka::Expiry<Box<str>, Arc<VerifiedToken>> for UntilExp {
+impl moka::Expiry<Box<[u8]>, Arc<VerifiedToken>> for UntilExp {
     fn expire_after_create(
         &self,
-        _key: &Box<str>,
+        _key: &Box<[u8]>,
         value: &Arc<VerifiedToken>,
         _created_at: Instant,
     ) -> Option<Duration> {
@@ -377,12 +377,12 @@ impl moka::Expiry<Box<str>, Arc<VerifiedToken>> for UntilExp {
     }
 }
 
-/// Verified tokens, so a repeated token skips the signature check. Keyed by the token
-/// itself (only verified tokens are ever inserted); bounded; `exp` is re-checked by the
-/// caller on every hit.
+/// Verified tokens, so a repeated token skips the signature check. Keyed by the token's
+/// bytes (only verified tokens are ever inserted, so a hit is a token byte-equal to one
+/// that passed every check); bounded; `exp` is re-checked by the caller on every hit.
 #[derive(Clone)]
 pub struct VerifiedCache {
-    cache: Option<moka::sync::Cache<Box<str>, Arc<VerifiedToken>, TokenHashing>>,
+    cache: Option<moka::sync::Cache<Box<[u8]>, Arc<VerifiedToken>, TokenHashing>>,
 }
 
 impl VerifiedCache {
@@ -397,8 +397,8 @@ impl VerifiedCache {
         VerifiedCache { cache }
     }
 
-    /// The cached verification of `token`, if any.
-    pub async fn get(&self, token: &str) -> Option<Arc<VerifiedToken>> {
+    /// The cached verification of `token` (as presented, not yet checked), if any.
+    pub fn get(&self, token: &[u8]) -> Option<Arc<VerifiedToken>> {
         self.cache.as_ref()?.get(token)
     }
 
@@ -406,7 +406,7 @@ impl VerifiedCache {
     pub async fn insert(&self, token: &str, verified: Arc<VerifiedToken>) {
         if let Some(cache) = &self.cache {
             if verified.exp > unix_now() {
-                cache.insert(token.into(), verified);
+                cache.insert(token.as_bytes().into(), verified);
             }
         }
     }

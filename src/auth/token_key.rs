@@ -1,5 +1,5 @@
-//! How the token caches (verified tokens, introspection verdicts) hash their key, the
-//! token itself: one-shot XXH3 under a secret drawn once per process.
+//! How the token caches (verified tokens, introspection verdicts, userinfo answers) hash
+//! their key, the token itself: one-shot XXH3 under a secret drawn once per process.
 //!
 //! A lookup hashes the whole token (often 1 kB or more) on every request. Collisions are
 //! harmless to correctness (the map compares the whole token on a hit, so one token never
@@ -68,9 +68,14 @@ impl Hasher for TokenHasher {
         self.state = self.state.rotate_left(29) ^ xxh3_64_with_secret(bytes, self.secret);
     }
 
-    // `str`'s `Hash` ends with a 0xff byte: mixed in without a second XXH3 call.
+    // `str`'s `Hash` ends with a 0xff byte, `[u8]`'s starts with the length: both are
+    // mixed in without another XXH3 call.
     fn write_u8(&mut self, byte: u8) {
         self.state = (self.state ^ u64::from(byte)).wrapping_mul(MIX);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.state = (self.state ^ n as u64).wrapping_mul(MIX);
     }
 
     fn finish(&self) -> u64 {

@@ -263,38 +263,51 @@ impl ProviderRuntime {
 
     /// [`Self::authenticate_token`], with the principal the caches build once per token.
     pub async fn authenticate(&self, token: &str) -> Result<Arc<Verified>, AuthError> {
+        match self.cached(token.as_bytes()) {
+            Some(hit) => hit,
+            None => self.authenticate_uncached(token).await,
+        }
+    }
+
+    /// The verification of a token byte-equal to one this provider verified before, when
+    /// cached: `exp` is checked at this call (an expired token is refused), nothing else:
+    /// the token passed every check when it was verified, its shape included, so `token`
+    /// may be the bytes as presented, unchecked. `None`: not cached (or not discovered).
+    pub fn cached(&self, token: &[u8]) -> Option<Result<Arc<Verified>, AuthError>> {
+        let hit = self.verified.get(token)?;
+        let discovered = self.discovered.load();
+        let discovered = discovered.as_ref()?;
+        self.verified_hits
+            .hit(&*self.observer, &self.name, TokenCache::Jwt);
+        if discovered.validator.still_valid(hit.exp, jwt::unix_now()) {
+            return Some(Ok(hit.verified.clone()));
+        }
+        tracing::debug!(provider = %self.name, reason = "expired", "cached JWT refused");
+        Some(Err(JwtError::Invalid("expired").into()))
+    }
+
+    /// [`Self::authenticate`] for a token [`Self::cached`] does not know.
+    pub async fn authenticate_uncached(&self, token: &str) -> Result<Arc<Verified>, AuthError> {
         let Some(discovered) = self.discovered.load_full() else {
             return Err(AuthError::IdpUnavailable(format!(
                 "provider `{}` not discovered yet",
                 self.name
             )));
         };
-        // A token verified before had its shape checked then: a hit skips the checks
-        // (two scans of a token that is often 1 kB or more) and the SHA-256 the other
-        // caches and the logs use.
-        let local = match self.verified.get(token).await {
-            Some(hit) => {
-                self.verified_hits
-                    .hit(&*self.observer, &self.name, TokenCache::Jwt);
-                if discovered.validator.still_valid(hit.exp, jwt::unix_now()) {
-                    return Ok(hit.verified.clone());
-                }
-                Err(LocalFailure::Jwt(JwtError::Invalid("expired")))
-            }
-            None => {
-                if jwt::is_unsigned_jwt(token) {
-                    return Err(AuthError::InvalidToken("unsigned JWT (alg none)".into()));
-                }
-                if !jwt::looks_like_jwt(token) {
-                    return match &self.introspector {
-                        Some(_) => self.introspect(&discovered, token).await,
-                        None => Err(AuthError::InvalidToken(
-                            "not a JWT and introspection is not configured".into(),
-                        )),
-                    };
-                }
-                self.validate_jwt(&discovered, token).await
-            }
+        if jwt::is_unsigned_jwt(token) {
+            return Err(AuthError::InvalidToken("unsigned JWT (alg none)".into()));
+        }
+        if !jwt::looks_like_jwt(token) {
+            return match &self.introspector {
+                Some(_) => self.introspect(&discovered, token).await,
+                None => Err(AuthError::InvalidToken(
+                    "not a JWT and introspection is not configured".into(),
+                )),
+            };
+        }
+        let failure = match self.validate_jwt(&discovered, token).await {
+            Ok(verified) => return Ok(verified),
+            Err(failure) => failure,
         };
         let fallback = self.introspector.is_some()
             && self
@@ -303,10 +316,6 @@ impl ProviderRuntime {
                 .introspection
                 .as_ref()
                 .is_some_and(|i| i.jwt_fallback);
-        let failure = match local {
-            Ok(verified) => return Ok(verified),
-            Err(failure) => failure,
-        };
         match failure {
             LocalFailure::Jwt(JwtError::UnknownKey) | LocalFailure::Keys(_) if fallback => {
                 self.introspect(&discovered, token).await
