@@ -1,6 +1,7 @@
 //! Micro-benchmark of bearer-token validation: RS256 and ES256, verified afresh (header
 //! vetting, key lookup, signature, claims) and answered from the verified-token cache
-//! (hash + lookup + `exp` re-check). Run: `cargo bench --bench token_validation`.
+//! (lookup by the token + `exp` re-check), and the hash functions a token cache could be
+//! keyed with. Run: `cargo bench --bench token_validation`.
 
 // A benchmark is test code: failing loudly on broken setup is the point, and criterion's
 // macros generate undocumented items.
@@ -102,12 +103,11 @@ fn bench(c: &mut Criterion) {
             verified: Arc::new(Verified::new(claims)),
             exp,
         });
-        rt.block_on(cache.insert(TokenHash::of(token), entry));
+        rt.block_on(cache.insert(token, entry));
         c.bench_function(&format!("{name}/cached"), |b| {
             b.iter(|| {
                 rt.block_on(async {
-                    let hash = TokenHash::of(black_box(token));
-                    let hit = cache.get(&hash).await.expect("cached");
+                    let hit = cache.get(black_box(token.as_bytes())).expect("cached");
                     assert!(validator.still_valid(hit.exp, jwt::unix_now()));
                     hit.verified.clone()
                 })
@@ -116,5 +116,30 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// What keying the token caches costs per request, for an 800-byte token (the load
+/// benchmark's JWT) and a 2 kB one: SHA-256 of the token (the old key), std's SipHash
+/// (`RandomState`) and seeded XXH3 (the hasher the caches use now).
+fn bench_hash(c: &mut Criterion) {
+    use std::hash::BuildHasher as _;
+    let sip = std::hash::RandomState::new();
+    let xxh3 = portcullis::auth::token_key::TokenHashing::default();
+    let xxh3_streamed = xxhash_rust::xxh3::Xxh3Builder::new().with_seed(sip.hash_one(0));
+    for len in [800, 2000] {
+        let token = "eyJhbGciOiJSUzI1NiJ9.".repeat(len / 21 + 1)[..len].to_owned();
+        c.bench_function(&format!("token{len}/sha256"), |b| {
+            b.iter(|| TokenHash::of(black_box(&token)))
+        });
+        c.bench_function(&format!("token{len}/siphash"), |b| {
+            b.iter(|| sip.hash_one(black_box(token.as_str())))
+        });
+        c.bench_function(&format!("token{len}/xxh3"), |b| {
+            b.iter(|| xxh3.hash_one(black_box(token.as_str())))
+        });
+        c.bench_function(&format!("token{len}/xxh3-seeded-builder"), |b| {
+            b.iter(|| xxh3_streamed.hash_one(black_box(token.as_str())))
+        });
+    }
+}
+
+criterion_group!(benches, bench, bench_hash);
 criterion_main!(benches);

@@ -5,6 +5,8 @@
 mod machine;
 pub use machine::MachineMetrics;
 
+use std::sync::OnceLock;
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -95,6 +97,9 @@ pub struct RouteMetrics {
     pub latency: Histogram,
     /// Upstream `Set-Cookie` fields dropped on the route (they named a gateway cookie).
     pub cookies_dropped: IntCounter,
+    /// Successful authentications [by bearer token, by session], resolved on first use
+    /// (a route nobody authenticates on exports no such series).
+    auth_ok: [OnceLock<IntCounter>; 3],
 }
 
 /// Status-class label values, indexed like [`RouteMetrics::by_class`].
@@ -377,7 +382,26 @@ impl Metrics {
             by_class: STATUS_CLASSES.map(|c| self.requests.with_label_values(&[route, c])),
             latency: self.latency.with_label_values(&[route]),
             cookies_dropped: self.upstream_cookies_dropped.with_label_values(&[route]),
+            auth_ok: Default::default(),
         }
+    }
+
+    /// Counts one authentication `outcome` on the route `name` (handles `handles`), by
+    /// bearer token or by session. Successes, every request of an authenticated route, go
+    /// through the route's resolved counter; failures look theirs up.
+    pub fn count_auth(&self, handles: &RouteMetrics, name: &str, method: &str, outcome: &str) {
+        if outcome != "ok" {
+            self.auth.with_label_values(&[name, method, outcome]).inc();
+            return;
+        }
+        let slot = match method {
+            "bearer" => 0,
+            "session" => 1,
+            _ => 2,
+        };
+        handles.auth_ok[slot]
+            .get_or_init(|| self.auth.with_label_values(&[name, method, outcome]))
+            .inc();
     }
 
     /// The upstream pool counters of one route.
@@ -450,6 +474,17 @@ impl crate::idp::observe::ProviderObserver for Metrics {
             .inc();
     }
 
+    fn hit_counter(
+        &self,
+        provider: &str,
+        cache: crate::idp::observe::TokenCache,
+    ) -> Option<IntCounter> {
+        Some(
+            self.token_cache
+                .with_label_values(&[provider, cache.as_str(), "hit"]),
+        )
+    }
+
     fn verified_cache(&self, provider: &str, hit: bool) {
         let result = if hit { "hit" } else { "miss" };
         self.token_cache
@@ -480,4 +515,30 @@ pub struct ExchangeMetrics {
     pub refused: IntCounter,
     /// The provider was unavailable.
     pub unavailable: IntCounter,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_successes_use_the_route_counter_resolved_on_first_use() {
+        let m = Metrics::new().unwrap();
+        let route = m.route("api");
+        assert!(route.auth_ok.iter().all(|c| c.get().is_none()), "lazy");
+        m.count_auth(&route, "api", "bearer", "ok");
+        m.count_auth(&route, "api", "bearer", "ok");
+        m.count_auth(&route, "api", "session", "ok");
+        m.count_auth(&route, "api", "bearer", "invalid");
+        assert_eq!(route.auth_ok[0].get().unwrap().get(), 2);
+        let text = String::from_utf8(m.encode()).unwrap();
+        for line in [
+            r#"portcullis_auth_total{method="bearer",outcome="ok",route="api"} 2"#,
+            r#"portcullis_auth_total{method="session",outcome="ok",route="api"} 1"#,
+            r#"portcullis_auth_total{method="bearer",outcome="invalid",route="api"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line}");
+        }
+    }
 }

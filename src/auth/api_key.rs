@@ -65,6 +65,7 @@ impl ApiKey {
             claims.insert("exp".into(), json!(exp));
         }
         let principal = Principal {
+            rendered: Default::default(),
             subject: e.sub.clone(),
             username: Some(e.sub),
             email: None,

@@ -6,9 +6,12 @@
 //! client-sent copies of these headers on its own (that is the hygiene phase's job, which
 //! runs on every request first) and never log a header's value.
 
+use std::sync::Arc;
+
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
+use super::memo;
 use super::principal::{lookup_claim, scalar_string, string_list, Principal};
 use super::wanted::WantedClaims;
 
@@ -162,7 +165,13 @@ pub fn header_value(rendered: &str) -> Option<HeaderValue> {
 #[derive(Debug, Clone, Default)]
 pub struct IdentityHeaders {
     headers: Vec<(HeaderName, Template)>,
+    /// Unique per compilation ([`memo::next_key`]; 0: none): a principal's renderings
+    /// are kept under it.
+    id: u64,
 }
+
+/// A route's identity headers rendered for one principal: `None` = omit the header.
+pub type Rendered = [(HeaderName, Option<HeaderValue>)];
 
 impl IdentityHeaders {
     /// Compiles a route's `identity_headers`; the error names the header at fault.
@@ -175,7 +184,8 @@ impl IdentityHeaders {
                     .map_err(|e| format!("identity header `{name}`: {e}"))
             })
             .collect::<Result<_, _>>()?;
-        Ok(IdentityHeaders { headers })
+        let id = memo::next_key();
+        Ok(IdentityHeaders { headers, id })
     }
 
     /// Adds what the templates read to `wanted` (`userinfo: auto` completes only those).
@@ -197,25 +207,45 @@ impl IdentityHeaders {
     }
 
     /// Sets every header that renders to a clean value; any existing value of those names
-    /// is removed first, so an omitted or dropped header is absent, never the client's.
+    /// is removed, so an omitted or dropped header is absent, never the client's. The
+    /// values are rendered once per principal (and these templates), then reused.
     pub fn apply(&self, p: &Principal, headers: &mut HeaderMap) {
-        let mut buf = String::with_capacity(128);
-        for (name, template) in &self.headers {
-            headers.remove(name);
-            buf.clear();
-            if !template.render(p, &mut buf) {
-                continue;
-            }
-            match header_value(&buf) {
+        if self.headers.is_empty() {
+            return;
+        }
+        let rendered = p
+            .rendered
+            .get_or_derive(self.id, || Arc::from(self.render(p)));
+        for (name, value) in rendered.iter() {
+            match value {
+                // `insert` replaces every value the name had.
                 Some(v) => {
-                    headers.insert(name.clone(), v);
+                    headers.insert(name.clone(), v.clone());
                 }
-                None => tracing::debug!(
-                    header = %name,
-                    "identity header omitted: value is empty or not plain visible ASCII"
-                ),
+                None => {
+                    headers.remove(name);
+                }
             }
         }
+    }
+
+    /// Every header's value for `p`, `None` where the header must be omitted.
+    fn render(&self, p: &Principal) -> Vec<(HeaderName, Option<HeaderValue>)> {
+        let mut buf = String::with_capacity(128);
+        let mut out = Vec::with_capacity(self.headers.len());
+        for (name, template) in &self.headers {
+            buf.clear();
+            let value = template.render(p, &mut buf).then(|| header_value(&buf));
+            if value == Some(None) {
+                tracing::debug!(
+                    header = %name,
+                    "identity header omitted: value is empty or not plain visible ASCII"
+                );
+            }
+            let value = value.flatten();
+            out.push((name.clone(), value));
+        }
+        out
     }
 }
 
@@ -246,6 +276,7 @@ mod tests {
             scopes: vec!["openid".into(), "api.read".into()],
             claims: claims.into(),
             provider: 0,
+            rendered: Default::default(),
         }
     }
 

@@ -10,17 +10,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::digest;
 use serde_json::Value;
 
 use super::credentials::{is_token68, TokenHash};
 use super::jwt::unix_now;
+use super::token_key::TokenHashing;
 use super::verified::Verified;
 use super::{AuthError, Claims};
 use crate::config::IntrospectionConfig;
 use crate::idp::client_auth::ClientAuthenticator;
 use crate::idp::limit::{CallLimiter, Throttled};
-use crate::idp::observe::{IdpCall, IntrospectionOutcome, ProviderObserver};
+use crate::idp::observe::{
+    HitCounter, IdpCall, IntrospectionOutcome, ProviderObserver, TokenCache,
+};
 use crate::idp::{IdpClient, IdpResponse};
 
 /// A cached introspection verdict.
@@ -37,17 +39,15 @@ enum Verdict {
 struct Entry {
     verdict: Verdict,
     ttl: Duration,
+    /// The endpoint that answered: a verdict serves only lookups at the same endpoint
+    /// (discovery may move it).
+    endpoint: Box<str>,
 }
 
 struct EntryTtl;
 
-impl moka::Expiry<[u8; 32], Arc<Entry>> for EntryTtl {
-    fn expire_after_create(
-        &self,
-        _: &[u8; 32],
-        value: &Arc<Entry>,
-        _: Instant,
-    ) -> Option<Duration> {
+impl moka::Expiry<String, Arc<Entry>> for EntryTtl {
+    fn expire_after_create(&self, _: &String, value: &Arc<Entry>, _: Instant) -> Option<Duration> {
         Some(value.ttl)
     }
 }
@@ -83,8 +83,10 @@ pub struct Introspector {
     rules: IntrospectionRules,
     client: IdpClient,
     auth: ClientAuthenticator,
-    cache: moka::future::Cache<[u8; 32], Arc<Entry>>,
+    /// Verdicts by token (compared whole on a hit; the cache is this provider's own).
+    cache: moka::future::Cache<String, Arc<Entry>, TokenHashing>,
     observer: Arc<dyn ProviderObserver>,
+    hits: HitCounter,
     limiter: CallLimiter,
 }
 
@@ -103,7 +105,7 @@ impl Introspector {
         let cache = moka::future::Cache::builder()
             .max_capacity(cfg.cache_size)
             .expire_after(EntryTtl)
-            .build();
+            .build_with_hasher(TokenHashing::default());
         Introspector {
             limiter: CallLimiter::new(cfg.rate_limit),
             provider,
@@ -113,6 +115,7 @@ impl Introspector {
             auth,
             cache,
             observer,
+            hits: HitCounter::default(),
         }
     }
 
@@ -123,30 +126,14 @@ impl Introspector {
         &self,
         endpoint: &str,
         token: &str,
-        hash: &TokenHash,
     ) -> Result<Arc<Verified>, AuthError> {
         self.check_shape(token)?;
-        let key = cache_key(&self.provider, endpoint, hash);
-        let entry = self
-            .cache
-            .entry(key)
-            .or_try_insert_with(self.limited_call(endpoint, token, hash))
-            .await;
-        let entry = match entry {
-            Ok(entry) => {
-                if !entry.is_fresh() {
-                    self.observer
-                        .introspection(&self.provider, IntrospectionOutcome::CacheHit);
-                }
-                entry.into_value()
-            }
-            Err(failure) => {
-                return Err(match &*failure {
-                    MissFailure::Idp(e) => AuthError::IdpUnavailable(e.0.clone()),
-                    MissFailure::Throttled(t) => AuthError::IdpThrottled(t.retry_after_secs()),
-                })
-            }
-        };
+        let mut entry = self.lookup(endpoint, token).await?;
+        if *entry.endpoint != *endpoint {
+            // Answered by an endpoint discovery has since replaced: ask the current one.
+            self.cache.invalidate(token).await;
+            entry = self.lookup(endpoint, token).await?;
+        }
         match &entry.verdict {
             Verdict::Active { verified, exp } => {
                 let leeway = self.rules.leeway.as_secs_f64();
@@ -156,6 +143,28 @@ impl Introspector {
                 Ok(verified.clone())
             }
             Verdict::Inactive(reason) => Err(AuthError::InvalidToken((*reason).into())),
+        }
+    }
+
+    /// The cached verdict for `token`, or the one a (coalesced) call brings.
+    async fn lookup(&self, endpoint: &str, token: &str) -> Result<Arc<Entry>, AuthError> {
+        let entry = self
+            .cache
+            .entry_by_ref(token)
+            .or_try_insert_with(self.limited_call(endpoint, token))
+            .await;
+        match entry {
+            Ok(entry) => {
+                if !entry.is_fresh() {
+                    self.hits
+                        .hit(&*self.observer, &self.provider, TokenCache::Introspection);
+                }
+                Ok(entry.into_value())
+            }
+            Err(failure) => Err(match &*failure {
+                MissFailure::Idp(e) => AuthError::IdpUnavailable(e.0.clone()),
+                MissFailure::Throttled(t) => AuthError::IdpThrottled(t.retry_after_secs()),
+            }),
         }
     }
 
@@ -196,7 +205,11 @@ impl Introspector {
             Ok(verdict) => {
                 let ttl = self.ttl(&verdict);
                 tracing::debug!(provider = %self.provider, token = %hash.short(), ?outcome, "introspected");
-                Ok(Arc::new(Entry { verdict, ttl }))
+                Ok(Arc::new(Entry {
+                    verdict,
+                    ttl,
+                    endpoint: endpoint.into(),
+                }))
             }
             Err(e) => {
                 tracing::warn!(provider = %self.provider, token = %hash.short(), error = %e.0, "introspection failed");
@@ -335,12 +348,9 @@ impl Introspector {
     /// The cache-miss path: an uncached call only within the provider's cap (rate and
     /// calls in flight); past it, fail closed at once. Coalesced misses of one token
     /// share one call and so one permit.
-    async fn limited_call(
-        &self,
-        endpoint: &str,
-        token: &str,
-        hash: &TokenHash,
-    ) -> Result<Arc<Entry>, MissFailure> {
+    async fn limited_call(&self, endpoint: &str, token: &str) -> Result<Arc<Entry>, MissFailure> {
+        // Only a miss pays for the token's SHA-256 (its form in logs).
+        let hash = &TokenHash::of(token);
         let _permit = self.limiter.try_acquire().map_err(|t| {
             self.observer
                 .idp_throttled(&self.provider, IdpCall::Introspection);
@@ -362,19 +372,6 @@ fn number(body: &Claims, name: &str) -> Result<Option<f64>, &'static str> {
             .map(Some)
             .ok_or("time claim is not a number (introspection)"),
     }
-}
-
-/// SHA-256 over provider, endpoint and token hash, length-prefixed so no two different
-/// (provider, endpoint) pairs can collide by concatenation.
-fn cache_key(provider: &str, endpoint: &str, token: &TokenHash) -> [u8; 32] {
-    let mut ctx = digest::Context::new(&digest::SHA256);
-    for part in [provider.as_bytes(), endpoint.as_bytes(), &token.0[..]] {
-        ctx.update(&(part.len() as u64).to_be_bytes());
-        ctx.update(part);
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
 }
 
 #[cfg(test)]

@@ -16,8 +16,9 @@ use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::credentials::{TokenHash, BASE64URL};
+use super::credentials::{all_bytes, is_base64url_byte};
 use super::jwks::{asymmetric_alg, Candidates, KeyMiss, KeySet};
+use super::token_key::TokenHashing;
 use super::verified::Verified;
 use super::{AuthError, Claims};
 
@@ -143,7 +144,7 @@ pub fn is_unsigned_jwt(token: &str) -> bool {
 
 /// A non-empty base64url part.
 fn b64_part(p: Option<&str>) -> bool {
-    p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| BASE64URL[usize::from(b)]))
+    p.is_some_and(|p| !p.is_empty() && all_bytes(p.as_bytes(), is_base64url_byte))
 }
 
 /// Seconds since the epoch, as a float (NumericDate may have fractions).
@@ -365,10 +366,10 @@ pub struct VerifiedToken {
 /// Entry life = time left until `exp` (so nothing outlives its token).
 struct UntilExp;
 
-impl moka::Expiry<TokenHash, Arc<VerifiedToken>> for UntilExp {
+impl moka::Expiry<Box<[u8]>, Arc<VerifiedToken>> for UntilExp {
     fn expire_after_create(
         &self,
-        _key: &TokenHash,
+        _key: &Box<[u8]>,
         value: &Arc<VerifiedToken>,
         _created_at: Instant,
     ) -> Option<Duration> {
@@ -376,35 +377,36 @@ impl moka::Expiry<TokenHash, Arc<VerifiedToken>> for UntilExp {
     }
 }
 
-/// Verified tokens by SHA-256, so a repeated token skips the signature check. Bounded;
-/// `exp` is re-checked by the caller on every hit.
+/// Verified tokens, so a repeated token skips the signature check. Keyed by the token's
+/// bytes (only verified tokens are ever inserted, so a hit is a token byte-equal to one
+/// that passed every check); bounded; `exp` is re-checked by the caller on every hit.
 #[derive(Clone)]
 pub struct VerifiedCache {
-    cache: Option<moka::future::Cache<TokenHash, Arc<VerifiedToken>>>,
+    cache: Option<moka::sync::Cache<Box<[u8]>, Arc<VerifiedToken>, TokenHashing>>,
 }
 
 impl VerifiedCache {
     /// A cache of at most `size` tokens (0 disables it).
     pub fn new(size: u64) -> Self {
         let cache = (size > 0).then(|| {
-            moka::future::Cache::builder()
+            moka::sync::Cache::builder()
                 .max_capacity(size)
                 .expire_after(UntilExp)
-                .build()
+                .build_with_hasher(TokenHashing::default())
         });
         VerifiedCache { cache }
     }
 
-    /// The cached verification, if any.
-    pub async fn get(&self, hash: &TokenHash) -> Option<Arc<VerifiedToken>> {
-        self.cache.as_ref()?.get(hash).await
+    /// The cached verification of `token` (as presented, not yet checked), if any.
+    pub fn get(&self, token: &[u8]) -> Option<Arc<VerifiedToken>> {
+        self.cache.as_ref()?.get(token)
     }
 
-    /// Remembers a verification (only while the token has time left).
-    pub async fn insert(&self, hash: TokenHash, token: Arc<VerifiedToken>) {
+    /// Remembers the verification of `token` (only while it has time left).
+    pub async fn insert(&self, token: &str, verified: Arc<VerifiedToken>) {
         if let Some(cache) = &self.cache {
-            if token.exp > unix_now() {
-                cache.insert(hash, token).await;
+            if verified.exp > unix_now() {
+                cache.insert(token.as_bytes().into(), verified);
             }
         }
     }

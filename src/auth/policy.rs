@@ -153,6 +153,7 @@ mod tests {
             scopes,
             claims: claims.into(),
             provider: 0,
+            rendered: Default::default(),
         }
     }
 

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::identity::Rendered;
+use super::memo::PerRoute;
 use super::{AuthError, Claims};
 use crate::config::ClaimsConfig;
 
@@ -30,6 +32,8 @@ pub struct Principal {
     pub claims: Arc<Claims>,
     /// Index of the provider (into `Config::providers`) that vouched for these claims.
     pub provider: usize,
+    /// Identity headers rendered from this principal, per route (empty in a copy).
+    pub rendered: PerRoute<Arc<Rendered>>,
 }
 
 impl Principal {
@@ -57,6 +61,7 @@ impl Principal {
             scopes: scopes_of(&claims),
             claims,
             provider,
+            rendered: PerRoute::default(),
         };
         p.resolve(cfg);
         Ok(p)

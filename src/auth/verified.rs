@@ -1,11 +1,18 @@
 //! A verified claim set as the token caches keep it, with the [`Principal`] built from
-//! it once per cache entry instead of on every request that presents the token again.
+//! it once per cache entry instead of on every request that presents the token again,
+//! and what bearer requests derive from it: per route, whether userinfo could add a
+//! claim the route reads, and the principal completed by the current userinfo answer.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use super::memo::PerRoute;
 use super::principal::Principal;
 use super::{AuthError, Claims};
 use crate::config::ClaimsConfig;
+
+/// A principal completed from a userinfo answer: (answer, the principal completed, the
+/// result), each compared by identity.
+type Completed = (Arc<Claims>, Arc<Principal>, Arc<Principal>);
 
 /// Claims whose token was verified (signature, or introspection), and their principal.
 #[derive(Debug, Default)]
@@ -15,6 +22,10 @@ pub struct Verified {
     /// Built on first use, with the provider's position it was built for (a reload can
     /// keep a provider, and its caches, at another position).
     principal: OnceLock<(usize, Arc<Principal>)>,
+    /// Per route's wanted claims: whether userinfo could add one (`userinfo: auto`).
+    userinfo_wanted: PerRoute<bool>,
+    /// The last completion by a userinfo answer.
+    completed: Mutex<Option<Completed>>,
 }
 
 impl Verified {
@@ -22,8 +33,39 @@ impl Verified {
     pub fn new(claims: Claims) -> Verified {
         Verified {
             claims: Arc::new(claims),
-            principal: OnceLock::new(),
+            ..Verified::default()
         }
+    }
+
+    /// Whether userinfo could add a claim the route whose wanted claims have `key` reads,
+    /// decided by `decide` once per route.
+    pub fn userinfo_wanted(&self, key: u64, decide: impl FnOnce() -> bool) -> bool {
+        self.userinfo_wanted.get_or_derive(key, decide)
+    }
+
+    /// `base` (this token's principal) completed from the userinfo answer `info`: merged
+    /// once per answer (the userinfo cache hands out the same `Arc` while it keeps one),
+    /// then shared. A refused answer (another `sub`) is never kept.
+    pub fn completed(
+        &self,
+        base: &Arc<Principal>,
+        info: &Arc<Claims>,
+        cfg: &ClaimsConfig,
+    ) -> Result<Arc<Principal>, AuthError> {
+        if let Ok(slot) = self.completed.lock() {
+            if let Some((answer, from, done)) = slot.as_ref() {
+                if Arc::ptr_eq(answer, info) && Arc::ptr_eq(from, base) {
+                    return Ok(done.clone());
+                }
+            }
+        }
+        let mut principal = Principal::clone(base);
+        principal.merge_userinfo(Claims::clone(info), cfg)?;
+        let done = Arc::new(principal);
+        if let Ok(mut slot) = self.completed.lock() {
+            *slot = Some((info.clone(), base.clone(), done.clone()));
+        }
+        Ok(done)
     }
 
     /// The principal of these claims under `cfg` for the provider at `provider`: built
@@ -84,5 +126,58 @@ mod tests {
         let v = verified(serde_json::json!({"preferred_username": "alice"}));
         assert!(v.principal(&cfg(), 0).is_err());
         assert!(v.principal(&cfg(), 0).is_err());
+    }
+
+    fn info(v: serde_json::Value) -> Arc<Claims> {
+        let serde_json::Value::Object(map) = v else {
+            panic!("an object");
+        };
+        Arc::new(map)
+    }
+
+    #[test]
+    fn the_userinfo_decision_is_made_once_per_route() {
+        let v = verified(serde_json::json!({"sub": "u1"}));
+        let mut asked = 0;
+        for _ in 0..3 {
+            assert!(v.userinfo_wanted(7, || {
+                asked += 1;
+                true
+            }));
+        }
+        assert_eq!(asked, 1);
+        assert!(
+            !v.userinfo_wanted(8, || false),
+            "another route decides anew"
+        );
+    }
+
+    #[test]
+    fn a_completion_is_shared_per_answer_and_never_kept_when_refused() {
+        let v = verified(serde_json::json!({"sub": "u1"}));
+        let base = v.principal(&cfg(), 0).unwrap();
+        let answer = info(serde_json::json!({"sub": "u1", "preferred_username": "alice"}));
+        let first = v.completed(&base, &answer, &cfg()).unwrap();
+        assert_eq!(first.username.as_deref(), Some("alice"));
+        assert!(
+            base.username.is_none(),
+            "the token's own principal is untouched"
+        );
+        let again = v.completed(&base, &answer, &cfg()).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "merged once per answer");
+        // A new answer (the userinfo cache fetched again) is merged anew.
+        let renamed = info(serde_json::json!({"sub": "u1", "preferred_username": "bob"}));
+        let second = v.completed(&base, &renamed, &cfg()).unwrap();
+        assert_eq!(second.username.as_deref(), Some("bob"));
+        // An answer for another subject is refused, every time, and replaces nothing.
+        let other = info(serde_json::json!({"sub": "u2", "preferred_username": "eve"}));
+        assert!(v.completed(&base, &other, &cfg()).is_err());
+        assert!(v.completed(&base, &other, &cfg()).is_err());
+        let kept = v.completed(&base, &renamed, &cfg()).unwrap();
+        assert!(Arc::ptr_eq(&second, &kept));
+        // The principal rebuilt for another provider position completes its own copy.
+        let moved = v.principal(&cfg(), 2).unwrap();
+        let for_moved = v.completed(&moved, &renamed, &cfg()).unwrap();
+        assert_eq!(for_moved.provider, 2);
     }
 }

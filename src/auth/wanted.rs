@@ -21,6 +21,8 @@ pub struct WantedClaims {
     pub(crate) groups: bool,
     /// Claim paths of `{claims.<path>}` templates and `allow.claims`.
     pub(crate) claims: Vec<String>,
+    /// Names these rules in a principal's memo ([`crate::auth::memo::next_key`]).
+    pub(crate) key: u64,
 }
 
 impl WantedClaims {
@@ -32,6 +34,7 @@ impl WantedClaims {
             email: !allow.email_domains.is_empty(),
             groups: !allow.groups.is_empty(),
             claims: Vec::new(),
+            key: super::memo::next_key(),
         };
         for path in allow.claims.keys() {
             wanted.add_claim(path);
@@ -44,6 +47,11 @@ impl WantedClaims {
         if !self.claims.iter().any(|c| c == path) {
             self.claims.push(path.to_owned());
         }
+    }
+
+    /// The key of these rules in a verified token's memo.
+    pub fn key(&self) -> u64 {
+        self.key
     }
 
     /// Whether userinfo could supply something this route reads and `p` lacks. A

@@ -1,7 +1,10 @@
 //! What identity-provider calls report for metrics: the call kinds, introspection
 //! outcomes and the observer trait the metrics registry implements.
 
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use prometheus::IntCounter;
 
 /// Which identity-provider call an event concerns (metric label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +58,51 @@ pub trait ProviderObserver: Send + Sync + 'static {
     fn verified_cache(&self, _provider: &str, _hit: bool) {}
     /// An uncached call was refused by the provider's cap (`idp::limit`).
     fn idp_throttled(&self, _provider: &str, _call: IdpCall) {}
+    /// The counter of `provider`'s hits in `cache`, resolved once for the request path;
+    /// `None`: hits are reported through [`Self::verified_cache`] and
+    /// [`Self::introspection`] instead.
+    fn hit_counter(&self, _provider: &str, _cache: TokenCache) -> Option<IntCounter> {
+        None
+    }
+}
+
+/// A token cache of a provider (metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCache {
+    /// Verified JWTs.
+    Jwt,
+    /// Introspection verdicts.
+    Introspection,
+}
+
+impl TokenCache {
+    /// A stable lower-case label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenCache::Jwt => "jwt",
+            TokenCache::Introspection => "introspection",
+        }
+    }
+}
+
+/// Counts one provider's hits in one token cache, through a counter resolved on the first
+/// hit: a cached token costs no label lookup.
+#[derive(Debug, Default)]
+pub struct HitCounter(OnceLock<Option<IntCounter>>);
+
+impl HitCounter {
+    /// One hit in `cache` of `provider`.
+    pub fn hit(&self, observer: &dyn ProviderObserver, provider: &str, cache: TokenCache) {
+        match self.0.get_or_init(|| observer.hit_counter(provider, cache)) {
+            Some(counter) => counter.inc(),
+            None => match cache {
+                TokenCache::Jwt => observer.verified_cache(provider, true),
+                TokenCache::Introspection => {
+                    observer.introspection(provider, IntrospectionOutcome::CacheHit)
+                }
+            },
+        }
+    }
 }
 
 /// An observer that records nothing.
@@ -62,3 +110,61 @@ pub trait ProviderObserver: Send + Sync + 'static {
 pub struct NoopObserver;
 
 impl ProviderObserver for NoopObserver {}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Counts hit-counter resolutions and the calls of the per-event hooks.
+    #[derive(Default)]
+    struct Counting {
+        resolved: AtomicUsize,
+        hooks: AtomicUsize,
+        counter: Option<IntCounter>,
+    }
+
+    impl ProviderObserver for Counting {
+        fn verified_cache(&self, _: &str, hit: bool) {
+            assert!(hit);
+            self.hooks.fetch_add(1, Ordering::Relaxed);
+        }
+        fn introspection(&self, _: &str, outcome: IntrospectionOutcome) {
+            assert_eq!(outcome, IntrospectionOutcome::CacheHit);
+            self.hooks.fetch_add(1, Ordering::Relaxed);
+        }
+        fn hit_counter(&self, _: &str, _: TokenCache) -> Option<IntCounter> {
+            self.resolved.fetch_add(1, Ordering::Relaxed);
+            self.counter.clone()
+        }
+    }
+
+    #[test]
+    fn hits_go_through_a_counter_resolved_once() {
+        let counter = IntCounter::new("hits", "hits").unwrap();
+        let observer = Counting {
+            counter: Some(counter.clone()),
+            ..Counting::default()
+        };
+        let hits = HitCounter::default();
+        for _ in 0..3 {
+            hits.hit(&observer, "p", TokenCache::Jwt);
+        }
+        assert_eq!(counter.get(), 3);
+        assert_eq!(observer.resolved.load(Ordering::Relaxed), 1);
+        assert_eq!(observer.hooks.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn without_a_counter_hits_are_reported_through_the_hooks() {
+        let observer = Counting::default();
+        let (jwt, introspection) = (HitCounter::default(), HitCounter::default());
+        jwt.hit(&observer, "p", TokenCache::Jwt);
+        introspection.hit(&observer, "p", TokenCache::Introspection);
+        introspection.hit(&observer, "p", TokenCache::Introspection);
+        assert_eq!(observer.hooks.load(Ordering::Relaxed), 3);
+        assert_eq!(observer.resolved.load(Ordering::Relaxed), 2);
+    }
+}

@@ -21,11 +21,13 @@ use crate::auth::credentials::TokenHash;
 use crate::auth::introspect::{IntrospectionRules, Introspector};
 use crate::auth::jwks::{JwksCache, JwksError, KeyMiss};
 use crate::auth::jwt::{self, JwtError, JwtValidator, VerifiedCache, VerifiedToken};
+use crate::auth::token_key::TokenHashing;
 use crate::auth::verified::Verified;
 use crate::auth::{AuthError, Claims};
 use crate::config::ProviderConfig;
 use crate::idp::client_auth::{ClientAuthError, ClientAuthenticator};
 use crate::idp::limit::CallLimiter;
+use crate::idp::observe::{HitCounter, TokenCache};
 use crate::idp::{HttpError, IdpClient};
 
 /// Timeout of every call to an identity provider.
@@ -82,11 +84,13 @@ pub struct ProviderRuntime {
     name: Arc<str>,
     client: IdpClient,
     observer: Arc<dyn ProviderObserver>,
+    verified_hits: HitCounter,
     discovered: ArcSwapOption<Discovered>,
     jwks: JwksCache,
     verified: VerifiedCache,
     introspector: Option<Introspector>,
-    userinfo: moka::future::Cache<TokenHash, Arc<Claims>>,
+    /// Userinfo answers by access token (compared whole on a hit).
+    userinfo: moka::future::Cache<String, Arc<Claims>, TokenHashing>,
     userinfo_limiter: CallLimiter,
     backoff: (Duration, Duration),
 }
@@ -142,12 +146,13 @@ impl ProviderRuntime {
             userinfo: moka::future::Cache::builder()
                 .max_capacity(USERINFO_CACHE_SIZE)
                 .time_to_live(USERINFO_TTL)
-                .build(),
+                .build_with_hasher(TokenHashing::default()),
             userinfo_limiter: CallLimiter::new(cfg.tokens.userinfo_rate_limit),
             cfg,
             name,
             client,
             observer,
+            verified_hits: HitCounter::default(),
             discovered: ArcSwapOption::empty(),
             jwks,
             introspector,
@@ -258,38 +263,51 @@ impl ProviderRuntime {
 
     /// [`Self::authenticate_token`], with the principal the caches build once per token.
     pub async fn authenticate(&self, token: &str) -> Result<Arc<Verified>, AuthError> {
+        match self.cached(token.as_bytes()) {
+            Some(hit) => hit,
+            None => self.authenticate_uncached(token).await,
+        }
+    }
+
+    /// The verification of a token byte-equal to one this provider verified before, when
+    /// cached: `exp` is checked at this call (an expired token is refused), nothing else:
+    /// the token passed every check when it was verified, its shape included, so `token`
+    /// may be the bytes as presented, unchecked. `None`: not cached (or not discovered).
+    pub fn cached(&self, token: &[u8]) -> Option<Result<Arc<Verified>, AuthError>> {
+        let hit = self.verified.get(token)?;
+        let discovered = self.discovered.load();
+        let discovered = discovered.as_ref()?;
+        self.verified_hits
+            .hit(&*self.observer, &self.name, TokenCache::Jwt);
+        if discovered.validator.still_valid(hit.exp, jwt::unix_now()) {
+            return Some(Ok(hit.verified.clone()));
+        }
+        tracing::debug!(provider = %self.name, reason = "expired", "cached JWT refused");
+        Some(Err(JwtError::Invalid("expired").into()))
+    }
+
+    /// [`Self::authenticate`] for a token [`Self::cached`] does not know.
+    pub async fn authenticate_uncached(&self, token: &str) -> Result<Arc<Verified>, AuthError> {
         let Some(discovered) = self.discovered.load_full() else {
             return Err(AuthError::IdpUnavailable(format!(
                 "provider `{}` not discovered yet",
                 self.name
             )));
         };
-        let hash = TokenHash::of(token);
-        // A token verified before had its shape checked then: a hit skips the checks
-        // (two scans of a token that is often 1 kB or more).
-        let local = match self.verified.get(&hash).await {
-            Some(hit) => {
-                self.observer.verified_cache(&self.name, true);
-                if discovered.validator.still_valid(hit.exp, jwt::unix_now()) {
-                    Ok(hit.verified.clone())
-                } else {
-                    Err(LocalFailure::Jwt(JwtError::Invalid("expired")))
-                }
-            }
-            None => {
-                if jwt::is_unsigned_jwt(token) {
-                    return Err(AuthError::InvalidToken("unsigned JWT (alg none)".into()));
-                }
-                if !jwt::looks_like_jwt(token) {
-                    return match &self.introspector {
-                        Some(_) => self.introspect(&discovered, token, &hash).await,
-                        None => Err(AuthError::InvalidToken(
-                            "not a JWT and introspection is not configured".into(),
-                        )),
-                    };
-                }
-                self.validate_jwt(&discovered, token, &hash).await
-            }
+        if jwt::is_unsigned_jwt(token) {
+            return Err(AuthError::InvalidToken("unsigned JWT (alg none)".into()));
+        }
+        if !jwt::looks_like_jwt(token) {
+            return match &self.introspector {
+                Some(_) => self.introspect(&discovered, token).await,
+                None => Err(AuthError::InvalidToken(
+                    "not a JWT and introspection is not configured".into(),
+                )),
+            };
+        }
+        let failure = match self.validate_jwt(&discovered, token).await {
+            Ok(verified) => return Ok(verified),
+            Err(failure) => failure,
         };
         let fallback = self.introspector.is_some()
             && self
@@ -298,16 +316,16 @@ impl ProviderRuntime {
                 .introspection
                 .as_ref()
                 .is_some_and(|i| i.jwt_fallback);
-        match local {
-            Ok(verified) => Ok(verified),
-            Err(LocalFailure::Jwt(JwtError::UnknownKey) | LocalFailure::Keys(_)) if fallback => {
-                self.introspect(&discovered, token, &hash).await
+        match failure {
+            LocalFailure::Jwt(JwtError::UnknownKey) | LocalFailure::Keys(_) if fallback => {
+                self.introspect(&discovered, token).await
             }
-            Err(LocalFailure::Jwt(e)) => {
+            LocalFailure::Jwt(e) => {
+                let hash = TokenHash::of(token);
                 tracing::debug!(provider = %self.name, token = %hash.short(), reason = ?e, "JWT refused");
                 Err(e.into())
             }
-            Err(LocalFailure::Keys(e)) => Err(AuthError::IdpUnavailable(format!(
+            LocalFailure::Keys(e) => Err(AuthError::IdpUnavailable(format!(
                 "provider `{}`: {e}",
                 self.name
             ))),
@@ -318,7 +336,6 @@ impl ProviderRuntime {
         &self,
         discovered: &Discovered,
         token: &str,
-        hash: &TokenHash,
     ) -> Result<Arc<Verified>, LocalFailure> {
         // The caller has looked in the verified-token cache already.
         let validator = &discovered.validator;
@@ -351,7 +368,7 @@ impl ProviderRuntime {
             verified: verified.clone(),
             exp,
         });
-        self.verified.insert(*hash, entry).await;
+        self.verified.insert(token, entry).await;
         Ok(verified)
     }
 
@@ -359,7 +376,6 @@ impl ProviderRuntime {
         &self,
         discovered: &Discovered,
         token: &str,
-        hash: &TokenHash,
     ) -> Result<Arc<Verified>, AuthError> {
         let (Some(introspector), Some(endpoint)) = (
             &self.introspector,
@@ -371,7 +387,7 @@ impl ProviderRuntime {
                 self.name
             )));
         };
-        introspector.introspect(endpoint, token, hash).await
+        introspector.introspect(endpoint, token).await
     }
 
     #[cfg(test)]

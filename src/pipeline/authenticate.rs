@@ -44,8 +44,9 @@ pub struct AuthContext<'a> {
 pub struct Authenticated {
     /// The principal (shared with the token cache entry it was built for, if any).
     pub principal: Arc<Principal>,
-    /// The session's access token (session authentication only).
-    pub session_access_token: Option<String>,
+    /// The session's access token (session authentication only), shared with the
+    /// session cache.
+    pub session_access_token: Option<Arc<str>>,
     /// Authenticated by the `Authorization` header (a bearer token), not a session: the
     /// body must then not carry a second token (`form_token`).
     pub by_bearer_token: bool,
@@ -121,7 +122,7 @@ pub async fn authenticate(
                 session::authenticate(rt, sso, allowed, req.headers(), ctx.set_cookies)
                     .await
                     .map(|s| Authenticated {
-                        principal: Arc::new(s.principal),
+                        principal: s.principal,
                         session_access_token: s.access_token,
                         by_bearer_token: false,
                     })
@@ -138,9 +139,7 @@ pub async fn authenticate(
         Err(AuthError::IdpThrottled(_)) => "idp_throttled",
     };
     ctx.metrics
-        .auth
-        .with_label_values(&[&route.name, method, outcome])
-        .inc();
+        .count_auth(&route.metrics, &route.name, method, outcome);
     match result {
         Ok(a) => Ok(Some(a)),
         Err(AuthError::Missing) if method == "session" && ctx.navigation && rt.sso.is_some() => {
@@ -190,33 +189,54 @@ async fn bearer(
     query: Option<&str>,
 ) -> Result<Arc<Principal>, AuthError> {
     let cfg = provider.config();
-    let creds = credentials::from_headers(req.headers(), &route.machine.token_schemes)?;
+    let presented = credentials::presented(req.headers(), &route.machine.token_schemes)?;
+    // A token byte-equal to one verified before passed the token's checks then: a hit
+    // skips them (two scans of a token that is often 1 kB or more).
+    let cached = provider.cached(presented.token());
+    let checked = match cached {
+        Some(_) => None,
+        None => Some(presented.check()?),
+    };
     second_token_in_query(query)?;
-    let verified = provider.authenticate(creds.token).await?;
-    machine::check_dpop(rt, route, view, req.headers(), &creds, &verified.claims).await?;
-    let mut principal = verified.principal(&cfg.claims, provider_index)?;
+    let verified = match (cached, checked) {
+        (Some(hit), _) => hit?,
+        (None, Some(creds)) => provider.authenticate_uncached(creds.token).await?,
+        // Not reached: nothing cached means checked above.
+        (None, None) => {
+            provider
+                .authenticate_uncached(presented.check()?.token)
+                .await?
+        }
+    };
+    machine::check_dpop(rt, route, view, req.headers(), presented, &verified.claims).await?;
+    let principal = verified.principal(&cfg.claims, provider_index)?;
     let wanted = match cfg.userinfo {
         UserinfoMode::Always => true,
         // Only for a user, and only for a claim this route reads: a client-credentials
-        // token would cost an IdP round trip ending in 401 on every new token.
-        UserinfoMode::Auto => {
+        // token would cost an IdP round trip ending in 401 on every new token. Decided
+        // once per token and route.
+        UserinfoMode::Auto => verified.userinfo_wanted(route.wanted.key(), || {
             !stands_for_no_user(&principal.claims)
                 && route.wanted.missing_in(&principal, &cfg.claims)
-        }
+        }),
         UserinfoMode::Never => false,
     };
-    if wanted {
-        match provider.userinfo_for_bearer(creds.token).await {
-            // A copy of the cached principal, completed for this request.
-            Ok(info) => {
-                Arc::make_mut(&mut principal).merge_userinfo((*info).clone(), &cfg.claims)?
-            }
-            // `auto` is best effort: the token alone was already valid.
-            Err(e) if cfg.userinfo == UserinfoMode::Auto => {
-                tracing::debug!(provider = provider.name(), error = %e, "userinfo completion skipped");
-            }
-            Err(e) => return Err(e),
-        }
+    if !wanted {
+        return Ok(principal);
     }
-    Ok(principal)
+    // The token is visible ASCII: checked now, or verified before.
+    let token = match checked {
+        Some(creds) => creds.token,
+        None => presented.check()?.token,
+    };
+    match provider.userinfo_for_bearer(token).await {
+        // The principal completed from this answer, shared while the answer is cached.
+        Ok(info) => verified.completed(&principal, &info, &cfg.claims),
+        // `auto` is best effort: the token alone was already valid.
+        Err(e) if cfg.userinfo == UserinfoMode::Auto => {
+            tracing::debug!(provider = provider.name(), error = %e, "userinfo completion skipped");
+            Ok(principal)
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -150,7 +150,7 @@ async fn userinfo(
         .map_err(|e| GatewayError::Unavailable(e.to_string()))?;
     let missing = GatewayError::Auth(crate::auth::AuthError::Missing);
     let data = match loaded {
-        Loaded::Live { data, .. } => *data,
+        Loaded::Live { data, .. } => data,
         // As on every route: the 401 that refuses a dead cookie also deletes it.
         Loaded::Unreadable => {
             set_cookies.extend(sso.store.delete(&cookies).await);
@@ -158,6 +158,7 @@ async fn userinfo(
         }
         Loaded::None => return Err(missing),
     };
+    let data = data.data();
     let body = serde_json::json!({
         "sub": data.subject,
         "user": data.username,

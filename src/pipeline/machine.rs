@@ -12,7 +12,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Method};
 
 use crate::auth::api_key::{KeyRefusal, API_KEY_SCHEME, MAX_KEY_LEN};
-use crate::auth::credentials::{self, is_token68, Credentials};
+use crate::auth::credentials::{self, is_token68, Presented};
 use crate::auth::dpop::{self, htu, Binding, DpopError, Expect, ProofError, DPOP, DPOP_SCHEME};
 use crate::auth::jwt::unix_now;
 use crate::auth::principal::Principal;
@@ -197,7 +197,7 @@ pub async fn check_dpop(
     route: &RouteRuntime,
     view: &RequestView<'_>,
     headers: &HeaderMap,
-    creds: &Credentials<'_>,
+    presented: Presented<'_>,
     claims: &Claims,
 ) -> Result<(), AuthError> {
     let mode = route.config.machine.dpop;
@@ -209,7 +209,7 @@ pub async fn check_dpop(
             return Err(AuthError::InvalidToken("malformed cnf claim".into()));
         }
     };
-    if !creds.scheme.eq_ignore_ascii_case(DPOP_SCHEME) {
+    if !presented.scheme().eq_ignore_ascii_case(DPOP_SCHEME) {
         if bound.is_some() {
             count(rt, route, "downgrade");
             return Err(AuthError::InvalidToken(
@@ -228,7 +228,9 @@ pub async fn check_dpop(
             "DPoP scheme with an unbound token".into(),
         ));
     };
-    let result = proof(rt, route, view, headers, creds.token, jkt).await;
+    // Only a proof reads the token (its `ath`): a cached Bearer token is not scanned again.
+    let token = presented.check()?.token;
+    let result = proof(rt, route, view, headers, token, jkt).await;
     count(
         rt,
         route,

@@ -4,8 +4,9 @@
 //! `Principal`. Cookie updates are returned as `Set-Cookie` values for the response; a
 //! failed refresh ends the session, and unreadable session cookies are deleted.
 
+use std::sync::Arc;
+
 use http::{HeaderMap, HeaderValue};
-use serde_json::Value;
 
 use crate::auth::principal::Principal;
 use crate::auth::AuthError;
@@ -14,6 +15,7 @@ use crate::oidc::tokens::TokenError;
 use crate::runtime::Runtime;
 use crate::session::codec::SessionData;
 use crate::session::cookie::RequestCookies;
+use crate::session::shared::SharedSession;
 use crate::session::store::{Loaded, SaveKind};
 use crate::session::unix_now;
 
@@ -22,10 +24,10 @@ const REFRESH_MARGIN_SECS: u64 = 30;
 
 /// An authenticated session.
 pub struct SessionAuth {
-    /// Who.
-    pub principal: Principal,
+    /// Who (shared with the store's cached session when nothing changed).
+    pub principal: Arc<Principal>,
     /// The (possibly refreshed) access token, for `pass_access_token`.
-    pub access_token: Option<String>,
+    pub access_token: Option<Arc<str>>,
 }
 
 /// Authenticates the request's session when it comes from one of the providers at
@@ -44,11 +46,8 @@ pub async fn authenticate(
         .read(&cookies, now)
         .await
         .map_err(store_unavailable)?;
-    let mut working = match loaded {
-        Loaded::Live { data, stale_seal } => Working {
-            data: *data,
-            dirty: stale_seal,
-        },
+    let (shared, stale_seal) = match loaded {
+        Loaded::Live { data, stale_seal } => (data, stale_seal),
         // Deleted on the response that refuses it, whatever it is (login redirect, 401,
         // forward-auth answer): nothing can ever revive such a cookie.
         Loaded::Unreadable => {
@@ -65,9 +64,24 @@ pub async fn authenticate(
         .find(|&i| {
             rt.providers
                 .get(i)
-                .is_some_and(|p| p.name() == working.data.provider)
+                .is_some_and(|p| p.name() == shared.data().provider)
         })
         .ok_or(AuthError::Missing)?;
+    // Nothing to refresh, touch or re-seal (most requests): the cached session and its
+    // principal serve as they are, without a copy. Otherwise `update` below saves.
+    if !stale_seal
+        && !needs_refresh(sso, shared.data(), now)
+        && !shared.data().needs_touch(now, &sso.limits)
+    {
+        return Ok(SessionAuth {
+            principal: shared.principal(provider_index),
+            access_token: shared.access_token(),
+        });
+    }
+    let mut working = Working {
+        data: shared.into_data(),
+        dirty: stale_seal,
+    };
     // Redis store: one refresh per session across replicas. Under the lock the record is
     // read again: if another replica refreshed meanwhile, we continue from its tokens
     // instead of spending the rotated-away refresh token (which would end the session).
@@ -82,7 +96,7 @@ pub async fn authenticate(
     let reloaded = match &lock {
         Some(_) => match sso.store.read(&cookies, now).await {
             Ok(Loaded::Live { data, stale_seal }) => {
-                working.data = *data;
+                working.data = data.into_data();
                 working.dirty |= stale_seal;
                 Ok(())
             }
@@ -110,10 +124,10 @@ pub async fn authenticate(
         redis.release(lock).await;
     }
     result?;
-    let access_token = working.data.access_token.clone();
+    let shared = SharedSession::new(working.data);
     Ok(SessionAuth {
-        principal: principal_of(working.data, provider_index),
-        access_token,
+        principal: shared.principal(provider_index),
+        access_token: shared.access_token(),
     })
 }
 
@@ -250,17 +264,5 @@ async fn refresh(
 
 /// The principal a session stands for.
 pub fn principal_of(data: SessionData, provider: usize) -> Principal {
-    let scopes = match data.claims.get("scope") {
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
-        _ => Vec::new(),
-    };
-    Principal {
-        subject: data.subject,
-        username: data.username,
-        email: data.email,
-        groups: data.groups,
-        scopes,
-        claims: std::sync::Arc::new(data.claims),
-        provider,
-    }
+    crate::session::shared::principal_of(&data, provider)
 }

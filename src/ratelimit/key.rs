@@ -129,6 +129,7 @@ mod tests {
             unreachable!()
         };
         Principal {
+            rendered: Default::default(),
             subject: "s".into(),
             username: None,
             email: None,

@@ -52,6 +52,7 @@ fn principal(sub: &str, claims: serde_json::Value) -> Principal {
     };
     map.insert("sub".into(), json!(sub));
     Principal {
+        rendered: Default::default(),
         subject: sub.into(),
         username: None,
         email: None,

@@ -10,6 +10,7 @@
 //! Chunking seals the whole JSON once and splits the base64 result, so one AEAD tag
 //! covers every chunk: a missing, extra, reordered or altered chunk fails authentication.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -220,6 +221,12 @@ pub fn open_current(name: &str, sealed: &str, keys: &SessionKeys) -> Option<(Ses
 /// Concatenates the value of the unchunked cookie or of chunks `0..n` (n ≥ 2), refusing
 /// any ambiguity: both forms present, a duplicate, a gap, or a non-canonical index.
 pub fn reassemble(cookies: &RequestCookies<'_>, name: &str) -> Option<String> {
+    reassemble_shared(cookies, name).map(Cow::into_owned)
+}
+
+/// [`reassemble`], borrowing the request's value when the session is one cookie (the
+/// usual case, read on every request: no copy of a few kB).
+pub fn reassemble_shared<'a>(cookies: &RequestCookies<'a>, name: &str) -> Option<Cow<'a, str>> {
     let mut whole: Option<&str> = None;
     let mut chunks: [Option<&str>; MAX_CHUNKS] = [None; MAX_CHUNKS];
     let mut any_chunk = false;
@@ -241,13 +248,13 @@ pub fn reassemble(cookies: &RequestCookies<'_>, name: &str) -> Option<String> {
         }
     }
     match (whole, any_chunk) {
-        (Some(v), false) if v.len() <= CHUNK_SIZE => Some(v.to_owned()),
+        (Some(v), false) if v.len() <= CHUNK_SIZE => Some(Cow::Borrowed(v)),
         (None, true) => {
             let n = chunks.iter().take_while(|c| c.is_some()).count();
             if n < 2 || chunks[n..].iter().any(Option::is_some) {
                 return None;
             }
-            Some(chunks.iter().flatten().copied().collect())
+            Some(Cow::Owned(chunks.iter().flatten().copied().collect()))
         }
         _ => None,
     }

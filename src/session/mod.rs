@@ -2,7 +2,8 @@
 //!
 //! Owns the encrypted session-cookie format ([`codec`]), the short-lived login-attempt
 //! cookies ([`login`]), `Set-Cookie`/`Cookie` handling ([`cookie`]), the store
-//! abstraction ([`store`]) and the open-redirect guard ([`redirect`]). Must never perform
+//! abstraction ([`store`]), decoded sessions shared by the stores' caches ([`shared`])
+//! and the open-redirect guard ([`redirect`]). Must never perform
 //! the OIDC flow itself (that is `oidc/`), never choose a status code, and never log a
 //! cookie value, token or secret.
 
@@ -12,6 +13,7 @@ pub mod keys;
 pub mod login;
 pub mod redirect;
 pub mod redis;
+pub mod shared;
 pub mod store;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -16,25 +16,30 @@
 //! [`SessionError::Unavailable`], which the flow answers with 503.
 
 mod conn;
+pub mod local;
+mod ops;
 pub mod record;
+mod subscribe;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use http::HeaderValue;
 
 pub use self::conn::RedisConn;
-use self::record::{
-    handle_of, index_keys, is_id, jti_key, lock_key, new_id, record_key, sha1_hex, sid_key, sub_key,
-};
+use self::local::{CachedRecord, LocalCache};
+use self::record::{handle_of, index_keys, is_id, new_id, record_key, sha1_hex};
+use self::subscribe::CHANNEL;
 use super::codec::{present_session_cookies, SessionData, SessionLimits};
 use super::cookie::{delete_cookies, set_cookie, CookieNames, RequestCookies};
 use super::keys::SessionKeys;
+use super::shared::SharedSession;
 use super::store::{Loaded, SaveKind, SessionStore};
 use super::SessionError;
 
 pub use self::conn::split_urls;
+pub use self::ops::RefreshLock;
 
 /// How long a refresh lock is held at most (a crashed holder frees it by expiry).
 pub const LOCK_TTL: Duration = Duration::from_secs(10);
@@ -53,6 +58,8 @@ pub struct RedisStore {
     cas: redis::Script,
     index_add: redis::Script,
     unlock: redis::Script,
+    /// This replica's record copies, kept current by the invalidation subscription.
+    local: Arc<LocalCache>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -61,15 +68,6 @@ impl std::fmt::Debug for RedisStore {
             .field("conn", &self.conn)
             .finish_non_exhaustive()
     }
-}
-
-/// A held refresh lock; release it after the refreshed session is saved.
-pub struct RefreshLock {
-    key: String,
-    token: String,
-    /// Whether another replica held the lock first (the record was probably refreshed
-    /// meanwhile: re-read it).
-    pub waited: bool,
 }
 
 impl RedisStore {
@@ -83,6 +81,10 @@ impl RedisStore {
     ) -> Result<RedisStore, SessionError> {
         let conn = RedisConn::new(url)?;
         conn.spawn_probe();
+        let local = Arc::new(LocalCache::new());
+        if let Some(client) = conn.single_client() {
+            subscribe::spawn(client, &local);
+        }
         Ok(RedisStore {
             conn,
             names,
@@ -91,6 +93,7 @@ impl RedisStore {
             cas: redis::Script::new(record::CAS),
             index_add: redis::Script::new(record::INDEX_ADD),
             unlock: redis::Script::new(record::UNLOCK),
+            local,
         })
     }
 
@@ -133,27 +136,72 @@ impl RedisStore {
     }
 
     /// [`SessionStore::read`]. A cookie that authenticates but whose record is gone or
-    /// unreadable is an ended session ([`Loaded::None`]), not an unreadable cookie.
+    /// unreadable is an ended session ([`Loaded::None`]), not an unreadable cookie. The
+    /// record comes from this replica's copy while the invalidation subscription is
+    /// fresh, else from Redis (one `GET`).
     pub async fn read_now(
         &self,
         cookies: &RequestCookies<'_>,
         now: u64,
     ) -> Result<Loaded, SessionError> {
-        let Some((id, cookie_current)) = self.session_id(cookies) else {
+        let Some((handle, cookie_current)) = self.handle(cookies) else {
             return Ok(Loaded::absent_or_unreadable(cookies, self.names.session()));
         };
-        let found = self.read(&handle_of(&id)).await?;
-        Ok(match found {
-            Some((_, data, record_current))
-                if !data.subject.is_empty() && data.is_live(now, &self.limits) =>
-            {
-                Loaded::Live {
-                    data: Box::new(data),
-                    stale_seal: !(cookie_current && record_current),
-                }
-            }
+        let live = |r: &CachedRecord| {
+            let data = r.session.data();
+            !data.subject.is_empty() && data.is_live(now, &self.limits)
+        };
+        let record = match self.local.fresh_record(&handle) {
+            // A copy that is no longer live is checked against Redis all the same.
+            Some(copy) if live(&copy) => Some(copy),
+            _ => self.fetch(&handle).await?,
+        };
+        Ok(match record {
+            Some(r) if live(&r) => Loaded::Live {
+                data: r.session.clone(),
+                stale_seal: !(cookie_current && r.current),
+            },
             _ => Loaded::None,
         })
+    }
+
+    /// The handle of the session the request's cookie carries, if it authenticates,
+    /// and whether the current key sealed it (remembered per sealed value).
+    fn handle(&self, cookies: &RequestCookies<'_>) -> Option<(Arc<str>, bool)> {
+        let name = self.names.session();
+        // Exactly one value: two cookies of that name are ambiguous, hence no session.
+        let mut values = cookies.get_all(name);
+        let sealed = values.next()?;
+        if values.next().is_some() {
+            return None;
+        }
+        self.local.handle_of(sealed, || {
+            self.keys
+                .open_current(name, sealed)
+                .filter(|(id, _)| is_id(id))
+                .map(|(id, current)| (handle_of(&id), current))
+        })
+    }
+
+    /// Reads `handle`'s record from Redis and remembers it; an unchanged value reuses
+    /// the decoding of the copy. `None` when absent or unreadable.
+    async fn fetch(&self, handle: &Arc<str>) -> Result<Option<Arc<CachedRecord>>, SessionError> {
+        let before = self.local.seq();
+        let key = record_key(handle);
+        let raw: Option<String> = self.conn.run(redis::Cmd::get(&key)).await?;
+        let Some(raw) = raw else {
+            self.local.drop_gone(handle);
+            return Ok(None);
+        };
+        let record = match self.local.record(handle) {
+            Some(copy) if copy.is_of(&raw) => copy,
+            _ => match record::open_current(&self.keys, &key, &raw) {
+                Some((data, current)) => CachedRecord::new(raw, SharedSession::new(data), current),
+                None => return Ok(None),
+            },
+        };
+        self.local.insert(handle.clone(), record.clone(), before);
+        Ok(Some(record))
     }
 
     /// [`SessionStore::save`].
@@ -232,13 +280,20 @@ impl RedisStore {
             let merged = record::merge(data.clone(), &stored);
             let sealed = record::seal(&self.keys, &key, &merged)?;
             let expected = sha1_hex(&raw);
+            // The script publishes the key: other replicas drop their copies.
             let wrote: i64 = self
                 .conn
-                .script(&self.cas, &[&key], &[&expected, &sealed, &ttl])
+                .script(&self.cas, &[&key], &[&expected, &sealed, &ttl, CHANNEL])
                 .await?;
             match wrote {
-                1 => return Ok(Some(merged)),
-                -1 => return Ok(None),
+                1 => {
+                    self.local.forget(handle);
+                    return Ok(Some(merged));
+                }
+                -1 => {
+                    self.local.forget(handle);
+                    return Ok(None);
+                }
                 _ => continue,
             }
         }
@@ -267,7 +322,8 @@ impl RedisStore {
     async fn remove(&self, handle: &str) {
         let result = async {
             let found = self.read(handle).await?;
-            let _: i64 = self.conn.run(redis::Cmd::del(record_key(handle))).await?;
+            let _: (i64,) = self.conn.pipe(&delete_and_announce(handle)).await?;
+            self.local.forget(handle);
             if let Some((_, data, _)) = found {
                 for key in index_keys(&data) {
                     let _: i64 = self.conn.run(redis::Cmd::srem(key, handle)).await?;
@@ -292,90 +348,20 @@ impl RedisStore {
         }
         delete_cookies(&self.names, present)
     }
+}
 
-    /// Ends every session of `provider` with provider session id `sid` (when given),
-    /// else every session of user `sub`. Returns how many records were deleted.
-    pub async fn end_sessions(
-        &self,
-        provider: &str,
-        sid: Option<&str>,
-        sub: Option<&str>,
-    ) -> Result<usize, SessionError> {
-        let index = match (sid, sub) {
-            (Some(sid), _) => sid_key(provider, sid),
-            (None, Some(sub)) => sub_key(provider, sub),
-            (None, None) => return Ok(0),
-        };
-        let handles: Vec<String> = self.conn.run(redis::Cmd::smembers(&index)).await?;
-        let mut ended = 0usize;
-        for handle in &handles {
-            let n: i64 = self.conn.run(redis::Cmd::del(record_key(handle))).await?;
-            ended += usize::try_from(n).unwrap_or(0);
-        }
-        let _: i64 = self.conn.run(redis::Cmd::del(&index)).await?;
-        Ok(ended)
-    }
-
-    /// Records a logout token's `jti` for `ttl`; `false` when it was already seen
-    /// (a replay).
-    pub async fn first_use_of_jti(
-        &self,
-        provider: &str,
-        jti: &str,
-        ttl: Duration,
-    ) -> Result<bool, SessionError> {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(jti_key(provider, jti))
-            .arg(1)
-            .arg("NX")
-            .arg("EX")
-            .arg(ttl.as_secs().max(1));
-        let set: Option<String> = self.conn.run(cmd).await?;
-        Ok(set.is_some())
-    }
-
-    /// Takes the refresh lock of the request's session (waiting up to [`LOCK_WAIT`] for
-    /// another replica); `None` without a session cookie or when the wait ran out.
-    pub async fn refresh_lock(
-        &self,
-        cookies: &RequestCookies<'_>,
-    ) -> Result<Option<RefreshLock>, SessionError> {
-        let Some((id, _)) = self.session_id(cookies) else {
-            return Ok(None);
-        };
-        let key = lock_key(&handle_of(&id));
-        let token = new_id()?;
-        let started = Instant::now();
-        let mut waited = false;
-        loop {
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(&key)
-                .arg(&token)
-                .arg("NX")
-                .arg("PX")
-                .arg(u64::try_from(LOCK_TTL.as_millis()).unwrap_or(10_000));
-            let got: Option<String> = self.conn.run(cmd).await?;
-            if got.is_some() {
-                return Ok(Some(RefreshLock { key, token, waited }));
-            }
-            if started.elapsed() >= LOCK_WAIT {
-                return Ok(None);
-            }
-            waited = true;
-            tokio::time::sleep(LOCK_POLL).await;
-        }
-    }
-
-    /// Releases a lock taken by [`RedisStore::refresh_lock`] (only if still ours).
-    pub async fn release(&self, lock: RefreshLock) {
-        let released: Result<i64, _> = self
-            .conn
-            .script(&self.unlock, &[&lock.key], &[&lock.token])
-            .await;
-        if let Err(e) = released {
-            tracing::debug!(error = %e, "refresh lock release failed (it expires by itself)");
-        }
-    }
+/// `DEL` of a record and the announcement of its key on [`CHANNEL`], in one round trip;
+/// answers the number of records deleted.
+fn delete_and_announce(handle: &str) -> redis::Pipeline {
+    let key = record_key(handle);
+    let mut pipe = redis::pipe();
+    pipe.cmd("DEL")
+        .arg(&key)
+        .cmd("PUBLISH")
+        .arg(CHANNEL)
+        .arg(&key)
+        .ignore();
+    pipe
 }
 
 /// A TTL in milliseconds, at least one second (Redis refuses 0).

@@ -13,11 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::codec::{
-    encode, open_current, present_session_cookies, reassemble, SessionData, SessionLimits,
+    encode, open_current, present_session_cookies, reassemble_shared, SessionData, SessionLimits,
     CHUNK_SIZE, MAX_CHUNKS,
 };
 use super::cookie::{delete_cookies, set_cookie, CookieNames, RequestCookies};
 use super::keys::SessionKeys;
+use super::shared::SharedSession;
 use super::SessionError;
 
 /// Why a session is being saved; a server-side store mints a new id for
@@ -45,8 +46,9 @@ pub enum Loaded {
     Unreadable,
     /// A live session.
     Live {
-        /// The session (boxed: it is large, and the other outcomes carry nothing).
-        data: Box<SessionData>,
+        /// The session, shared with the store's cache of decoded sessions (a request
+        /// that changes it works on a copy).
+        data: Arc<SharedSession>,
         /// Sealed (the cookie, or a server-side record) with an older `session.secrets`
         /// entry: saving it once seals it with the current one, so that the older entry
         /// can be retired without logging anyone out.
@@ -58,7 +60,7 @@ impl Loaded {
     /// The live session, if any.
     pub fn into_live(self) -> Option<SessionData> {
         match self {
-            Loaded::Live { data, .. } => Some(*data),
+            Loaded::Live { data, .. } => Some(data.into_data()),
             Loaded::None | Loaded::Unreadable => None,
         }
     }
@@ -124,7 +126,7 @@ pub struct CookieStore {
     /// Sessions already decrypted and parsed, by [`cache_key`] of the sealed value: a
     /// browser sends the same cookie on every request, and opening it (AES-GCM over
     /// ~3 kB, then JSON) is most of a session route's cost.
-    decoded: moka::future::Cache<u64, Arc<Decoded>>,
+    decoded: moka::sync::Cache<u64, Arc<Decoded>>,
 }
 
 /// The cache key of a sealed value: its last 16 bytes folded to 64 bits. They encode
@@ -147,7 +149,7 @@ fn cache_key(sealed: &str) -> u64 {
 /// A sealed session value and what it opened to.
 struct Decoded {
     sealed: Box<str>,
-    data: SessionData,
+    session: Arc<SharedSession>,
     /// Whether the current (first) key sealed it.
     current: bool,
 }
@@ -173,10 +175,10 @@ impl CookieStore {
     /// A store writing cookies named per `names`, sealed with `keys`, checked against
     /// `limits`.
     pub fn new(names: CookieNames, keys: SessionKeys, limits: SessionLimits) -> CookieStore {
-        let decoded = moka::future::Cache::builder()
+        let decoded = moka::sync::Cache::builder()
             .max_capacity(DECODED_CACHE_BYTES)
             .weigher(|_k: &u64, v: &Arc<Decoded>| {
-                let d = &v.data;
+                let d = v.session.data();
                 let tokens = [&d.id_token, &d.access_token, &d.refresh_token]
                     .iter()
                     .map(|t| t.as_ref().map_or(0, String::len))
@@ -236,29 +238,31 @@ impl CookieStore {
     /// authenticated, decrypted and cached. Liveness is checked at `now` either way.
     pub async fn read_cached(&self, cookies: &RequestCookies<'_>, now: u64) -> Loaded {
         let name = self.names.session();
-        let Some(sealed) = reassemble(cookies, name) else {
+        let Some(sealed) = reassemble_shared(cookies, name) else {
             return Loaded::absent_or_unreadable(cookies, name);
         };
         let key = cache_key(&sealed);
-        let (data, current) = match self.decoded.get(&key).await {
+        let (session, current) = match self.decoded.get(&key) {
             // The full value is compared: a hash collision never yields another session.
-            Some(hit) if *hit.sealed == *sealed => (hit.data.clone(), hit.current),
+            Some(hit) if *hit.sealed == *sealed => (hit.session.clone(), hit.current),
             _ => {
                 let Some((data, current)) = open_current(name, &sealed, &self.keys) else {
                     return Loaded::Unreadable;
                 };
+                let session = SharedSession::new(data);
                 let entry = Decoded {
-                    sealed: sealed.into_boxed_str(),
-                    data: data.clone(),
+                    sealed: sealed.into_owned().into_boxed_str(),
+                    session: session.clone(),
                     current,
                 };
-                self.decoded.insert(key, Arc::new(entry)).await;
-                (data, current)
+                self.decoded.insert(key, Arc::new(entry));
+                (session, current)
             }
         };
-        match data.is_live(now, &self.limits) {
+        // Liveness at this request's `now`, on a hit as on a miss.
+        match session.data().is_live(now, &self.limits) {
             true => Loaded::Live {
-                data: Box::new(data),
+                data: session,
                 stale_seal: !current,
             },
             false => Loaded::None,
@@ -301,8 +305,13 @@ impl CookieStore {
         Ok(out)
     }
 
-    /// Synchronous [`SessionStore::delete`].
+    /// Synchronous [`SessionStore::delete`]. The decoded copy of the request's session
+    /// is dropped from the cache too (a copy of the cookie still opens afterwards: only
+    /// a server-side store can revoke it).
     pub fn delete_now(&self, cookies: &RequestCookies<'_>) -> Vec<HeaderValue> {
+        if let Some(sealed) = reassemble_shared(cookies, self.names.session()) {
+            self.decoded.invalidate(&cache_key(&sealed));
+        }
         let mut present = present_session_cookies(cookies, self.names.session());
         // Logout always clears the main name, even if the browser did not send it.
         if !present.contains(&self.names.session()) {

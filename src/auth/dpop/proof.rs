@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::jwk::{ProofAlg, ProofKey, RawJwk};
 use super::ProofError;
-use crate::auth::credentials::BASE64URL;
+use crate::auth::credentials::{all_bytes, is_base64url_byte};
 
 /// Longer proofs are refused unread (an RSA-4096 proof is about 1.3 kB).
 pub const MAX_PROOF_LEN: usize = 8192;
@@ -79,7 +79,7 @@ struct RawClaims {
 }
 
 fn part(p: Option<&str>) -> Result<&str, ProofError> {
-    p.filter(|p| !p.is_empty() && p.bytes().all(|b| BASE64URL[usize::from(b)]))
+    p.filter(|p| !p.is_empty() && all_bytes(p.as_bytes(), is_base64url_byte))
         .ok_or(ProofError::Malformed)
 }
 

@@ -89,13 +89,9 @@ fn introspector(cfg: IntrospectionConfig, timeout: Duration) -> Introspector {
 }
 
 async fn ask(i: &Introspector, idp: &Idp, token: &str) -> Result<Arc<Claims>, AuthError> {
-    i.introspect(
-        &idp.server.url("/connect/introspect"),
-        token,
-        &TokenHash::of(token),
-    )
-    .await
-    .map(|v| v.claims.clone())
+    i.introspect(&idp.server.url("/connect/introspect"), token)
+        .await
+        .map(|v| v.claims.clone())
 }
 
 fn hits(idp: &Idp) -> usize {
@@ -237,7 +233,7 @@ async fn concurrent_lookups_of_one_token_make_one_call() {
     let tasks: Vec<_> = (0..100)
         .map(|_| {
             let (i, url) = (i.clone(), url.clone());
-            tokio::spawn(async move { i.introspect(&url, "same", &TokenHash::of("same")).await })
+            tokio::spawn(async move { i.introspect(&url, "same").await })
         })
         .collect();
     // Every task is queued ahead of us on the current-thread runtime, so all have joined
@@ -250,17 +246,26 @@ async fn concurrent_lookups_of_one_token_make_one_call() {
     assert_eq!(hits(&idp), 1);
 }
 
-#[test]
-fn cache_keys_bind_provider_and_endpoint() {
-    let h = TokenHash::of("t");
-    let base = cache_key("a", "https://idp/introspect", &h);
-    assert_ne!(base, cache_key("b", "https://idp/introspect", &h));
-    assert_ne!(base, cache_key("a", "https://idp/introspect2", &h));
-    assert_ne!(cache_key("ab", "c", &h), cache_key("a", "bc", &h));
-    assert_ne!(
-        base,
-        cache_key("a", "https://idp/introspect", &TokenHash::of("u"))
+#[tokio::test]
+async fn a_verdict_serves_only_lookups_at_the_endpoint_that_gave_it() {
+    let idp = idp(json!({"active": true, "sub": "alice", "exp": now() + 600})).await;
+    let i = introspector(
+        config(ClientAuth::ClientSecretBasic),
+        Duration::from_secs(10),
     );
+    let first = idp.server.url("/connect/introspect");
+    let moved = idp.server.url("/connect/introspect2");
+    assert!(i.introspect(&first, "ref-token-1").await.is_ok());
+    assert!(i.introspect(&first, "ref-token-1").await.is_ok());
+    assert_eq!(idp.server.hits("/connect/introspect"), 1, "cached");
+    // Discovery moved the endpoint: the old verdict does not answer for the new one.
+    assert!(i.introspect(&moved, "ref-token-1").await.is_ok());
+    assert_eq!(idp.server.hits("/connect/introspect2"), 1);
+    assert!(i.introspect(&moved, "ref-token-1").await.is_ok());
+    assert_eq!(idp.server.hits("/connect/introspect2"), 1, "cached again");
+    // Another token is never answered from this one's entry.
+    assert!(i.introspect(&moved, "ref-token-2").await.is_ok());
+    assert_eq!(idp.server.hits("/connect/introspect2"), 2);
 }
 
 #[test]

@@ -330,32 +330,34 @@ fn jwt_shape() {
 #[tokio::test]
 async fn verified_cache_keeps_only_live_tokens() {
     let cache = VerifiedCache::new(10);
-    let h = TokenHash::of("t1");
     let live = Arc::new(VerifiedToken {
         verified: Arc::default(),
         exp: now() as f64 + 300.0,
     });
-    cache.insert(h, live).await;
-    assert!(cache.get(&h).await.is_some());
-    let dead = TokenHash::of("t2");
+    cache.insert("t1", live).await;
+    assert!(cache.get(b"t1").is_some());
+    // The whole token is the key: a prefix, an extension or a one-byte change is another.
+    for other in ["t", "t10", "t2", "T1", ""] {
+        assert!(cache.get(other.as_bytes()).is_none(), "{other}");
+    }
     let expired = Arc::new(VerifiedToken {
         verified: Arc::default(),
         exp: now() as f64 - 1.0,
     });
-    cache.insert(dead, expired).await;
-    assert!(cache.get(&dead).await.is_none());
+    cache.insert("t2", expired).await;
+    assert!(cache.get(b"t2").is_none());
     cache.clear();
-    assert!(cache.get(&h).await.is_none());
+    assert!(cache.get(b"t1").is_none());
     let off = VerifiedCache::new(0);
     off.insert(
-        h,
+        "t1",
         Arc::new(VerifiedToken {
             verified: Arc::default(),
             exp: f64::MAX,
         }),
     )
     .await;
-    assert!(off.get(&h).await.is_none());
+    assert!(off.get(b"t1").is_none());
 }
 
 #[test]

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::ProviderRuntime;
-use crate::auth::credentials::TokenHash;
 use crate::auth::{AuthError, Claims};
 use crate::idp::limit::Throttled;
 use crate::idp::observe::IdpCall;
@@ -54,7 +53,6 @@ impl ProviderRuntime {
                 self.name
             )));
         };
-        let hash = TokenHash::of(access_token);
         let fetch = async {
             let _permit = if capped {
                 Some(self.userinfo_limiter.try_acquire().map_err(|t| {
@@ -67,7 +65,7 @@ impl ProviderRuntime {
             self.fetch_userinfo(endpoint, access_token).await
         };
         self.userinfo
-            .try_get_with(hash, fetch)
+            .try_get_with_by_ref(access_token, fetch)
             .await
             .map_err(|e| match &*e {
                 UserinfoFailure::Rejected => {

@@ -138,6 +138,15 @@ impl RedisConn {
         self.cluster
     }
 
+    /// The client of a single server, for the invalidation subscription; `None` for a
+    /// cluster (whose record copies are then never served without asking Redis).
+    pub fn single_client(&self) -> Option<redis::Client> {
+        match &self.target {
+            Target::Single(client) => Some((**client).clone()),
+            Target::Cluster(_) => None,
+        }
+    }
+
     /// Starts the background probe when a Tokio runtime is running (not during
     /// `check-config`). It holds only a weak reference: it ends with the store.
     pub fn spawn_probe(self: &Arc<Self>) {
@@ -211,6 +220,18 @@ impl RedisConn {
         self.bounded(span, async {
             let mut conn = self.connection().await?;
             cmd.query_async::<T>(&mut conn)
+                .await
+                .map_err(|e| self.failed(&e))
+        })
+        .await
+    }
+
+    /// Runs a pipeline (one round trip), bounded by [`OP_TIMEOUT`].
+    pub async fn pipe<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, SessionError> {
+        let span = traced(|| b"pipeline");
+        self.bounded(span, async {
+            let mut conn = self.connection().await?;
+            pipe.query_async::<T>(&mut conn)
                 .await
                 .map_err(|e| self.failed(&e))
         })

@@ -37,11 +37,17 @@ pub fn is_id(id: &str) -> bool {
 
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let d = digest(&SHA256, bytes);
-    let mut out = String::with_capacity(64);
-    for b in d.as_ref() {
-        let _ = write!(out, "{b:02x}");
+    hex(digest(&SHA256, bytes).as_ref())
+}
+
+/// Lower-case hex of `bytes` (a table lookup per nibble: `write!` per byte costs more
+/// than the hash it prints).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     out
 }
@@ -131,8 +137,9 @@ pub fn merge(mut ours: SessionData, stored: &SessionData) -> SessionData {
 
 /// SET the record only if its current value is still the one read (compare-and-set by
 /// SHA-1 of the value). KEYS[1] record; ARGV: expected sha1 ("" = must be absent),
-/// new value, TTL in ms. Returns 1 when written, 0 when the value changed, -1 when the
-/// record is gone (logged out meanwhile: never resurrect it).
+/// new value, TTL in ms, and (optional) a channel on which an update announces the
+/// record's key, atomically with the write. Returns 1 when written, 0 when the value
+/// changed, -1 when the record is gone (logged out meanwhile: never resurrect it).
 pub const CAS: &str = r#"
 local cur = redis.call('GET', KEYS[1])
 if not cur then
@@ -144,6 +151,7 @@ if not cur then
 end
 if redis.sha1hex(cur) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+if ARGV[4] then redis.call('PUBLISH', ARGV[4], KEYS[1]) end
 return 1
 "#;
 
@@ -164,14 +172,9 @@ return 0
 
 /// SHA-1 hex of a value, as Lua's `redis.sha1hex` computes it (for [`CAS`]).
 pub fn sha1_hex(value: &str) -> String {
-    use std::fmt::Write as _;
-    let d = digest(
+    hex(digest(
         &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
         value.as_bytes(),
-    );
-    let mut out = String::with_capacity(40);
-    for b in d.as_ref() {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    )
+    .as_ref())
 }

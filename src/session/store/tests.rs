@@ -269,7 +269,7 @@ fn a_session_sealed_with_an_older_secret_is_stale_until_saved_again() {
     let rotated = store_with(&[new, old]);
     let rc = RequestCookies::parse(&sealed);
     let stale = Loaded::Live {
-        data: Box::new(data(10)),
+        data: SharedSession::new(data(10)),
         stale_seal: true,
     };
     assert_eq!(block_on(rotated.read_cached(&rc, NOW)), stale);
@@ -277,7 +277,7 @@ fn a_session_sealed_with_an_older_secret_is_stale_until_saved_again() {
     assert_eq!(block_on(rotated.read_cached(&rc, NOW)), stale);
     let resealed = browser(&rotated.save_now(&data(10), &rc, NOW).unwrap());
     let fresh = Loaded::Live {
-        data: Box::new(data(10)),
+        data: SharedSession::new(data(10)),
         stale_seal: false,
     };
     let rc = RequestCookies::parse(&resealed);

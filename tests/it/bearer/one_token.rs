@@ -54,6 +54,9 @@ async fn a_token_in_the_query_as_well_as_the_header_is_400_in_every_spelling() {
     let r = bearer(&gw, "/orders?token_hint=1&a=access_token", &token).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.echoed("x-auth-user").as_deref(), Some("alice"));
+    // The header token is cached now (a hit skips its checks): the query still refuses.
+    let r = bearer(&gw, &format!("/orders?access_token={other}"), &token).await;
+    assert_invalid_request(&r, "cached header token");
 }
 
 #[tokio::test]

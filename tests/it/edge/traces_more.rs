@@ -116,33 +116,41 @@ async fn redis_session_calls_are_child_spans_without_their_keys() {
         ..crate::scale::setup(&redis.url(), &new_secret())
     };
     let bed = Bed::start(setup).await;
+    // The login saves the session in Redis (the callback's own trace); later requests
+    // may be served from the replica's local copy without a Redis call.
     bed.login("/app/x").await;
-    let hop = bed.browser.get(&bed.url("/app/y")).await;
-    assert_eq!(hop.status, 200);
-    let echoed: serde_json::Value = serde_json::from_slice(&hop.body).expect("echo JSON");
-    let tp = echoed["headers"]["traceparent"][0]
-        .as_str()
-        .expect("traceparent");
-    let (trace, _, _) = split(tp);
+    assert_eq!(bed.browser.get(&bed.url("/app/y")).await.status, 200);
+    let is_redis = |s: &crate::support::otlp::Received| s.span.name.starts_with("redis ");
+    // Spans of one request may arrive in different exports: wait until every Redis call
+    // seen has its server span too.
     let spans = otlp
         .wait_for(|s| {
-            s.iter()
-                .any(|s| s.trace_id() == trace && s.span.kind == KIND_SERVER)
+            s.iter().any(is_redis)
+                && s.iter().filter(|c| is_redis(c)).all(|c| {
+                    s.iter()
+                        .any(|p| p.trace_id() == c.trace_id() && p.span.kind == KIND_SERVER)
+                })
         })
         .await;
-    let server = spans
-        .iter()
-        .find(|s| s.trace_id() == trace && s.span.kind == KIND_SERVER)
-        .expect("server span");
-    assert_eq!(server.span.name, "GET app");
-    let read = spans
-        .iter()
-        .find(|s| s.trace_id() == trace && s.span.name == "redis GET")
-        .expect("the session read is a span");
-    assert_eq!(read.span.kind, KIND_CLIENT);
-    assert_eq!(read.parent_id(), server.span_id());
-    assert_eq!(read.attr("db.system.name").as_deref(), Some("redis"));
-    assert_eq!(read.attr("db.operation.name").as_deref(), Some("GET"));
+    let calls: Vec<_> = spans.iter().filter(|s| is_redis(s)).collect();
+    for call in &calls {
+        assert_eq!(call.span.kind, KIND_CLIENT, "{}", call.span.name);
+        assert_eq!(call.attr("db.system.name").as_deref(), Some("redis"));
+        let op = call.attr("db.operation.name").expect("operation name");
+        assert!(
+            !op.is_empty()
+                && op
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+            "{op}"
+        );
+        // Each is a child of the server span of the request that made it.
+        let server = spans
+            .iter()
+            .find(|s| s.trace_id() == call.trace_id() && s.span.kind == KIND_SERVER)
+            .expect("the request's server span");
+        assert_eq!(call.parent_id(), server.span_id(), "{}", call.span.name);
+    }
     for s in &spans {
         for kv in &s.span.attributes {
             let v = format!("{:?}", kv.value);

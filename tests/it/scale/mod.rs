@@ -4,6 +4,7 @@
 //! 503 (bearer routes unaffected) until Redis is back, without restarting the gateways.
 
 mod backchannel;
+mod cached;
 mod outage;
 mod refresh;
 mod shared;

@@ -68,6 +68,32 @@ async fn idle_timeout_ends_an_unused_session() {
     );
 }
 
+/// The gateway keeps decoded sessions in a cache; one served from there must still be
+/// touched (re-saved with a new `last_seen_at`) once the touch interval has passed.
+#[tokio::test]
+async fn a_session_served_from_the_cache_is_still_touched_when_due() {
+    // idle_timeout 8s: touch interval 2 s.
+    let bed = Bed::start(Setup::default().session("idle_timeout: 8s")).await;
+    bed.login("/app/x").await;
+    let url = bed.url("/app/x");
+    let first = bed.browser.fork().api_get(&url).await;
+    assert_eq!(first.status, 200, "{}", first.describe());
+    assert!(
+        first.set_cookie(super::SESSION).is_none(),
+        "fresh: no touch"
+    );
+    // The same cookie again (now cached) until the touch is due.
+    poll_until(Duration::from_secs(10), "touch of a cached session", || {
+        let (b, url) = (bed.browser.fork(), url.clone());
+        async move {
+            let hop = b.api_get(&url).await;
+            assert_eq!(hop.status, 200, "{}", hop.describe());
+            hop.set_cookie(super::SESSION).is_some().then_some(hop)
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn absolute_lifetime_ends_even_an_active_session() {
     let bed = Bed::start(Setup::default().session("lifetime: 2s")).await;
