@@ -3,7 +3,14 @@
 //! provider names or fixed words — never user input, tokens or secrets.
 
 mod machine;
+mod observe;
+mod outcomes;
 pub use machine::MachineMetrics;
+pub use outcomes::{AssertionMetrics, ExchangeMetrics};
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;
 
 use std::sync::OnceLock;
 
@@ -427,118 +434,5 @@ impl RouteMetrics {
         let class = usize::from((status / 100).clamp(1, 5)) - 1;
         self.by_class[class].inc();
         self.latency.observe(seconds);
-    }
-}
-
-impl crate::idp::observe::ProviderObserver for Metrics {
-    fn idp_call(
-        &self,
-        provider: &str,
-        call: crate::idp::observe::IdpCall,
-        elapsed: std::time::Duration,
-        _ok: bool,
-    ) {
-        self.idp_latency
-            .with_label_values(&[provider, call.as_str()])
-            .observe(elapsed.as_secs_f64());
-    }
-
-    fn jwks_fetch(&self, provider: &str, ok: bool) {
-        let result = if ok { "ok" } else { "error" };
-        self.jwks_fetches
-            .with_label_values(&[provider, result])
-            .inc();
-    }
-
-    fn introspection(&self, provider: &str, outcome: crate::idp::observe::IntrospectionOutcome) {
-        use crate::idp::observe::IntrospectionOutcome as O;
-        let (cache, call) = match outcome {
-            O::CacheHit => ("hit", None),
-            O::Active => ("miss", Some("active")),
-            O::Inactive => ("miss", Some("inactive")),
-            O::Error => ("miss", Some("error")),
-        };
-        self.token_cache
-            .with_label_values(&[provider, "introspection", cache])
-            .inc();
-        if let Some(result) = call {
-            self.introspections
-                .with_label_values(&[provider, result])
-                .inc();
-        }
-    }
-
-    fn idp_throttled(&self, provider: &str, call: crate::idp::observe::IdpCall) {
-        self.idp_throttled
-            .with_label_values(&[provider, call.as_str()])
-            .inc();
-    }
-
-    fn hit_counter(
-        &self,
-        provider: &str,
-        cache: crate::idp::observe::TokenCache,
-    ) -> Option<IntCounter> {
-        Some(
-            self.token_cache
-                .with_label_values(&[provider, cache.as_str(), "hit"]),
-        )
-    }
-
-    fn verified_cache(&self, provider: &str, hit: bool) {
-        let result = if hit { "hit" } else { "miss" };
-        self.token_cache
-            .with_label_values(&[provider, "jwt", result])
-            .inc();
-    }
-}
-
-/// Outcome counters of one route (`portcullis_identity_assertions_total`).
-#[derive(Clone)]
-pub struct AssertionMetrics {
-    /// A new assertion was signed.
-    pub signed: IntCounter,
-    /// A cached assertion was sent.
-    pub cache_hit: IntCounter,
-    /// No assertion could be made.
-    pub failed: IntCounter,
-}
-
-/// Outcome counters of one route (`portcullis_token_exchanges_total`).
-#[derive(Clone)]
-pub struct ExchangeMetrics {
-    /// Served from the cache (or by a concurrent exchange of the same token).
-    pub cache_hit: IntCounter,
-    /// Exchanged at the provider.
-    pub exchanged: IntCounter,
-    /// Refused by the provider.
-    pub refused: IntCounter,
-    /// The provider was unavailable.
-    pub unavailable: IntCounter,
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn auth_successes_use_the_route_counter_resolved_on_first_use() {
-        let m = Metrics::new().unwrap();
-        let route = m.route("api");
-        assert!(route.auth_ok.iter().all(|c| c.get().is_none()), "lazy");
-        m.count_auth(&route, "api", "bearer", "ok");
-        m.count_auth(&route, "api", "bearer", "ok");
-        m.count_auth(&route, "api", "session", "ok");
-        m.count_auth(&route, "api", "bearer", "invalid");
-        assert_eq!(route.auth_ok[0].get().unwrap().get(), 2);
-        let text = String::from_utf8(m.encode()).unwrap();
-        for line in [
-            r#"portcullis_auth_total{method="bearer",outcome="ok",route="api"} 2"#,
-            r#"portcullis_auth_total{method="session",outcome="ok",route="api"} 1"#,
-            r#"portcullis_auth_total{method="bearer",outcome="invalid",route="api"} 1"#,
-        ] {
-            assert!(text.contains(line), "{line}");
-        }
     }
 }

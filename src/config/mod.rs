@@ -29,6 +29,7 @@ mod validate_rate_limit;
 mod validate_route;
 mod validate_tokens;
 mod validate_tracing;
+mod validate_upstream;
 mod walk;
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 //! typed value exists, and secrets live in [`Secret`] so they cannot be printed by accident.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,31 +27,12 @@ pub use cidr::Cidr;
 pub use endpoints::EndpointOverrides;
 pub use rate_limit::{RateLimit, RateLimitKey, RateLimitStore};
 mod machine;
+mod secret;
 pub use machine::{
     metadata_path, Accept, ApiKeySource, ApiKeysConfig, DpopConfig, DpopMode, MachineRoute,
     RESOURCE_METADATA_PATH,
 };
-
-/// A secret string (client secret, cookie key). `Debug`/`Display` never reveal it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The secret itself; call only where it is sent to its one legitimate recipient.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use secret::Secret;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
-//! Validation of `routes[]`: names, match conditions, upstream URL and TLS, auth mode and
-//! provider resolution, public paths, allow rules, timeouts (identity headers:
-//! `validate_headers.rs`).
+//! Validation of `routes[]`: names, match conditions, auth mode and provider resolution,
+//! public paths, allow rules, timeouts (identity headers: `validate_headers.rs`; host,
+//! upstream URL and TLS: `validate_upstream.rs`).
 //!
 //! Never echoes an upstream URL (it may carry credentials). Rejects settings that look
 //! protective but do nothing (allow rules on an `auth: none` route), because in a security
@@ -12,17 +12,15 @@ use serde_yaml::Value;
 
 use super::checks;
 use super::issues::{index_path, key_path};
-use super::model::{
-    Accept, AllowRules, AuthMode, HostMatch, ProviderConfig, RouteConfig, RouteTimeouts, Upstream,
-    UpstreamTls,
-};
-use super::raw::{RawAllow, RawRoute, RawUpstreamTls};
+use super::model::{Accept, AllowRules, AuthMode, ProviderConfig, RouteConfig, RouteTimeouts};
+use super::raw::{RawAllow, RawRoute};
 use super::validate::Ctx;
 use super::validate_assertion;
 use super::validate_headers::identity_headers;
 use super::validate_machine;
 use super::validate_provider::check_claim_path;
 use super::validate_rate_limit::rate_limits;
+use super::validate_upstream::{host_match, upstream, upstream_tls};
 
 /// Validates every route, in file order, resolving provider names to indices.
 pub(crate) fn routes(
@@ -206,98 +204,6 @@ fn parse_auth(s: &str) -> Option<AuthMode> {
     }
 }
 
-/// `api.example.com` (exact) or `*.example.com` (stored as `.example.com`).
-fn host_match(s: &str) -> Result<HostMatch, String> {
-    let s = s.trim();
-    if s == "*" {
-        return Err("`*` would match every host; leave match.host out instead".into());
-    }
-    if let Some(rest) = s.strip_prefix("*.") {
-        return checks::check_host(rest).map(|h| HostMatch::Suffix(format!(".{h}")));
-    }
-    if s.contains('*') {
-        return Err(format!(
-            "`{s}`: a wildcard is allowed only as a leading `*.`, e.g. `*.example.com`"
-        ));
-    }
-    checks::check_host(s).map(HostMatch::Exact)
-}
-
-fn upstream(cx: &mut Ctx<'_>, path: &str, s: &str) -> Upstream {
-    let fallback = |s: &str| Upstream {
-        url: s.to_owned(),
-        https: false,
-        h2c: false,
-        authority: http::uri::Authority::from_static("invalid"),
-        base_path: String::new(),
-    };
-    if s.is_empty() {
-        cx.push(path, "is required (e.g. `http://127.0.0.1:3000`)");
-        return fallback(s);
-    }
-    // `h2c://host:port`: an http URL whose upstream speaks HTTP/2 with prior knowledge.
-    let h2c = s
-        .get(..6)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("h2c://"));
-    let as_http = if h2c {
-        std::borrow::Cow::Owned(format!("http://{}", &s[6..]))
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    };
-    let url = match checks::parse_http_url(&as_http) {
-        Ok(url) => url,
-        Err(msg) => {
-            cx.push(path, format!("{msg} (http://, https:// or h2c://)"));
-            return fallback(s);
-        }
-    };
-    if url.has_query {
-        cx.push(path, "must not contain a query (`?...`)");
-    }
-    let base_path = match checks::normalize_path(&url.path) {
-        Ok(p) => p.trim_end_matches('/').to_owned(),
-        Err(_) => {
-            cx.push(
-                path,
-                "has an invalid base path (no `..`, `%`, or whitespace)",
-            );
-            String::new()
-        }
-    };
-    Upstream {
-        url: s.to_owned(),
-        https: url.https,
-        h2c,
-        authority: url.authority,
-        base_path,
-    }
-}
-
-fn upstream_tls(cx: &mut Ctx<'_>, path: &str, t: RawUpstreamTls, https: bool) -> UpstreamTls {
-    if !https {
-        cx.push(path, "applies only to an https:// upstream");
-    }
-    let ca_file = cx.file(&format!("{path}.ca_file"), t.ca_file.as_deref());
-    let cert_file = cx.file(&format!("{path}.cert_file"), t.cert_file.as_deref());
-    let key_file = cx.file(&format!("{path}.key_file"), t.key_file.as_deref());
-    match (&cert_file, &key_file) {
-        (Some(_), None) => cx.push(
-            &format!("{path}.key_file"),
-            "is required when cert_file is set",
-        ),
-        (None, Some(_)) => cx.push(
-            &format!("{path}.cert_file"),
-            "is required when key_file is set",
-        ),
-        _ => {}
-    }
-    UpstreamTls {
-        ca_file,
-        cert_file,
-        key_file,
-    }
-}
-
 fn resolve_provider(
     cx: &mut Ctx<'_>,
     path: &str,
@@ -458,26 +364,5 @@ fn yaml_to_json(v: &Value) -> Option<serde_json::Value> {
             .collect::<Option<Vec<_>>>()
             .map(J::Array),
         _ => None,
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_matches() {
-        assert_eq!(
-            host_match("*.Example.com").unwrap(),
-            HostMatch::Suffix(".example.com".into())
-        );
-        assert_eq!(
-            host_match("API.example.com").unwrap(),
-            HostMatch::Exact("api.example.com".into())
-        );
-        assert!(host_match("*").is_err());
-        assert!(host_match("a.*.com").is_err());
-        assert!(host_match("a.com:80").is_err());
     }
 }

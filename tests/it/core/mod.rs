@@ -3,6 +3,7 @@
 pub mod access_log;
 mod cli;
 mod connections;
+mod connections_more;
 mod cookie_guard;
 mod forwarding;
 mod http1;
