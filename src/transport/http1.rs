@@ -191,15 +191,7 @@ async fn session<I: Parkable, H: Handler>(
     let Watched { io, prefix, .. } = parts.io.into_inner();
     match &result {
         Ok(()) if parking && !draining => {
-            // What hyper read but did not process, then what it never read.
-            let rest = if prefix.is_empty() {
-                parts.read_buf
-            } else {
-                let mut rest = BytesMut::from(&parts.read_buf[..]);
-                rest.extend_from_slice(&prefix);
-                rest.freeze()
-            };
-            return Some((io, rest));
+            return Some((io, unprocessed(&parts.read_buf, &prefix)));
         }
         Ok(()) => {}
         Err(e) => tracing::debug!(error = %e, "connection ended with an error"),
@@ -207,6 +199,19 @@ async fn session<I: Parkable, H: Handler>(
     let mut io = io;
     linger(&mut io, settings.idle).await;
     None
+}
+
+/// What hyper read but did not process, then what it never read, in a buffer of its own:
+/// hyper's `read_buf` is a slice of its read buffer, and even an empty slice keeps that
+/// whole allocation (8 KiB or more) alive for as long as the connection stays parked.
+fn unprocessed(read_buf: &Bytes, prefix: &Bytes) -> Bytes {
+    if read_buf.is_empty() && prefix.is_empty() {
+        return Bytes::new();
+    }
+    let mut rest = BytesMut::with_capacity(read_buf.len() + prefix.len());
+    rest.extend_from_slice(read_buf);
+    rest.extend_from_slice(prefix);
+    rest.freeze()
 }
 
 /// hyper's HTTP/1 connection on a watched stream.
@@ -283,4 +288,36 @@ async fn linger<I: AsyncRead + AsyncWrite + Unpin>(io: &mut I, stall: Duration) 
         }
     };
     let _ = tokio::time::timeout(LINGER.min(stall), drain).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parked_connection_keeps_no_part_of_hypers_read_buffer() {
+        // hyper's buffer after it processed a whole request: empty, its capacity kept.
+        let mut buf = BytesMut::with_capacity(8192);
+        buf.extend_from_slice(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let all = buf.len();
+        bytes::Buf::advance(&mut buf, all);
+        let read_buf = buf.freeze();
+        assert!(read_buf.is_empty());
+        let hyper_handle = read_buf.clone();
+        let none = unprocessed(&read_buf, &Bytes::new());
+        assert!(none.is_empty());
+        // And one holding the start of the next request, with input hyper never read.
+        let mut buf = BytesMut::with_capacity(8192);
+        buf.extend_from_slice(b"GET / HTTP/1.1\r\n\r\nGET /next");
+        bytes::Buf::advance(&mut buf, 18);
+        let partial = buf.freeze();
+        let partial_handle = partial.clone();
+        let rest = unprocessed(&partial, &Bytes::from_static(b" HTTP/1.1"));
+        assert_eq!(&rest[..], b"GET /next HTTP/1.1");
+        drop((read_buf, partial));
+        // What the parked connection keeps shares nothing with hyper's buffers.
+        assert!(hyper_handle.is_unique());
+        assert!(partial_handle.is_unique());
+        drop((rest, none));
+    }
 }
