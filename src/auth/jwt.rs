@@ -126,10 +126,16 @@ pub fn vet_header(
 
 /// Whether `token` has the compact-JWS shape (three non-empty base64url parts).
 pub fn looks_like_jwt(token: &str) -> bool {
+    // One scan of the whole token (often 1 kB or more), then the dots.
+    let bytes = token.as_bytes();
+    if !all_bytes(bytes, |b| is_base64url_byte(b) | (b == b'.')) {
+        return false;
+    }
     let mut parts = token.split('.');
-    b64_part(parts.next())
-        && b64_part(parts.next())
-        && b64_part(parts.next())
+    let non_empty = |p: Option<&str>| p.is_some_and(|p| !p.is_empty());
+    non_empty(parts.next())
+        && non_empty(parts.next())
+        && non_empty(parts.next())
         && parts.next().is_none()
 }
 
@@ -399,7 +405,7 @@ impl VerifiedCache {
             moka::sync::Cache::builder()
                 .max_capacity(size)
                 .expire_after(UntilExp)
-                .build_with_hasher(TokenHashing::default())
+                .build_with_hasher(TokenHashing::signature_tail())
         });
         VerifiedCache { cache }
     }
