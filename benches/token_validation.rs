@@ -141,5 +141,57 @@ fn bench_hash(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench, bench_hash);
+/// The floor: the signature check alone with aws-lc-rs, the key parsed once
+/// (`ParsedPublicKey`), against the key built from its JWK components on every call (what
+/// `jsonwebtoken::crypto::verify` does).
+fn bench_signature(c: &mut Criterion) {
+    let rsa = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa keygen");
+    let ec =
+        EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).expect("ec keygen");
+    let msg = message("k", "RS256");
+    let mut rsa_sig = vec![0; rsa.public_modulus_len()];
+    rsa.sign(
+        &signature::RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        msg.as_bytes(),
+        &mut rsa_sig,
+    )
+    .expect("rsa sign");
+    let ec_sig = ec
+        .sign(&SystemRandom::new(), msg.as_bytes())
+        .expect("ec sign");
+    let p = rsa.public_key();
+    let (n, e) = (
+        p.modulus().big_endian_without_leading_zero(),
+        p.exponent().big_endian_without_leading_zero(),
+    );
+    let components = signature::RsaPublicKeyComponents { n, e };
+    let parsed = components
+        .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+        .expect("rsa key");
+    c.bench_function("rs256/signature-parsed-key", |b| {
+        b.iter(|| parsed.verify_sig(black_box(msg.as_bytes()), &rsa_sig))
+    });
+    c.bench_function("rs256/signature-key-per-call", |b| {
+        b.iter(|| {
+            components.verify(
+                &signature::RSA_PKCS1_2048_8192_SHA256,
+                black_box(msg.as_bytes()),
+                &rsa_sig,
+            )
+        })
+    });
+    let point = ec.public_key().as_ref().to_vec();
+    let parsed = signature::ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point)
+        .expect("ec key");
+    c.bench_function("es256/signature-parsed-key", |b| {
+        b.iter(|| parsed.verify_sig(black_box(msg.as_bytes()), ec_sig.as_ref()))
+    });
+    let unparsed = signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point);
+    c.bench_function("es256/signature-key-per-call", |b| {
+        b.iter(|| unparsed.verify(black_box(msg.as_bytes()), ec_sig.as_ref()))
+    });
+}
+
+criterion_group!(benches, bench, bench_hash, bench_signature);
 criterion_main!(benches);

@@ -84,7 +84,9 @@ pub struct Introspector {
     client: IdpClient,
     auth: ClientAuthenticator,
     /// Verdicts by token (compared whole on a hit; the cache is this provider's own).
-    cache: moka::future::Cache<String, Arc<Entry>, TokenHashing>,
+    cache: moka::sync::Cache<String, Arc<Entry>, TokenHashing>,
+    /// Calls in flight, so concurrent misses of one token make one call.
+    inflight: Inflight<Result<Arc<Entry>, MissFailure>>,
     observer: Arc<dyn ProviderObserver>,
     hits: HitCounter,
     limiter: CallLimiter,
@@ -102,7 +104,7 @@ impl Introspector {
         auth: ClientAuthenticator,
         observer: Arc<dyn ProviderObserver>,
     ) -> Self {
-        let cache = moka::future::Cache::builder()
+        let cache = moka::sync::Cache::builder()
             .max_capacity(cfg.cache_size)
             .expire_after(EntryTtl)
             .build_with_hasher(TokenHashing::default());
@@ -114,6 +116,7 @@ impl Introspector {
             client,
             auth,
             cache,
+            inflight: Inflight::new(),
             observer,
             hits: HitCounter::default(),
         }
@@ -131,7 +134,7 @@ impl Introspector {
         let mut entry = self.lookup(endpoint, token).await?;
         if *entry.endpoint != *endpoint {
             // Answered by an endpoint discovery has since replaced: ask the current one.
-            self.cache.invalidate(token).await;
+            self.cache.invalidate(token);
             entry = self.lookup(endpoint, token).await?;
         }
         match &entry.verdict {
@@ -148,21 +151,35 @@ impl Introspector {
 
     /// The cached verdict for `token`, or the one a (coalesced) call brings.
     async fn lookup(&self, endpoint: &str, token: &str) -> Result<Arc<Entry>, AuthError> {
-        let entry = self
-            .cache
-            .entry_by_ref(token)
-            .or_try_insert_with(self.limited_call(endpoint, token))
-            .await;
+        let (entry, called) = match self.cache.get(token) {
+            Some(hit) => (Ok(hit), false),
+            None => {
+                self.inflight
+                    .get(
+                        token,
+                        || self.cache.get(token).map(Ok),
+                        || self.limited_call(endpoint, token),
+                        |result| {
+                            if let Ok(entry) = result {
+                                self.cache.insert(token.to_owned(), entry.clone());
+                            }
+                        },
+                    )
+                    .await
+            }
+        };
         match entry {
             Ok(entry) => {
-                if !entry.is_fresh() {
+                // Answered without a call of its own: from the cache, or from another
+                // request's call.
+                if !called {
                     self.hits
                         .hit(&*self.observer, &self.provider, TokenCache::Introspection);
                 }
-                Ok(entry.into_value())
+                Ok(entry)
             }
-            Err(failure) => Err(match &*failure {
-                MissFailure::Idp(e) => AuthError::IdpUnavailable(e.0.clone()),
+            Err(failure) => Err(match failure {
+                MissFailure::Idp(e) => AuthError::IdpUnavailable(e.0),
                 MissFailure::Throttled(t) => AuthError::IdpThrottled(t.retry_after_secs()),
             }),
         }
@@ -373,6 +390,9 @@ fn number(body: &Claims, name: &str) -> Result<Option<f64>, &'static str> {
             .ok_or("time claim is not a number (introspection)"),
     }
 }
+
+mod inflight;
+use inflight::Inflight;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

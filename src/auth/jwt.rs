@@ -2,10 +2,10 @@
 //! 000, ID tokens used as API tokens), and the verified-token cache.
 //!
 //! We parse the JOSE header ourselves so the allowlist, `crit` and `typ` rules are ours;
-//! jsonwebtoken (aws-lc-rs) checks only the signature, and the claim rules (`iss`, `aud`,
-//! numeric `exp`, `nbf`, `iat`) are checked here. Must never find a key through the
-//! token (`jku`, `x5u`, `jwk`, `x5c`), never accept `none` or HMAC, and never put the token
-//! into an error or log line.
+//! the signature is checked with aws-lc-rs on keys parsed once (`jwks::keys`), and the
+//! claim rules (`iss`, `aud`, numeric `exp`, `nbf`, `iat`) are checked here. Must never
+//! find a key through the token (`jku`, `x5u`, `jwk`, `x5c`), never accept `none` or
+//! HMAC, and never put the token into an error or log line.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -126,10 +126,16 @@ pub fn vet_header(
 
 /// Whether `token` has the compact-JWS shape (three non-empty base64url parts).
 pub fn looks_like_jwt(token: &str) -> bool {
+    // One scan of the whole token (often 1 kB or more), then the dots.
+    let bytes = token.as_bytes();
+    if !all_bytes(bytes, |b| is_base64url_byte(b) | (b == b'.')) {
+        return false;
+    }
     let mut parts = token.split('.');
-    b64_part(parts.next())
-        && b64_part(parts.next())
-        && b64_part(parts.next())
+    let non_empty = |p: Option<&str>| p.is_some_and(|p| !p.is_empty());
+    non_empty(parts.next())
+        && non_empty(parts.next())
+        && non_empty(parts.next())
         && parts.next().is_none()
 }
 
@@ -259,11 +265,16 @@ impl JwtValidator {
             return Err(JwtError::Invalid("not a JWS"));
         }
         let header = self.header(token)?;
-        self.check_issuer(&unverified_claims(token)?)?;
+        // Parsed once: vetted for the issuer before the key lookup, trusted after the
+        // signature.
+        let claims = unverified_claims(token)?;
+        self.check_issuer(&claims)?;
         let candidates = keys
             .find(header.kid.as_deref(), header.alg)
             .map_err(key_miss)?;
-        self.verify(token, &header, candidates, unix_now())
+        verify_signature(token, header.alg, candidates)?;
+        let exp = self.check_claims(&claims, unix_now())?;
+        Ok((claims, exp))
     }
 
     /// `iss` exact; `aud` (string or array) has one of ours; `exp` a number in the future;
@@ -330,15 +341,17 @@ pub fn verify_signature(token: &str, alg: Algorithm, keys: Candidates<'_>) -> Re
     let (message, signature) = token
         .rsplit_once('.')
         .ok_or(JwtError::Invalid("not a JWS"))?;
-    let mut reason = "signature undecodable or key unfit";
+    let unfit = JwtError::Invalid("signature undecodable or key unfit");
+    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| unfit)?;
+    let mut refused = unfit;
     for key in keys.iter() {
-        match jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, alg) {
-            Ok(true) => return Ok(()),
-            Ok(false) => reason = "bad signature",
-            Err(_) => {}
+        match key.verify(alg, message.as_bytes(), &signature) {
+            Some(true) => return Ok(()),
+            Some(false) => refused = JwtError::Invalid("bad signature"),
+            None => {}
         }
     }
-    Err(JwtError::Invalid(reason))
+    Err(refused)
 }
 
 /// A NumericDate claim: absent → None; present → must be a finite JSON number (a string
@@ -392,7 +405,7 @@ impl VerifiedCache {
             moka::sync::Cache::builder()
                 .max_capacity(size)
                 .expire_after(UntilExp)
-                .build_with_hasher(TokenHashing::default())
+                .build_with_hasher(TokenHashing::signature_tail())
         });
         VerifiedCache { cache }
     }

@@ -1,7 +1,8 @@
 //! How the token caches (verified tokens, introspection verdicts, userinfo answers) hash
-//! their key, the token itself: one-shot XXH3 under a secret drawn once per process.
+//! their key, the token itself: one-shot XXH3 under a secret drawn once per process; for
+//! the verified-token cache, over the signature's last bytes only.
 //!
-//! A lookup hashes the whole token (often 1 kB or more) on every request. Collisions are
+//! A lookup hashes the token (often 1 kB or more) on every request. Collisions are
 //! harmless to correctness (the map compares the whole token on a hit, so one token never
 //! answers for another); an attacker could at most lengthen one bucket, and only tokens
 //! the gateway verified or asked the IdP about (rate-capped) are ever inserted.
@@ -34,11 +35,33 @@ fn secret() -> &'static [u8; SECRET_LEN] {
 #[derive(Clone, Copy, Debug)]
 pub struct TokenHashing {
     secret: &'static [u8; SECRET_LEN],
+    /// Hash only this many last bytes (and the length) of a key; 0: all of it.
+    tail: usize,
 }
 
 impl Default for TokenHashing {
     fn default() -> Self {
-        TokenHashing { secret: secret() }
+        TokenHashing {
+            secret: secret(),
+            tail: 0,
+        }
+    }
+}
+
+/// Bytes of a signed token's end hashed by [`TokenHashing::signature_tail`]: 24 bytes of
+/// base64url, 144 bits of signature.
+const SIGNATURE_TAIL: usize = 32;
+
+impl TokenHashing {
+    /// For a cache whose keys are all signed tokens that verified (the verified-token
+    /// cache): the hash covers the length and the last bytes only, the signature's, which
+    /// nobody without the provider's key can choose. Never for a cache an attacker can
+    /// fill with tokens of their choosing (introspection verdicts, userinfo answers).
+    pub fn signature_tail() -> Self {
+        TokenHashing {
+            tail: SIGNATURE_TAIL,
+            ..TokenHashing::default()
+        }
     }
 }
 
@@ -48,6 +71,7 @@ impl BuildHasher for TokenHashing {
     fn build_hasher(&self) -> TokenHasher {
         TokenHasher {
             secret: self.secret,
+            tail: self.tail,
             state: 0,
         }
     }
@@ -57,6 +81,7 @@ impl BuildHasher for TokenHashing {
 #[derive(Debug)]
 pub struct TokenHasher {
     secret: &'static [u8; SECRET_LEN],
+    tail: usize,
     state: u64,
 }
 
@@ -65,6 +90,10 @@ const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl Hasher for TokenHasher {
     fn write(&mut self, bytes: &[u8]) {
+        let bytes = match self.tail {
+            0 => bytes,
+            tail => &bytes[bytes.len().saturating_sub(tail)..],
+        };
         self.state = self.state.rotate_left(29) ^ xxh3_64_with_secret(bytes, self.secret);
     }
 
@@ -109,5 +138,23 @@ mod tests {
         flipped[700] ^= 1;
         let flipped = String::from_utf8(flipped).unwrap();
         assert!(seen.insert(h.hash_one(flipped.as_str())));
+    }
+
+    #[test]
+    fn the_signature_tail_mode_hashes_the_length_and_the_last_bytes() {
+        let h = TokenHashing::signature_tail();
+        let token = "eyJhbGciOiJSUzI1NiJ9.".repeat(50);
+        let mut head_changed = token.clone().into_bytes();
+        head_changed[10] ^= 1;
+        let head_changed = String::from_utf8(head_changed).unwrap();
+        // `[u8]` keys (the verified-token cache's): the length prefix is mixed in.
+        let hash = |t: &str| h.hash_one(t.as_bytes());
+        assert_eq!(hash(&token), hash(&head_changed), "only the tail counts");
+        let mut tail_changed = token.clone().into_bytes();
+        tail_changed[token.len() - 5] ^= 1;
+        let tail_changed = String::from_utf8(tail_changed).unwrap();
+        assert_ne!(hash(&token), hash(&tail_changed));
+        assert_ne!(hash(&token), hash(&token[1..]), "the length counts");
+        assert_ne!(hash("ab"), hash("abc"));
     }
 }

@@ -90,7 +90,7 @@ pub struct ProviderRuntime {
     verified: VerifiedCache,
     introspector: Option<Introspector>,
     /// Userinfo answers by access token (compared whole on a hit).
-    userinfo: moka::future::Cache<String, Arc<Claims>, TokenHashing>,
+    userinfo: moka::future::Cache<String, UserinfoAnswer, TokenHashing>,
     userinfo_limiter: CallLimiter,
     backoff: (Duration, Duration),
 }
@@ -406,6 +406,7 @@ mod discover;
 mod id_token;
 mod reuse;
 mod userinfo;
+pub use userinfo::UserinfoAnswer;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

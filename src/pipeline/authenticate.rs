@@ -4,6 +4,7 @@
 //! never sets request headers and never decides a status code.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::transport::upstream::ReqBody;
 use http::header::AUTHORIZATION;
@@ -224,6 +225,10 @@ async fn bearer(
     if !wanted {
         return Ok(principal);
     }
+    // Completed from an answer the userinfo cache still serves: no lookup, no merge.
+    if let Some(done) = verified.fresh_completion(&principal, Instant::now()) {
+        return Ok(done);
+    }
     // The token is visible ASCII: checked now, or verified before.
     let token = match checked {
         Some(creds) => creds.token,
@@ -231,7 +236,7 @@ async fn bearer(
     };
     match provider.userinfo_for_bearer(token).await {
         // The principal completed from this answer, shared while the answer is cached.
-        Ok(info) => verified.completed(&principal, &info, &cfg.claims),
+        Ok(info) => verified.completed(&principal, &info.claims, info.until, &cfg.claims),
         // `auto` is best effort: the token alone was already valid.
         Err(e) if cfg.userinfo == UserinfoMode::Auto => {
             tracing::debug!(provider = provider.name(), error = %e, "userinfo completion skipped");

@@ -310,3 +310,89 @@ fn keys_sharing_a_kid_verify_whatever_their_order_in_the_document() {
     let keys = set(json!({ "keys": bounded })).unwrap();
     assert!(validator.validate(&by_first, &keys).is_ok());
 }
+
+#[test]
+fn a_key_is_parsed_once_per_algorithm_and_checks_only_its_own_signatures() {
+    let (p256, ed) = (TestKey::es256("ec"), TestKey::ed25519("ed"));
+    let keys = set(jwks(&[rsa_key(), &p256, &ed])).unwrap();
+    let signed = |key: &TestKey, alg: &str| {
+        let token = key.sign_raw(&json!({"alg": alg}), &json!({"sub": "s"}));
+        let (message, sig) = token.rsplit_once('.').unwrap();
+        (message.to_owned(), URL_SAFE_NO_PAD.decode(sig).unwrap())
+    };
+    let only = |kid: &str, alg| {
+        let c = keys.find(Some(kid), alg).unwrap();
+        assert_eq!(c.len(), 1);
+        let key = c.iter().next().unwrap();
+        key
+    };
+    let rsa = only("rsa-1", Algorithm::RS256);
+    let (message, rs256) = signed(rsa_key(), "RS256");
+    let (_, ps256) = signed(rsa_key(), "PS256");
+    for _ in 0..3 {
+        assert_eq!(
+            rsa.verify(Algorithm::RS256, message.as_bytes(), &rs256),
+            Some(true)
+        );
+    }
+    assert_eq!(rsa.parsed_count(), 1, "parsed once, then reused");
+    // Each padding only under its own algorithm.
+    assert_eq!(
+        rsa.verify(Algorithm::PS256, message.as_bytes(), &rs256),
+        Some(false)
+    );
+    assert_eq!(
+        rsa.verify(Algorithm::RS256, message.as_bytes(), &ps256),
+        Some(false)
+    );
+    assert_eq!(rsa.parsed_count(), 2);
+    let mut tampered = message.clone().into_bytes();
+    tampered[3] ^= 1;
+    assert_eq!(rsa.verify(Algorithm::RS256, &tampered, &rs256), Some(false));
+    // A key type never checks another type's algorithm.
+    assert_eq!(
+        rsa.verify(Algorithm::ES256, message.as_bytes(), &rs256),
+        None
+    );
+    let ec = only("ec", Algorithm::ES256);
+    let (message, es256) = signed(&p256, "ES256");
+    assert_eq!(
+        ec.verify(Algorithm::ES256, message.as_bytes(), &es256),
+        Some(true)
+    );
+    assert_eq!(
+        ec.verify(Algorithm::ES256, message.as_bytes(), &rs256),
+        Some(false)
+    );
+    assert_eq!(
+        ec.verify(Algorithm::ES384, message.as_bytes(), &es256),
+        None
+    );
+    let ed_key = only("ed", Algorithm::EdDSA);
+    let (message, eddsa) = signed(&ed, "EdDSA");
+    assert_eq!(
+        ed_key.verify(Algorithm::EdDSA, message.as_bytes(), &eddsa),
+        Some(true)
+    );
+    assert_eq!(
+        ed_key.verify(Algorithm::EdDSA, &tampered, &eddsa),
+        Some(false)
+    );
+}
+
+#[test]
+fn a_point_off_the_curve_is_a_key_that_verifies_nothing() {
+    let p256 = TestKey::es256("ec");
+    let mut jwk = p256.jwk();
+    // Same length, another y: not on P-256.
+    let mut y = URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap();
+    y[31] ^= 1;
+    jwk["y"] = json!(URL_SAFE_NO_PAD.encode(&y));
+    let keys = set(json!({"keys": [jwk]})).unwrap();
+    let token = p256.sign(&json!({"sub": "s"}));
+    let (message, sig) = token.rsplit_once('.').unwrap();
+    let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let key = keys.find(Some("ec"), Algorithm::ES256).unwrap();
+    let key = key.iter().next().unwrap();
+    assert_eq!(key.verify(Algorithm::ES256, message.as_bytes(), &sig), None);
+}

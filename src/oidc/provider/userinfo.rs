@@ -6,10 +6,22 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::USERINFO_TTL;
+
 use super::ProviderRuntime;
 use crate::auth::{AuthError, Claims};
 use crate::idp::limit::Throttled;
 use crate::idp::observe::IdpCall;
+
+/// A userinfo answer as cached: the claims, and until when the cache serves them.
+#[derive(Debug, Clone)]
+pub struct UserinfoAnswer {
+    /// The claims (the caller checks `sub`).
+    pub claims: Arc<Claims>,
+    /// The end of the answer's life in the cache (fetched + its TTL): whoever keeps what
+    /// it derived from the answer keeps it no longer.
+    pub until: Instant,
+}
 
 /// Userinfo failures shared among coalesced waiters (never cached).
 #[derive(Debug, Clone)]
@@ -25,14 +37,19 @@ impl ProviderRuntime {
     /// the token's `sub`. 401/403 → [`AuthError::InvalidToken`]; other failures →
     /// [`AuthError::IdpUnavailable`]; failures are never cached.
     pub async fn userinfo(&self, access_token: &str) -> Result<Arc<Claims>, AuthError> {
-        self.userinfo_with(access_token, false).await
+        self.userinfo_with(access_token, false)
+            .await
+            .map(|a| a.claims)
     }
 
     /// [`Self::userinfo`] for completing a bearer request's principal: an uncached call
     /// counts against `tokens.userinfo_rate_limit`, and past it the answer is
     /// [`AuthError::IdpThrottled`] without a call. (Logins are not capped: each one already
     /// cost the provider a whole authorization-code flow.)
-    pub async fn userinfo_for_bearer(&self, access_token: &str) -> Result<Arc<Claims>, AuthError> {
+    pub async fn userinfo_for_bearer(
+        &self,
+        access_token: &str,
+    ) -> Result<UserinfoAnswer, AuthError> {
         self.userinfo_with(access_token, true).await
     }
 
@@ -40,7 +57,7 @@ impl ProviderRuntime {
         &self,
         access_token: &str,
         capped: bool,
-    ) -> Result<Arc<Claims>, AuthError> {
+    ) -> Result<UserinfoAnswer, AuthError> {
         let Some(discovered) = self.discovered.load_full() else {
             return Err(AuthError::IdpUnavailable(format!(
                 "provider `{}` not discovered yet",
@@ -62,7 +79,11 @@ impl ProviderRuntime {
             } else {
                 None
             };
-            self.fetch_userinfo(endpoint, access_token).await
+            let claims = self.fetch_userinfo(endpoint, access_token).await?;
+            Ok(UserinfoAnswer {
+                claims,
+                until: Instant::now() + USERINFO_TTL,
+            })
         };
         self.userinfo
             .try_get_with_by_ref(access_token, fetch)
