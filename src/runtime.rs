@@ -87,9 +87,6 @@ pub struct RouteRuntime {
     pub identity: IdentityHeaders,
     /// The claims its templates and `allow` rules read (`userinfo: auto`).
     pub wanted: WantedClaims,
-    /// Pre-rendered metric labels `[route, "bearer"|"session"]` → outcome counters are
-    /// looked up with these.
-    pub auth_method: &'static str,
     /// An upstream `Set-Cookie` naming a gateway cookie has been logged for this route
     /// (logged once per route and configuration; every one is counted).
     pub cookie_guard_logged: std::sync::atomic::AtomicBool,
@@ -261,13 +258,6 @@ impl Runtime {
                 client,
                 metrics: metrics.route(&rc.name),
                 identity,
-                auth_method: match rc.auth {
-                    crate::config::AuthMode::Bearer => "bearer",
-                    crate::config::AuthMode::Session => "session",
-                    crate::config::AuthMode::Any => "any",
-                    crate::config::AuthMode::None => "none",
-                    crate::config::AuthMode::ApiKey => "api_key",
-                },
                 cookie_guard_logged: std::sync::atomic::AtomicBool::new(false),
                 limits,
                 machine: RouteMachine::build(&config, rc),

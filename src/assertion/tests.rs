@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Keys (PEM loading, refusals), the key ring's rotation rules at chosen instants, and
 //! assertions checked by jsonwebtoken against the published JWK.
 

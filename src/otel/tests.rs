@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! The tracer: which requests are sampled, which parent is continued, and the exporter's
 //! bounded queue (drops counted, never a wait).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Route limits end to end in-process (local buckets): which limit runs when, what keys
 //! share a bucket, the 429 `error::respond` makes of a refusal, reloads keeping buckets,
 //! and the local store's memory bounds.

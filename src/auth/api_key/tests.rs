@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 use super::*;
 use crate::config::ApiKeySource;
 

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! `routes[].cors` loading: normalised origins, patterns, defaults, and every refusal
 //! with its field path.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! `tracing:` loading: the endpoint form, defaults, and every refusal with its path.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

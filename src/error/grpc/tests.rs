@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! The gRPC translation table, detection from `Content-Type`, and the trailers-only shape.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

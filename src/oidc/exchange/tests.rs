@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Reading token-exchange answers: what is refused (403), what is the provider's
 //! trouble (503), and how long an issued token is reused.
 

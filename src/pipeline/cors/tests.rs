@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Preflight answers and refusals, and the response-side fields, on a parsed policy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Escaped separators under each `server.escaped_slashes` mode, and the decoded reading.
 

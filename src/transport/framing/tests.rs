@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Differential tests: the gateway's HTTP/1 framing decisions (hyper's server as the
 //! transport configures it, plus [`super::check`]) equal the reference reading of RFC
 //! 9112 (`reference.rs`), for a table of known cases and a generated corpus of valid,

@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! The local record cache: what may be served without Redis, and when not.
 
 use super::*;
