@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::memo;
 use super::principal::{lookup_claim, scalar_string, string_list, Principal};
 use super::wanted::WantedClaims;
+use crate::transport::upstream::Added;
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,6 +226,23 @@ impl IdentityHeaders {
                 None => {
                     headers.remove(name);
                 }
+            }
+        }
+    }
+
+    /// [`apply`](Self::apply) for a request on its way upstream: the values go to
+    /// `added` (hygiene stripped every identity header name from the request, in every
+    /// spelling, so there is nothing of the client's to replace or remove).
+    pub fn add(&self, p: &Principal, added: &mut Added) {
+        if self.headers.is_empty() {
+            return;
+        }
+        let rendered = p
+            .rendered
+            .get_or_derive(self.id, || Arc::from(self.render(p)));
+        for (name, value) in rendered.iter() {
+            if let Some(v) = value {
+                added.push(name.clone(), v.clone());
             }
         }
     }

@@ -39,6 +39,9 @@ pub struct AuthContext<'a> {
     /// The request a front proxy asks about (forward-auth; DPoP proofs describe it);
     /// `None`: the request itself.
     pub original: Option<RequestView<'a>>,
+    /// The client's connection is TLS (what a DPoP proof of the request itself names
+    /// when no trusted proxy said otherwise).
+    pub tls: bool,
 }
 
 /// Who the request is, and how.
@@ -108,8 +111,9 @@ pub async fn authenticate(
             }),
         "bearer" => {
             let (provider_index, provider) = provider()?;
-            let view = ctx.original.unwrap_or_else(|| RequestView::of(req));
-            bearer(rt, provider, provider_index, route, req, &view, ctx.query)
+            let (original, tls) = (ctx.original, ctx.tls);
+            let view = || original.unwrap_or_else(|| RequestView::of(req, tls));
+            bearer(rt, provider, provider_index, route, req, view, ctx.query)
                 .await
                 .map(|principal| Authenticated {
                     principal,
@@ -180,13 +184,13 @@ fn second_token_in_query(query: Option<&str>) -> Result<(), AuthError> {
 }
 
 /// `Authorization: <scheme> <token>` → validated claims (+ DPoP) → principal (+ userinfo).
-async fn bearer(
+async fn bearer<'v>(
     rt: &Runtime,
     provider: &ProviderRuntime,
     provider_index: usize,
     route: &RouteRuntime,
     req: &Request<ReqBody>,
-    view: &RequestView<'_>,
+    view: impl FnOnce() -> RequestView<'v>,
     query: Option<&str>,
 ) -> Result<Arc<Principal>, AuthError> {
     let cfg = provider.config();

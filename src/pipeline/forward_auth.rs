@@ -130,6 +130,7 @@ pub async fn handle(
             https: original.https,
             host: original.host.as_deref(),
         }),
+        tls: conn.tls,
         query,
     };
     let outcome = match authenticate::authenticate(rt, route, &path, req, &mut ctx).await {

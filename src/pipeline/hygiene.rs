@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use crate::transport::upstream::ReqBody;
+use crate::transport::upstream::{Added, ReqBody};
 use http::header::HOST;
 use http::{HeaderValue, Request, Version};
 
@@ -141,14 +141,16 @@ pub fn request_path<'p>(rt: &Runtime, raw: &'p str) -> Result<Cow<'p, str>, Gate
 }
 
 /// Strips what a client must not control, writes `Content-Length` in its canonical form
-/// (400 when it is no plain decimal) and sets the forwarding metadata. Returns the
-/// requested upgrade protocol (websocket…), which the forwarder re-adds for the upstream.
+/// (400 when it is no plain decimal) and sets the forwarding metadata and request id
+/// (into `added` where the map does not hold the name). Returns the requested upgrade
+/// protocol (websocket…), which the forwarder re-adds for the upstream.
 pub fn clean_request(
     rt: &Runtime,
     conn: &ConnInfo,
     peer_trusted: bool,
     request_id: &HeaderValue,
     req: &mut Request<ReqBody>,
+    added: &mut Added,
 ) -> Result<Option<HeaderValue>, GatewayError> {
     let host = request_authority(req);
     let headers = req.headers_mut();
@@ -162,12 +164,21 @@ pub fn clean_request(
     canonical_content_length(headers)
         .map_err(|_| GatewayError::BadRequest("invalid Content-Length"))?;
     let proto = if conn.tls { "https" } else { "http" };
-    // Room for X-Forwarded-For/-Proto/-Host, X-Request-Id and (when tracing) the
-    // traceparent: hyper sizes the map for the headers it parsed, so these would
-    // otherwise grow it (a rehash of every field) one step at a time.
-    headers.reserve(if rt.tracer.is_some() { 5 } else { 4 });
-    set_forwarded(headers, conn.peer.ip(), peer_trusted, proto, host.as_ref());
-    headers.insert(X_REQUEST_ID, request_id.clone());
+    // Not inserted into the map (hyper sized it for the fields it parsed; an insert
+    // grows it, a rehash of every field): added, and written after the client's.
+    set_forwarded(
+        headers,
+        added,
+        conn.peer.ip(),
+        peer_trusted,
+        proto,
+        host.as_ref(),
+    );
+    if headers.contains_key(X_REQUEST_ID) {
+        headers.insert(X_REQUEST_ID, request_id.clone());
+    } else {
+        added.push(X_REQUEST_ID, request_id.clone());
+    }
     if te_trailers {
         req.extensions_mut()
             .insert(crate::transport::hop::TeTrailers);

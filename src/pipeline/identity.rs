@@ -4,7 +4,7 @@
 //! for the upstream, replaces it), adds the signed identity assertion, and removes the
 //! gateway's own cookies so they never reach the upstream.
 
-use crate::transport::upstream::ReqBody;
+use crate::transport::upstream::{Added, ReqBody};
 use http::header::AUTHORIZATION;
 use http::{HeaderName, HeaderValue, Request};
 
@@ -67,12 +67,15 @@ pub async fn mint(
 }
 
 /// Sets the identity headers, the Authorization the upstream gets, what was minted, and
-/// strips what must not travel on. Never waits.
+/// strips what must not travel on. Never waits. Identity headers and the assertion (names
+/// hygiene stripped from the request) go to `added`; Authorization, which the request
+/// may still carry, is replaced in the map.
 pub fn apply_minted(
     rt: &Runtime,
     route: &RouteRuntime,
     auth: Option<&Authenticated>,
     req: &mut Request<ReqBody>,
+    added: &mut Added,
     minted: Minted,
 ) -> Result<(), GatewayError> {
     let Minted {
@@ -93,7 +96,7 @@ pub fn apply_minted(
     let Some(a) = auth else {
         return Ok(());
     };
-    route.identity.apply(&a.principal, headers);
+    route.identity.add(&a.principal, added);
     if route.config.pass_access_token {
         if let Some(token) = &a.session_access_token {
             if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {token}")) {
@@ -107,7 +110,7 @@ pub fn apply_minted(
         headers.insert(AUTHORIZATION, v);
     }
     if let Some((name, value)) = assertion {
-        headers.insert(name, value);
+        added.push(name, value);
     }
     Ok(())
 }

@@ -45,15 +45,17 @@ fn first_item<'h>(headers: &'h HeaderMap, name: &http::HeaderName) -> Option<&'h
 }
 
 impl<'a> RequestView<'a> {
-    /// This request, as hygiene left it: `X-Forwarded-Proto`/`-Host` are the gateway's
-    /// own or a trusted proxy's, never an untrusted client's.
-    pub fn of<B>(req: &'a http::Request<B>) -> RequestView<'a> {
+    /// This request, as hygiene left it: `X-Forwarded-Proto`/`-Host` in its map are a
+    /// trusted proxy's, never an untrusted client's (the gateway's own, which say what
+    /// `tls` and the request's host say, travel beside the map); `tls`: the client's
+    /// connection is TLS.
+    pub fn of<B>(req: &'a http::Request<B>, tls: bool) -> RequestView<'a> {
         let h = req.headers();
         RequestView {
             method: req.method(),
             raw_path: req.uri().path(),
             https: first_item(h, &X_FORWARDED_PROTO)
-                .is_some_and(|p| p.eq_ignore_ascii_case("https")),
+                .map_or(tls, |p| p.eq_ignore_ascii_case("https")),
             host: first_item(h, &X_FORWARDED_HOST)
                 .or_else(|| req.uri().authority().map(|a| a.as_str()))
                 .or_else(|| first_item(h, &http::header::HOST)),
@@ -191,11 +193,12 @@ fn count(rt: &Runtime, route: &RouteRuntime, outcome: &str) {
 }
 
 /// RFC 9449 for a verified token: a DPoP-bound token (`cnf.jkt`) only with the `DPoP`
-/// scheme and a proof of its key; `dpop: required` refuses every other token.
-pub async fn check_dpop(
+/// scheme and a proof of its key; `dpop: required` refuses every other token. `view`
+/// (the request the proof must describe) is asked for only when there is a proof.
+pub async fn check_dpop<'v>(
     rt: &Runtime,
     route: &RouteRuntime,
-    view: &RequestView<'_>,
+    view: impl FnOnce() -> RequestView<'v>,
     headers: &HeaderMap,
     presented: Presented<'_>,
     claims: &Claims,
@@ -230,7 +233,7 @@ pub async fn check_dpop(
     };
     // Only a proof reads the token (its `ath`): a cached Bearer token is not scanned again.
     let token = presented.check()?.token;
-    let result = proof(rt, route, view, headers, token, jkt).await;
+    let result = proof(rt, route, &view(), headers, token, jkt).await;
     count(
         rt,
         route,

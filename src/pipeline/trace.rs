@@ -21,7 +21,7 @@ use crate::otel::w3c::{TRACEPARENT, TRACESTATE};
 use crate::otel::{self, Child, Recorder, RequestTrace, SpanKind};
 use crate::proxy::slab;
 use crate::runtime::{RouteRuntime, Runtime};
-use crate::transport::upstream::{ReqBody, UpstreamBody};
+use crate::transport::upstream::{Added, ReqBody, UpstreamBody};
 
 /// Longest `User-Agent` recorded.
 const MAX_USER_AGENT: usize = 256;
@@ -83,6 +83,7 @@ pub fn to_upstream(
     route: &RouteRuntime,
     path: &str,
     req: &mut Request<ReqBody>,
+    added: &mut Added,
 ) -> Option<Child> {
     let t = trace?;
     let span = t.child(format!("upstream {}", route.name), SpanKind::Client);
@@ -102,17 +103,16 @@ pub fn to_upstream(
         );
         s
     });
+    // The client's copies go (the common case, none, costs a probe each, no insert);
+    // the trace's go to `added`, written after the request's fields.
     let headers = req.headers_mut();
+    headers.remove(TRACEPARENT);
+    headers.remove(TRACESTATE);
     if let Ok(v) = slab::header_value(&t.traceparent(span.as_ref())) {
-        headers.insert(TRACEPARENT, v);
+        added.push(TRACEPARENT, v);
     }
-    match t.trace_state().and_then(|s| HeaderValue::from_str(s).ok()) {
-        Some(v) => {
-            headers.insert(TRACESTATE, v);
-        }
-        None => {
-            headers.remove(TRACESTATE);
-        }
+    if let Some(v) = t.trace_state().and_then(|s| HeaderValue::from_str(s).ok()) {
+        added.push(TRACESTATE, v);
     }
     span
 }

@@ -13,7 +13,7 @@ use super::slab;
 use crate::config::Upstream;
 use crate::error::GatewayError;
 use crate::transport::upstream::client::UpstreamClient;
-use crate::transport::upstream::{PoolError, ReqBody, Upgrade, UpstreamBody};
+use crate::transport::upstream::{Added, PoolError, ReqBody, Upgrade, UpstreamBody};
 
 /// What the forwarder needs from the route.
 pub struct Target<'a> {
@@ -27,13 +27,14 @@ pub struct Target<'a> {
     pub response_timeout: Duration,
 }
 
-/// Sends `req` (hop-by-hop headers already removed by the pipeline's hygiene phase) to
-/// the upstream at `path` (normalised, prefix already stripped) and returns the
+/// Sends `req` (hop-by-hop headers already removed by the pipeline's hygiene phase) and
+/// the fields the gateway `added` (names absent from `req`'s map) to the upstream at `path` (normalised, prefix already stripped) and returns the
 /// upstream's response with hop-by-hop headers removed. `upgrade` is the protocol the
 /// client asked to switch to, if any (only websocket: the pipeline's hygiene decides).
 pub async fn forward(
     target: &Target<'_>,
     mut req: Request<ReqBody>,
+    added: Added,
     path: &str,
     upgrade: Option<HeaderValue>,
 ) -> Result<Response<UpstreamBody>, GatewayError> {
@@ -50,7 +51,7 @@ pub async fn forward(
     let deadline = tokio::time::Instant::now() + target.response_timeout;
     let pool = &target.client.pool;
     let Some(proto) = upgrade else {
-        let resp = pool.send(req, deadline).await.map_err(classify)?;
+        let resp = pool.send(req, added, deadline).await.map_err(classify)?;
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             return Err(GatewayError::UpstreamProtocol(
                 "101 without an upgrade request".into(),
@@ -63,7 +64,7 @@ pub async fn forward(
         .insert(CONNECTION, HeaderValue::from_static("upgrade"));
     req.headers_mut().insert(UPGRADE, proto.clone());
     let client_upgrade = hyper::upgrade::on(&mut req);
-    match pool.upgrade(req, deadline).await.map_err(classify)? {
+    match pool.upgrade(req, added, deadline).await.map_err(classify)? {
         Upgrade::Declined(resp) => Ok(resp),
         Upgrade::Switched(mut resp, switched, tunnel) => {
             // A tunnel of another protocol than the one asked for (and checked) would

@@ -8,6 +8,8 @@
 use std::net::IpAddr;
 
 use http::{HeaderMap, HeaderName};
+
+use crate::transport::upstream::Added;
 use serde_json::Value;
 
 use crate::auth::principal::Principal;
@@ -21,8 +23,9 @@ const CLIENT_CLAIMS: [&str; 4] = ["client_id", "azp", "cid", "appid"];
 pub enum Material<'a> {
     /// The client address (already masked by [`ip_key`]).
     Ip(IpAddr),
-    /// Every value of the header, in order; no value at all is a key of its own.
-    Header(&'a HeaderMap, &'a HeaderName),
+    /// Every value of the header as the upstream gets it (the request's, then what the
+    /// gateway adds), in order; no value at all is a key of its own.
+    Header(&'a HeaderMap, &'a Added, &'a HeaderName),
     /// A principal's subject or a client id, scoped by the provider that vouched for it.
     Named {
         /// The provider's name.
@@ -44,9 +47,10 @@ impl Material<'_> {
                 sink(&[6]);
                 sink(&v6.octets()[..8]);
             }
-            Material::Header(headers, name) => {
+            Material::Header(headers, added, name) => {
                 let mut any = false;
-                for value in headers.get_all(*name) {
+                let ours = added.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+                for value in headers.get_all(*name).iter().chain(ours) {
                     // A field value never holds a line feed.
                     sink(value.as_bytes());
                     sink(b"\n");
@@ -169,7 +173,7 @@ mod tests {
         two.append(&name, HeaderValue::from_static("b"));
         let all: Vec<Vec<u8>> = [&none, &empty, &one, &two]
             .iter()
-            .map(|h| bytes(&Material::Header(h, &name)))
+            .map(|h| bytes(&Material::Header(h, &Added::default(), &name)))
             .collect();
         for i in 0..all.len() {
             for j in i + 1..all.len() {

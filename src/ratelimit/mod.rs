@@ -32,6 +32,7 @@ use crate::config::{Cidr, ProviderConfig, RateLimitKey, RouteConfig};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::proxy::headers::client_ip;
+use crate::transport::upstream::Added;
 
 /// One configured limit, ready to count.
 struct Limit {
@@ -69,6 +70,9 @@ pub struct Client<'a> {
     pub trusted_proxies: &'a [Cidr],
     /// The request's fields (after hygiene).
     pub headers: &'a HeaderMap,
+    /// The fields the gateway adds for the upstream (a `header:` key on one of them
+    /// counts what the upstream gets).
+    pub added: &'a Added,
 }
 
 impl RouteLimits {
@@ -175,6 +179,7 @@ impl RouteLimits {
         };
         let who = Who::Client {
             headers: client.headers,
+            added: client.added,
             ip,
         };
         self.check_all(&self.before, &who).await
@@ -277,7 +282,11 @@ impl RouteLimits {
 /// Who a group of limits counts.
 enum Who<'a> {
     /// Before authentication: the request's fields and the (masked) client address.
-    Client { headers: &'a HeaderMap, ip: IpAddr },
+    Client {
+        headers: &'a HeaderMap,
+        added: &'a Added,
+        ip: IpAddr,
+    },
     /// After authentication.
     Principal {
         principal: &'a Principal,
@@ -288,8 +297,8 @@ enum Who<'a> {
 impl<'a> Who<'a> {
     fn material(&self, limit: &'a Limit) -> Material<'a> {
         match (self, &limit.key) {
-            (Who::Client { headers, .. }, RateLimitKey::Header(name)) => {
-                Material::Header(headers, name)
+            (Who::Client { headers, added, .. }, RateLimitKey::Header(name)) => {
+                Material::Header(headers, added, name)
             }
             (Who::Client { ip, .. }, _) => Material::Ip(*ip),
             (

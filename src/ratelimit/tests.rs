@@ -38,12 +38,16 @@ fn limits_of(cfg: &Config, previous: Option<&RouteLimits>) -> RouteLimits {
     RouteLimits::build(&cfg.routes[0], &Arc::from("api"), previous, None, &metrics)
 }
 
+static NOTHING_ADDED: std::sync::LazyLock<crate::transport::upstream::Added> =
+    std::sync::LazyLock::new(crate::transport::upstream::Added::default);
+
 fn client<'a>(peer: &str, headers: &'a HeaderMap) -> Client<'a> {
     Client {
         peer: peer.parse().unwrap(),
         peer_trusted: false,
         trusted_proxies: &[],
         headers,
+        added: &NOTHING_ADDED,
     }
 }
 
@@ -235,6 +239,7 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_counted() {
         peer_trusted: true,
         trusted_proxies: &nets,
         headers: h,
+        added: &NOTHING_ADDED,
     };
     assert_eq!(admitted_before(&l, &behind(&h1), 3).await, 1);
     assert_eq!(admitted_before(&l, &behind(&h2), 3).await, 1);

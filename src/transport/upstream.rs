@@ -35,6 +35,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Body as _;
 use tokio::time::Instant;
 
+mod added;
 mod body;
 pub mod client;
 mod conn;
@@ -49,6 +50,7 @@ mod tls;
 mod tunnel;
 mod upload;
 
+pub use added::Added;
 pub use body::{BodyError, ReqBody, UpstreamBody};
 pub use h1::ProtoError;
 pub use tunnel::Tunnel;
@@ -131,12 +133,14 @@ impl Pool {
         }
     }
 
-    /// Sends `req` (origin-form URI, Host set, hop-by-hop fields removed) and returns
-    /// the response, its hop-by-hop fields removed; its body keeps the connection until
-    /// it has been read. `deadline` bounds the wait for the response head.
+    /// Sends `req` (origin-form URI, Host set, hop-by-hop fields removed) with the fields
+    /// the gateway `added` and returns the response, its hop-by-hop fields removed; its
+    /// body keeps the connection until it has been read. `deadline` bounds the wait for
+    /// the response head.
     pub async fn send(
         &self,
         req: Request<ReqBody>,
+        mut added: Added,
         deadline: Instant,
     ) -> Result<Response<UpstreamBody>, PoolError> {
         let mut req = req;
@@ -153,6 +157,9 @@ impl Pool {
             h2::Found::None => None,
         };
         if let Some(mut sender) = sender {
+            // hyper's HTTP/2 encoder reads the map only; moved, so a request that comes
+            // back unsent carries them once.
+            added.move_into(req.headers_mut());
             // Boxed: hyper's HTTP/2 request future is large (see `exchange`).
             match Box::pin(self.send_h2(&mut sender, req, deadline)).await? {
                 h2::Sent::Response(resp) => return Ok(resp),
@@ -163,7 +170,7 @@ impl Pool {
                 }
             }
         }
-        match self.exchange(req, deadline, false).await? {
+        match self.exchange(req, added, deadline, false).await? {
             Exchanged::H1(head, conn) => Ok(UpstreamBody::own(head, conn, self.weak())),
             Exchanged::H2(resp) => Ok(resp),
         }
@@ -174,9 +181,10 @@ impl Pool {
     pub async fn upgrade(
         &self,
         req: Request<ReqBody>,
+        added: Added,
         deadline: Instant,
     ) -> Result<Upgrade, PoolError> {
-        let (head, conn) = match self.exchange(req, deadline, true).await? {
+        let (head, conn) = match self.exchange(req, added, deadline, true).await? {
             Exchanged::H1(head, conn) => (head, conn),
             Exchanged::H2(resp) => return Ok(Upgrade::Declined(resp)),
         };
@@ -207,12 +215,13 @@ impl Pool {
     async fn exchange(
         &self,
         req: Request<ReqBody>,
+        mut added: Added,
         deadline: Instant,
         upgrade: bool,
     ) -> Result<Exchanged, PoolError> {
         let inner = &self.inner;
-        let (parts, body) = req.into_parts();
-        let mut upload = (!body.is_end_stream()).then(|| Upload::new(&parts, body));
+        let (mut parts, body) = req.into_parts();
+        let mut upload = (!body.is_end_stream()).then(|| Upload::new(&parts, &added, body));
         let mut fresh = false;
         loop {
             let pooled = if fresh { None } else { inner.checkout() };
@@ -231,6 +240,7 @@ impl Pool {
                         Ok(Ok(Connected::H1(conn))) => conn,
                         Ok(Ok(Connected::H2(mut sender))) => {
                             let body = upload.map_or(ReqBody::Empty, Upload::into_body);
+                            added.move_into(&mut parts.headers);
                             let req = Request::from_parts(parts, body);
                             return match Box::pin(self.send_h2(&mut sender, req, deadline)).await? {
                                 h2::Sent::Response(resp) => Ok(Exchanged::H2(resp)),
@@ -245,7 +255,7 @@ impl Pool {
             };
             let mut timer = arm(&mut conn, deadline);
             let result = match upload.as_mut() {
-                None => race(exchange(&mut conn, &parts), &mut timer)
+                None => race(exchange(&mut conn, &parts, &added), &mut timer)
                     .await
                     .map(|head| (head, Sent::Whole)),
                 Some(upload) => race(exchange_upload(&mut conn, &parts, upload), &mut timer).await,

@@ -8,6 +8,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{FORWARDED, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REAL_IP};
 use crate::config::model::Cidr;
+use crate::transport::upstream::Added;
 
 /// Whether `peer` is one of the trusted proxies (IPv4-mapped IPv6 peers match IPv4 nets).
 pub fn trusted(peer: IpAddr, nets: &[Cidr]) -> bool {
@@ -103,8 +104,12 @@ fn forwarding_field(name: &HeaderName) -> bool {
 /// Trusted peer (see [`trusted`]): `peer` is appended to the existing XFF chain (all
 /// XFF lines are joined into one), existing XFP/XFH are kept, missing ones set.
 /// `host` is the client's original Host (read before it is rewritten).
+///
+/// A field the map holds (a trusted proxy's) is replaced or kept there; a field it does
+/// not hold goes to `added`, which the upstream codec writes after the client's.
 pub fn set_forwarded(
     headers: &mut HeaderMap,
+    added: &mut Added,
     peer: IpAddr,
     peer_trusted: bool,
     proto: &'static str,
@@ -137,18 +142,18 @@ pub fn set_forwarded(
         }
         // Nothing of the client's is left: set all three fresh.
         if let Ok(xff) = crate::proxy::slab::header_value(ip) {
-            headers.insert(X_FORWARDED_FOR, xff);
+            added.push(X_FORWARDED_FOR, xff);
         }
         if let Some(v) = proto_value(proto) {
-            headers.insert(X_FORWARDED_PROTO, v);
+            added.push(X_FORWARDED_PROTO, v);
         }
         if let Some(h) = host {
-            headers.insert(X_FORWARDED_HOST, h.clone());
+            added.push(X_FORWARDED_HOST, h.clone());
         }
         return;
     }
 
-    let xff = if headers.contains_key(X_FORWARDED_FOR) {
+    if headers.contains_key(X_FORWARDED_FOR) {
         // Several XFF lines form one list (RFC 9110 §5.3); join them, then append the peer.
         let mut chain = Vec::with_capacity(64);
         for v in headers.get_all(X_FORWARDED_FOR) {
@@ -159,22 +164,21 @@ pub fn set_forwarded(
             }
         }
         chain.extend_from_slice(ip);
-        HeaderValue::from_maybe_shared(bytes::Bytes::from(chain)).ok()
-    } else {
-        HeaderValue::from_bytes(ip).ok()
-    };
-    if let Some(xff) = xff {
-        headers.insert(X_FORWARDED_FOR, xff);
+        if let Ok(xff) = HeaderValue::from_maybe_shared(bytes::Bytes::from(chain)) {
+            headers.insert(X_FORWARDED_FOR, xff);
+        }
+    } else if let Ok(xff) = HeaderValue::from_bytes(ip) {
+        added.push(X_FORWARDED_FOR, xff);
     }
 
     if !headers.contains_key(X_FORWARDED_PROTO) {
         if let Some(v) = proto_value(proto) {
-            headers.insert(X_FORWARDED_PROTO, v);
+            added.push(X_FORWARDED_PROTO, v);
         }
     }
     if !headers.contains_key(X_FORWARDED_HOST) {
         if let Some(h) = host {
-            headers.insert(X_FORWARDED_HOST, h.clone());
+            added.push(X_FORWARDED_HOST, h.clone());
         }
     }
 }

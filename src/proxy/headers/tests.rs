@@ -200,7 +200,7 @@ fn untrusted_peer_gets_fresh_forwarding_headers() {
         ("x-real-ip", "1.2.3.4"),
     ]);
     let host = HeaderValue::from_static("app.example.com");
-    set_forwarded(
+    forwarded(
         &mut h,
         IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)),
         false,
@@ -218,7 +218,7 @@ fn untrusted_peer_gets_fresh_forwarding_headers() {
 #[test]
 fn untrusted_peer_without_host() {
     let mut h = map(&[("x-forwarded-host", "evil.example")]);
-    set_forwarded(
+    forwarded(
         &mut h,
         IpAddr::V6(Ipv6Addr::LOCALHOST),
         false,
@@ -240,7 +240,7 @@ fn trusted_peer_appends_and_keeps() {
         ("x-real-ip", "198.51.100.1"),
     ]);
     let host = HeaderValue::from_static("internal:8080");
-    set_forwarded(
+    forwarded(
         &mut h,
         IpAddr::V4(Ipv4Addr::new(10, 0, 0, 4)),
         true,
@@ -260,7 +260,7 @@ fn trusted_peer_appends_and_keeps() {
 fn trusted_peer_without_headers_sets_them() {
     let mut h = HeaderMap::new();
     let host = HeaderValue::from_static("app.example.com");
-    set_forwarded(
+    forwarded(
         &mut h,
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         true,
@@ -276,7 +276,7 @@ fn trusted_peer_without_headers_sets_them() {
 fn ipv4_mapped_peer_is_written_as_ipv4() {
     let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 9).to_ipv6_mapped());
     let mut h = HeaderMap::new();
-    set_forwarded(&mut h, mapped, false, "http", None);
+    forwarded(&mut h, mapped, false, "http", None);
     assert_eq!(get(&h, "x-forwarded-for"), Some("192.0.2.9"));
     let nets = [Cidr::parse("192.0.2.0/24").unwrap()];
     assert!(trusted(mapped, &nets));
@@ -298,10 +298,10 @@ fn trust_decisions() {
 #[test]
 fn unusual_proto_is_accepted_or_skipped() {
     let mut h = HeaderMap::new();
-    set_forwarded(&mut h, IpAddr::V4(Ipv4Addr::LOCALHOST), false, "wss", None);
+    forwarded(&mut h, IpAddr::V4(Ipv4Addr::LOCALHOST), false, "wss", None);
     assert_eq!(get(&h, "x-forwarded-proto"), Some("wss"));
     let mut h = HeaderMap::new();
-    set_forwarded(
+    forwarded(
         &mut h,
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         false,
@@ -414,4 +414,21 @@ fn every_name_a_cgi_style_upstream_reads_as_a_protected_one_is_stripped() {
         assert!(set.contains(name), "{name}");
     }
     assert!(!set.contains("x-tenant"));
+}
+
+/// `set_forwarded`, then what it added moved into the map as the upstream codec writes
+/// it: the map must not hold a name it added (never two values for the upstream).
+fn forwarded(
+    h: &mut HeaderMap,
+    peer: IpAddr,
+    peer_trusted: bool,
+    proto: &'static str,
+    host: Option<&HeaderValue>,
+) {
+    let mut added = crate::transport::upstream::Added::default();
+    set_forwarded(h, &mut added, peer, peer_trusted, proto, host);
+    for (name, _) in added.iter() {
+        assert!(!h.contains_key(name), "{name} both in the map and added");
+    }
+    added.move_into(h);
 }

@@ -15,7 +15,7 @@ use super::body::BodyError;
 use super::conn::Conn;
 use super::h1::{self, ProtoError, ReqFraming};
 use super::upload::{Upload, UploadError};
-use super::PoolError;
+use super::{Added, PoolError};
 
 /// Read into a connection's buffer this much at a time...
 pub(super) const READ_CHUNK: usize = 16 * 1024;
@@ -81,14 +81,15 @@ pub(super) async fn race<T>(
     .await
 }
 
-/// Writes the head of `req` (a request without a body) on `conn`, encoded into the
+/// Writes the head of `req` (a request without a body) and the fields `added` on `conn`, encoded into the
 /// connection's own buffer, and reads the response head.
 pub(super) async fn exchange(
     conn: &mut Conn,
     req: &http::request::Parts,
+    added: &Added,
 ) -> Result<h1::Head, Failure> {
     conn.out.clear();
-    h1::encode_head(req, ReqFraming::None, &mut conn.out);
+    h1::encode_head(req, added, ReqFraming::None, &mut conn.out);
     let Conn { io, out, .. } = &mut *conn;
     let mut written = 0;
     while written < out.len() {

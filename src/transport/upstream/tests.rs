@@ -185,7 +185,7 @@ fn get() -> http::request::Parts {
 /// goes back to `pool` if it may).
 async fn get_and_read(pool: &Pool, mut conn: Box<super::Conn>) -> bytes::Bytes {
     use http_body_util::BodyExt;
-    let head = super::exchange::exchange(&mut conn, &get())
+    let head = super::exchange::exchange(&mut conn, &get(), &super::Added::default())
         .await
         .expect("exchange");
     let resp = super::UpstreamBody::own(head, conn, std::sync::Arc::downgrade(&pool.inner));
@@ -207,7 +207,7 @@ async fn an_exchange_on_a_connection_the_upstream_closed_fails_as_unanswered_or_
     let _ = gone.await;
     let sent = tokio::time::timeout(
         Duration::from_secs(5),
-        super::exchange::exchange(&mut conn, &get()),
+        super::exchange::exchange(&mut conn, &get(), &super::Added::default()),
     )
     .await
     .expect("failed at once, not left waiting");
@@ -258,6 +258,7 @@ fn a_requests_upstream_future_stays_small() {
     );
     let send = pool.send(
         http::Request::new(super::ReqBody::Empty),
+        super::Added::default(),
         tokio::time::Instant::now(),
     );
     assert!(

@@ -22,6 +22,7 @@ use tokio::io::{AsyncWrite, WriteHalf};
 use super::body::{BodyError, ReqBody};
 use super::conn::Stream;
 use super::h1::{self, ReqFraming};
+use super::Added;
 
 /// Frames are gathered up to this many bytes before they are written.
 const GATHER: usize = 64 * 1024;
@@ -52,11 +53,12 @@ pub(super) struct Upload {
 }
 
 impl Upload {
-    /// An upload of `body` (not yet ended) for the request `parts`, its head queued.
-    pub(super) fn new(parts: &http::request::Parts, body: ReqBody) -> Upload {
+    /// An upload of `body` (not yet ended) for the request `parts` (and the fields the
+    /// gateway `added`), its head queued.
+    pub(super) fn new(parts: &http::request::Parts, added: &Added, body: ReqBody) -> Upload {
         let framing = ReqFraming::of_body(body.size_hint().exact());
         let mut head = Vec::with_capacity(512);
-        h1::encode_head(parts, framing, &mut head);
+        h1::encode_head(parts, added, framing, &mut head);
         let owed = match framing {
             ReqFraming::Length(n) => n,
             _ => 0,

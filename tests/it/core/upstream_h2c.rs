@@ -46,9 +46,18 @@ async fn h2c_upstream(
                         .iter()
                         .map(|v| v.to_str().unwrap_or("?").to_owned())
                         .collect();
+                    let values = |name: &str| -> Vec<String> {
+                        req.headers()
+                            .get_all(name)
+                            .iter()
+                            .map(|v| v.to_str().unwrap_or("?").to_owned())
+                            .collect()
+                    };
+                    let (xff, ids) = (values("x-forwarded-for"), values("x-request-id").len());
                     let body = req.into_body().collect().await.map(|b| b.to_bytes().len());
                     done.notify_one();
-                    let out = json!({"version": version, "te": te, "body": body.ok(), "conn": n});
+                    let out = json!({"version": version, "te": te, "body": body.ok(), "conn": n,
+                        "xff": xff, "ids": ids});
                     Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(
                         out.to_string(),
                     ))))
@@ -82,6 +91,8 @@ fn route(up: SocketAddr) -> String {
 }
 
 async fn call(gw: &TestGateway, headers: &[(&str, &str)], body: &'static [u8]) -> Value {
+    let headers = [headers, &[("x-forwarded-for", "203.0.113.9")]].concat();
+    let headers = &headers[..];
     let r = send(
         "POST",
         &format!("{}/svc/M", gw.url),
@@ -90,7 +101,12 @@ async fn call(gw: &TestGateway, headers: &[(&str, &str)], body: &'static [u8]) -
     )
     .await;
     assert_eq!(r.status.as_u16(), 200, "{}", r.text());
-    serde_json::from_slice(&r.body).expect("upstream JSON")
+    let got: Value = serde_json::from_slice(&r.body).expect("upstream JSON");
+    // The fields the gateway adds reach an HTTP/2 upstream once, whichever way the
+    // request went (a new connection, an open one, a retry after a GOAWAY).
+    assert_eq!(got["xff"], json!(["127.0.0.1"]), "{got}");
+    assert_eq!(got["ids"], 1, "{got}");
+    got
 }
 
 #[tokio::test]

@@ -6,6 +6,8 @@
 
 use http::header::{CONTENT_LENGTH, TRAILER, TRANSFER_ENCODING};
 
+use crate::transport::upstream::Added;
+
 /// The last chunk and the empty trailer section that end a chunked body.
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
@@ -31,8 +33,14 @@ impl ReqFraming {
 /// Writes the head of a request: request line in origin form, every field (already
 /// valid: `http` refuses CR, LF and NUL in names and values) but the framing ones and
 /// `Trailer` (request trailers are never forwarded, so none is announced), then the
-/// framing field of `framing`, then the blank line.
-pub fn encode_head(parts: &http::request::Parts, framing: ReqFraming, out: &mut Vec<u8>) {
+/// fields the gateway `added` (never framing ones), then the framing field of `framing`,
+/// then the blank line.
+pub fn encode_head(
+    parts: &http::request::Parts,
+    added: &Added,
+    framing: ReqFraming,
+    out: &mut Vec<u8>,
+) {
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
@@ -47,6 +55,12 @@ pub fn encode_head(parts: &http::request::Parts, framing: ReqFraming, out: &mut 
         if name == TRANSFER_ENCODING || name == TRAILER {
             continue;
         }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in added.iter() {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
@@ -99,7 +113,7 @@ pub fn encode_chunk_size(len: usize, out: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{encode_head, ReqFraming};
+    use super::{encode_head, Added, ReqFraming};
 
     #[test]
     fn a_request_head_is_written_in_origin_form_with_the_codecs_own_framing() {
@@ -115,7 +129,7 @@ mod tests {
             .expect("request");
         let parts = req.into_parts().0;
         let mut out = Vec::new();
-        encode_head(&parts, ReqFraming::None, &mut out);
+        encode_head(&parts, &Added::default(), ReqFraming::None, &mut out);
         assert_eq!(
             String::from_utf8(out).expect("ascii"),
             "DELETE /a/b?x=1 HTTP/1.1\r\nhost: up:8080\r\nx-multi: 1\r\nx-multi: 2\r\n\r\n",
@@ -127,8 +141,36 @@ mod tests {
             .insert("content-length", http::HeaderValue::from_static("000"));
         let parts = req.into_parts().0;
         let mut out = Vec::new();
-        encode_head(&parts, ReqFraming::None, &mut out);
+        encode_head(&parts, &Added::default(), ReqFraming::None, &mut out);
         assert_eq!(&out[..], b"GET / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
+    }
+
+    #[test]
+    fn added_fields_follow_the_clients_and_precede_the_framing_field() {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri("/a")
+            .header("host", "up")
+            .header("x-client", "1")
+            .body(())
+            .expect("request");
+        let parts = req.into_parts().0;
+        let mut added = Added::default();
+        added.push(
+            http::HeaderName::from_static("x-forwarded-for"),
+            http::HeaderValue::from_static("192.0.2.1"),
+        );
+        added.push(
+            http::HeaderName::from_static("x-auth-user"),
+            http::HeaderValue::from_static("alice"),
+        );
+        let mut out = Vec::new();
+        encode_head(&parts, &added, ReqFraming::Length(3), &mut out);
+        assert_eq!(
+            String::from_utf8(out).expect("ascii"),
+            "POST /a HTTP/1.1\r\nhost: up\r\nx-client: 1\r\nx-forwarded-for: 192.0.2.1\r\n\
+             x-auth-user: alice\r\ncontent-length: 3\r\n\r\n"
+        );
     }
 
     #[test]
@@ -156,7 +198,12 @@ mod tests {
                 }
                 let parts = req.body(()).expect("request").into_parts().0;
                 let mut out = Vec::new();
-                encode_head(&parts, ReqFraming::of_body(exact), &mut out);
+                encode_head(
+                    &parts,
+                    &Added::default(),
+                    ReqFraming::of_body(exact),
+                    &mut out,
+                );
                 let text = String::from_utf8(out).expect("ascii");
                 let mut slots = [httparse::EMPTY_HEADER; 8];
                 let mut parsed = httparse::Request::new(&mut slots);
