@@ -137,6 +137,24 @@ impl Introspector {
             self.cache.invalidate(token);
             entry = self.lookup(endpoint, token).await?;
         }
+        self.as_now(&entry)
+    }
+
+    /// [`Self::introspect`] when the verdict is cached (from `endpoint`): no wait, no
+    /// call; `None` otherwise. The token's shape passed [`Self::check_shape`] when the
+    /// verdict was cached, and a hit holds the same bytes.
+    pub fn cached(&self, endpoint: &str, token: &str) -> Option<Result<Arc<Verified>, AuthError>> {
+        let entry = self.cache.get(token)?;
+        if *entry.endpoint != *endpoint {
+            return None;
+        }
+        self.hits
+            .hit(&*self.observer, &self.provider, TokenCache::Introspection);
+        Some(self.as_now(&entry))
+    }
+
+    /// A verdict as the request sees it now: active until `exp` (with leeway).
+    fn as_now(&self, entry: &Entry) -> Result<Arc<Verified>, AuthError> {
         match &entry.verdict {
             Verdict::Active { verified, exp } => {
                 let leeway = self.rules.leeway.as_secs_f64();

@@ -273,10 +273,14 @@ impl ProviderRuntime {
     /// cached: `exp` is checked at this call (an expired token is refused), nothing else:
     /// the token passed every check when it was verified, its shape included, so `token`
     /// may be the bytes as presented, unchecked. `None`: not cached (or not discovered).
+    /// A reference token's cached introspection verdict counts too (judged as
+    /// [`Self::authenticate_uncached`] would judge it: same endpoint, `exp` now).
     pub fn cached(&self, token: &[u8]) -> Option<Result<Arc<Verified>, AuthError>> {
-        let hit = self.verified.get(token)?;
         let discovered = self.discovered.load();
         let discovered = discovered.as_ref()?;
+        let Some(hit) = self.verified.get(token) else {
+            return self.cached_introspection(discovered, token);
+        };
         self.verified_hits
             .hit(&*self.observer, &self.name, TokenCache::Jwt);
         if discovered.validator.still_valid(hit.exp, jwt::unix_now()) {
@@ -284,6 +288,22 @@ impl ProviderRuntime {
         }
         tracing::debug!(provider = %self.name, reason = "expired", "cached JWT refused");
         Some(Err(JwtError::Invalid("expired").into()))
+    }
+
+    /// The branch of [`Self::authenticate_uncached`] that introspects (a token that is
+    /// not JWT-shaped), answered from the verdict cache when it can be without waiting.
+    fn cached_introspection(
+        &self,
+        discovered: &Discovered,
+        token: &[u8],
+    ) -> Option<Result<Arc<Verified>, AuthError>> {
+        let introspector = self.introspector.as_ref()?;
+        let endpoint = discovered.metadata.introspection_endpoint.as_deref()?;
+        let token = std::str::from_utf8(token).ok()?;
+        if jwt::is_unsigned_jwt(token) || jwt::looks_like_jwt(token) {
+            return None;
+        }
+        introspector.cached(endpoint, token)
     }
 
     /// [`Self::authenticate`] for a token [`Self::cached`] does not know.

@@ -124,13 +124,21 @@ pub async fn authenticate(
         _ => match rt.sso.as_ref() {
             Some(sso) => {
                 let allowed = &route.config.providers;
-                session::authenticate(rt, sso, allowed, req.headers(), ctx.set_cookies)
-                    .await
-                    .map(|s| Authenticated {
-                        principal: s.principal,
-                        session_access_token: s.access_token,
-                        by_bearer_token: false,
-                    })
+                // Boxed: the session future (store read, refresh, re-seal: several kB)
+                // would size every authenticated request's future.
+                Box::pin(session::authenticate(
+                    rt,
+                    sso,
+                    allowed,
+                    req.headers(),
+                    ctx.set_cookies,
+                ))
+                .await
+                .map(|s| Authenticated {
+                    principal: s.principal,
+                    session_access_token: s.access_token,
+                    by_bearer_token: false,
+                })
             }
             None => Err(AuthError::Missing),
         },
@@ -205,13 +213,12 @@ async fn bearer<'v>(
     second_token_in_query(query)?;
     let verified = match (cached, checked) {
         (Some(hit), _) => hit?,
-        (None, Some(creds)) => provider.authenticate_uncached(creds.token).await?,
+        // Boxed, here and below: the awaits a cache hit never reaches (a signature
+        // check with a JWKS fetch, an introspection call, userinfo) would otherwise size
+        // this future, which every bearer request builds; a hit allocates nothing.
+        (None, Some(creds)) => Box::pin(provider.authenticate_uncached(creds.token)).await?,
         // Not reached: nothing cached means checked above.
-        (None, None) => {
-            provider
-                .authenticate_uncached(presented.check()?.token)
-                .await?
-        }
+        (None, None) => Box::pin(provider.authenticate_uncached(presented.check()?.token)).await?,
     };
     machine::check_dpop(rt, route, view, req.headers(), presented, &verified.claims).await?;
     let principal = verified.principal(&cfg.claims, provider_index)?;
@@ -238,7 +245,7 @@ async fn bearer<'v>(
         Some(creds) => creds.token,
         None => presented.check()?.token,
     };
-    match provider.userinfo_for_bearer(token).await {
+    match Box::pin(provider.userinfo_for_bearer(token)).await {
         // The principal completed from this answer, shared while the answer is cached.
         Ok(info) => verified.completed(&principal, &info.claims, info.until, &cfg.claims),
         // `auto` is best effort: the token alone was already valid.

@@ -233,7 +233,8 @@ pub async fn check_dpop<'v>(
     };
     // Only a proof reads the token (its `ath`): a cached Bearer token is not scanned again.
     let token = presented.check()?.token;
-    let result = proof(rt, route, &view(), headers, token, jkt).await;
+    // Boxed: only a DPoP request waits here (nonce, replay cache), not every bearer one.
+    let result = Box::pin(proof(rt, route, &view(), headers, token, jkt)).await;
     count(
         rt,
         route,

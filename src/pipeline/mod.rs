@@ -230,7 +230,11 @@ async fn run(
             headers: req.headers(),
             added: &added,
         };
-        Box::pin(route.limits.check_before_auth(&client)).await?;
+        if route.limits.local_only() {
+            route.limits.check_before_auth_now(&client)?;
+        } else {
+            Box::pin(route.limits.check_before_auth(&client)).await?;
+        }
     }
 
     // 5. authenticate, 6. authorize, 7. identity (headers, assertion, token exchange).
@@ -242,20 +246,15 @@ async fn run(
         original: None,
         tls: conn.tls,
     };
-    // Boxed where it is needed (authentication, rate limits, minting): each of these
-    // futures is several kB, and the request's future, moved on every request, would
+    // Authentication is awaited in place: its rare waits (a signature check on a miss,
+    // introspection and userinfo calls, sessions, DPoP proofs) are boxed inside it, so a
+    // cached token allocates no future. Rate limits and minting are boxed where they
+    // wait: each of those futures is several kB, and the request's future would
     // otherwise be as large as the largest of them even on a route that uses none.
     let authenticated = if route.config.auth == AuthMode::None {
         None
     } else {
-        Box::pin(authenticate::authenticate(
-            rt,
-            route,
-            &path,
-            &req,
-            &mut auth_ctx,
-        ))
-        .await?
+        authenticate::authenticate(rt, route, &path, &req, &mut auth_ctx).await?
     };
     if let Some(a) = &authenticated {
         log.user = Some(a.principal.clone());
@@ -264,7 +263,11 @@ async fn run(
             let provider = rt.providers.get(a.principal.provider).map(|p| p.config());
             let provider = provider
                 .ok_or_else(|| GatewayError::Internal("principal without provider".into()))?;
-            Box::pin(route.limits.check_after_auth(&a.principal, provider)).await?;
+            if route.limits.local_only() {
+                route.limits.check_after_auth_now(&a.principal, provider)?;
+            } else {
+                Box::pin(route.limits.check_after_auth(&a.principal, provider)).await?;
+            }
         }
         if a.by_bearer_token {
             form_token::refuse_second_token(&mut req, route.config.timeouts.response).await?;

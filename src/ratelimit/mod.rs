@@ -164,8 +164,37 @@ impl RouteLimits {
         !self.after.is_empty()
     }
 
+    /// Whether every limit is decided by local buckets, without waiting
+    /// (`rate_limit_store: local`): then the `*_now` checks decide as the async ones do.
+    #[inline]
+    pub fn local_only(&self) -> bool {
+        self.shared.is_none()
+    }
+
     /// The `ip` and `header:` limits: `Err(RateLimited)` when one refuses.
     pub async fn check_before_auth(&self, client: &Client<'_>) -> Result<(), GatewayError> {
+        self.check_all(&self.before, &self.before_who(client)).await
+    }
+
+    /// [`Self::check_before_auth`] when [`Self::local_only`].
+    pub fn check_before_auth_now(&self, client: &Client<'_>) -> Result<(), GatewayError> {
+        self.check_all_local(&self.before, &self.before_who(client))
+    }
+
+    /// [`Self::check_after_auth`] when [`Self::local_only`].
+    pub fn check_after_auth_now(
+        &self,
+        principal: &Principal,
+        provider: &ProviderConfig,
+    ) -> Result<(), GatewayError> {
+        let who = Who::Principal {
+            principal,
+            provider,
+        };
+        self.check_all_local(&self.after, &who)
+    }
+
+    fn before_who<'a>(&self, client: &Client<'a>) -> Who<'a> {
         let counts_ip = self.before.iter().any(|l| l.key == RateLimitKey::Ip);
         let ip = if counts_ip {
             ip_key(client_ip(
@@ -177,12 +206,11 @@ impl RouteLimits {
         } else {
             client.peer
         };
-        let who = Who::Client {
+        Who::Client {
             headers: client.headers,
             added: client.added,
             ip,
-        };
-        self.check_all(&self.before, &who).await
+        }
     }
 
     /// The `principal` and `client` limits for `principal`, vouched for by `provider`.

@@ -268,6 +268,44 @@ async fn a_verdict_serves_only_lookups_at_the_endpoint_that_gave_it() {
     assert_eq!(idp.server.hits("/connect/introspect2"), 2);
 }
 
+#[tokio::test]
+async fn a_cached_verdict_answers_without_waiting_as_introspect_would() {
+    // Expired beyond the leeway (30 s) but cached: judged at each lookup, like a call.
+    let idp = idp(json!({"active": true, "sub": "alice", "exp": now() + 600})).await;
+    let i = introspector(
+        config(ClientAuth::ClientSecretBasic),
+        Duration::from_secs(10),
+    );
+    let endpoint = idp.server.url("/connect/introspect");
+    assert!(
+        i.cached(&endpoint, "ref-token-1").is_none(),
+        "nothing cached yet"
+    );
+    assert!(i.introspect(&endpoint, "ref-token-1").await.is_ok());
+    let hit = i.cached(&endpoint, "ref-token-1").expect("cached");
+    assert_eq!(hit.expect("active").claims["sub"], "alice");
+    // Another endpoint's lookup or another token: not answered from this entry.
+    let moved = idp.server.url("/connect/introspect2");
+    assert!(i.cached(&moved, "ref-token-1").is_none());
+    assert!(i.cached(&endpoint, "ref-token-2").is_none());
+    // An inactive verdict is refused from the cache too.
+    *idp.answer.lock().unwrap() = (200, json!({"active": false}).to_string());
+    assert!(i.introspect(&endpoint, "ref-token-3").await.is_err());
+    assert!(matches!(
+        i.cached(&endpoint, "ref-token-3"),
+        Some(Err(AuthError::InvalidToken(_)))
+    ));
+    // An active verdict whose exp has passed (beyond the leeway) is refused at the hit.
+    let past = now() - 120;
+    let body = json!({"active": true, "sub": "bob", "exp": past}).to_string();
+    *idp.answer.lock().unwrap() = (200, body);
+    let _ = i.introspect(&endpoint, "ref-token-4").await;
+    if let Some(hit) = i.cached(&endpoint, "ref-token-4") {
+        assert!(hit.is_err(), "expired verdict served");
+    }
+    assert_eq!(hits(&idp), 3, "no lookup above called the IdP");
+}
+
 #[test]
 fn positive_ttl_is_bounded_by_exp() {
     let i = introspector(
