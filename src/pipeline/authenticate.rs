@@ -124,16 +124,22 @@ pub async fn authenticate(
         _ => match rt.sso.as_ref() {
             Some(sso) => {
                 let allowed = &route.config.providers;
-                // Boxed: the session future (store read, refresh, re-seal: several kB)
-                // would size every authenticated request's future.
-                Box::pin(session::authenticate(
-                    rt,
-                    sso,
-                    allowed,
-                    req.headers(),
-                    ctx.set_cookies,
-                ))
-                .await
+                let now = session::authenticate_now(rt, sso, allowed, req.headers());
+                match now {
+                    Some(done) => done,
+                    // Boxed: the session future (store read, refresh, re-seal: several
+                    // kB) would size every authenticated request's future.
+                    None => {
+                        Box::pin(session::authenticate(
+                            rt,
+                            sso,
+                            allowed,
+                            req.headers(),
+                            ctx.set_cookies,
+                        ))
+                        .await
+                    }
+                }
                 .map(|s| Authenticated {
                     principal: s.principal,
                     session_access_token: s.access_token,

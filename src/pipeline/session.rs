@@ -30,6 +30,52 @@ pub struct SessionAuth {
     pub access_token: Option<Arc<str>>,
 }
 
+/// [`authenticate`] for the common case, without waiting: a store that answers at once
+/// (the cookie store) and a session with nothing to refresh, touch or re-seal. `None`:
+/// the rest is [`authenticate`]'s (which reads the store again).
+pub fn authenticate_now(
+    rt: &Runtime,
+    sso: &Sso,
+    allowed: &[usize],
+    headers: &HeaderMap,
+) -> Option<Result<SessionAuth, AuthError>> {
+    let now = unix_now();
+    let cookies = RequestCookies::from_headers(headers);
+    match sso.store.read_now(&cookies, now)? {
+        Loaded::Live {
+            data: shared,
+            stale_seal: false,
+        } if !needs_refresh(sso, shared.data(), now)
+            && !shared.data().needs_touch(now, &sso.limits) =>
+        {
+            Some(
+                provider_of(rt, allowed, shared.data()).map(|provider_index| SessionAuth {
+                    principal: shared.principal(provider_index),
+                    access_token: shared.access_token(),
+                }),
+            )
+        }
+        Loaded::None => Some(Err(AuthError::Missing)),
+        // Unreadable (its cookies are deleted) or something to update: the full path.
+        Loaded::Live { .. } | Loaded::Unreadable => None,
+    }
+}
+
+/// The index of the session's provider when it is one of `allowed` (the route's): a
+/// session from another does not count here, the browser signs in again (the new
+/// session replaces it), as when there is none.
+fn provider_of(rt: &Runtime, allowed: &[usize], data: &SessionData) -> Result<usize, AuthError> {
+    allowed
+        .iter()
+        .copied()
+        .find(|&i| {
+            rt.providers
+                .get(i)
+                .is_some_and(|p| p.name() == data.provider)
+        })
+        .ok_or(AuthError::Missing)
+}
+
 /// Authenticates the request's session when it comes from one of the providers at
 /// `allowed` (the route's `providers`); refresh and the principal use the session's own.
 pub async fn authenticate(
@@ -56,17 +102,7 @@ pub async fn authenticate(
         }
         Loaded::None => return Err(AuthError::Missing),
     };
-    // A session from a provider this route does not list does not count here: the
-    // browser signs in again (the new session replaces it), as when there is none.
-    let provider_index = allowed
-        .iter()
-        .copied()
-        .find(|&i| {
-            rt.providers
-                .get(i)
-                .is_some_and(|p| p.name() == shared.data().provider)
-        })
-        .ok_or(AuthError::Missing)?;
+    let provider_index = provider_of(rt, allowed, shared.data())?;
     // Nothing to refresh, touch or re-seal (most requests): the cached session and its
     // principal serve as they are, without a copy. Otherwise `update` below saves.
     if !stale_seal

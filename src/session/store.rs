@@ -87,6 +87,13 @@ pub trait SessionStore: Send + Sync {
         now: u64,
     ) -> BoxFuture<'a, Result<Loaded, SessionError>>;
 
+    /// [`SessionStore::read`] when the store can answer without waiting (the cookie
+    /// store always can); `None`: ask `read`.
+    fn read_now(&self, cookies: &RequestCookies<'_>, now: u64) -> Option<Loaded> {
+        let _ = (cookies, now);
+        None
+    }
+
     /// The live session the request carries, if any ([`SessionStore::read`] without
     /// the details).
     fn load<'a>(
@@ -237,6 +244,11 @@ impl CookieStore {
     /// decoded-session cache when this exact sealed value was opened before, else it is
     /// authenticated, decrypted and cached. Liveness is checked at `now` either way.
     pub async fn read_cached(&self, cookies: &RequestCookies<'_>, now: u64) -> Loaded {
+        self.read_decoded(cookies, now)
+    }
+
+    /// [`Self::read_cached`], which never waits.
+    pub fn read_decoded(&self, cookies: &RequestCookies<'_>, now: u64) -> Loaded {
         let name = self.names.session();
         let Some(sealed) = reassemble_shared(cookies, name) else {
             return Loaded::absent_or_unreadable(cookies, name);
@@ -328,6 +340,10 @@ impl SessionStore for CookieStore {
         now: u64,
     ) -> BoxFuture<'a, Result<Loaded, SessionError>> {
         Box::pin(async move { Ok(self.read_cached(cookies, now).await) })
+    }
+
+    fn read_now(&self, cookies: &RequestCookies<'_>, now: u64) -> Option<Loaded> {
+        Some(self.read_decoded(cookies, now))
     }
 
     fn save<'a>(
