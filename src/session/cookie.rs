@@ -252,6 +252,18 @@ fn parse_pair(segment: &[u8]) -> Option<(&str, &str)> {
     (!name.is_empty()).then_some((name, value))
 }
 
+/// Appends a kept cookie (trimmed; empty ones dropped) to a rebuilt `Cookie` value.
+fn push_segment(out: &mut Vec<u8>, segment: &[u8]) {
+    let segment = trim(segment);
+    if segment.is_empty() {
+        return;
+    }
+    if !out.is_empty() {
+        out.extend_from_slice(b"; ");
+    }
+    out.extend_from_slice(segment);
+}
+
 fn trim(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
@@ -278,38 +290,57 @@ pub fn strip_own_cookies(headers: &mut HeaderMap, base: &str) {
         };
         std::str::from_utf8(trim(name)).is_ok_and(|n| is_own_cookie(base, n))
     };
-    let touched = headers
-        .get_all(COOKIE)
-        .iter()
-        .any(|v| segments(v.as_bytes()).any(is_own_segment));
-    if !touched {
-        return;
-    }
-    let mut rebuilt: Vec<HeaderValue> = Vec::new();
-    for value in headers.get_all(COOKIE) {
+    // One pass over each value (a session cookie is kilobytes): a value is copied only
+    // from its first own cookie on, the segments before it rewritten then.
+    // Values before the first one with an own cookie are cloned only then.
+    let mut rebuilt: Option<Vec<HeaderValue>> = None;
+    for (index, value) in headers.get_all(COOKIE).iter().enumerate() {
         let bytes = value.as_bytes();
-        if !segments(bytes).any(is_own_segment) {
-            rebuilt.push(value.clone());
-            continue;
-        }
-        let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+        let mut out: Option<Vec<u8>> = None;
+        let mut before = 0;
         for segment in segments(bytes) {
-            let segment = trim(segment);
-            if segment.is_empty() || is_own_segment(segment) {
-                continue;
+            let own = is_own_segment(segment);
+            let out = match (&mut out, own) {
+                (Some(out), _) => out,
+                (None, false) => {
+                    before += 1;
+                    continue;
+                }
+                (None, true) => {
+                    let mut fresh = Vec::with_capacity(bytes.len());
+                    for kept in segments(bytes).take(before) {
+                        push_segment(&mut fresh, kept);
+                    }
+                    out.insert(fresh)
+                }
+            };
+            if !own {
+                push_segment(out, segment);
             }
-            if !out.is_empty() {
-                out.extend_from_slice(b"; ");
+        }
+        match (out, &mut rebuilt) {
+            (None, None) => {}
+            (None, Some(rebuilt)) => rebuilt.push(value.clone()),
+            (Some(out), rebuilt) => {
+                let rebuilt = rebuilt.get_or_insert_with(|| {
+                    headers
+                        .get_all(COOKIE)
+                        .iter()
+                        .take(index)
+                        .cloned()
+                        .collect()
+                });
+                if !out.is_empty() {
+                    if let Ok(v) = HeaderValue::from_bytes(&out) {
+                        rebuilt.push(v);
+                    }
+                }
             }
-            out.extend_from_slice(segment);
-        }
-        if out.is_empty() {
-            continue;
-        }
-        if let Ok(v) = HeaderValue::from_bytes(&out) {
-            rebuilt.push(v);
         }
     }
+    let Some(rebuilt) = rebuilt else {
+        return;
+    };
     headers.remove(COOKIE);
     for v in rebuilt {
         headers.append(COOKIE, v);
