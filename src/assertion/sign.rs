@@ -46,7 +46,13 @@ pub struct RouteAssertion {
     alg: AssertionAlg,
     route: Arc<str>,
     issuer: String,
-    cache: moka::future::Cache<[u8; 32], HeaderValue>,
+    /// Assertions and the unix second each is served until (`ttl` less the margin).
+    cache: moka::future::Cache<[u8; 32], (HeaderValue, u64)>,
+    /// How long before its `exp` an assertion is replaced.
+    margin: Duration,
+    /// This route assertion's key in a principal's `asserted` memo (a reload makes a
+    /// new one, so a changed audience or ttl never serves an older assertion).
+    memo: u64,
     metrics: AssertionMetrics,
 }
 
@@ -71,6 +77,8 @@ impl RouteAssertion {
                 .max_capacity(CACHE_SIZE)
                 .time_to_live(cfg.ttl.saturating_sub(margin))
                 .build(),
+            margin,
+            memo: crate::auth::memo::next_key(),
             metrics,
         }
     }
@@ -89,13 +97,18 @@ impl RouteAssertion {
         idp: &str,
         now: u64,
     ) -> Result<HeaderValue, AssertionError> {
+        if let Some(value) = self.cached_now(p, now) {
+            return Ok(value);
+        }
         let key = cache_key(p, idp);
         let mut signed = false;
         let result = self
             .cache
             .try_get_with_by_ref(&key, async {
                 signed = true;
-                self.sign(ring, p, idp, now)
+                let value = self.sign(ring, p, idp, now)?;
+                let until = now + self.ttl.saturating_sub(self.margin).as_secs();
+                Ok((value, until))
             })
             .await;
         match &result {
@@ -103,7 +116,22 @@ impl RouteAssertion {
             Ok(_) => self.metrics.cache_hit.inc(),
             Err(_) => self.metrics.failed.inc(),
         }
-        result.map_err(|e| (*e).clone())
+        let (value, until) = result.map_err(|e: Arc<AssertionError>| (*e).clone())?;
+        // Kept with the (shared) principal too: the next request of this principal
+        // on this route is served without a hash, a cache lookup or a future.
+        p.asserted.set(self.memo, (value.clone(), until));
+        Ok(value)
+    }
+
+    /// The assertion kept with `p` for this route while it is served (until the same
+    /// second the cache would replace it), without waiting; `None`: ask [`Self::value`].
+    pub fn cached_now(&self, p: &Principal, now: u64) -> Option<HeaderValue> {
+        let (value, until) = p.asserted.get(self.memo)?;
+        if now >= until {
+            return None;
+        }
+        self.metrics.cache_hit.inc();
+        Some(value)
     }
 
     fn sign(

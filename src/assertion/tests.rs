@@ -389,3 +389,36 @@ async fn assertions_verify_against_the_published_jwk_and_are_cached() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn an_assertion_kept_with_the_principal_is_served_until_the_cache_would_replace_it() {
+    let metrics = Metrics::new().unwrap();
+    let cfg = config("ES256", &[], "10m");
+    let r = ring(&cfg, None, T0);
+    let a = cfg.routes[0].identity_assertion.as_ref().unwrap();
+    let new_route = || {
+        RouteAssertion::new(
+            a,
+            Arc::from("api"),
+            "https://gw.example/",
+            metrics.assertion("api"),
+        )
+    };
+    let route = new_route();
+    let now = crate::session::unix_now();
+    let alice = principal("alice");
+    assert!(route.cached_now(&alice, now).is_none(), "nothing kept yet");
+    let v = route.value(&r, &alice, "idp", now).await.unwrap();
+    assert_eq!(route.cached_now(&alice, now), Some(v.clone()));
+    // ttl 60 s, margin 5 s: served through second 54, not at 55 (the cache's own TTL).
+    assert_eq!(route.cached_now(&alice, now + 54), Some(v.clone()));
+    assert!(
+        route.cached_now(&alice, now + 55).is_none(),
+        "expired: sign anew"
+    );
+    // Not for a copy of the principal (userinfo completes copies), another principal,
+    // or the route's assertion as a reload builds it again (new audience, say).
+    assert!(route.cached_now(&alice.clone(), now).is_none());
+    assert!(route.cached_now(&principal("bob"), now).is_none());
+    assert!(new_route().cached_now(&alice, now).is_none());
+}

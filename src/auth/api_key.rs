@@ -66,6 +66,7 @@ impl ApiKey {
         }
         let principal = Principal {
             rendered: Default::default(),
+            asserted: Default::default(),
             subject: e.sub.clone(),
             username: Some(e.sub),
             email: None,

@@ -50,6 +50,32 @@ impl<T: Clone> PerRoute<T> {
     }
 }
 
+impl<T: Clone> PerRoute<T> {
+    /// The value kept for `key`, if any (for values that expire: see [`Self::set`]).
+    pub fn get(&self, key: u64) -> Option<T> {
+        let slots = self.slots.lock().ok()?;
+        slots
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Keeps `value` for `key`, replacing what was kept (a value that expired).
+    pub fn set(&self, key: u64, value: T) {
+        let Ok(mut slots) = self.slots.lock() else {
+            return;
+        };
+        if let Some(slot) = slots.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = value;
+            return;
+        }
+        if slots.len() == ROUTES {
+            slots.remove(0);
+        }
+        slots.push((key, value));
+    }
+}
+
 impl<T> Default for PerRoute<T> {
     fn default() -> Self {
         PerRoute {

@@ -154,6 +154,7 @@ mod tests {
             claims: claims.into(),
             provider: 0,
             rendered: Default::default(),
+            asserted: Default::default(),
         }
     }
 

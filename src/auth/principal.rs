@@ -34,6 +34,9 @@ pub struct Principal {
     pub provider: usize,
     /// Identity headers rendered from this principal, per route (empty in a copy).
     pub rendered: PerRoute<Arc<Rendered>>,
+    /// The route's identity assertion for this principal and the unix second it is
+    /// served until, per route assertion (empty in a copy; see `assertion::sign`).
+    pub asserted: PerRoute<(http::HeaderValue, u64)>,
 }
 
 impl Principal {
@@ -62,6 +65,7 @@ impl Principal {
             claims,
             provider,
             rendered: PerRoute::default(),
+            asserted: PerRoute::default(),
         };
         p.resolve(cfg);
         Ok(p)

@@ -30,6 +30,30 @@ pub fn mints(route: &RouteRuntime) -> bool {
     route.exchange.is_some() || route.assertion.is_some()
 }
 
+/// [`mint`] when nothing needs to wait: no token exchange, and the principal's assertion
+/// for this route still served (kept with the principal). `None`: [`mint`].
+pub fn mint_now(
+    rt: &Runtime,
+    route: &RouteRuntime,
+    auth: Option<&Authenticated>,
+) -> Option<Minted> {
+    if route.exchange.is_some() {
+        return None;
+    }
+    let assertion = match (&route.assertion, &rt.signing, auth) {
+        (Some(assertion), Some(_), Some(a)) => {
+            let now = crate::session::unix_now();
+            let value = assertion.cached_now(&a.principal, now)?;
+            Some((assertion.header().clone(), value))
+        }
+        _ => None,
+    };
+    Some(Minted {
+        exchanged: None,
+        assertion,
+    })
+}
+
 /// The exchanged token and the assertion. Both may wait (an IdP call, a signature), so
 /// they run before any header changes.
 pub async fn mint(

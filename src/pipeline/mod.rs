@@ -274,10 +274,12 @@ async fn run(
         }
         authorize::authorize(route, &a.principal)?;
     }
-    let minted = if identity::mints(route) {
-        Box::pin(identity::mint(rt, route, authenticated.as_ref(), &req)).await?
-    } else {
+    let minted = if !identity::mints(route) {
         identity::Minted::default()
+    } else if let Some(minted) = identity::mint_now(rt, route, authenticated.as_ref()) {
+        minted
+    } else {
+        Box::pin(identity::mint(rt, route, authenticated.as_ref(), &req)).await?
     };
     identity::apply_minted(
         rt,

@@ -134,6 +134,7 @@ mod tests {
         };
         Principal {
             rendered: Default::default(),
+            asserted: Default::default(),
             subject: "s".into(),
             username: None,
             email: None,

@@ -58,6 +58,7 @@ fn principal(sub: &str, claims: serde_json::Value) -> Principal {
     map.insert("sub".into(), json!(sub));
     Principal {
         rendered: Default::default(),
+        asserted: Default::default(),
         subject: sub.into(),
         username: None,
         email: None,

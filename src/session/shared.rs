@@ -90,6 +90,7 @@ pub fn principal_of(data: &SessionData, provider: usize) -> Principal {
         claims: Arc::new(data.claims.clone()),
         provider,
         rendered: Default::default(),
+        asserted: Default::default(),
     }
 }
 
