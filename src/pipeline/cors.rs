@@ -188,7 +188,9 @@ pub fn apply(
         return;
     }
     let h = resp.headers_mut();
-    if from_upstream {
+    // One pass over the names present (a remove per owned name would hash and probe
+    // seven names on every response); most upstreams send none of them.
+    if from_upstream && h.keys().any(|k| OWNED.contains(k)) {
         for name in OWNED {
             h.remove(name);
         }
