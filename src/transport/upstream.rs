@@ -16,7 +16,9 @@
 //! answers is sent on by a task of its own, and that connection is not reused. A 101 to
 //! a websocket upgrade turns the connection into a tunnel (`tunnel.rs`). The response is
 //! handed over as one shape, an `http::Response` whose `HeaderMap` holds every
-//! end-to-end field the upstream sent, in order.
+//! end-to-end field the upstream sent, in order. The request goes with the fields the
+//! gateway adds ([`Added`]: forwarding fields, request id, identity headers…), which the
+//! HTTP/1 codec writes after the client's and an HTTP/2 exchange moves into the map.
 //!
 //! Idle connections are not polled while they sit in the stack; a connection the
 //! upstream closed meanwhile is noticed when it is taken (its EOF is already read) or by
