@@ -141,7 +141,7 @@ impl Introspector {
     }
 
     /// [`Self::introspect`] when the verdict is cached (from `endpoint`): no wait, no
-    /// call; `None` otherwise. The token's shape passed [`Self::check_shape`] when the
+    /// call; `None` otherwise. The token's shape passed `check_shape` when the
     /// verdict was cached, and a hit holds the same bytes.
     pub fn cached(&self, endpoint: &str, token: &str) -> Option<Result<Arc<Verified>, AuthError>> {
         let entry = self.cache.get(token)?;
