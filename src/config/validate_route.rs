@@ -151,6 +151,18 @@ fn route(
     };
     let (identity_assertion, token_exchange) =
         vouch.validate(cx, path, r.identity_assertion, r.token_exchange);
+    // Both are sent as the gateway's own fields: one name would reach the upstream twice.
+    if let Some(a) = &identity_assertion {
+        if identity_headers.iter().any(|(name, _)| *name == a.header) {
+            cx.push(
+                &format!("{path}.identity_assertion.header"),
+                format!(
+                    "`{}` is also one of this route's identity_headers",
+                    a.header
+                ),
+            );
+        }
+    }
     let timeouts = RouteTimeouts {
         connect: cx.duration(
             &format!("{path}.timeouts.connect"),

@@ -53,6 +53,13 @@ fn bad_assertion_settings_are_refused_with_their_paths() {
     assert_issue(&e, "routes[0].identity_assertion.audience", "required");
     assert_issue(&e, "routes[0].identity_assertion.ttl", "between 5s and 1h");
     assert_issue(&e, "routes[0].identity_assertion.alg", "`HS256`");
+    // The assertion's field may not be one of the route's identity headers too.
+    let clash = "    identity_assertion: { header: X-Auth-User, audience: x }\n";
+    assert_issue(
+        &errors(&cfg("", clash, "")),
+        "routes[0].identity_assertion.header",
+        "also one of this route's identity_headers",
+    );
     let e = errors(&cfg(
         "",
         "    identity_assertion: { header: \"a b\", audience: x }\n",
