@@ -214,10 +214,7 @@ impl IdentityHeaders {
         if self.headers.is_empty() {
             return;
         }
-        let rendered = p
-            .rendered
-            .get_or_derive(self.id, || Arc::from(self.render(p)));
-        for (name, value) in rendered.iter() {
+        for (name, value) in self.rendered(p).iter() {
             match value {
                 // `insert` replaces every value the name had.
                 Some(v) => {
@@ -237,14 +234,17 @@ impl IdentityHeaders {
         if self.headers.is_empty() {
             return;
         }
-        let rendered = p
-            .rendered
-            .get_or_derive(self.id, || Arc::from(self.render(p)));
-        for (name, value) in rendered.iter() {
+        for (name, value) in self.rendered(p).iter() {
             if let Some(v) = value {
                 added.push(name.clone(), v.clone());
             }
         }
+    }
+
+    /// The values for `p`, rendered on first use and kept with the (shared) principal.
+    fn rendered(&self, p: &Principal) -> Arc<Rendered> {
+        p.rendered
+            .get_or_derive(self.id, || Arc::from(self.render(p)))
     }
 
     /// Every header's value for `p`, `None` where the header must be omitted.

@@ -187,11 +187,13 @@ impl RouteLimits {
         principal: &Principal,
         provider: &ProviderConfig,
     ) -> Result<(), GatewayError> {
-        let who = Who::Principal {
-            principal,
-            provider,
-        };
-        self.check_all_local(&self.after, &who)
+        self.check_all_local(
+            &self.after,
+            &Who::Principal {
+                principal,
+                provider,
+            },
+        )
     }
 
     fn before_who<'a>(&self, client: &Client<'a>) -> Who<'a> {
@@ -219,11 +221,14 @@ impl RouteLimits {
         principal: &Principal,
         provider: &ProviderConfig,
     ) -> Result<(), GatewayError> {
-        let who = Who::Principal {
-            principal,
-            provider,
-        };
-        self.check_all(&self.after, &who).await
+        self.check_all(
+            &self.after,
+            &Who::Principal {
+                principal,
+                provider,
+            },
+        )
+        .await
     }
 
     /// Every limit of a group must admit; one decision for the group: when one refuses,
