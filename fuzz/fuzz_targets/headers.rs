@@ -16,6 +16,7 @@ use portcullis::proxy::headers::{
     client_ip, remove_hop_by_hop, set_forwarded, upgrade_protocol, IdentityHeaderSet, CONNECTION,
     HOP_BY_HOP, HOST, X_FORWARDED_FOR,
 };
+use portcullis::transport::upstream::Added;
 
 /// The names the gateway controls besides identity headers and the X-Forwarded-* family.
 const CONTROLLED: [&str; 16] = [
@@ -93,7 +94,24 @@ fuzz_target!(|data: &[u8]| {
     let host = headers.get(HOST).cloned();
     let trusted = data.first().is_some_and(|b| b & 1 == 1);
     let peer = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-    set_forwarded(&mut headers, peer, trusted, "https", host.as_ref());
+    let mut added = Added::default();
+    set_forwarded(
+        &mut headers,
+        &mut added,
+        peer,
+        trusted,
+        "https",
+        host.as_ref(),
+    );
+    // What the gateway adds beside the map never shares a name with what is in it (the
+    // upstream would get two values), then goes where the codec writes it.
+    for (name, _) in added.iter() {
+        assert!(
+            !headers.contains_key(name),
+            "{name} both in the map and added"
+        );
+    }
+    added.move_into(&mut headers);
     let xff = headers.get(X_FORWARDED_FOR).map(|v| v.as_bytes().to_vec());
     assert!(
         xff.is_some_and(|v| v.ends_with(b"192.0.2.1")),

@@ -59,8 +59,12 @@ enum Step {
     End(Outcome),
 }
 
+/// Most header fields a request may have: hyper's server limit (its default, which the
+/// listener keeps); past it the request is refused (431), as here.
+const MAX_FIELDS: usize = 100;
+
 fn next(input: &[u8]) -> Step {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut headers = [httparse::EMPTY_HEADER; MAX_FIELDS];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(input) {
         Ok(httparse::Status::Complete(n)) => n,
