@@ -140,7 +140,7 @@ pub struct CookieStore {
 /// the AES-GCM tag, unpredictable without the key. A key is only a hint: a hit counts
 /// only if the whole sealed value is equal, and only authentic values are ever
 /// inserted, so a crafted collision finds nothing and evicts nothing.
-fn cache_key(sealed: &str) -> u64 {
+pub(crate) fn cache_key(sealed: &str) -> u64 {
     let bytes = sealed.as_bytes();
     let tail = &bytes[bytes.len().saturating_sub(16)..];
     let mut key = u64::try_from(bytes.len()).unwrap_or(u64::MAX);

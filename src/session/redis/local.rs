@@ -24,6 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::session::shared::SharedSession;
+// The cookie key of a sealed value, as the cookie store's cache computes it (a hint only:
+// a hit counts only if the whole value is equal).
+use crate::session::store::cache_key;
 
 /// A cached record is served without asking Redis only if a ping sent at most this long
 /// ago on the invalidation subscription has been answered.
@@ -69,22 +72,6 @@ impl CachedRecord {
     pub fn is_of(&self, raw: &str) -> bool {
         *self.raw == *raw
     }
-}
-
-/// The cookie key of a sealed value: its last 16 bytes (the AES-GCM tag, unpredictable
-/// without the key) folded to 64 bits. Only a hint: a hit counts only if the whole
-/// value is equal.
-fn cookie_key(sealed: &str) -> u64 {
-    let bytes = sealed.as_bytes();
-    let tail = &bytes[bytes.len().saturating_sub(16)..];
-    let mut key = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    for (i, b) in tail.iter().enumerate() {
-        key ^= u64::from(*b) << ((i % 8) * 8);
-        if i == 7 {
-            key = key.rotate_left(29).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    key
 }
 
 /// The caches and the subscription state of one store.
@@ -145,7 +132,7 @@ impl LocalCache {
         sealed: &str,
         open: impl FnOnce() -> Option<(String, bool)>,
     ) -> Option<(Arc<str>, bool)> {
-        let key = cookie_key(sealed);
+        let key = cache_key(sealed);
         if let Some(hit) = self.ids.get(&key) {
             if *hit.sealed == *sealed {
                 return Some((hit.handle.clone(), hit.current));
