@@ -3,7 +3,8 @@
 #
 # Starts, all on 127.0.0.1 with free ports picked at run time:
 #   - a fast upstream: nginx `return 200 "ok\n"` (1 worker, no access log);
-#   - nginx as a plain keep-alive reverse proxy to it (1 worker) — the baseline;
+#   - nginx as a plain keep-alive reverse proxy to it (NGINX_WORKERS, default one per CPU
+#     like portcullis) — the baseline;
 #   - portcullis with a generated config: route `plain` (auth: none) to the same upstream;
 #   - with BENCH_AUTH=1 (default), a fake identity provider (examples/bench_idp.rs) and four
 #     more portcullis routes: bearer JWT verified afresh on every request, bearer JWT with
@@ -27,7 +28,7 @@ LOADDIR=$ROOT/benches/load
 CMDLINE=
 for v in BENCH_SECS BENCH_ROUNDS BENCH_CONNS BENCH_WARMUP_SECS BENCH_TARGETS BENCH_RSS_CONNS \
   BENCH_RSS_NGINX BENCH_INFO_LOG BENCH_ACCESS_LOG BENCH_PORTCULLIS PORTCULLIS_BIN PORTCULLIS_WORKERS \
-  PORTCULLIS_LOG_LEVEL PORTCULLIS_LOG_FORMAT NGINX_KEEPALIVE BENCH_AUTH BENCH_IDP_BIN \
+  PORTCULLIS_LOG_LEVEL PORTCULLIS_LOG_FORMAT NGINX_KEEPALIVE NGINX_WORKERS BENCH_AUTH BENCH_IDP_BIN \
   BENCH_SESSION_FRESH BENCH_REDIS PORTCULLIS_BASELINE_BIN; do
   if [[ -n ${!v+x} ]]; then CMDLINE+="$v=$(printf '%q' "${!v}") "; fi
 done
@@ -50,6 +51,7 @@ BENCH_PORTCULLIS=${BENCH_PORTCULLIS:-1}      # 0: no portcullis at all (direct +
 PORTCULLIS_WORKERS=${PORTCULLIS_WORKERS:-}   # tokio worker threads, if the binary supports it
 PORTCULLIS_LOG_LEVEL=${PORTCULLIS_LOG_LEVEL:-warn}
 NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-64}         # nginx proxy's idle upstream connection cache
+NGINX_WORKERS=${NGINX_WORKERS:-auto}         # nginx proxy's worker_processes: auto = one per CPU, as portcullis runs by default
 PORTCULLIS_LOG_FORMAT=${PORTCULLIS_LOG_FORMAT:-json}
 BENCH_AUTH=${BENCH_AUTH:-1}                  # 1: fake IdP + jwt / jwt-cached / introspect / session routes
 BENCH_IDP_BIN=${BENCH_IDP_BIN:-}             # prebuilt bench_idp; default: cargo build --release --example bench_idp
@@ -263,9 +265,9 @@ rss_kb() {  # rss_kb FIELD PID...: sum of VmHWM/VmRSS (kB) over the processes
 # --------------------------------------------------------------------------------------
 declare -A SERVER_PID=()   # listen port -> pid of the process (tree) to measure
 
-nginx_common() {  # nginx_common DIR WORKER_CONNECTIONS
+nginx_common() {  # nginx_common DIR WORKER_CONNECTIONS [WORKER_PROCESSES]
   cat <<EOF
-worker_processes 1;
+worker_processes ${3:-1};
 daemon off;
 pid $1/nginx.pid;
 error_log $1/error.log warn;
@@ -323,7 +325,7 @@ start_nginx_proxy() {  # start_nginx_proxy NAME → NGX_PORT, NGX_PID
   mkdir -p "$dir"
   NGX_PORT=$(free_port)
   {
-    nginx_common "$dir" 32768
+    nginx_common "$dir" 32768 "$NGINX_WORKERS"
     echo "http {"
     nginx_http_common "$dir"
     local access="access_log off;"
@@ -856,7 +858,7 @@ done
 
 SUMMARY=$TMP/summary.txt
 {
-  echo "== portcullis load benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, wrk ${BENCH_SECS}s x ${BENCH_ROUNDS} rounds, portcullis log level $PORTCULLIS_LOG_LEVEL${PORTCULLIS_WORKERS:+, workers $PORTCULLIS_WORKERS}"
+  echo "== portcullis load benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, wrk ${BENCH_SECS}s x ${BENCH_ROUNDS} rounds, portcullis log level $PORTCULLIS_LOG_LEVEL${PORTCULLIS_WORKERS:+, workers $PORTCULLIS_WORKERS}, nginx worker_processes $NGINX_WORKERS"
   echo "command: $CMDLINE"
   auth_summary
   if ((BENCH_ROUNDS > 0)); then
