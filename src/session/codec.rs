@@ -221,16 +221,18 @@ pub fn open_current(name: &str, sealed: &str, keys: &SessionKeys) -> Option<(Ses
 /// Concatenates the value of the unchunked cookie or of chunks `0..n` (n ≥ 2), refusing
 /// any ambiguity: both forms present, a duplicate, a gap, or a non-canonical index.
 pub fn reassemble(cookies: &RequestCookies<'_>, name: &str) -> Option<String> {
-    reassemble_shared(cookies, name).map(Cow::into_owned)
+    let sealed = reassemble_shared(cookies, name)?;
+    std::str::from_utf8(&sealed).ok().map(str::to_owned)
 }
 
-/// [`reassemble`], borrowing the request's value when the session is one cookie (the
-/// usual case, read on every request: no copy of a few kB).
-pub fn reassemble_shared<'a>(cookies: &RequestCookies<'a>, name: &str) -> Option<Cow<'a, str>> {
-    let mut whole: Option<&str> = None;
-    let mut chunks: [Option<&str>; MAX_CHUNKS] = [None; MAX_CHUNKS];
+/// [`reassemble`] as bytes (a sealed value is base64url: what is not, opening refuses),
+/// borrowing the request's value when the session is one cookie (the usual case, read on
+/// every request: no copy, and no UTF-8 pass, over a few kB).
+pub fn reassemble_shared<'a>(cookies: &RequestCookies<'a>, name: &str) -> Option<Cow<'a, [u8]>> {
+    let mut whole: Option<&[u8]> = None;
+    let mut chunks: [Option<&[u8]>; MAX_CHUNKS] = [None; MAX_CHUNKS];
     let mut any_chunk = false;
-    for (n, v) in cookies.iter() {
+    for (n, v) in cookies.iter_raw() {
         match classify(name, n) {
             None | Some(OwnCookie::Login(_)) => {}
             Some(OwnCookie::Session) => {
@@ -254,7 +256,15 @@ pub fn reassemble_shared<'a>(cookies: &RequestCookies<'a>, name: &str) -> Option
             if n < 2 || chunks[n..].iter().any(Option::is_some) {
                 return None;
             }
-            Some(Cow::Owned(chunks.iter().flatten().copied().collect()))
+            Some(Cow::Owned(
+                chunks
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .flatten()
+                    .copied()
+                    .collect(),
+            ))
         }
         _ => None,
     }
@@ -264,7 +274,7 @@ pub fn reassemble_shared<'a>(cookies: &RequestCookies<'a>, name: &str) -> Option
 /// what a save must overwrite or delete and what a logout must delete.
 pub fn present_session_cookies<'a>(cookies: &RequestCookies<'a>, name: &str) -> Vec<&'a str> {
     let mut out: Vec<&'a str> = Vec::new();
-    for (n, _) in cookies.iter() {
+    for (n, _) in cookies.iter_raw() {
         let own = matches!(
             classify(name, n),
             Some(OwnCookie::Session | OwnCookie::Chunk(_))

@@ -174,11 +174,15 @@ pub fn delete_cookies<'a>(
 /// The `name=value` pairs of a request's `Cookie` header(s), in order.
 ///
 /// Several `Cookie` headers (HTTP/2 splits them) are read in order. Tolerant: empty
-/// segments, segments without `=`, and non-UTF-8 names or values are skipped; a value in
-/// double quotes is unquoted. Bounded: at most [`MAX_REQUEST_COOKIES`] pairs are kept.
+/// segments, segments without `=`, and non-UTF-8 names are skipped; a value in double
+/// quotes is unquoted. Bounded: at most [`MAX_REQUEST_COOKIES`] pairs are kept.
+///
+/// Values are kept as bytes and checked as UTF-8 only when read as text ([`Self::iter`],
+/// [`Self::get_all`] skip the others): a session cookie is kilobytes, and its reader
+/// ([`Self::iter_raw`]) needs bytes that its own decoding checks anyway.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestCookies<'a> {
-    pairs: Vec<(&'a str, &'a str)>,
+    pairs: Vec<(&'a str, &'a [u8])>,
 }
 
 impl<'a> RequestCookies<'a> {
@@ -208,8 +212,15 @@ impl<'a> RequestCookies<'a> {
         RequestCookies::from_values([header.as_bytes()])
     }
 
-    /// All pairs in request order.
+    /// The pairs whose value is UTF-8, in request order.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        self.pairs
+            .iter()
+            .filter_map(|&(n, v)| std::str::from_utf8(v).ok().map(|v| (n, v)))
+    }
+
+    /// All pairs in request order, values as sent (unquoted).
+    pub fn iter_raw(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + '_ {
         self.pairs.iter().copied()
     }
 
@@ -241,14 +252,13 @@ fn segments(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-fn parse_pair(segment: &[u8]) -> Option<(&str, &str)> {
+fn parse_pair(segment: &[u8]) -> Option<(&str, &[u8])> {
     let eq = memchr::memchr(b'=', segment)?;
     let name = std::str::from_utf8(trim(&segment[..eq])).ok()?;
     let mut value = trim(&segment[eq + 1..]);
     if value.len() >= 2 && value.starts_with(b"\"") && value.ends_with(b"\"") {
         value = &value[1..value.len() - 1];
     }
-    let value = std::str::from_utf8(value).ok()?;
     (!name.is_empty()).then_some((name, value))
 }
 

@@ -140,8 +140,8 @@ pub struct CookieStore {
 /// the AES-GCM tag, unpredictable without the key. A key is only a hint: a hit counts
 /// only if the whole sealed value is equal, and only authentic values are ever
 /// inserted, so a crafted collision finds nothing and evicts nothing.
-pub(crate) fn cache_key(sealed: &str) -> u64 {
-    let bytes = sealed.as_bytes();
+pub(crate) fn cache_key(sealed: &[u8]) -> u64 {
+    let bytes = sealed;
     let tail = &bytes[bytes.len().saturating_sub(16)..];
     let mut key = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     for (i, b) in tail.iter().enumerate() {
@@ -155,7 +155,7 @@ pub(crate) fn cache_key(sealed: &str) -> u64 {
 
 /// A sealed session value and what it opened to.
 struct Decoded {
-    sealed: Box<str>,
+    sealed: Box<[u8]>,
     session: Arc<SharedSession>,
     /// Whether the current (first) key sealed it.
     current: bool,
@@ -258,12 +258,15 @@ impl CookieStore {
             // The full value is compared: a hash collision never yields another session.
             Some(hit) if *hit.sealed == *sealed => (hit.session.clone(), hit.current),
             _ => {
-                let Some((data, current)) = open_current(name, &sealed, &self.keys) else {
+                let opened = std::str::from_utf8(&sealed)
+                    .ok()
+                    .and_then(|text| open_current(name, text, &self.keys));
+                let Some((data, current)) = opened else {
                     return Loaded::Unreadable;
                 };
                 let session = SharedSession::new(data);
                 let entry = Decoded {
-                    sealed: sealed.into_owned().into_boxed_str(),
+                    sealed: sealed.into_owned().into_boxed_slice(),
                     session: session.clone(),
                     current,
                 };

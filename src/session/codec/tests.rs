@@ -241,3 +241,41 @@ fn present_cookies_lists_every_session_name_once() {
         vec![NAME.to_owned(), format!("{NAME}_3"), format!("{NAME}_07")]
     );
 }
+
+/// A session cookie whose value is not UTF-8 (forged, or mangled on the way) is still a
+/// session cookie: it makes a second value of the name ambiguous, and a save or a logout
+/// deletes it.
+#[test]
+fn a_session_cookie_that_is_not_utf8_counts_as_present() {
+    let good = encode(&data(), NAME, &keys()).unwrap();
+    assert_eq!(good.len(), 1);
+    let raw = format!("{NAME}={}", good[0].1);
+    let mut h = http::HeaderMap::new();
+    h.append(
+        http::header::COOKIE,
+        http::HeaderValue::from_str(&raw).unwrap(),
+    );
+    let rc = RequestCookies::from_headers(&h);
+    assert!(
+        reassemble_shared(&rc, NAME).is_some(),
+        "the good value alone opens"
+    );
+    h.append(
+        http::header::COOKIE,
+        http::HeaderValue::from_bytes(&[NAME.as_bytes(), b"=\xff\xfe"].concat()).unwrap(),
+    );
+    let rc = RequestCookies::from_headers(&h);
+    // A second value of the name, UTF-8 or not: ambiguous, no session.
+    assert_eq!(reassemble_shared(&rc, NAME), None);
+    assert_eq!(present_session_cookies(&rc, NAME), vec![NAME]);
+
+    let mut h = http::HeaderMap::new();
+    h.append(
+        http::header::COOKIE,
+        http::HeaderValue::from_bytes(&[NAME.as_bytes(), b"=\xff\xfe; app=1"].concat()).unwrap(),
+    );
+    let rc = RequestCookies::from_headers(&h);
+    assert_eq!(present_session_cookies(&rc, NAME), vec![NAME]);
+    assert_eq!(reassemble(&rc, NAME), None, "not a sealed value");
+    assert_eq!(decode(&rc, NAME, &keys(), NOW, &limits()), None);
+}

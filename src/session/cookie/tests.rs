@@ -106,6 +106,17 @@ fn several_headers_and_non_utf8() {
         rc.iter().collect::<Vec<_>>(),
         vec![("a", "1"), ("b", "2"), ("c", "3")]
     );
+    // Kept as bytes: text readers skip it, the raw reader sees it where it was sent.
+    assert_eq!(rc.get_all("bad").count(), 0);
+    assert_eq!(
+        rc.iter_raw().collect::<Vec<_>>(),
+        vec![
+            ("a", &b"1"[..]),
+            ("b", b"2"),
+            ("bad", b"\xff\xfe"),
+            ("c", b"3")
+        ]
+    );
 }
 
 #[test]

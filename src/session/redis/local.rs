@@ -132,7 +132,7 @@ impl LocalCache {
         sealed: &str,
         open: impl FnOnce() -> Option<(String, bool)>,
     ) -> Option<(Arc<str>, bool)> {
-        let key = cache_key(sealed);
+        let key = cache_key(sealed.as_bytes());
         if let Some(hit) = self.ids.get(&key) {
             if *hit.sealed == *sealed {
                 return Some((hit.handle.clone(), hit.current));
