@@ -317,7 +317,9 @@ pub fn strip_own_cookies(headers: &mut HeaderMap, base: &str) {
                     continue;
                 }
                 (None, true) => {
-                    let mut fresh = Vec::with_capacity(bytes.len());
+                    // Grown by what is kept: a value of only own cookies (the session
+                    // cookie alone, kilobytes) allocates nothing.
+                    let mut fresh = Vec::new();
                     for kept in segments(bytes).take(before) {
                         push_segment(&mut fresh, kept);
                     }
