@@ -28,7 +28,7 @@
 //! most [`LINGER`] and [`LINGER_BYTES`], since closing with unread input answers with a
 //! reset that can destroy the response the client has not read yet.
 
-use std::future::{poll_fn, Future as _};
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -65,56 +65,66 @@ enum Waited {
     Close,
 }
 
-/// Serves an HTTP/1 connection until it closes.
-pub(super) async fn serve<I: Parkable, H: Handler>(io: I, svc: Service<H>, shared: &Shared<H>) {
-    let settings = &shared.settings;
-    let state = svc.state.clone();
-    // The watchdog is never armed further out than this, so a phase that starts later
-    // never needs it re-armed earlier.
-    let period = settings
-        .header_read
-        .min(settings.idle)
-        .min(WATCHDOG_MAX)
-        .max(Duration::from_millis(10));
-    let watchdog = tokio::time::sleep(period);
-    tokio::pin!(watchdog);
-    let cancelled = shared.shutdown.cancelled();
-    tokio::pin!(cancelled);
+/// Serves an HTTP/1 connection until it closes. A block, not an `async fn`: what a
+/// parked connection holds is this future, and an `async fn` would keep its arguments
+/// twice (see `listener::connection`).
+// Not an `async fn`: that would keep each argument twice in the state.
+#[allow(clippy::manual_async_fn)]
+pub(super) fn serve<'s, I: Parkable, H: Handler>(
+    mut io: I,
+    svc: Service<H>,
+    shared: &'s Shared<H>,
+) -> impl Future<Output = ()> + 's {
+    async move {
+        let settings = &shared.settings;
+        let state = &svc.state;
+        // The watchdog is never armed further out than this, so a phase that starts
+        // later never needs it re-armed earlier.
+        let period = settings
+            .header_read
+            .min(settings.idle)
+            .min(WATCHDOG_MAX)
+            .max(Duration::from_millis(10));
+        let watchdog = tokio::time::sleep(period);
+        tokio::pin!(watchdog);
+        let cancelled = shared.shutdown.cancelled();
+        tokio::pin!(cancelled);
 
-    let mut io = io;
-    let mut prefix = Bytes::new();
-    let mut first = true;
-    loop {
-        if prefix.is_empty() {
-            // Parked: the stream, and no buffer.
-            let deadline = if first {
-                Instant::from_std(state.last_activity()) + settings.header_read
-            } else {
-                Instant::from_std(state.last_activity()) + settings.idle
-            };
-            shared.metrics.idle.inc();
-            let waited = park(&io, watchdog.as_mut(), cancelled.as_mut(), deadline, period).await;
-            shared.metrics.idle.dec();
-            if let Waited::Close = waited {
-                return;
+        let mut prefix = Bytes::new();
+        let mut first = true;
+        loop {
+            if prefix.is_empty() {
+                // Parked: the stream, and no buffer.
+                let deadline = if first {
+                    Instant::from_std(state.last_activity()) + settings.header_read
+                } else {
+                    Instant::from_std(state.last_activity()) + settings.idle
+                };
+                shared.metrics.idle.inc();
+                let waited =
+                    park(&io, watchdog.as_mut(), cancelled.as_mut(), deadline, period).await;
+                shared.metrics.idle.dec();
+                if let Waited::Close = waited {
+                    return;
+                }
             }
+            first = false;
+            // Boxed: a parked connection's task should not be as large as hyper's state.
+            let session = Box::pin(session(
+                io,
+                prefix,
+                &svc,
+                state,
+                shared,
+                watchdog.as_mut(),
+                cancelled.as_mut(),
+                period,
+            ));
+            let Some((back, rest)) = session.await else {
+                return;
+            };
+            (io, prefix) = (back, rest);
         }
-        first = false;
-        // Boxed: a parked connection's task should not be as large as hyper's state.
-        let session = Box::pin(session(
-            io,
-            prefix,
-            &svc,
-            &state,
-            shared,
-            watchdog.as_mut(),
-            cancelled.as_mut(),
-            period,
-        ));
-        let Some((back, rest)) = session.await else {
-            return;
-        };
-        (io, prefix) = (back, rest);
     }
 }
 
@@ -242,30 +252,34 @@ fn poll_conn<I: Parkable, H: Handler>(
 }
 
 /// Waits, holding no buffer, until `io` has input, `deadline` passes or shutdown
-/// begins.
-async fn park<I: Parkable>(
-    io: &I,
-    mut watchdog: Pin<&mut Sleep>,
-    mut cancelled: Pin<&mut WaitForCancellationFuture<'_>>,
+/// begins. (A block, like [`serve`], which holds it while parked.)
+// Not an `async fn`: that would keep each argument twice in the state.
+#[allow(clippy::manual_async_fn)]
+fn park<'a, 'c: 'a, I: Parkable>(
+    io: &'a I,
+    mut watchdog: Pin<&'a mut Sleep>,
+    mut cancelled: Pin<&'a mut WaitForCancellationFuture<'c>>,
     deadline: Instant,
     period: Duration,
-) -> Waited {
-    let ready = io.ready();
-    tokio::pin!(ready);
-    loop {
-        tokio::select! {
-            res = ready.as_mut() => {
-                // A failure shows in the read that follows.
-                let _ = res;
-                return Waited::Input;
-            }
-            _ = cancelled.as_mut() => return Waited::Close,
-            _ = watchdog.as_mut() => {
-                let now = Instant::now();
-                if now >= deadline {
-                    return Waited::Close;
+) -> impl Future<Output = Waited> + use<'a, 'c, I> {
+    async move {
+        let ready = io.ready();
+        tokio::pin!(ready);
+        loop {
+            tokio::select! {
+                res = ready.as_mut() => {
+                    // A failure shows in the read that follows.
+                    let _ = res;
+                    return Waited::Input;
                 }
-                watchdog.as_mut().reset(now + period.min(deadline - now));
+                _ = cancelled.as_mut() => return Waited::Close,
+                _ = watchdog.as_mut() => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Waited::Close;
+                    }
+                    watchdog.as_mut().reset(now + period.min(deadline - now));
+                }
             }
         }
     }
