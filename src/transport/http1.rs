@@ -68,8 +68,7 @@ enum Waited {
 /// Serves an HTTP/1 connection until it closes. A block, not an `async fn`: what a
 /// parked connection holds is this future, and an `async fn` would keep its arguments
 /// twice (see `listener::connection`).
-// Not an `async fn`: that would keep each argument twice in the state.
-#[allow(clippy::manual_async_fn)]
+#[allow(clippy::manual_async_fn)] // see above
 pub(super) fn serve<'s, I: Parkable, H: Handler>(
     mut io: I,
     svc: Service<H>,
@@ -253,8 +252,7 @@ fn poll_conn<I: Parkable, H: Handler>(
 
 /// Waits, holding no buffer, until `io` has input, `deadline` passes or shutdown
 /// begins. (A block, like [`serve`], which holds it while parked.)
-// Not an `async fn`: that would keep each argument twice in the state.
-#[allow(clippy::manual_async_fn)]
+#[allow(clippy::manual_async_fn)] // see above
 fn park<'a, 'c: 'a, I: Parkable>(
     io: &'a I,
     mut watchdog: Pin<&'a mut Sleep>,

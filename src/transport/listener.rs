@@ -163,8 +163,7 @@ pub async fn accept_loop<H: Handler>(
 /// Written as blocks that use what they capture rather than `async fn`s: an `async fn`
 /// keeps each argument twice in its state (as passed, and as moved into its body), and
 /// here three levels of it held ~600 bytes of copies per connection.
-// Not an `async fn`: that would keep each argument twice in the state.
-#[allow(clippy::manual_async_fn)]
+#[allow(clippy::manual_async_fn)] // see above
 fn connection<H: Handler>(
     stream: std::net::TcpStream,
     peer: SocketAddr,
