@@ -38,7 +38,7 @@ pub async fn forward(
     path: &str,
     upgrade: Option<HeaderValue>,
 ) -> Result<Response<UpstreamBody>, GatewayError> {
-    let pq = path_and_query(target.upstream, path, req.uri().query())?;
+    let pq = path_and_query(target.upstream, path, req.uri())?;
     // With `preserve_host` the client's Host stays: hygiene has made it the host the
     // route was chosen on (an absolute-form or HTTP/2 authority included). A request
     // without one (HTTP/1.0) gets the upstream's own, as does every other route.
@@ -87,13 +87,17 @@ pub async fn forward(
     }
 }
 
-/// Base path + `path` + `?query`.
-fn path_and_query(
-    up: &Upstream,
-    path: &str,
-    query: Option<&str>,
-) -> Result<PathAndQuery, GatewayError> {
-    let pq = match query {
+/// Base path + `path` + `?query` (the query of `uri`, the request's target). When that
+/// is the target as the client sent it (no base path, and a path that normalising and
+/// prefix stripping left as it was: most requests), the target itself is reused: no copy
+/// and no second parse of its bytes.
+fn path_and_query(up: &Upstream, path: &str, uri: &Uri) -> Result<PathAndQuery, GatewayError> {
+    if up.base_path.is_empty() {
+        if let Some(pq) = uri.path_and_query().filter(|pq| pq.path() == path) {
+            return Ok(pq.clone());
+        }
+    }
+    let pq = match uri.query() {
         Some(q) => slab::join(&[up.base_path.as_bytes(), path.as_bytes(), b"?", q.as_bytes()]),
         None => slab::join(&[up.base_path.as_bytes(), path.as_bytes()]),
     };
@@ -142,4 +146,45 @@ fn error_chain(err: &dyn StdError) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn upstream(base_path: &str) -> Upstream {
+        Upstream {
+            url: "http://up".into(),
+            https: false,
+            h2c: false,
+            authority: http::uri::Authority::from_static("up"),
+            base_path: base_path.into(),
+        }
+    }
+
+    #[test]
+    fn the_target_is_reused_only_when_nothing_changed() {
+        let uri: Uri = "/api/v1/items?id=7&x=%20".parse().unwrap();
+        let pq = path_and_query(&upstream(""), "/api/v1/items", &uri).unwrap();
+        assert_eq!(pq.as_str(), "/api/v1/items?id=7&x=%20");
+        let original = uri.path_and_query().unwrap().as_str();
+        assert_eq!(pq.as_str().as_ptr(), original.as_ptr(), "not copied");
+        // A path the pipeline changed (normalised, prefix stripped) is built anew.
+        for (base, path, want) in [
+            ("", "/v1/items", "/v1/items?id=7&x=%20"),
+            ("", "/api/v1/items/", "/api/v1/items/?id=7&x=%20"),
+            ("/base", "/api/v1/items", "/base/api/v1/items?id=7&x=%20"),
+        ] {
+            let pq = path_and_query(&upstream(base), path, &uri).unwrap();
+            assert_eq!(pq.as_str(), want);
+            assert_ne!(pq.as_str().as_ptr(), original.as_ptr());
+        }
+        // Absolute form: the origin form of the same path and query.
+        let uri: Uri = "http://example.com/a/b?c".parse().unwrap();
+        let pq = path_and_query(&upstream(""), "/a/b", &uri).unwrap();
+        assert_eq!(pq.as_str(), "/a/b?c");
+        let pq = path_and_query(&upstream(""), "/a/b/", &uri).unwrap();
+        assert_eq!(pq.as_str(), "/a/b/?c");
+    }
 }
