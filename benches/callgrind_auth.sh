@@ -13,6 +13,7 @@
 # redis-store instance; edge = bearer + CORS + principal limit, assert = bearer +
 # identity assertion). Prints "LABEL route: requests=N Ir/req=X" per route.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/bench_providers.sh"
 BIN=$1; IDP=$2; LABEL=$3; ROUTES=$4; CONNS=${5:-8}; SECS=${6:-4}
 T=$(mktemp -d)
 fp() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
@@ -38,23 +39,8 @@ conf() {  # conf FILE PORT STORE
 server: { listen: "127.0.0.1:$2", public_url: "http://127.0.0.1:$2" }
 admin: { listen: "127.0.0.1:0" }
 log: { level: warn, format: json, access: on }
-providers:
 Y
-  for name in bench bench-cached bench-intro; do
-    cat >> $1 <<Y
-  - name: $name
-    issuer: "http://127.0.0.1:$IDP_PORT"
-    client_id: portcullis
-    client_secret: bench-client-secret
-    signing_algs: [RS256]
-    tokens:
-      audiences: [bench]
-Y
-    case $name in
-      bench) echo "      verified_cache_size: 0" >> $1 ;;
-      bench-intro) printf '      introspection:\n        client_id: bench-api\n        client_secret: "bench-api-secret"\n        cache_ttl: 5m\n' >> $1 ;;
-    esac
-  done
+  bench_providers "$IDP_PORT" bench-api bench-api-secret >> $1
   printf 'session:\n  cookie_name: portcullis\n  secrets: ["%s"]\n' "$SECRET" >> $1
   if [[ $3 == redis ]]; then printf '  store: redis\n  redis:\n    url: "redis://127.0.0.1:%s"\n' $RP >> $1; fi
   echo "routes:" >> $1

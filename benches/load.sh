@@ -22,6 +22,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=benches/bench_providers.sh
+source "$ROOT/benches/bench_providers.sh"
 LOADDIR=$ROOT/benches/load
 
 # The command as given (env knobs that were set), for the summary.
@@ -455,30 +457,7 @@ start_extra_servers() {
 
 extra_portcullis_config() {
   [[ $BENCH_AUTH == 1 ]] || return 0
-  local name
-  echo "providers:"
-  for name in bench bench-cached bench-intro; do
-    cat <<EOF
-  - name: $name
-    issuer: "http://127.0.0.1:$IDP_PORT"
-    client_id: portcullis
-    client_secret: bench-client-secret
-    signing_algs: [RS256]
-    tokens:
-      audiences: [bench]
-EOF
-    case $name in
-      bench) echo "      verified_cache_size: 0    # every token verified afresh" ;;
-      bench-intro)
-        cat <<EOF
-      introspection:
-        client_id: $INTRO_CLIENT_ID
-        client_secret: "$INTRO_SECRET"
-        cache_ttl: 5m
-EOF
-        ;;
-    esac
-  done
+  bench_providers "$IDP_PORT" "$INTRO_CLIENT_ID" "$INTRO_SECRET"
   local keys=$TMP/api-keys.yaml
   [[ -f $keys ]] || printf -- '- { sha256: "%s", sub: ci-bot, groups: [bench] }\n' \
     "$(printf '%s' "$BENCH_API_KEY" | sha256sum | cut -d' ' -f1)" >"$keys"

@@ -42,23 +42,34 @@ pub fn authenticate_now(
     let now = unix_now();
     let cookies = RequestCookies::from_headers(headers);
     match sso.store.read_now(&cookies, now)? {
-        Loaded::Live {
-            data: shared,
-            stale_seal: false,
-        } if !needs_refresh(sso, shared.data(), now)
-            && !shared.data().needs_touch(now, &sso.limits) =>
-        {
-            Some(
-                provider_of(rt, allowed, shared.data()).map(|provider_index| SessionAuth {
-                    principal: shared.principal(provider_index),
-                    access_token: shared.access_token(),
-                }),
-            )
-        }
+        Loaded::Live { data, stale_seal } => match provider_of(rt, allowed, data.data()) {
+            Ok(provider_index) => as_is(sso, &data, stale_seal, provider_index, now).map(Ok),
+            Err(e) => Some(Err(e)),
+        },
         Loaded::None => Some(Err(AuthError::Missing)),
-        // Unreadable (its cookies are deleted) or something to update: the full path.
-        Loaded::Live { .. } | Loaded::Unreadable => None,
+        // Its cookies are deleted: the full path.
+        Loaded::Unreadable => None,
     }
+}
+
+/// The session as it is, when there is nothing to refresh, touch or re-seal (most
+/// requests): the cached session and its principal, without a copy. `None`: it must be
+/// updated (and saved).
+fn as_is(
+    sso: &Sso,
+    shared: &SharedSession,
+    stale_seal: bool,
+    provider_index: usize,
+    now: u64,
+) -> Option<SessionAuth> {
+    let data = shared.data();
+    if stale_seal || needs_refresh(sso, data, now) || data.needs_touch(now, &sso.limits) {
+        return None;
+    }
+    Some(SessionAuth {
+        principal: shared.principal(provider_index),
+        access_token: shared.access_token(),
+    })
 }
 
 /// The index of the session's provider when it is one of `allowed` (the route's): a
@@ -103,16 +114,9 @@ pub async fn authenticate(
         Loaded::None => return Err(AuthError::Missing),
     };
     let provider_index = provider_of(rt, allowed, shared.data())?;
-    // Nothing to refresh, touch or re-seal (most requests): the cached session and its
-    // principal serve as they are, without a copy. Otherwise `update` below saves.
-    if !stale_seal
-        && !needs_refresh(sso, shared.data(), now)
-        && !shared.data().needs_touch(now, &sso.limits)
-    {
-        return Ok(SessionAuth {
-            principal: shared.principal(provider_index),
-            access_token: shared.access_token(),
-        });
+    // Otherwise `update` below saves.
+    if let Some(done) = as_is(sso, &shared, stale_seal, provider_index, now) {
+        return Ok(done);
     }
     let mut working = Working {
         data: shared.into_data(),
