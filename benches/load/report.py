@@ -14,9 +14,18 @@ portcullis targets, a table against the plain route (requests/s, p99 and CPU/req
 ratios, and the extra CPU µs per request the route's authentication costs); then the
 goals given with --goal, each checked at every connection count.
 
+Every comparison of two targets is PAIRED: the ratio (or difference) is taken within
+each round, between the two runs of that round, and the median of those per-round
+values is shown. The machine's speed drifts over minutes (other tenants, turbo, page
+cache), and one round runs its targets one after the other; a ratio of two medians
+taken independently would compare runs that may be a round apart. load.sh runs the
+targets in reverse order every other round, so that over an even number of rounds a
+target runs as often before its reference as after it.
+
 --goal "TARGET METRIC OP VALUE [label]": METRIC is one of rps, p99_ms, cpu (µs/request),
-rps_vs_plain, rps_vs_nginx, cpu_vs_plain (ratios), rps_vs=TARGET2 (requests/s relative to
-another measured target, e.g. rps_vs=portcullis-session); OP is <= or >=.
+rps_vs_plain, p99_vs_plain, rps_vs_nginx, cpu_vs_plain (ratios), cpu_plus_plain (extra CPU
+µs/request over the plain route), rps_vs=TARGET2 (requests/s relative to another measured
+target, e.g. rps_vs=portcullis-session); OP is <= or >=. Relative metrics are paired.
 """
 
 import argparse
@@ -33,12 +42,6 @@ PLAIN = "portcullis"  # portcullis plain route
 
 def fmt_ms(us):
     return f"{us / 1000:.3f}"
-
-
-def ratio(a, b):
-    if a is None or b is None or b == 0:
-        return "n/a"
-    return f"{a / b:.2f}x"
 
 
 def main():
@@ -95,9 +98,33 @@ def main():
                   f" {cpu:>11} {m['err']:>7} {m['n']:>4}")
         print()
 
+    def paired(t, base, c, fn):
+        """Median over the rounds holding both runs of fn(run of t, run of base)."""
+        mine = {r["round"]: r for r in runs.get((t, c), [])}
+        vals = [fn(mine[r["round"]], r) for r in runs.get((base, c), []) if r["round"] in mine]
+        vals = [v for v in vals if v is not None]
+        return statistics.median(vals) if vals else None
+
+    def cpu_of(r):
+        n = int(r["requests"])
+        return int(r["cpu_ticks"]) * 1e6 / args.clk_tck / n if n > 0 else None
+
+    def rel(field):
+        def f(a, b):
+            x, y = (cpu_of(a), cpu_of(b)) if field == "cpu" else (float(a[field]), float(b[field]))
+            return x / y if (x is not None and y) else None
+        return f
+
+    def cpu_diff(a, b):
+        x, y = cpu_of(a), cpu_of(b)
+        return x - y if (x is not None and y is not None) else None
+
+    def pr(v):
+        return f"{v:.2f}x" if v is not None else "n/a"
+
     gateways = [t for t in targets if t not in (REFERENCE, BASELINE)]
     if BASELINE in targets and gateways:
-        print(f"Ratios against the nginx proxy (target: rps >= 1.00x, p99 <= 1.20x, CPU/req <= 1.00x)")
+        print(f"Ratios against the nginx proxy, paired per round (target: rps >= 1.00x, p99 <= 1.20x, CPU/req <= 1.00x)")
         hdr = f"{'target':<26} {'conns':>5} {'rps':>8} {'p99':>8} {'CPU/req':>8} {'nginx/direct rps':>17} {'rps vs plain':>13}"
         print(hdr)
         print("-" * len(hdr))
@@ -109,15 +136,16 @@ def main():
                 m = med.get((t, c))
                 if not m or not b:
                     continue
-                vs_plain = ratio(m["rps"], p["rps"]) if (p and t != PLAIN) else "-"
-                nd = ratio(b["rps"], d["rps"]) if d else "n/a"
-                print(f"{t:<26} {c:>5} {ratio(m['rps'], b['rps']):>8} {ratio(m['p99'], b['p99']):>8}"
-                      f" {ratio(m['cpu'], b['cpu']):>8} {nd:>17} {vs_plain:>13}")
+                vs_plain = pr(paired(t, PLAIN, c, rel("rps"))) if (p and t != PLAIN) else "-"
+                nd = pr(paired(BASELINE, REFERENCE, c, rel("rps"))) if d else "n/a"
+                print(f"{t:<26} {c:>5} {pr(paired(t, BASELINE, c, rel('rps'))):>8}"
+                      f" {pr(paired(t, BASELINE, c, rel('p99_us'))):>8}"
+                      f" {pr(paired(t, BASELINE, c, rel('cpu'))):>8} {nd:>17} {vs_plain:>13}")
 
     extras = [t for t in targets if t.startswith(PLAIN + "-")]
     if PLAIN in targets and extras:
         print()
-        print(f"Against the plain route '{PLAIN}' (+CPU = extra CPU us/request of the route's auth)")
+        print(f"Against the plain route '{PLAIN}', paired per round (+CPU = extra CPU us/request of the route's auth)")
         hdr = f"{'target':<26} {'conns':>5} {'rps':>8} {'p99':>8} {'CPU/req':>8} {'+CPU us':>8}"
         print(hdr)
         print("-" * len(hdr))
@@ -127,10 +155,11 @@ def main():
                 m = med.get((t, c))
                 if not m or not p:
                     continue
-                extra = (f"{m['cpu'] - p['cpu']:+.1f}"
-                         if m["cpu"] is not None and p["cpu"] is not None else "n/a")
-                print(f"{t:<26} {c:>5} {ratio(m['rps'], p['rps']):>8} {ratio(m['p99'], p['p99']):>8}"
-                      f" {ratio(m['cpu'], p['cpu']):>8} {extra:>8}")
+                d = paired(t, PLAIN, c, cpu_diff)
+                extra = f"{d:+.1f}" if d is not None else "n/a"
+                print(f"{t:<26} {c:>5} {pr(paired(t, PLAIN, c, rel('rps'))):>8}"
+                      f" {pr(paired(t, PLAIN, c, rel('p99_us'))):>8}"
+                      f" {pr(paired(t, PLAIN, c, rel('cpu'))):>8} {extra:>8}")
 
     if args.goal:
         print()
@@ -146,7 +175,7 @@ def main():
                 continue
             cells = []
             for c in conns_seen:
-                v = goal_value(med, t, c, metric)
+                v = goal_value(med, paired, rel, cpu_diff, t, c, metric)
                 if v is None:
                     cells.append(f"c={c}: n/a")
                     continue
@@ -157,16 +186,11 @@ def main():
     return 0
 
 
-def goal_value(med, target, conns, metric):
+def goal_value(med, paired, rel, cpu_diff, target, conns, metric):
+    """The metric's value: absolute ones from the medians, relative ones paired per round."""
     m = med.get((target, conns))
-    p = med.get((PLAIN, conns))
-    b = med.get((BASELINE, conns))
     if not m:
         return None
-
-    def rel(a, base):
-        return a / base if (a is not None and base) else None
-
     if metric == "rps":
         return m["rps"]
     if metric == "p99_ms":
@@ -174,14 +198,17 @@ def goal_value(med, target, conns, metric):
     if metric == "cpu":
         return m["cpu"]
     if metric == "rps_vs_plain":
-        return rel(m["rps"], p and p["rps"])
+        return paired(target, PLAIN, conns, rel("rps"))
+    if metric == "p99_vs_plain":
+        return paired(target, PLAIN, conns, rel("p99_us"))
+    if metric == "cpu_plus_plain":
+        return paired(target, PLAIN, conns, cpu_diff)
     if metric == "rps_vs_nginx":
-        return rel(m["rps"], b and b["rps"])
+        return paired(target, BASELINE, conns, rel("rps"))
     if metric.startswith("rps_vs="):
-        o = med.get((metric[len("rps_vs="):], conns))
-        return rel(m["rps"], o and o["rps"])
+        return paired(target, metric[len("rps_vs="):], conns, rel("rps"))
     if metric == "cpu_vs_plain":
-        return rel(m["cpu"], p and p["cpu"])
+        return paired(target, PLAIN, conns, rel("cpu"))
     raise SystemExit(f"unknown goal metric {metric!r}")
 
 
