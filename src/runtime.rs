@@ -5,7 +5,9 @@
 //! request half of an old and half of a new config. Nothing here is mutated after build.
 
 mod machine;
+mod snapshot;
 pub use machine::{MachineState, ResourceDocument, RouteMachine};
+pub use snapshot::Snapshot;
 
 use std::sync::Arc;
 
@@ -334,6 +336,8 @@ fn rate_limit_store(
 
 /// The process-wide gateway state: the current snapshot and the metrics registry.
 pub struct Gateway {
+    /// Names this gateway's handles in the worker threads (`snapshot::local`).
+    id: u64,
     current: ArcSwap<Runtime>,
     /// The metrics registry (lives across reloads).
     pub metrics: Arc<Metrics>,
@@ -350,6 +354,7 @@ impl Gateway {
         };
         let rt = Runtime::build(config, None, &ctx)?;
         Ok(Gateway {
+            id: snapshot::next_id(),
             current: ArcSwap::from_pointee(rt),
             metrics,
             stop,
@@ -364,6 +369,11 @@ impl Gateway {
     /// The current snapshot; hold it for the whole request.
     pub fn snapshot(&self) -> Arc<Runtime> {
         self.current.load_full()
+    }
+
+    /// The current snapshot for a request served on this thread (see [`Snapshot`]).
+    pub fn request_snapshot(&self) -> Snapshot {
+        snapshot::local(self.id, &self.current)
     }
 
     /// Builds a new snapshot from the current one and swaps it in; on error the current

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::format::{self, Clock, Format};
 use super::Record;
-use crate::transport::workers;
+use crate::transport::workers::{self, Padded};
 
 /// Buffers, indexed by worker thread (worker index modulo this).
 const SHARDS: usize = 16;
@@ -40,7 +40,7 @@ struct Inner {
     format: Format,
     /// Where lines go; written by the writer thread, and by [`Writer::flush`] at exit.
     sink: Mutex<Box<dyn Write + Send>>,
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Padded<Mutex<Shard>>]>,
     /// The writer has been woken and not yet run.
     woken: AtomicBool,
     /// The writer was dropped: the thread writes what is left and ends.
@@ -52,7 +52,9 @@ impl Writer {
     pub(super) fn start(format: Format, sink: Box<dyn Write + Send>) -> std::io::Result<Writer> {
         let inner = Arc::new(Inner {
             format,
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Padded(Mutex::new(Shard::default())))
+                .collect(),
             woken: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             sink: Mutex::new(sink),

@@ -7,8 +7,7 @@
 //! find a key through the token (`jku`, `x5u`, `jwk`, `x5c`), never accept `none` or
 //! HMAC, and never put the token into an error or log line.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -18,8 +17,6 @@ use serde_json::Value;
 
 use super::credentials::{all_bytes, is_base64url_byte};
 use super::jwks::{asymmetric_alg, Candidates, KeyMiss, KeySet};
-use super::token_key::TokenHashing;
-use super::verified::Verified;
 use super::{AuthError, Claims};
 
 /// The algorithms a provider token may use when neither config nor discovery narrows it.
@@ -367,70 +364,8 @@ fn numeric(claims: &Claims, name: &'static str) -> Result<Option<f64>, JwtError>
     }
 }
 
-/// A token whose signature and claims were checked.
-#[derive(Debug)]
-pub struct VerifiedToken {
-    /// Its claims (and the principal built from them once).
-    pub verified: Arc<Verified>,
-    /// Its `exp` (re-checked on every cache hit).
-    pub exp: f64,
-}
-
-/// Entry life = time left until `exp` (so nothing outlives its token).
-struct UntilExp;
-
-impl moka::Expiry<Box<[u8]>, Arc<VerifiedToken>> for UntilExp {
-    fn expire_after_create(
-        &self,
-        _key: &Box<[u8]>,
-        value: &Arc<VerifiedToken>,
-        _created_at: Instant,
-    ) -> Option<Duration> {
-        Some(bounded_secs(value.exp - unix_now(), MAX_CACHED))
-    }
-}
-
-/// Verified tokens, so a repeated token skips the signature check. Keyed by the token's
-/// bytes (only verified tokens are ever inserted, so a hit is a token byte-equal to one
-/// that passed every check); bounded; `exp` is re-checked by the caller on every hit.
-#[derive(Clone)]
-pub struct VerifiedCache {
-    cache: Option<moka::sync::Cache<Box<[u8]>, Arc<VerifiedToken>, TokenHashing>>,
-}
-
-impl VerifiedCache {
-    /// A cache of at most `size` tokens (0 disables it).
-    pub fn new(size: u64) -> Self {
-        let cache = (size > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(size)
-                .expire_after(UntilExp)
-                .build_with_hasher(TokenHashing::signature_tail())
-        });
-        VerifiedCache { cache }
-    }
-
-    /// The cached verification of `token` (as presented, not yet checked), if any.
-    pub fn get(&self, token: &[u8]) -> Option<Arc<VerifiedToken>> {
-        self.cache.as_ref()?.get(token)
-    }
-
-    /// Remembers the verification of `token` (only while it has time left).
-    pub async fn insert(&self, token: &str, verified: Arc<VerifiedToken>) {
-        if let Some(cache) = &self.cache {
-            if verified.exp > unix_now() {
-                cache.insert(token.as_bytes().into(), verified);
-            }
-        }
-    }
-
-    /// Forgets everything (e.g. after the allowed algorithms changed).
-    pub fn clear(&self) {
-        if let Some(cache) = &self.cache {
-            cache.invalidate_all();
-        }
-    }
-}
+mod cache;
+pub use cache::{VerifiedCache, VerifiedToken};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod introspect;
 pub mod jwks;
 pub mod jwt;
+pub mod local;
 pub mod memo;
 pub mod policy;
 pub mod principal;

@@ -47,6 +47,15 @@ impl Verified {
         }
     }
 
+    /// The same claims, with nothing derived from them yet: for a thread's own copy
+    /// (see `auth::local`), whose principal and memos that thread alone touches.
+    pub fn copy_for_thread(&self) -> Verified {
+        Verified {
+            claims: self.claims.clone(),
+            ..Verified::default()
+        }
+    }
+
     /// The principal of these claims under `cfg` for the provider at `provider`: built
     /// once, shared afterwards. `cfg` is the provider's own, which cannot change while
     /// its caches live (a reload that changes it builds a new provider).

@@ -17,7 +17,7 @@ use super::ResBody;
 use crate::access_log;
 use crate::auth::principal::Principal;
 use crate::error::GatewayError;
-use crate::runtime::Runtime;
+use crate::runtime::Snapshot;
 
 /// Everything the access log line needs, filled in as the request advances.
 pub struct AccessLog {
@@ -37,7 +37,7 @@ pub struct AccessLog {
     pub error: Option<GatewayError>,
     /// The snapshot the request runs on: the request's one reference to it (its
     /// phases borrow it from here), its routes' and the process's metrics.
-    pub rt: Arc<Runtime>,
+    pub rt: Snapshot,
     /// The request's trace (`tracing:` configured); its server span ends here.
     pub trace: Option<crate::otel::RequestTrace>,
     /// Response bytes sent so far.
@@ -51,7 +51,7 @@ impl AccessLog {
         req: &Request<ReqBody>,
         request_id: HeaderValue,
         start: Instant,
-        rt: Arc<Runtime>,
+        rt: Snapshot,
     ) -> AccessLog {
         rt.metrics.in_flight.inc();
         AccessLog {

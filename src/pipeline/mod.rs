@@ -19,7 +19,7 @@ pub mod respond;
 pub mod session;
 pub mod trace;
 
-use std::sync::Arc;
+use std::future::Future;
 use std::time::Instant;
 
 use crate::transport::upstream::{Added, ReqBody};
@@ -32,7 +32,7 @@ use crate::error::{self, ErrorContext, GatewayError, GrpcCode, GrpcKind};
 use crate::proxy::forward::{forward, Target};
 use crate::ratelimit;
 use crate::routing::table::strip_prefix;
-use crate::runtime::{Gateway, Runtime};
+use crate::runtime::{Gateway, Runtime, Snapshot};
 use crate::transport::upstream::UpstreamBody;
 pub use crate::transport::ConnInfo;
 use crate::transport::Handler;
@@ -47,11 +47,10 @@ const ADDED_FIELDS: usize = 12;
 pub type ResBody = Either<UpstreamBody, Full<Bytes>>;
 
 /// Serves one request. Never fails: every error becomes a response here.
-pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Response<Tracked> {
+pub async fn handle(rt: Snapshot, conn: &ConnInfo, req: Request<ReqBody>) -> Response<Tracked> {
     let start = Instant::now();
-    // 1. snapshot: the only load of shared state for this request. The access log
-    // keeps it until the response ends; the phases borrow it from there.
-    let rt = gw.snapshot();
+    // The access log keeps the snapshot until the response ends; the phases borrow it
+    // from there.
     let peer_trusted = hygiene::peer_trusted(&rt, conn.peer.ip());
     let request_id = request_id::take_or_generate(req.headers(), peer_trusted);
     let navigation = hygiene::is_navigation(&req);
@@ -90,14 +89,16 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Res
                 },
             );
             if let (Some(kind), Some(route)) = (err.upstream_kind(), realm) {
-                gw.metrics
+                log.rt
+                    .metrics
                     .upstream_errors
                     .with_label_values(&[route, kind])
                     .inc();
             }
             if grpc.is_some() {
                 let code = GrpcCode::for_status(err.status());
-                gw.metrics
+                log.rt
+                    .metrics
                     .grpc_denials
                     .with_label_values(&[realm.unwrap_or("-"), code.name()])
                     .inc();
@@ -127,8 +128,14 @@ pub async fn handle(gw: &Gateway, conn: &ConnInfo, req: Request<ReqBody>) -> Res
 impl Handler for Gateway {
     type Body = Tracked;
 
-    async fn call(self: Arc<Self>, req: Request<ReqBody>, conn: ConnInfo) -> Response<Tracked> {
-        handle(&self, &conn, req).await
+    fn call(
+        &self,
+        req: Request<ReqBody>,
+        conn: ConnInfo,
+    ) -> impl Future<Output = Response<Tracked>> + Send + 'static {
+        // 1. snapshot: the only load of shared state for this request.
+        let rt = self.request_snapshot();
+        async move { handle(rt, &conn, req).await }
     }
 }
 

@@ -86,7 +86,7 @@ pub(super) fn serve<'s, I: Parkable, H: Handler>(
             .max(Duration::from_millis(10));
         let watchdog = tokio::time::sleep(period);
         tokio::pin!(watchdog);
-        let cancelled = shared.shutdown.cancelled();
+        let cancelled = shared.stop().cancelled();
         tokio::pin!(cancelled);
 
         let mut prefix = Bytes::new();

@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 use super::conn_state::ConnState;
 use super::http1;
 use super::service::Service;
-use super::workers::Workers;
+use super::workers::{self, Padded, Workers};
 use super::{ConnInfo, Handler, ListenerMetrics};
 use crate::config::ServerConfig;
 
@@ -94,7 +94,21 @@ pub(super) struct Shared<H> {
     pub settings: ListenerSettings,
     pub protocols: Arc<Protocols>,
     pub shutdown: CancellationToken,
+    /// Per worker, a child of `shutdown` (cancelled with it): what that worker's
+    /// connections wait on. Waiting on `shutdown` itself would take its locks (the
+    /// token's and its waiter list's) on every poll of every connection, from both
+    /// cores: one of the few cache lines the workers shared per request.
+    pub stops: Box<[Padded<CancellationToken>]>,
     pub metrics: ListenerMetrics,
+}
+
+impl<H> Shared<H> {
+    /// The shutdown signal of the worker running this thread (see `stops`).
+    pub fn stop(&self) -> &CancellationToken {
+        self.stops
+            .get(workers::shard_index(self.stops.len()))
+            .map_or(&self.shutdown, |stop| &stop.0)
+    }
 }
 
 impl<H> Clone for Shared<H> {
@@ -104,6 +118,7 @@ impl<H> Clone for Shared<H> {
             settings: self.settings.clone(),
             protocols: self.protocols.clone(),
             shutdown: self.shutdown.clone(),
+            stops: self.stops.clone(),
             metrics: self.metrics.clone(),
         }
     }
@@ -128,6 +143,9 @@ pub async fn accept_loop<H: Handler>(
         handler,
         settings,
         protocols,
+        stops: (0..workers::shards())
+            .map(|_| Padded(shutdown.child_token()))
+            .collect(),
         shutdown,
         metrics,
     });
@@ -240,7 +258,7 @@ fn serve_plain<'s, H: Handler>(
     async move {
         let state = ConnState::new();
         let sniffed = tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
+            _ = shared.stop().cancelled() => return,
             r = tokio::time::timeout(shared.settings.header_read, sniff(&stream)) => r,
         };
         let svc = service(shared, peer, false, &state);
@@ -279,7 +297,7 @@ async fn serve_tls<H: Handler>(
     let acceptor = TlsAcceptor::from(tls);
     let handshake = tokio::time::timeout(shared.settings.header_read, acceptor.accept(stream));
     let tls_stream = tokio::select! {
-        _ = shared.shutdown.cancelled() => return,
+        _ = shared.stop().cancelled() => return,
         r = handshake => match r {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -316,7 +334,7 @@ where
     let mut draining = false;
     let watchdog = tokio::time::sleep(idle);
     tokio::pin!(watchdog);
-    let cancelled = shared.shutdown.cancelled();
+    let cancelled = shared.stop().cancelled();
     tokio::pin!(cancelled);
     loop {
         tokio::select! {
@@ -359,13 +377,13 @@ mod tests {
     impl Handler for Nothing {
         type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 
-        async fn call(
-            self: Arc<Self>,
+        fn call(
+            &self,
             _req: Request<ReqBody>,
             _conn: ConnInfo,
-        ) -> Response<Self::Body> {
+        ) -> impl Future<Output = Response<Self::Body>> + Send + 'static {
             use http_body_util::BodyExt as _;
-            Response::new(Full::new(Bytes::new()).map_err(|e| match e {}).boxed())
+            async { Response::new(Full::new(Bytes::new()).map_err(|e| match e {}).boxed()) }
         }
     }
 
@@ -383,6 +401,7 @@ mod tests {
             },
             protocols: Arc::new(Protocols::new(&config.server)),
             shutdown: CancellationToken::new(),
+            stops: Box::new([]),
             metrics: ListenerMetrics {
                 open: prometheus::IntGauge::new("open", "open").unwrap(),
                 idle: prometheus::IntGauge::new("idle", "idle").unwrap(),

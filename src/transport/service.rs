@@ -92,7 +92,7 @@ impl<H: Handler> hyper::service::Service<Request<Incoming>> for Service<H> {
         }
         let http10 = (req.version() == Version::HTTP_10).then(|| asks_keep_alive(req.headers()));
         ServiceFuture {
-            handled: Box::pin(self.handler.clone().call(req.map(ReqBody::from), self.info)),
+            handled: Box::pin(self.handler.call(req.map(ReqBody::from), self.info)),
             http10,
             malformed: malformed.is_some(),
             active: Some(active),

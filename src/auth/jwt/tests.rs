@@ -1,9 +1,12 @@
 // Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Tests for JOSE-header vetting, signature and claim checks, and the verified cache.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use super::*;
+use crate::auth::verified::Verified;
 use crate::oidc::testkit::{jwks, now, rsa_key, rsa_key2, sign_hs256, TestKey};
 
 const ISS: &str = "https://idp.example.com";
@@ -358,6 +361,36 @@ async fn verified_cache_keeps_only_live_tokens() {
     )
     .await;
     assert!(off.get(b"t1").is_none());
+}
+
+#[tokio::test]
+async fn a_thread_is_served_its_own_copy_of_a_verification() {
+    let cache = VerifiedCache::new(10);
+    let shared = Arc::new(VerifiedToken {
+        verified: Arc::new(Verified::new(serde_json::Map::from_iter([(
+            "sub".to_string(),
+            json!("alice"),
+        )]))),
+        exp: now() as f64 + 300.0,
+    });
+    cache.insert("t1", shared.clone()).await;
+    let a = cache.get(b"t1").unwrap();
+    let b = cache.get(b"t1").unwrap();
+    // The same copy for this thread's requests, not the shared entry: what a request
+    // derives from it (principal, rendered headers) and its reference counts are this
+    // thread's alone.
+    assert!(Arc::ptr_eq(&a, &b));
+    assert!(!Arc::ptr_eq(&a.verified, &shared.verified));
+    assert!(Arc::ptr_eq(&a.verified.claims, &shared.verified.claims));
+    assert_eq!(a.exp, shared.exp);
+    let theirs = {
+        let cache = cache.clone();
+        std::thread::spawn(move || cache.get(b"t1").unwrap())
+            .join()
+            .unwrap()
+    };
+    assert!(!Arc::ptr_eq(&theirs.verified, &a.verified));
+    assert_eq!(theirs.verified.claims["sub"], "alice");
 }
 
 #[test]

@@ -21,12 +21,26 @@ use crate::transport::service::Service;
 use crate::transport::{BoxError, ConnInfo, Handler, ReqBody};
 
 /// Records what it is handed: the request and its whole body, or why not.
-struct Recorder(Mutex<Vec<Outcome>>);
+struct Recorder(Arc<Mutex<Vec<Outcome>>>);
 
 impl Handler for Recorder {
     type Body = BoxBody<Bytes, BoxError>;
 
-    async fn call(self: Arc<Self>, req: Request<ReqBody>, _conn: ConnInfo) -> Response<Self::Body> {
+    fn call(
+        &self,
+        req: Request<ReqBody>,
+        _conn: ConnInfo,
+    ) -> impl std::future::Future<Output = Response<Self::Body>> + Send + 'static {
+        let seen = self.0.clone();
+        async move { record(seen, req).await }
+    }
+}
+
+async fn record(
+    seen: Arc<Mutex<Vec<Outcome>>>,
+    req: Request<ReqBody>,
+) -> Response<BoxBody<Bytes, BoxError>> {
+    {
         let (parts, body) = req.into_parts();
         let outcome = if parts.extensions.get::<MalformedFraming>().is_some() {
             Outcome::Refused
@@ -46,7 +60,7 @@ impl Handler for Recorder {
         } else {
             200
         };
-        if let Ok(mut seen) = self.0.lock() {
+        if let Ok(mut seen) = seen.lock() {
             seen.push(outcome);
         }
         let mut resp = Response::new(
@@ -64,7 +78,7 @@ impl Handler for Recorder {
 /// takes a client's end of stream as a hang-up and cancels what it is serving); else
 /// the input ends with a request that closes the connection ([`END`]).
 pub async fn gateway(input: &[u8], half_close: bool) -> Vec<Outcome> {
-    let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
+    let recorder = Arc::new(Recorder(Arc::new(Mutex::new(Vec::new()))));
     let svc = Service {
         handler: recorder.clone(),
         info: ConnInfo {

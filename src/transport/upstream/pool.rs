@@ -15,7 +15,7 @@ use hyper_util::rt::TokioExecutor;
 use super::conn::{Conn, Stream};
 use super::tls::{Tls, H2};
 use super::{dial, h2, PoolError, PoolMetrics, ReqBody, POOL_IDLE};
-use crate::transport::workers;
+use crate::transport::workers::{self, Padded};
 
 /// At most this many idle connections per route, shared out among the worker threads'
 /// stacks (at least [`MIN_IDLE_PER_WORKER`] each); more are closed after their response.
@@ -42,9 +42,9 @@ pub(super) struct Inner {
     h2_builder: H2Builder<TokioExecutor>,
     /// One stack per worker thread (`transport::workers`): a connection is reused only by
     /// the thread whose reactor watches its socket.
-    pub(super) idle: Box<[Mutex<Vec<Idle>>]>,
+    pub(super) idle: Box<[Padded<Mutex<Vec<Idle>>>]>,
     /// One HTTP/2 connection per worker thread, for an upstream that chose HTTP/2.
-    h2: Box<[h2::Slot]>,
+    h2: Box<[Padded<h2::Slot>]>,
     /// The upstream has chosen HTTP/2 before.
     speaks_h2: AtomicBool,
     /// Idle connections kept per stack.
@@ -90,8 +90,10 @@ impl Inner {
             tls,
             h2c,
             h2_builder: h2::builder(),
-            idle: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
-            h2: (0..shards).map(|_| Mutex::default()).collect(),
+            idle: (0..shards)
+                .map(|_| Padded(Mutex::new(Vec::new())))
+                .collect(),
+            h2: (0..shards).map(|_| Padded(Mutex::default())).collect(),
             // Prior knowledge: known before the first connection.
             speaks_h2: AtomicBool::new(h2c),
             idle_cap: (MAX_IDLE / shards).max(MIN_IDLE_PER_WORKER),
