@@ -5,6 +5,8 @@
 mod machine;
 mod observe;
 mod outcomes;
+mod route;
+pub use crate::transport::sharded::{Folds, ShardedCounter, ShardedGauge};
 pub use machine::MachineMetrics;
 pub use outcomes::{AssertionMetrics, ExchangeMetrics};
 
@@ -44,7 +46,7 @@ pub struct Metrics {
     /// Access log lines dropped because the writer could not keep up.
     pub access_log_dropped: IntCounter,
     /// Requests currently being served.
-    pub in_flight: IntGauge,
+    pub in_flight: ShardedGauge,
     /// Open client connections.
     pub connections_open: IntGauge,
     /// Open HTTP/1 client connections waiting for their next request.
@@ -92,6 +94,8 @@ pub struct Metrics {
     pub tracing_spans_dropped: IntCounterVec,
     /// API keys, DPoP and RFC 9728 outcomes.
     pub machine: MachineMetrics,
+    /// The per-worker shards of the counters every request writes (`sharded`).
+    folds: Folds,
 }
 
 /// The handles of one route, resolved once per runtime snapshot so the hot path does no
@@ -99,14 +103,14 @@ pub struct Metrics {
 #[derive(Clone)]
 pub struct RouteMetrics {
     /// Indexed by status class: 0 = 1xx … 4 = 5xx.
-    pub by_class: [IntCounter; 5],
+    pub by_class: [ShardedCounter; 5],
     /// Latency histogram of the route.
     pub latency: Histogram,
     /// Upstream `Set-Cookie` fields dropped on the route (they named a gateway cookie).
     pub cookies_dropped: IntCounter,
     /// Successful authentications [by bearer token, by session], resolved on first use
     /// (a route nobody authenticates on exports no such series).
-    auth_ok: [OnceLock<IntCounter>; 3],
+    auth_ok: [OnceLock<ShardedCounter>; 3],
 }
 
 /// Status-class label values, indexed like [`RouteMetrics::by_class`].
@@ -312,9 +316,12 @@ impl Metrics {
         registry.register(Box::new(tracing_spans_dropped.clone()))?;
         registry.register(Box::new(build_info))?;
         let machine = MachineMetrics::register(&registry)?;
+        let folds = Folds::default();
+        let in_flight = ShardedGauge::new(in_flight, &folds);
         Ok(Metrics {
             machine,
             registry,
+            folds,
             requests,
             latency,
             upstream_errors,
@@ -386,29 +393,13 @@ impl Metrics {
     /// Resolves the per-route handles once.
     pub fn route(&self, route: &str) -> RouteMetrics {
         RouteMetrics {
-            by_class: STATUS_CLASSES.map(|c| self.requests.with_label_values(&[route, c])),
+            by_class: STATUS_CLASSES.map(|c| {
+                ShardedCounter::new(self.requests.with_label_values(&[route, c]), &self.folds)
+            }),
             latency: self.latency.with_label_values(&[route]),
             cookies_dropped: self.upstream_cookies_dropped.with_label_values(&[route]),
             auth_ok: Default::default(),
         }
-    }
-
-    /// Counts one authentication `outcome` on the route `name` (handles `handles`), by
-    /// bearer token or by session. Successes, every request of an authenticated route, go
-    /// through the route's resolved counter; failures look theirs up.
-    pub fn count_auth(&self, handles: &RouteMetrics, name: &str, method: &str, outcome: &str) {
-        if outcome != "ok" {
-            self.auth.with_label_values(&[name, method, outcome]).inc();
-            return;
-        }
-        let slot = match method {
-            "bearer" => 0,
-            "session" => 1,
-            _ => 2,
-        };
-        handles.auth_ok[slot]
-            .get_or_init(|| self.auth.with_label_values(&[name, method, outcome]))
-            .inc();
     }
 
     /// The upstream pool counters of one route.
@@ -421,18 +412,10 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> Vec<u8> {
+        self.folds.fold_all();
         let mut out = Vec::with_capacity(16 * 1024);
         // Encoding into a Vec cannot fail for the text format.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         out
-    }
-}
-
-impl RouteMetrics {
-    /// Counts one finished request.
-    pub fn observe(&self, status: u16, seconds: f64) {
-        let class = usize::from((status / 100).clamp(1, 5)) - 1;
-        self.by_class[class].inc();
-        self.latency.observe(seconds);
     }
 }

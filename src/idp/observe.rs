@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use prometheus::IntCounter;
+use crate::transport::sharded::ShardedCounter;
 
 /// Which identity-provider call an event concerns (metric label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub trait ProviderObserver: Send + Sync + 'static {
     /// The counter of `provider`'s hits in `cache`, resolved once for the request path;
     /// `None`: hits are reported through [`Self::verified_cache`] and
     /// [`Self::introspection`] instead.
-    fn hit_counter(&self, _provider: &str, _cache: TokenCache) -> Option<IntCounter> {
+    fn hit_counter(&self, _provider: &str, _cache: TokenCache) -> Option<ShardedCounter> {
         None
     }
 }
@@ -88,7 +88,7 @@ impl TokenCache {
 /// Counts one provider's hits in one token cache, through a counter resolved on the first
 /// hit: a cached token costs no label lookup.
 #[derive(Debug, Default)]
-pub struct HitCounter(OnceLock<Option<IntCounter>>);
+pub struct HitCounter(OnceLock<Option<ShardedCounter>>);
 
 impl HitCounter {
     /// One hit in `cache` of `provider`.
@@ -116,6 +116,8 @@ impl ProviderObserver for NoopObserver {}
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use prometheus::IntCounter;
+
     use super::*;
 
     /// Counts hit-counter resolutions and the calls of the per-event hooks.
@@ -123,7 +125,7 @@ mod tests {
     struct Counting {
         resolved: AtomicUsize,
         hooks: AtomicUsize,
-        counter: Option<IntCounter>,
+        counter: Option<ShardedCounter>,
     }
 
     impl ProviderObserver for Counting {
@@ -135,7 +137,7 @@ mod tests {
             assert_eq!(outcome, IntrospectionOutcome::CacheHit);
             self.hooks.fetch_add(1, Ordering::Relaxed);
         }
-        fn hit_counter(&self, _: &str, _: TokenCache) -> Option<IntCounter> {
+        fn hit_counter(&self, _: &str, _: TokenCache) -> Option<ShardedCounter> {
             self.resolved.fetch_add(1, Ordering::Relaxed);
             self.counter.clone()
         }
@@ -143,7 +145,8 @@ mod tests {
 
     #[test]
     fn hits_go_through_a_counter_resolved_once() {
-        let counter = IntCounter::new("hits", "hits").unwrap();
+        let folds = crate::transport::sharded::Folds::default();
+        let counter = ShardedCounter::new(IntCounter::new("hits", "hits").unwrap(), &folds);
         let observer = Counting {
             counter: Some(counter.clone()),
             ..Counting::default()

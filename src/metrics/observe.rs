@@ -1,8 +1,6 @@
 //! The registry as the identity-provider code's observer: IdP call latency, JWKS
 //! fetches, introspection and token-cache outcomes, throttled calls.
 
-use prometheus::IntCounter;
-
 use super::Metrics;
 
 impl crate::idp::observe::ProviderObserver for Metrics {
@@ -53,11 +51,11 @@ impl crate::idp::observe::ProviderObserver for Metrics {
         &self,
         provider: &str,
         cache: crate::idp::observe::TokenCache,
-    ) -> Option<IntCounter> {
-        Some(
-            self.token_cache
-                .with_label_values(&[provider, cache.as_str(), "hit"]),
-        )
+    ) -> Option<super::ShardedCounter> {
+        let counter = self
+            .token_cache
+            .with_label_values(&[provider, cache.as_str(), "hit"]);
+        Some(super::ShardedCounter::new(counter, &self.folds))
     }
 
     fn verified_cache(&self, provider: &str, hit: bool) {

@@ -14,6 +14,7 @@ pub mod http1;
 pub mod listener;
 pub mod server_tls;
 mod service;
+pub mod sharded;
 pub mod tls;
 pub mod upstream;
 pub mod watched;
