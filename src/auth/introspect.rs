@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::credentials::{is_token68, TokenHash};
 use super::jwt::unix_now;
+use super::local::LocalFront;
 use super::token_key::TokenHashing;
 use super::verified::Verified;
 use super::{AuthError, Claims};
@@ -39,6 +40,8 @@ enum Verdict {
 struct Entry {
     verdict: Verdict,
     ttl: Duration,
+    /// When the verdict came (its life in the cache is `ttl` from about then).
+    created: Instant,
     /// The endpoint that answered: a verdict serves only lookups at the same endpoint
     /// (discovery may move it).
     endpoint: Box<str>,
@@ -85,6 +88,9 @@ pub struct Introspector {
     auth: ClientAuthenticator,
     /// Verdicts by token (compared whole on a hit; the cache is this provider's own).
     cache: moka::sync::Cache<String, Arc<Entry>, TokenHashing>,
+    /// In front of it, per worker thread, copies of the verdicts that thread served
+    /// (`auth::local`): a hit writes no memory the other workers touch.
+    local: LocalFront<Arc<Entry>>,
     /// Calls in flight, so concurrent misses of one token make one call.
     inflight: Inflight<Result<Arc<Entry>, MissFailure>>,
     observer: Arc<dyn ProviderObserver>,
@@ -116,6 +122,7 @@ impl Introspector {
             client,
             auth,
             cache,
+            local: LocalFront::new(TokenHashing::default()),
             inflight: Inflight::new(),
             observer,
             hits: HitCounter::default(),
@@ -134,6 +141,7 @@ impl Introspector {
         let mut entry = self.lookup(endpoint, token).await?;
         if *entry.endpoint != *endpoint {
             // Answered by an endpoint discovery has since replaced: ask the current one.
+            self.local.clear();
             self.cache.invalidate(token);
             entry = self.lookup(endpoint, token).await?;
         }
@@ -144,7 +152,7 @@ impl Introspector {
     /// call; `None` otherwise. The token's shape passed `check_shape` when the
     /// verdict was cached, and a hit holds the same bytes.
     pub fn cached(&self, endpoint: &str, token: &str) -> Option<Result<Arc<Verified>, AuthError>> {
-        let entry = self.cache.get(token)?;
+        let entry = self.cached_entry(token)?;
         if *entry.endpoint != *endpoint {
             return None;
         }
@@ -243,6 +251,7 @@ impl Introspector {
                 Ok(Arc::new(Entry {
                     verdict,
                     ttl,
+                    created: Instant::now(),
                     endpoint: endpoint.into(),
                 }))
             }
@@ -410,6 +419,7 @@ fn number(body: &Claims, name: &str) -> Result<Option<f64>, &'static str> {
 }
 
 mod inflight;
+mod local;
 use inflight::Inflight;
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ use super::cookie::{delete_cookies, set_cookie, CookieNames, RequestCookies};
 use super::keys::SessionKeys;
 use super::shared::SharedSession;
 use super::SessionError;
+use crate::auth::local::LocalFront;
+use crate::auth::token_key::TokenHashing;
 
 /// Why a session is being saved; a server-side store mints a new id for
 /// [`SaveKind::NewLogin`] (no session fixation) and keeps it for [`SaveKind::Update`].
@@ -134,6 +136,9 @@ pub struct CookieStore {
     /// browser sends the same cookie on every request, and opening it (AES-GCM over
     /// ~3 kB, then JSON) is most of a session route's cost.
     decoded: moka::sync::Cache<u64, Arc<Decoded>>,
+    /// In front of it, per worker thread, the sessions that thread served, each a copy
+    /// of its own (`auth::local`): a hit writes no memory the other workers touch.
+    local: Arc<LocalFront<(Arc<SharedSession>, bool)>>,
 }
 
 /// The cache key of a sealed value: its last 16 bytes folded to 64 bits. They encode
@@ -200,6 +205,8 @@ impl CookieStore {
             limits,
             budget: CHUNK_SIZE * MAX_CHUNKS,
             decoded,
+            // Keyed by the sealed value's end (the AES-GCM tag, as `cache_key`).
+            local: Arc::new(LocalFront::new(TokenHashing::signature_tail())),
         }
     }
 
@@ -254,25 +261,25 @@ impl CookieStore {
             return Loaded::absent_or_unreadable(cookies, name);
         };
         let key = cache_key(&sealed);
-        let (session, current) = match self.decoded.get(&key) {
-            // The full value is compared: a hash collision never yields another session.
-            Some(hit) if *hit.sealed == *sealed => (hit.session.clone(), hit.current),
-            _ => {
-                let opened = std::str::from_utf8(&sealed)
-                    .ok()
-                    .and_then(|text| open_current(name, text, &self.keys));
-                let Some((data, current)) = opened else {
-                    return Loaded::Unreadable;
-                };
-                let session = SharedSession::new(data);
-                let entry = Decoded {
-                    sealed: sealed.into_owned().into_boxed_slice(),
-                    session: session.clone(),
-                    current,
-                };
-                self.decoded.insert(key, Arc::new(entry));
-                (session, current)
-            }
+        let generation = self.local.generation();
+        let (session, current) = match self.local.get(&sealed) {
+            Some(mine) => mine,
+            None => match self.decoded.get(&key) {
+                // The full value is compared: a hash collision never yields another session.
+                Some(hit) if *hit.sealed == *sealed => {
+                    let mine = SharedSession::new(hit.session.data().clone());
+                    self.local
+                        .put(&sealed, generation, (mine.clone(), hit.current));
+                    (mine, hit.current)
+                }
+                _ => match self.open(&sealed, key) {
+                    Some(opened) => {
+                        self.local.put(&sealed, generation, opened.clone());
+                        opened
+                    }
+                    None => return Loaded::Unreadable,
+                },
+            },
         };
         // Liveness at this request's `now`, on a hit as on a miss.
         match session.data().is_live(now, &self.limits) {
@@ -282,6 +289,21 @@ impl CookieStore {
             },
             false => Loaded::None,
         }
+    }
+
+    /// Authenticates and decrypts `sealed` (cache key `key`) and caches what it opens
+    /// to; `None`: it does not open with any of the keys.
+    fn open(&self, sealed: &[u8], key: u64) -> Option<(Arc<SharedSession>, bool)> {
+        let text = std::str::from_utf8(sealed).ok()?;
+        let (data, current) = open_current(self.names.session(), text, &self.keys)?;
+        let session = SharedSession::new(data);
+        let entry = Decoded {
+            sealed: sealed.into(),
+            session: session.clone(),
+            current,
+        };
+        self.decoded.insert(key, Arc::new(entry));
+        Some((session, current))
     }
 
     /// The live session the request carries ([`CookieStore::read_cached`]).
@@ -325,6 +347,7 @@ impl CookieStore {
     /// a server-side store can revoke it).
     pub fn delete_now(&self, cookies: &RequestCookies<'_>) -> Vec<HeaderValue> {
         if let Some(sealed) = reassemble_shared(cookies, self.names.session()) {
+            self.local.clear();
             self.decoded.invalidate(&cache_key(&sealed));
         }
         let mut present = present_session_cookies(cookies, self.names.session());

@@ -52,7 +52,7 @@ async fn idp(answer: Value) -> Idp {
     }
 }
 
-fn config(method: ClientAuth) -> IntrospectionConfig {
+pub(super) fn config(method: ClientAuth) -> IntrospectionConfig {
     IntrospectionConfig {
         client_id: "api 1".into(),
         client_secret: Some(Secret::new("s3cr:t")),
@@ -70,7 +70,7 @@ fn config(method: ClientAuth) -> IntrospectionConfig {
     }
 }
 
-fn introspector(cfg: IntrospectionConfig, timeout: Duration) -> Introspector {
+pub(super) fn introspector(cfg: IntrospectionConfig, timeout: Duration) -> Introspector {
     let rules = IntrospectionRules {
         issuer: ISS.into(),
         audiences: vec!["api1".into()],

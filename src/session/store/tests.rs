@@ -285,3 +285,47 @@ fn a_session_sealed_with_an_older_secret_is_stale_until_saved_again() {
     // The old secret can now be retired.
     assert_eq!(block_on(store_with(&[new]).read_cached(&rc, NOW)), fresh);
 }
+
+#[test]
+fn a_thread_is_served_its_own_copy_of_a_decoded_session() {
+    let s = store();
+    let set = s
+        .save_now(&data(10), &RequestCookies::parse(""), NOW)
+        .unwrap();
+    let header = browser(&set);
+    fn live(s: &CookieStore, header: &str) -> Arc<SharedSession> {
+        match s.read_decoded(&RequestCookies::parse(header), NOW) {
+            Loaded::Live { data, .. } => data,
+            _ => panic!("live session expected"),
+        }
+    }
+    // Opened on this thread: the cached session itself.
+    let a = live(&s, &header);
+    let b = live(&s, &header);
+    assert!(Arc::ptr_eq(&a, &b));
+    // Another thread: a copy of its own (its principal and counts are that thread's),
+    // the same session.
+    let theirs = {
+        let (s, header) = (s.clone(), header.clone());
+        std::thread::spawn(move || live(&s, &header))
+            .join()
+            .unwrap()
+    };
+    assert!(!Arc::ptr_eq(&a, &theirs));
+    assert_eq!(a.data(), theirs.data());
+    // Still only while live: a copy never extends a session.
+    let theirs_later = {
+        let s = s.clone();
+        let header = header.clone();
+        std::thread::spawn(move || {
+            let rc = RequestCookies::parse(&header);
+            (
+                matches!(s.read_decoded(&rc, NOW), Loaded::Live { .. }),
+                matches!(s.read_decoded(&rc, NOW + 3601), Loaded::None),
+            )
+        })
+        .join()
+        .unwrap()
+    };
+    assert_eq!(theirs_later, (true, true));
+}
