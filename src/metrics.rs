@@ -2,11 +2,13 @@
 //! anywhere else in the crate; callers use the handles below. Label values are route and
 //! provider names or fixed words — never user input, tokens or secrets.
 
+mod histogram;
 mod machine;
 mod observe;
 mod outcomes;
 mod route;
 pub use crate::transport::sharded::{Folds, ShardedCounter, ShardedGauge};
+pub use histogram::{ShardedHistogram, ShardedHistogramVec};
 pub use machine::MachineMetrics;
 pub use outcomes::{AssertionMetrics, ExchangeMetrics};
 
@@ -17,8 +19,8 @@ mod tests;
 use std::sync::OnceLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Latency buckets in seconds, from 250 µs (a cached auth hop) to 30 s (slow upstreams).
@@ -33,7 +35,7 @@ pub struct Metrics {
     /// Requests by route and status class (`2xx`…).
     pub requests: IntCounterVec,
     /// Request latency by route (until the response body ends).
-    pub latency: HistogramVec,
+    pub latency: ShardedHistogramVec,
     /// Upstream failures by route and kind (`connect`, `timeout`, `protocol`).
     pub upstream_errors: IntCounterVec,
     /// Upstream connections opened by the plain-http pool, by route.
@@ -105,7 +107,7 @@ pub struct RouteMetrics {
     /// Indexed by status class: 0 = 1xx … 4 = 5xx.
     pub by_class: [ShardedCounter; 5],
     /// Latency histogram of the route.
-    pub latency: Histogram,
+    pub latency: ShardedHistogram,
     /// Upstream `Set-Cookie` fields dropped on the route (they named a gateway cookie).
     pub cookies_dropped: IntCounter,
     /// Successful authentications [by bearer token, by session], resolved on first use
@@ -124,13 +126,13 @@ impl Metrics {
             Opts::new("requests_total", "Requests by route and status class"),
             &["route", "status"],
         )?;
-        let latency = HistogramVec::new(
+        let latency = ShardedHistogramVec::new(
             HistogramOpts::new(
                 "request_duration_seconds",
                 "Request duration until the response body ends",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
-            &["route"],
+            "route",
         )?;
         let upstream_errors = IntCounterVec::new(
             Opts::new(
@@ -396,7 +398,7 @@ impl Metrics {
             by_class: STATUS_CLASSES.map(|c| {
                 ShardedCounter::new(self.requests.with_label_values(&[route, c]), &self.folds)
             }),
-            latency: self.latency.with_label_values(&[route]),
+            latency: self.latency.with_label_value(route),
             cookies_dropped: self.upstream_cookies_dropped.with_label_values(&[route]),
             auth_ok: Default::default(),
         }
