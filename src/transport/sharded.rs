@@ -62,12 +62,15 @@ fn shards<T: Default>() -> Box<[Padded<T>]> {
 pub struct Folds(Mutex<Vec<Weak<Inner>>>);
 
 impl Folds {
-    fn track(&self, inner: &Arc<Inner>) {
+    /// A handle folding into `target`, on the list of live ones.
+    fn track(&self, target: Target) -> Arc<Inner> {
+        let inner = Arc::new(Inner { target });
         if let Ok(mut live) = self.0.lock() {
             // Forget the dropped ones (they folded when dropped).
             live.retain(|w| w.strong_count() > 0);
-            live.push(Arc::downgrade(inner));
+            live.push(Arc::downgrade(&inner));
         }
+        inner
     }
 
     /// Moves every shard's count into its registered metric.
@@ -95,11 +98,7 @@ impl std::fmt::Debug for ShardedCounter {
 impl ShardedCounter {
     /// A handle on `counter` (registered), folded by `folds`.
     pub fn new(counter: IntCounter, folds: &Folds) -> Self {
-        let inner = Arc::new(Inner {
-            target: Target::Counter(counter, shards()),
-        });
-        folds.track(&inner);
-        ShardedCounter(inner)
+        ShardedCounter(folds.track(Target::Counter(counter, shards())))
     }
 
     /// Adds one, on this thread's shard.
@@ -128,11 +127,7 @@ pub struct ShardedGauge(Arc<Inner>);
 impl ShardedGauge {
     /// A handle on `gauge` (registered), folded by `folds`.
     pub fn new(gauge: IntGauge, folds: &Folds) -> Self {
-        let inner = Arc::new(Inner {
-            target: Target::Gauge(gauge, shards()),
-        });
-        folds.track(&inner);
-        ShardedGauge(inner)
+        ShardedGauge(folds.track(Target::Gauge(gauge, shards())))
     }
 
     fn add(&self, n: i64) {
