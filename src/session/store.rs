@@ -260,11 +260,11 @@ impl CookieStore {
         let Some(sealed) = reassemble_shared(cookies, name) else {
             return Loaded::absent_or_unreadable(cookies, name);
         };
-        let key = cache_key(&sealed);
         let generation = self.local.generation();
+        let key = || cache_key(&sealed);
         let (session, current) = match self.local.get(&sealed) {
             Some(mine) => mine,
-            None => match self.decoded.get(&key) {
+            None => match self.decoded.get(&key()) {
                 // The full value is compared: a hash collision never yields another session.
                 Some(hit) if *hit.sealed == *sealed => {
                     let mine = SharedSession::new(hit.session.data().clone());
@@ -272,7 +272,7 @@ impl CookieStore {
                         .put(&sealed, generation, (mine.clone(), hit.current));
                     (mine, hit.current)
                 }
-                _ => match self.open(&sealed, key) {
+                _ => match self.open(&sealed, key()) {
                     Some(opened) => {
                         self.local.put(&sealed, generation, opened.clone());
                         opened

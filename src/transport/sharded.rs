@@ -11,71 +11,94 @@
 //!
 //! Owns the shards and the list of live handles; never names a metric.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use prometheus::{IntCounter, IntGauge};
 
 use super::workers::{self, Padded};
 
-/// What a handle folds into.
-enum Target {
-    Counter(IntCounter, Box<[Padded<AtomicU64>]>),
-    Gauge(IntGauge, Box<[Padded<AtomicI64>]>),
+/// A registered metric the shards' sum is moved into.
+trait Target: Send + Sync + 'static {
+    fn take(&self, n: i64);
 }
 
-struct Inner {
-    target: Target,
-}
-
-impl Inner {
-    fn fold(&self) {
-        match &self.target {
-            Target::Counter(c, shards) => {
-                let n: u64 = shards.iter().map(|s| s.swap(0, Ordering::Relaxed)).sum();
-                if n > 0 {
-                    c.inc_by(n);
-                }
-            }
-            Target::Gauge(g, shards) => {
-                let n: i64 = shards.iter().map(|s| s.swap(0, Ordering::Relaxed)).sum();
-                if n != 0 {
-                    g.add(n);
-                }
-            }
+impl Target for IntCounter {
+    fn take(&self, n: i64) {
+        // A counter's shards are only ever added to.
+        if let Ok(n @ 1..) = u64::try_from(n) {
+            self.inc_by(n);
         }
     }
 }
 
-impl Drop for Inner {
+impl Target for IntGauge {
+    fn take(&self, n: i64) {
+        if n != 0 {
+            self.add(n);
+        }
+    }
+}
+
+/// A metric and its per-worker shards.
+struct Inner<T: Target> {
+    target: T,
+    shards: Box<[Padded<AtomicI64>]>,
+}
+
+impl<T: Target> Inner<T> {
+    fn add(&self, n: i64) {
+        if let Some(s) = self.shards.get(workers::shard_index(self.shards.len())) {
+            s.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What [`Folds`] keeps of a handle: its fold, whatever its metric's type.
+trait Fold: Send + Sync {
+    fn fold(&self);
+}
+
+impl<T: Target> Fold for Inner<T> {
+    fn fold(&self) {
+        let n: i64 = self
+            .shards
+            .iter()
+            .map(|s| s.swap(0, Ordering::Relaxed))
+            .sum();
+        self.target.take(n);
+    }
+}
+
+impl<T: Target> Drop for Inner<T> {
     fn drop(&mut self) {
         self.fold();
     }
 }
 
-fn shards<T: Default>() -> Box<[Padded<T>]> {
-    (0..workers::shards()).map(|_| Padded::default()).collect()
-}
-
 /// The live sharded handles of one registry.
 #[derive(Default)]
-pub struct Folds(Mutex<Vec<Weak<Inner>>>);
+pub struct Folds(Mutex<Vec<Weak<dyn Fold>>>);
 
 impl Folds {
     /// A handle folding into `target`, on the list of live ones.
-    fn track(&self, target: Target) -> Arc<Inner> {
-        let inner = Arc::new(Inner { target });
+    fn track<T: Target>(&self, target: T) -> Arc<Inner<T>> {
+        let inner = Arc::new(Inner {
+            target,
+            shards: (0..workers::shards()).map(|_| Padded::default()).collect(),
+        });
         if let Ok(mut live) = self.0.lock() {
             // Forget the dropped ones (they folded when dropped).
             live.retain(|w| w.strong_count() > 0);
-            live.push(Arc::downgrade(&inner));
+            let weak: Weak<dyn Fold> = Arc::downgrade(&inner) as Weak<Inner<T>>;
+            live.push(weak);
         }
         inner
     }
 
     /// Moves every shard's count into its registered metric.
     pub fn fold_all(&self) {
-        let live: Vec<Arc<Inner>> = match self.0.lock() {
+        let live: Vec<Arc<dyn Fold>> = match self.0.lock() {
             Ok(live) => live.iter().filter_map(Weak::upgrade).collect(),
             Err(_) => return,
         };
@@ -87,7 +110,7 @@ impl Folds {
 
 /// A counter incremented per request (see the module documentation).
 #[derive(Clone)]
-pub struct ShardedCounter(Arc<Inner>);
+pub struct ShardedCounter(Arc<Inner<IntCounter>>);
 
 impl std::fmt::Debug for ShardedCounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -98,63 +121,45 @@ impl std::fmt::Debug for ShardedCounter {
 impl ShardedCounter {
     /// A handle on `counter` (registered), folded by `folds`.
     pub fn new(counter: IntCounter, folds: &Folds) -> Self {
-        ShardedCounter(folds.track(Target::Counter(counter, shards())))
+        ShardedCounter(folds.track(counter))
     }
 
     /// Adds one, on this thread's shard.
     pub fn inc(&self) {
-        if let Target::Counter(_, shards) = &self.0.target {
-            if let Some(s) = shards.get(workers::shard_index(shards.len())) {
-                s.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.0.add(1);
     }
 
     /// The count so far (folds first).
     pub fn get(&self) -> u64 {
         self.0.fold();
-        match &self.0.target {
-            Target::Counter(c, _) => c.get(),
-            Target::Gauge(..) => 0,
-        }
+        self.0.target.get()
     }
 }
 
 /// A gauge moved up and down per request (in-flight requests).
 #[derive(Clone)]
-pub struct ShardedGauge(Arc<Inner>);
+pub struct ShardedGauge(Arc<Inner<IntGauge>>);
 
 impl ShardedGauge {
     /// A handle on `gauge` (registered), folded by `folds`.
     pub fn new(gauge: IntGauge, folds: &Folds) -> Self {
-        ShardedGauge(folds.track(Target::Gauge(gauge, shards())))
-    }
-
-    fn add(&self, n: i64) {
-        if let Target::Gauge(_, shards) = &self.0.target {
-            if let Some(s) = shards.get(workers::shard_index(shards.len())) {
-                s.fetch_add(n, Ordering::Relaxed);
-            }
-        }
+        ShardedGauge(folds.track(gauge))
     }
 
     /// Adds one.
     pub fn inc(&self) {
-        self.add(1);
+        self.0.add(1);
     }
 
     /// Takes one away.
     pub fn dec(&self) {
-        self.add(-1);
+        self.0.add(-1);
     }
 
     /// The value (folds first).
     pub fn get(&self) -> i64 {
         self.0.fold();
-        match &self.0.target {
-            Target::Gauge(g, _) => g.get(),
-            Target::Counter(..) => 0,
-        }
+        self.0.target.get()
     }
 }
 
