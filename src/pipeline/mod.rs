@@ -47,8 +47,12 @@ const ADDED_FIELDS: usize = 12;
 pub type ResBody = Either<UpstreamBody, Full<Bytes>>;
 
 /// Serves one request. Never fails: every error becomes a response here.
-pub async fn handle(rt: Snapshot, conn: &ConnInfo, req: Request<ReqBody>) -> Response<Tracked> {
+///
+/// Takes everything it needs by value (the transport boxes this future as it is: a
+/// wrapper around it would be one more copy of its whole state on every request).
+pub async fn handle(rt: Snapshot, conn: ConnInfo, req: Request<ReqBody>) -> Response<Tracked> {
     let start = Instant::now();
+    let conn = &conn;
     // The access log keeps the snapshot until the response ends; the phases borrow it
     // from there.
     let peer_trusted = hygiene::peer_trusted(&rt, conn.peer.ip());
@@ -63,15 +67,13 @@ pub async fn handle(rt: Snapshot, conn: &ConnInfo, req: Request<ReqBody>) -> Res
     let mut set_cookies: Vec<HeaderValue> = Vec::new();
 
     let recorder = log.trace.as_ref().and_then(|t| t.recorder());
-    let phases = run(
-        conn,
-        peer_trusted,
-        navigation,
-        req,
-        &mut log,
-        &mut set_cookies,
-    );
-    let result = trace::scoped(recorder, phases).await;
+    let phases = |log, set_cookies| run(conn, peer_trusted, navigation, req, log, set_cookies);
+    // Awaited in place, not through a wrapper of both cases: the phases' future is the
+    // bulk of this one, and each wrapper would copy it once more per request.
+    let result = match recorder {
+        Some(rec) => trace::scoped(rec, phases(&mut log, &mut set_cookies)).await,
+        None => phases(&mut log, &mut set_cookies).await,
+    };
     let mut resp = match result {
         Ok(resp) => resp,
         Err(err) => {
@@ -134,8 +136,7 @@ impl Handler for Gateway {
         conn: ConnInfo,
     ) -> impl Future<Output = Response<Tracked>> + Send + 'static {
         // 1. snapshot: the only load of shared state for this request.
-        let rt = self.request_snapshot();
-        async move { handle(rt, &conn, req).await }
+        handle(self.request_snapshot(), conn, req)
     }
 }
 

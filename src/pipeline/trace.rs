@@ -11,8 +11,6 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
-use futures_util::future::Either;
-
 use http::{HeaderValue, Method, Request, Response, Version};
 
 use super::ConnInfo;
@@ -66,14 +64,11 @@ pub fn begin(
     Some(t)
 }
 
-/// Runs `fut` (the request's phases) where identity-provider and Redis calls find the
-/// request's recorder; an unsampled request runs it as it is. Not an `async fn`, which
-/// would hold `fut` twice (see [`otel::scope`]).
-pub fn scoped<F: Future>(rec: Option<Arc<Recorder>>, fut: F) -> impl Future<Output = F::Output> {
-    match rec {
-        Some(rec) => Either::Left(otel::scope(rec, fut)),
-        None => Either::Right(fut),
-    }
+/// Runs `fut` (a sampled request's phases) where identity-provider and Redis calls find
+/// the request's recorder; an unsampled request awaits its phases as they are. Not an
+/// `async fn`, which would hold `fut` twice (see [`otel::scope`]).
+pub fn scoped<F: Future>(rec: Arc<Recorder>, fut: F) -> impl Future<Output = F::Output> {
+    otel::scope(rec, fut)
 }
 
 /// Sets the upstream's `traceparent` (and the trusted peer's `tracestate`, or none),
