@@ -11,12 +11,11 @@ pub use crate::transport::sharded::{Folds, ShardedCounter, ShardedGauge};
 pub use histogram::{ShardedHistogram, ShardedHistogramVec};
 pub use machine::MachineMetrics;
 pub use outcomes::{AssertionMetrics, ExchangeMetrics};
+pub use route::{RouteMetrics, STATUS_CLASSES};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
-
-use std::sync::OnceLock;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -99,24 +98,6 @@ pub struct Metrics {
     /// The per-worker shards of the counters every request writes (`sharded`).
     folds: Folds,
 }
-
-/// The handles of one route, resolved once per runtime snapshot so the hot path does no
-/// label lookup.
-#[derive(Clone)]
-pub struct RouteMetrics {
-    /// Indexed by status class: 0 = 1xx … 4 = 5xx.
-    pub by_class: [ShardedCounter; 5],
-    /// Latency histogram of the route.
-    pub latency: ShardedHistogram,
-    /// Upstream `Set-Cookie` fields dropped on the route (they named a gateway cookie).
-    pub cookies_dropped: IntCounter,
-    /// Successful authentications [by bearer token, by session], resolved on first use
-    /// (a route nobody authenticates on exports no such series).
-    auth_ok: [OnceLock<ShardedCounter>; 3],
-}
-
-/// Status-class label values, indexed like [`RouteMetrics::by_class`].
-pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 impl Metrics {
     /// Creates and registers every metric.
@@ -355,30 +336,6 @@ impl Metrics {
         })
     }
 
-    /// The identity-assertion counters of one route.
-    pub fn assertion(&self, route: &str) -> AssertionMetrics {
-        let c = |outcome| {
-            self.identity_assertions
-                .with_label_values(&[route, outcome])
-        };
-        AssertionMetrics {
-            signed: c("signed"),
-            cache_hit: c("cache_hit"),
-            failed: c("failure"),
-        }
-    }
-
-    /// The token-exchange counters of one route.
-    pub fn exchange(&self, route: &str) -> ExchangeMetrics {
-        let c = |outcome| self.token_exchanges.with_label_values(&[route, outcome]);
-        ExchangeMetrics {
-            cache_hit: c("cache_hit"),
-            exchanged: c("exchanged"),
-            refused: c("refused"),
-            unavailable: c("unavailable"),
-        }
-    }
-
     /// The trace exporter's counters.
     pub fn tracing(&self) -> crate::otel::TraceMetrics {
         crate::otel::TraceMetrics {
@@ -389,18 +346,6 @@ impl Metrics {
             dropped_export_failed: self
                 .tracing_spans_dropped
                 .with_label_values(&["export_failed"]),
-        }
-    }
-
-    /// Resolves the per-route handles once.
-    pub fn route(&self, route: &str) -> RouteMetrics {
-        RouteMetrics {
-            by_class: STATUS_CLASSES.map(|c| {
-                ShardedCounter::new(self.requests.with_label_values(&[route, c]), &self.folds)
-            }),
-            latency: self.latency.with_label_value(route),
-            cookies_dropped: self.upstream_cookies_dropped.with_label_values(&[route]),
-            auth_ok: Default::default(),
         }
     }
 

@@ -27,6 +27,7 @@ mod validate_machine;
 mod validate_provider;
 mod validate_rate_limit;
 mod validate_route;
+mod validate_session;
 mod validate_tokens;
 mod validate_tracing;
 mod validate_upstream;

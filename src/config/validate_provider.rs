@@ -1,28 +1,20 @@
 //! Validation of `providers[]`: names, issuer/discovery URLs, client authentication,
-//! signing algorithms, bearer-token and claim settings.
+//! signing algorithms and claim settings (the `tokens` section: `validate_tokens.rs`).
 //!
 //! Never echoes `client_secret` or `introspection.client_secret` in a message.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
 
 use super::checks;
 use super::issues::{index_path, key_path};
-use super::model::{
-    ClaimsConfig, ClientAuth, IntrospectionConfig, ProviderConfig, Secret, TokensConfig,
-    UserinfoMode,
-};
-use super::raw::{RawClaims, RawIntrospection, RawProvider, RawTokens};
+use super::model::{ClaimsConfig, ClientAuth, ProviderConfig, Secret, UserinfoMode};
+use super::raw::{RawClaims, RawProvider};
 use super::validate::Ctx;
-use super::validate_tokens;
+use super::validate_tokens::tokens;
 use super::{validate_credentials, validate_machine};
-
-/// Clock skew beyond this hides real clock problems and stretches token lifetimes.
-const MAX_LEEWAY: Duration = Duration::from_secs(300);
 
 /// Authorization-request parameters the gateway sets itself; overriding them would break
 /// the login flow's security (state, nonce, PKCE) or its routing.
@@ -261,117 +253,6 @@ fn signing_algs(cx: &mut Ctx<'_>, path: &str, raw: &[String]) -> Vec<Algorithm> 
         }
     }
     out
-}
-
-fn tokens(
-    cx: &mut Ctx<'_>,
-    path: &str,
-    raw: RawTokens,
-    client_id: &str,
-    provider_key: Option<&PathBuf>,
-) -> TokensConfig {
-    let schemes_path = format!("{path}.schemes");
-    if raw.schemes.is_empty() {
-        cx.push(
-            &schemes_path,
-            "must list at least one scheme (e.g. `[Bearer]`)",
-        );
-    }
-    let mut schemes: Vec<String> = Vec::with_capacity(raw.schemes.len());
-    for (i, scheme) in raw.schemes.iter().enumerate() {
-        let scheme = scheme.trim();
-        if !checks::is_http_token(scheme) {
-            cx.push(
-                &index_path(&schemes_path, i),
-                "must be an HTTP authentication scheme name such as `Bearer`",
-            );
-            continue;
-        }
-        // Schemes are case-insensitive (RFC 9110 §11.1); consumers compare lower-case.
-        let lower = scheme.to_ascii_lowercase();
-        if !schemes.contains(&lower) {
-            schemes.push(lower);
-        }
-    }
-    let audiences_path = format!("{path}.audiences");
-    let audiences = match raw.audiences {
-        None => vec![client_id.to_owned()],
-        Some(list) => {
-            if list.is_empty() {
-                cx.push(
-                    &audiences_path,
-                    "must not be empty (omit it to use client_id)",
-                );
-            }
-            list.into_iter()
-                .enumerate()
-                .filter_map(|(i, aud)| {
-                    let aud = aud.trim().to_owned();
-                    if aud.is_empty() {
-                        cx.push(&index_path(&audiences_path, i), "must not be empty");
-                        None
-                    } else {
-                        Some(aud)
-                    }
-                })
-                .collect()
-        }
-    };
-    let leeway = cx.duration(&format!("{path}.leeway"), &raw.leeway, false);
-    if leeway > MAX_LEEWAY {
-        cx.push(&format!("{path}.leeway"), "must be at most 5m");
-    }
-    let jwks_refetch_interval = cx.duration(
-        &format!("{path}.jwks_refetch_interval"),
-        &raw.jwks_refetch_interval,
-        true,
-    );
-    let introspection = raw
-        .introspection
-        .map(|i| introspection(cx, &format!("{path}.introspection"), i, provider_key));
-    TokensConfig {
-        schemes,
-        audiences,
-        leeway,
-        jwks_refetch_interval,
-        verified_cache_size: raw.verified_cache_size,
-        introspection,
-        userinfo_rate_limit: validate_tokens::call_limit(
-            cx,
-            &format!("{path}.userinfo_rate_limit"),
-            raw.userinfo_rate_limit,
-        ),
-    }
-}
-
-fn introspection(
-    cx: &mut Ctx<'_>,
-    path: &str,
-    mut raw: RawIntrospection,
-    provider_key: Option<&PathBuf>,
-) -> IntrospectionConfig {
-    let client_id = raw.client_id.trim().to_owned();
-    if client_id.is_empty() {
-        cx.push(&format!("{path}.client_id"), "is required");
-    }
-    let auth = validate_credentials::introspection_auth(cx, path, &mut raw, provider_key);
-    IntrospectionConfig {
-        client_id,
-        client_secret: auth.secret,
-        auth_method: auth.method,
-        private_key_file: auth.key_file,
-        cache_ttl: cx.duration(&format!("{path}.cache_ttl"), &raw.cache_ttl, false),
-        negative_cache_ttl: cx.duration(
-            &format!("{path}.negative_cache_ttl"),
-            &raw.negative_cache_ttl,
-            false,
-        ),
-        cache_size: raw.cache_size,
-        jwt_fallback: raw.jwt_fallback,
-        token_types: validate_tokens::token_types(cx, path, raw.token_types),
-        max_token_length: validate_tokens::max_token_length(cx, path, raw.max_token_length),
-        rate_limit: validate_tokens::call_limit(cx, &format!("{path}.rate_limit"), raw.rate_limit),
-    }
 }
 
 fn claims(cx: &mut Ctx<'_>, path: &str, raw: RawClaims) -> ClaimsConfig {

@@ -1,7 +1,10 @@
 //! Per-route outcome counters handed to the features that count them (identity
-//! assertions, token exchange), so those modules need not import the registry.
+//! assertions, token exchange), so those modules need not import the registry, and the
+//! registry's resolvers of them.
 
 use prometheus::IntCounter;
+
+use super::Metrics;
 
 /// Outcome counters of one route (`portcullis_identity_assertions_total`).
 #[derive(Clone)]
@@ -25,4 +28,30 @@ pub struct ExchangeMetrics {
     pub refused: IntCounter,
     /// The provider was unavailable.
     pub unavailable: IntCounter,
+}
+
+impl Metrics {
+    /// The identity-assertion counters of one route.
+    pub fn assertion(&self, route: &str) -> AssertionMetrics {
+        let c = |outcome| {
+            self.identity_assertions
+                .with_label_values(&[route, outcome])
+        };
+        AssertionMetrics {
+            signed: c("signed"),
+            cache_hit: c("cache_hit"),
+            failed: c("failure"),
+        }
+    }
+
+    /// The token-exchange counters of one route.
+    pub fn exchange(&self, route: &str) -> ExchangeMetrics {
+        let c = |outcome| self.token_exchanges.with_label_values(&[route, outcome]);
+        ExchangeMetrics {
+            cache_hit: c("cache_hit"),
+            exchanged: c("exchanged"),
+            refused: c("refused"),
+            unavailable: c("unavailable"),
+        }
+    }
 }

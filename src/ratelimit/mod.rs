@@ -12,18 +12,20 @@
 pub mod fields;
 pub mod gcra;
 pub mod key;
+mod limit;
 pub mod local;
 pub mod shared;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use prometheus::IntCounter;
 
 pub use fields::Limited;
-use gcra::{ceil_secs, Quota, Verdict};
-use key::{client_of, ip_key, shared_digest, Material};
+use gcra::Quota;
+use key::{ip_key, Material};
+use limit::{Limit, Who};
 use local::LocalStore;
 pub use shared::SharedStore;
 
@@ -33,23 +35,6 @@ use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::proxy::headers::client_ip;
 use crate::transport::upstream::Added;
-
-/// One configured limit, ready to count.
-struct Limit {
-    key: RateLimitKey,
-    quota: Quota,
-    /// Its name in the RateLimit fields and shared keys: the key as written (`ip`,
-    /// `header:x-api-key`), with `#2`, `#3`… for further limits of the same key.
-    policy: Arc<str>,
-    policy_field: HeaderValue,
-    local: Arc<LocalStore>,
-    /// `portcullis:rl:<route>:<policy>:` (shared store only).
-    shared_prefix: String,
-    /// [interval, tolerance] in µs for the script.
-    shared_args: [String; 2],
-    allowed: IntCounter,
-    limited: IntCounter,
-}
 
 /// A route's limits, split by when they are checked.
 pub struct RouteLimits {
@@ -309,91 +294,6 @@ impl RouteLimits {
                 .local
                 .refund(limit.local_key(material), limit.quota.interval_ns()),
         }
-    }
-}
-
-/// Who a group of limits counts.
-enum Who<'a> {
-    /// Before authentication: the request's fields and the (masked) client address.
-    Client {
-        headers: &'a HeaderMap,
-        added: &'a Added,
-        ip: IpAddr,
-    },
-    /// After authentication.
-    Principal {
-        principal: &'a Principal,
-        provider: &'a ProviderConfig,
-    },
-}
-
-impl<'a> Who<'a> {
-    fn material(&self, limit: &'a Limit) -> Material<'a> {
-        match (self, &limit.key) {
-            (Who::Client { headers, added, .. }, RateLimitKey::Header(name)) => {
-                Material::Header(headers, added, name)
-            }
-            (Who::Client { ip, .. }, _) => Material::Ip(*ip),
-            (
-                Who::Principal {
-                    principal,
-                    provider,
-                },
-                RateLimitKey::Client,
-            ) => Material::Named {
-                provider: &provider.name,
-                name: client_of(principal, &provider.client_id),
-            },
-            (
-                Who::Principal {
-                    principal,
-                    provider,
-                },
-                _,
-            ) => Material::Named {
-                provider: &provider.name,
-                name: &principal.subject,
-            },
-        }
-    }
-}
-
-impl Limit {
-    /// Counts `verdict` in the metrics; a refusal becomes the 429's error.
-    fn count(&self, verdict: Verdict) -> Result<(), GatewayError> {
-        match verdict {
-            Verdict::Allowed { .. } => {
-                self.allowed.inc();
-                Ok(())
-            }
-            Verdict::Limited { retry_after } => {
-                self.limited.inc();
-                Err(GatewayError::RateLimited(Box::new(Limited::new(
-                    self.policy.clone(),
-                    self.policy_field.clone(),
-                    ceil_secs(retry_after),
-                ))))
-            }
-        }
-    }
-
-    fn local_key(&self, material: &Material<'_>) -> u64 {
-        use std::hash::Hasher as _;
-        let mut hasher = self.local.hasher();
-        material.feed(&mut |bytes| hasher.write(bytes));
-        hasher.finish()
-    }
-
-    fn check_local(&self, material: &Material<'_>) -> Verdict {
-        self.local
-            .check(self.local_key(material), self.local.now(), &self.quota)
-    }
-
-    fn shared_key(&self, material: &Material<'_>) -> String {
-        let mut key = String::with_capacity(self.shared_prefix.len() + 32);
-        key.push_str(&self.shared_prefix);
-        key.extend(shared_digest(material).iter().map(|b| char::from(*b)));
-        key
     }
 }
 

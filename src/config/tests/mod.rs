@@ -1,9 +1,10 @@
 // Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! Loader tests and their shared helpers: `loading.rs` (shipped configs, defaults,
 //! interpolation, normalised values), `errors.rs` (every error collected with its path,
-//! hints, secrets never echoed, no panics on bad input), `credentials.rs` (which providers
-//! need client credentials, introspection client authentication, endpoint overrides),
-//! `assertion.rs` (signing keys, identity assertions, token exchange).
+//! hints, secrets never echoed, no panics on bad input), `sections.rs` (per-section value
+//! checks with their paths), `credentials.rs` (which providers need client credentials,
+//! introspection client authentication, endpoint overrides), `assertion.rs` (signing
+//! keys, identity assertions, token exchange).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod assertion;
@@ -13,6 +14,7 @@ mod errors;
 mod loading;
 mod machine;
 mod rate_limit;
+mod sections;
 mod tokens;
 
 use super::*;

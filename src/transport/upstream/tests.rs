@@ -1,7 +1,7 @@
 // Test-only module: its parent declares it under #[cfg(test)], so nothing here is production code.
 //! The pool's bookkeeping on real sockets: what goes back into the stack, and what the
 //! reaper closes. Request/response behaviour is tested through the gateway
-//! (tests/it/core/upstream_pool.rs).
+//! (tests/it/core/upstream_pool/).
 
 use std::time::{Duration, Instant};
 
