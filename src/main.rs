@@ -7,6 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use portcullis::config::{self, LogFormat};
 
+/// Per-thread free lists for every size a request allocates (see Cargo.toml): the
+/// binary's choice; the library and its tests use the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The demo config embedded in the binary (auth: none to the bundled echo upstream).
 const DEMO_CONFIG: &str = include_str!("../config/dev.yaml");
 

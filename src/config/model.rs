@@ -1,8 +1,9 @@
 //! The validated configuration: what the rest of the gateway reads.
 //!
-//! Built only by `validate.rs` from the raw serde mirror; every value here has already
-//! been checked, so consumers never re-validate. Must never hold unparsed strings where a
-//! typed value exists, and secrets live in [`Secret`] so they cannot be printed by accident.
+//! Built only by the validation (`validate.rs` and its `validate_*.rs` sections) from the
+//! raw serde mirror; every value here has already been checked, so consumers never
+//! re-validate. Must never hold unparsed strings where a typed value exists, and secrets
+//! live in [`Secret`] so they cannot be printed by accident.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,8 +1,9 @@
 //! The serde mirror of the YAML users write (see CONFIG.md), with every default.
 //!
-//! Holds values exactly as written (durations and enum names stay strings) so that
-//! `validate.rs` can report every bad value with its path instead of serde stopping at the
-//! first. Must mirror `schema.rs` key for key; a unit test checks that.
+//! Holds values exactly as written (durations and enum names stay strings) so that the
+//! validation (`validate.rs` and its `validate_*.rs` sections) can report every bad value
+//! with its path instead of serde stopping at the first. Must mirror `schema.rs` key for
+//! key; a unit test checks that.
 
 use std::collections::BTreeMap;
 

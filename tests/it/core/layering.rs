@@ -38,6 +38,50 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// `text` without its `#[cfg(test)]` items (a `mod x;` line, or an item up to its
+/// matching closing brace): a test-only helper in the middle of a file must not hide the
+/// code after it from the check.
+fn without_test_items(text: &str) -> String {
+    const ATTR: &str = "#[cfg(test)]";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(ATTR) {
+        out.push_str(&rest[..at]);
+        let item = &rest[at + ATTR.len()..];
+        let end = match (item.find(';'), item.find('{')) {
+            (Some(semi), brace) if brace.is_none_or(|b| semi < b) => semi + 1,
+            (_, Some(open)) => {
+                let mut depth = 0usize;
+                let close = item[open..].char_indices().find_map(|(i, c)| {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                    (depth == 0).then_some(open + i + 1)
+                });
+                close.unwrap_or(item.len())
+            }
+            _ => item.len(),
+        };
+        rest = &item[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn test_only_items_are_skipped_and_the_code_after_them_is_checked() {
+    let text = "use crate::a;\n#[cfg(test)]\nfn helper() { if x { crate::b(); } }\nuse crate::c;\n#[cfg(test)]\nmod tests;\nuse crate::d;\n#[cfg(test)]\nmod inline { use crate::e; }\n";
+    let code = without_test_items(text);
+    for kept in ["crate::a", "crate::c", "crate::d"] {
+        assert!(code.contains(kept), "{kept} dropped: {code}");
+    }
+    for dropped in ["crate::b", "crate::e", "helper", "mod tests"] {
+        assert!(!code.contains(dropped), "{dropped} kept: {code}");
+    }
+}
+
 #[test]
 fn every_module_imports_only_modules_below_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -60,8 +104,9 @@ fn every_module_imports_only_modules_below_it() {
             continue;
         }
         let text = std::fs::read_to_string(&file).expect("read");
-        // Test modules may reach anywhere.
-        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        // Test modules and test-only items may reach anywhere.
+        let code = without_test_items(&text);
+        let code = code.as_str();
         let Some(rank) = ORDER.iter().position(|m| *m == top) else {
             wrong.push(format!(
                 "{name}: module `{top}` is not in ORDER (and README)"
