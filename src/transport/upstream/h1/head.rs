@@ -113,6 +113,11 @@ pub fn parse_head(
     }
 }
 
+/// Room in a response's map for the fields the gateway's response phase adds: the
+/// request id, and on a CORS route `Vary` and three `Access-Control-*` fields. A map
+/// that fills up grows by rehashing every field it holds.
+const RESPONSE_PHASE_ROOM: usize = 5;
+
 /// Whether a line of `head` ends with a LF that no CR precedes.
 fn bare_lf(head: &[u8]) -> bool {
     memchr::memchr_iter(b'\n', head).any(|lf| lf == 0 || head[lf - 1] != b'\r')
@@ -142,8 +147,7 @@ impl<'a> Fields<'a> {
         spans: &[Span],
         status: StatusCode,
     ) -> Result<HeaderMap, ProtoError> {
-        // Room for the request id the gateway adds.
-        let mut headers = HeaderMap::with_capacity(spans.len() + 1);
+        let mut headers = HeaderMap::with_capacity(spans.len() + RESPONSE_PHASE_ROOM);
         for &(ns, ne, vs, ve) in spans {
             let (raw, value) = (&head[ns..ne], &head[vs..ve]);
             if let Some(i) = hop_by_hop_index(raw) {
