@@ -39,8 +39,12 @@ impl ProviderRuntime {
     pub fn cached(&self, token: &[u8]) -> Option<Result<Arc<Verified>, AuthError>> {
         let discovered = self.discovered.load();
         let discovered = discovered.as_ref()?;
-        let Some(hit) = self.verified.get(token) else {
-            return self.cached_introspection(discovered, token);
+        // Only verified JWTs are in the verified-token cache, and a compact JWS has dots:
+        // a token without one (most reference tokens) skips that cache (a miss there
+        // costs a lookup in the shared cache) and the JWT-shape scans.
+        let dotted = memchr::memchr(b'.', token).is_some();
+        let Some(hit) = dotted.then(|| self.verified.get(token)).flatten() else {
+            return self.cached_introspection(discovered, token, dotted);
         };
         self.verified_hits
             .hit(&*self.observer, &self.name, TokenCache::Jwt);
@@ -57,11 +61,12 @@ impl ProviderRuntime {
         &self,
         discovered: &Discovered,
         token: &[u8],
+        dotted: bool,
     ) -> Option<Result<Arc<Verified>, AuthError>> {
         let introspector = self.introspector.as_ref()?;
         let endpoint = discovered.metadata.introspection_endpoint.as_deref()?;
         let token = std::str::from_utf8(token).ok()?;
-        if jwt::is_unsigned_jwt(token) || jwt::looks_like_jwt(token) {
+        if dotted && (jwt::is_unsigned_jwt(token) || jwt::looks_like_jwt(token)) {
             return None;
         }
         introspector.cached(endpoint, token)
