@@ -543,6 +543,12 @@ extra_targets() {
     "Origin: https://app.example.com"
   add_target portcullis-session "http://127.0.0.1:$PC_PORT/sess/" "Cookie: $BENCH_COOKIE"
   if [[ $BENCH_SESSION_FRESH == 1 ]]; then TARGET_BEFORE_RUN[portcullis-session]=fresh_session_cookie; fi
+  # The plain route (no authentication) sent the same bytes as the cached-JWT and
+  # cookie-session routes: what carrying a 793-byte Authorization field or a 2.8 kB
+  # cookie costs (hyper reading it; the kernel, wrk and the upstream moving it on two
+  # shared cores), apart from what authenticating with it costs.
+  add_target portcullis-carry-jwt "http://127.0.0.1:$PC_PORT/" "Authorization: Bearer $BENCH_JWT"
+  add_target portcullis-carry-cookie "http://127.0.0.1:$PC_PORT/" "Cookie: $BENCH_COOKIE"
 }
 
 # Instances of their own (called after extra_targets; start_portcullis sets PC_PORT, the
@@ -866,7 +872,11 @@ SUMMARY=$TMP/summary.txt
         --goal "portcullis-assertion rps_vs_plain >= 0.9 #17: identity assertion, rps vs plain route"
         --goal "portcullis-apikey rps_vs_plain >= 0.9 #17: API key, rps vs plain route"
         --goal "portcullis-edge rps_vs_plain >= 0.9 #18: CORS + principal rate limit, rps vs plain route"
-        --goal "portcullis-traced rps_vs=portcullis >= 0.95 #18: tracing at ratio 0.01, rps vs the plain route untraced")
+        --goal "portcullis-traced rps_vs=portcullis >= 0.95 #18: tracing at ratio 0.01, rps vs the plain route untraced"
+        --goal "portcullis-jwt-cached cpu_plus=portcullis-carry-jwt <= 1.5 #16 (authentication alone): cached JWT, CPU us/request over the plain route sent the same header"
+        --goal "portcullis-jwt-cached rps_vs=portcullis-carry-jwt >= 0.95 #16 (authentication alone): cached JWT, rps vs the plain route sent the same header"
+        --goal "portcullis-session cpu_plus=portcullis-carry-cookie <= 1.5 #16 (authentication alone): cookie session, CPU us/request over the plain route sent the same cookie"
+        --goal "portcullis-session rps_vs=portcullis-carry-cookie >= 0.95 #16 (authentication alone): cookie session, rps vs the plain route sent the same cookie")
     fi
     python3 "$LOADDIR/report.py" --clk-tck "$CLK_TCK" ${goals[@]+"${goals[@]}"} "$RESULTS"
   fi

@@ -25,7 +25,8 @@ target runs as often before its reference as after it.
 --goal "TARGET METRIC OP VALUE [label]": METRIC is one of rps, p99_ms, cpu (µs/request),
 rps_vs_plain, p99_vs_plain, rps_vs_nginx, cpu_vs_plain (ratios), cpu_plus_plain (extra CPU
 µs/request over the plain route), rps_vs=TARGET2 (requests/s relative to another measured
-target, e.g. rps_vs=portcullis-session); OP is <= or >=. Relative metrics are paired.
+target, e.g. rps_vs=portcullis-session), cpu_plus=TARGET2 (extra CPU µs/request over
+another target); OP is <= or >=. Relative metrics are paired.
 """
 
 import argparse
@@ -207,6 +208,8 @@ def goal_value(med, paired, rel, cpu_diff, target, conns, metric):
         return paired(target, BASELINE, conns, rel("rps"))
     if metric.startswith("rps_vs="):
         return paired(target, metric[len("rps_vs="):], conns, rel("rps"))
+    if metric.startswith("cpu_plus="):
+        return paired(target, metric[len("cpu_plus="):], conns, cpu_diff)
     if metric == "cpu_vs_plain":
         return paired(target, PLAIN, conns, rel("cpu"))
     raise SystemExit(f"unknown goal metric {metric!r}")
