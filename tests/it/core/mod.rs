@@ -9,6 +9,7 @@ mod forwarding;
 mod http1;
 mod layering;
 mod lenient_upstreams;
+mod oneshot;
 mod reload;
 mod request_trailers;
 mod response_timeout;
