@@ -4,9 +4,8 @@
 //! HTTP/2, one connection per worker; a websocket upgrade stays on HTTP/1.1.
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::client::{get, send};
+use crate::support::client::{get, send, websocket_round_trip};
 use crate::support::tls_upstream::{tls_upstream, Serve};
 use crate::support::TestGateway;
 
@@ -135,28 +134,5 @@ async fn a_websocket_upgrade_to_an_http2_capable_upstream_stays_on_http_1_1() {
     let gw = TestGateway::start(&up.route(false)).await;
     // HTTP/2 first, so that the worker holds an HTTP/2 connection when the upgrade comes.
     assert_eq!(get(&format!("{}/g", gw.url), &[]).await.status, 200);
-    let mut s = tokio::net::TcpStream::connect(gw.running.addr)
-        .await
-        .expect("connect");
-    s.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .await
-    .expect("write");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        s.read_exact(&mut byte).await.expect("read head");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_lowercase();
-    assert!(head.starts_with("http/1.1 101"), "{head}");
-    assert!(head.contains("upgrade: websocket"), "{head}");
-    for msg in [&b"over tls"[..], b"and again"] {
-        s.write_all(msg).await.expect("write tunnel");
-        let mut back = vec![0u8; msg.len()];
-        s.read_exact(&mut back).await.expect("read tunnel");
-        assert_eq!(back, msg);
-    }
+    websocket_round_trip(gw.running.addr, &[b"over tls", b"and again"]).await;
 }

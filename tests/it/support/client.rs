@@ -113,3 +113,31 @@ pub async fn get_h2c(addr: std::net::SocketAddr, path: &str) -> Resp {
         version: parts.version,
     }
 }
+
+/// Asks the gateway at `addr` for a websocket upgrade of `/ws` (Host `app.test`), checks
+/// the 101 and then that each of `messages` comes back through the tunnel (the echo
+/// upstream sends back what it gets).
+pub async fn websocket_round_trip(addr: std::net::SocketAddr, messages: &[&[u8]]) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).await.expect("read head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: websocket"), "{head}");
+    for msg in messages {
+        s.write_all(msg).await.expect("write tunnel");
+        let mut back = vec![0u8; msg.len()];
+        s.read_exact(&mut back).await.expect("read tunnel");
+        assert_eq!(&back[..], *msg);
+    }
+}

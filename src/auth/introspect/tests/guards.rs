@@ -71,11 +71,7 @@ async fn an_active_answer_for_anything_but_an_access_token_is_invalid_token() {
         json!({"token_type": "Bearer", "typ": "Refresh"}),
     ];
     for (n, extra) in refused.into_iter().enumerate() {
-        let mut answer = json!({"active": true, "sub": "alice"});
-        answer
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
+        let answer = active_with(&extra);
         let idp = idp(answer.clone()).await;
         let r = ask(&i, &idp, &format!("refused-{n}")).await;
         assert!(
@@ -95,11 +91,7 @@ async fn an_active_answer_for_anything_but_an_access_token_is_invalid_token() {
     .into_iter()
     .enumerate()
     {
-        let mut answer = json!({"active": true, "sub": "alice"});
-        answer
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
+        let answer = active_with(&extra);
         let idp = idp(answer.clone()).await;
         let r = ask(&i, &idp, &format!("accepted-{n}")).await;
         assert!(r.is_ok(), "{answer}: {r:?}");
@@ -142,4 +134,14 @@ async fn tokens_that_cannot_be_tokens_and_calls_past_the_cap_never_reach_the_idp
     assert_eq!(hits(&idp), 1);
     // Cached: no cap.
     assert!(ask(&i, &idp, "12345678").await.is_ok());
+}
+
+/// An active answer for `alice` with the fields of `extra` added.
+fn active_with(extra: &serde_json::Value) -> serde_json::Value {
+    let mut answer = json!({"active": true, "sub": "alice"});
+    answer
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    answer
 }

@@ -8,9 +8,8 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::client::{get, raw};
+use crate::support::client::{get, raw, websocket_round_trip};
 use crate::support::{closed_port, echo_upstream, silent_upstream, TestGateway};
 
 fn one_route(up: impl std::fmt::Display, extra: &str) -> String {
@@ -226,30 +225,7 @@ fn tokio_stream_from<T: Send + 'static>(
 async fn websocket_upgrade_round_trip() {
     let up = echo_upstream().await;
     let gw = TestGateway::start(&one_route(up, "")).await;
-    let mut s = tokio::net::TcpStream::connect(gw.running.addr)
-        .await
-        .expect("connect");
-    s.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .await
-    .expect("write");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        s.read_exact(&mut byte).await.expect("read head");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_lowercase();
-    assert!(head.starts_with("http/1.1 101"), "{head}");
-    assert!(head.contains("upgrade: websocket"), "{head}");
-    for msg in [&b"hello"[..], b"second frame"] {
-        s.write_all(msg).await.expect("write tunnel");
-        let mut back = vec![0u8; msg.len()];
-        s.read_exact(&mut back).await.expect("read tunnel");
-        assert_eq!(back, msg);
-    }
+    websocket_round_trip(gw.running.addr, &[b"hello", b"second frame"]).await;
 }
 
 #[tokio::test]
