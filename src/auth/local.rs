@@ -46,8 +46,9 @@ pub struct LocalFront<V: Send> {
 }
 
 impl<V: Send + Clone> LocalFront<V> {
-    /// An empty front hashing keys with `hashing` (the shared cache's, so a key costs
-    /// one hash for both).
+    /// An empty front hashing keys with `hashing` (the shared cache's hasher; the
+    /// front's slot comes from the hash's high bits, the shared cache's bucket from
+    /// its low ones).
     pub fn new(hashing: TokenHashing) -> Self {
         LocalFront {
             slots: ThreadLocal::new(),
